@@ -1,0 +1,61 @@
+"""Bulk loading of generated tables: Core executemany in chunks inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+from sqlalchemy import Engine, Table, func, insert, select, text
+
+from crm_core.entities import Base, Contact
+from crm_core.errors import DatabaseNotEmptyError
+
+CHUNK_ROWS = 20_000
+
+ProgressCallback = Callable[[str, int], None]
+
+
+def contact_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(Contact)).scalar_one())
+
+
+def load_demo_data(
+    engine: Engine, tables: dict[str, pl.DataFrame], on_progress: ProgressCallback | None = None
+) -> dict[str, int]:
+    """Insert every table in one transaction: a failure leaves the CRM as it was.
+
+    Refuses a CRM that already holds contacts, so demo rows never mix with real records.
+    """
+    if contact_count(engine) > 0:
+        raise DatabaseNotEmptyError("the CRM already holds contacts; demo data goes into an empty CRM only")
+    loaded: dict[str, int] = {}
+    with engine.begin() as connection:
+        for name, frame in tables.items():
+            table: Table = Base.metadata.tables[name]
+            for chunk in frame.iter_slices(CHUNK_ROWS):
+                connection.execute(insert(table), chunk.to_dicts())
+                if on_progress is not None:
+                    on_progress(name, chunk.height)
+            loaded[name] = frame.height
+        if connection.dialect.name == "postgresql":
+            _advance_sequences(connection, list(tables))
+    return loaded
+
+
+def _advance_sequences(connection: object, table_names: list[str]) -> None:
+    # Explicit ids leave PostgreSQL's serial sequences at 1; move them past the loaded rows.
+    for name in table_names:
+        connection.execute(  # type: ignore[attr-defined]
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
+            )
+        )
+
+
+def clear_crm(engine: Engine) -> None:
+    """Delete every CRM row (children first), for regenerating demo data in place."""
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())

@@ -1,0 +1,90 @@
+"""Read-side exports of CRM tables as polars frames: the only door features use into the CRM.
+
+Columns are selected and typed here, so downstream transforms can rely on a pinned shape
+whatever the database dialect returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, Select, select
+
+from crm_core.entities import Activity, Contact, Deal, Order, Ticket
+
+TIMESTAMP = pl.Datetime("us")
+
+CONTACTS_SCHEMA = pl.Schema({"contact_id": pl.Int64(), "created_at": TIMESTAMP})
+ACTIVITIES_SCHEMA = pl.Schema(
+    {"contact_id": pl.Int64(), "type": pl.String(), "channel": pl.String(), "occurred_at": TIMESTAMP}
+)
+ORDERS_SCHEMA = pl.Schema({"contact_id": pl.Int64(), "ordered_at": TIMESTAMP, "total": pl.Float64()})
+TICKETS_SCHEMA = pl.Schema(
+    {
+        "contact_id": pl.Int64(),
+        "opened_at": TIMESTAMP,
+        "resolved_at": TIMESTAMP,
+        "satisfaction": pl.Int64(),
+    }
+)
+DEALS_SCHEMA = pl.Schema(
+    {
+        "contact_id": pl.Int64(),
+        "amount": pl.Float64(),
+        "status": pl.String(),
+        "opened_at": TIMESTAMP,
+        "closed_at": TIMESTAMP,
+    }
+)
+
+
+@dataclass(frozen=True)
+class CrmExport:
+    """The CRM tables the feature pipeline reads, one frame each."""
+
+    contacts: pl.DataFrame
+    activities: pl.DataFrame
+    orders: pl.DataFrame
+    tickets: pl.DataFrame
+    deals: pl.DataFrame
+
+
+def _read(engine: Engine, query: Select[Any], schema: pl.Schema) -> pl.DataFrame:
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+
+def export_crm(engine: Engine) -> CrmExport:
+    """Snapshot the tables features need; each frame is sorted by contact for fast group-bys."""
+    return CrmExport(
+        contacts=_read(engine, select(Contact.id, Contact.created_at).order_by(Contact.id), CONTACTS_SCHEMA),
+        activities=_read(
+            engine,
+            select(Activity.contact_id, Activity.type, Activity.channel, Activity.occurred_at).order_by(
+                Activity.contact_id, Activity.occurred_at
+            ),
+            ACTIVITIES_SCHEMA,
+        ),
+        orders=_read(
+            engine,
+            select(Order.contact_id, Order.ordered_at, Order.total).order_by(Order.contact_id, Order.ordered_at),
+            ORDERS_SCHEMA,
+        ),
+        tickets=_read(
+            engine,
+            select(Ticket.contact_id, Ticket.opened_at, Ticket.resolved_at, Ticket.satisfaction).order_by(
+                Ticket.contact_id, Ticket.opened_at
+            ),
+            TICKETS_SCHEMA,
+        ),
+        deals=_read(
+            engine,
+            select(Deal.contact_id, Deal.amount, Deal.status, Deal.opened_at, Deal.closed_at)
+            .where(Deal.contact_id.is_not(None))
+            .order_by(Deal.contact_id),
+            DEALS_SCHEMA,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Use cases of the system of record; they take plain values and a unit of work."""

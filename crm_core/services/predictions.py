@@ -1,0 +1,109 @@
+"""Write-back of model scores: validated, bulk, transactional and idempotent."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crm_core.entities import Contact, Prediction
+from crm_core.errors import InvalidPredictionError
+from crm_core.unit_of_work import UnitOfWork
+
+IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
+CONTACT_LOOKUP_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class NewPrediction:
+    contact_id: int
+    model_name: str
+    model_version: str
+    mlflow_run_id: str
+    score: float
+    band: str
+    top_factors: list[dict[str, Any]]
+    feature_timestamp: datetime
+
+
+@dataclass
+class WriteBackResult:
+    inserted: int = 0
+    already_present: int = 0
+    rejected: list[InvalidPredictionError] = field(default_factory=list)
+
+
+def validate(rows: Sequence[NewPrediction]) -> list[InvalidPredictionError]:
+    """Field-level checks that need no database; each problem names its row."""
+    problems: list[InvalidPredictionError] = []
+    for index, row in enumerate(rows):
+        if not (isinstance(row.score, float | int) and math.isfinite(row.score)):
+            problems.append(InvalidPredictionError(index, "score", "must be a finite number"))
+        elif not 0.0 <= row.score <= 1.0:
+            problems.append(InvalidPredictionError(index, "score", f"{row.score} is outside [0, 1]"))
+        if not row.model_name:
+            problems.append(InvalidPredictionError(index, "model_name", "is empty"))
+        if not row.model_version:
+            problems.append(InvalidPredictionError(index, "model_version", "is empty"))
+    return problems
+
+
+def record_predictions(uow: UnitOfWork, rows: Sequence[NewPrediction], *, scored_at: datetime) -> WriteBackResult:
+    """Store `rows` in one transaction; rows already stored (same identity) are skipped.
+
+    Bad rows (invalid fields, unknown contacts) are reported and left out; the good rows of the
+    same batch are still written. The caller commits through the unit of work.
+    """
+    result = WriteBackResult(rejected=validate(rows))
+    rejected_rows = {problem.row for problem in result.rejected}
+    known = _existing_contact_ids(uow, {row.contact_id for row in rows})
+    payload: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        if index in rejected_rows:
+            continue
+        if row.contact_id not in known:
+            result.rejected.append(
+                InvalidPredictionError(index, "contact_id", f"{row.contact_id} is not a known contact")
+            )
+            continue
+        payload.append(
+            {
+                "contact_id": row.contact_id,
+                "model_name": row.model_name,
+                "model_version": row.model_version,
+                "mlflow_run_id": row.mlflow_run_id,
+                "score": float(row.score),
+                "band": row.band,
+                "top_factors": row.top_factors,
+                "feature_timestamp": row.feature_timestamp,
+                "scored_at": scored_at,
+            }
+        )
+    if payload:
+        inserted = uow.session.execute(_insert_ignoring_duplicates(uow).returning(Prediction.id), payload).all()
+        result.inserted = len(inserted)
+    result.already_present = len(payload) - result.inserted
+    return result
+
+
+def _insert_ignoring_duplicates(uow: UnitOfWork) -> Insert:
+    dialect = uow.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(Prediction).on_conflict_do_nothing(index_elements=list(IDENTITY_COLUMNS))
+    if dialect == "sqlite":
+        return sqlite.insert(Prediction).on_conflict_do_nothing(index_elements=list(IDENTITY_COLUMNS))
+    raise NotImplementedError(f"idempotent write-back is not implemented for {dialect}")
+
+
+def _existing_contact_ids(uow: UnitOfWork, contact_ids: set[int]) -> set[int]:
+    wanted = sorted(contact_ids)
+    found: set[int] = set()
+    for start in range(0, len(wanted), CONTACT_LOOKUP_CHUNK):
+        chunk = wanted[start : start + CONTACT_LOOKUP_CHUNK]
+        found.update(uow.session.scalars(select(Contact.id).where(Contact.id.in_(chunk))))
+    return found

@@ -1,0 +1,60 @@
+"""Reading a contact's profile with the latest score of every model."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from crm_core.entities import Contact, Prediction
+from crm_core.errors import NotFoundError
+from crm_core.schemas import ContactProfile, ContactPublic, ScorePublic
+from crm_core.unit_of_work import UnitOfWork
+
+
+def get_contact_profile(uow: UnitOfWork, contact_id: int) -> ContactProfile:
+    """The profile a sales rep opens: the record plus the newest prediction per model."""
+    contact = uow.session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFoundError("contact", contact_id)
+    return ContactProfile(
+        contact=ContactPublic.model_validate(contact),
+        scores=latest_scores(uow, contact_id),
+    )
+
+
+def latest_scores(uow: UnitOfWork, contact_id: int) -> list[ScorePublic]:
+    # Newest by scoring time; ties (one batch) broken by feature timestamp, then id.
+    ranked = (
+        select(
+            Prediction.id,
+            func.row_number()
+            .over(
+                partition_by=Prediction.model_name,
+                order_by=(
+                    Prediction.scored_at.desc(),
+                    Prediction.feature_timestamp.desc(),
+                    Prediction.id.desc(),
+                ),
+            )
+            .label("rank"),
+        )
+        .where(Prediction.contact_id == contact_id)
+        .subquery()
+    )
+    rows = uow.session.scalars(
+        select(Prediction)
+        .join(ranked, ranked.c.id == Prediction.id)
+        .where(ranked.c.rank == 1)
+        .order_by(Prediction.model_name)
+    ).all()
+    return [
+        ScorePublic(
+            model=row.model_name,
+            version=row.model_version,
+            score=row.score,
+            band=row.band,
+            scored_at=row.scored_at,
+            feature_timestamp=row.feature_timestamp,
+            top_factors=row.top_factors,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,26 @@
+"""Settings for the system of record: the one place crm_core reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CoreSettings(BaseSettings):
+    """Where CRM state lives.
+
+    `home` is the single data home for every package (``CRM_HOME``, ``./var`` by default);
+    the database defaults to an embedded SQLite file inside it so a fresh clone needs no server.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+
+    home: Path = Field(default=Path("var"))
+    database_url: str | None = None
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home.resolve() / 'crm.db'}"

@@ -1,0 +1,1 @@
+"""Composition root: the one `crm-intel` command assembling every package's jobs."""

@@ -1,0 +1,139 @@
+"""The `crm-intel` command. Each sub-command is a thin shell over a job in `crm_intel.jobs`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crm_intel.console import console
+
+if TYPE_CHECKING:
+    from crm_intel.context import AppContext
+
+app = typer.Typer(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
+
+DEFAULT_PORT = 3000
+
+
+def _context() -> AppContext:
+    from crm_intel.context import AppContext
+
+    return AppContext.from_environment()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code=1)
+
+
+@app.command("db-upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the CRM database to the latest schema."""
+    ctx = _context()
+    _ = ctx.engine
+    console.print(f"database at {ctx.core.resolved_database_url()} is up to date")
+
+
+@app.command("demo-data")
+def demo_data(
+    contacts: Annotated[int, typer.Option(min=10, help="number of contacts to generate")] = 2_000,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same CRM")] = 7,
+    replace: Annotated[bool, typer.Option(help="delete every CRM record first")] = False,
+) -> None:
+    """Generate a coherent two-year demo CRM history into an empty CRM."""
+    from crm_core.errors import DatabaseNotEmptyError
+    from crm_intel import jobs
+
+    try:
+        loaded = jobs.demo_data(_context(), contacts=contacts, seed=seed, replace=replace)
+    except DatabaseNotEmptyError as error:
+        _fail(f"{error} (use --replace to start over)")
+    else:
+        console.print(", ".join(f"{name}: {rows:,}" for name, rows in loaded.items()))
+
+
+@app.command("build-features")
+def build_features() -> None:
+    """Compute feature snapshots, apply the Feast definitions and refresh the online store."""
+    from crm_intel import jobs
+    from features.snapshots import NoActivityError
+
+    try:
+        result = jobs.build_features(_context())
+    except NoActivityError as error:
+        _fail(str(error))
+    else:
+        console.print(
+            f"{result.snapshot_rows:,} snapshot rows over {len(result.as_of_dates)} dates; "
+            f"{result.contacts_latest:,} contacts materialized as of {result.as_of_dates[-1]:%Y-%m-%d}"
+        )
+
+
+@app.command()
+def train(model: Annotated[str, typer.Argument(help="model to train, e.g. churn")]) -> None:
+    """Train a model, log it to MLflow, and promote it only if it beats the champion."""
+    from crm_intel import jobs
+    from crm_intel.summary import training_table
+    from training.jobs import UnknownModelError
+    from training.split import NotEnoughHistoryError
+
+    try:
+        result = jobs.train(_context(), model)
+    except (UnknownModelError, NotEnoughHistoryError) as error:
+        _fail(str(error))
+    else:
+        console.print(training_table(result))
+
+
+@app.command()
+def score(model: Annotated[str, typer.Argument(help="model to score with, e.g. churn")]) -> None:
+    """Batch-score every contact with the model's champion and write the scores back."""
+    from crm_intel import jobs
+    from crm_intel.summary import scoring_line
+    from serving.batch import NoSnapshotError
+    from serving.champion import NoChampionError
+
+    try:
+        result, version = jobs.score(_context(), model)
+    except (NoChampionError, NoSnapshotError) as error:
+        _fail(str(error))
+    else:
+        console.print(scoring_line(result, model, version))
+
+
+@app.command()
+def quickstart(
+    contacts: Annotated[int, typer.Option(min=200, help="demo contacts, if the CRM is empty")] = 5_000,
+    seed: Annotated[int, typer.Option(help="random seed for the demo data")] = 7,
+) -> None:
+    """Demo data -> features -> train -> promote -> batch score, then a summary. Safe to rerun."""
+    from crm_intel import jobs
+    from crm_intel.summary import print_quickstart
+
+    ctx = _context()
+    print_quickstart(ctx, jobs.quickstart(ctx, contacts=contacts, seed=seed))
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = DEFAULT_PORT,
+    host: Annotated[str, typer.Option(help="interface to bind; loopback unless you mean it")] = "127.0.0.1",
+) -> None:
+    """Serve the CRM API and prediction endpoints on one BentoML server."""
+    ctx = _context()
+    _ = ctx.engine  # migrate before workers start
+    base = f"http://{host}:{port}"
+    console.print(
+        f"serving on {base}\n  CRM API:     {base}/api/contacts/1  (docs {base}/api/docs)\n"
+        f"  predictions: POST {base}/predict/churn  (docs {base}/predict/docs)\n  readiness:   {base}/readyz"
+    )
+    env = dict(os.environ, CRM_HOME=str(ctx.home))
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CrmIntelService"]
+    os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
+
+
+if __name__ == "__main__":
+    app()

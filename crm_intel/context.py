@@ -1,0 +1,57 @@
+"""Settings and resources shared by the commands, created on demand, never at import."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from crm_core.db import make_engine
+from crm_core.migrate import upgrade
+from crm_core.settings import CoreSettings
+from features.settings import FeatureSettings
+from serving.settings import ServingSettings
+from training.settings import TrainingSettings
+
+# Third-party libraries that would otherwise phone home or write outside the data home.
+QUIET_THIRD_PARTIES = {
+    "FEAST_USAGE": "False",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "BENTOML_DO_NOT_TRACK": "True",
+    "DO_NOT_TRACK": "true",
+}
+
+
+def quiet_third_parties(home: Path) -> None:
+    for name, value in QUIET_THIRD_PARTIES.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("BENTOML_HOME", str(home / "bentoml"))
+
+
+@dataclass
+class AppContext:
+    core: CoreSettings
+    features: FeatureSettings
+    training: TrainingSettings
+    serving: ServingSettings
+
+    @classmethod
+    def from_environment(cls) -> AppContext:
+        context = cls(CoreSettings(), FeatureSettings(), TrainingSettings(), ServingSettings())
+        quiet_third_parties(context.home)
+        return context
+
+    @property
+    def home(self) -> Path:
+        return self.core.home.resolve()
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The CRM database, created and migrated to the latest schema on first use."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(self.core.resolved_database_url())
+        upgrade(engine)
+        return engine

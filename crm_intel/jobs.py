@@ -1,0 +1,90 @@
+"""The jobs behind the commands: each assembles packages, shows progress, returns figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.demo.loader import clear_crm, contact_count
+from crm_intel.console import StageTimer, console, row_progress
+from crm_intel.context import AppContext
+from features.pipeline import FeatureBuildResult, build_and_publish
+from serving.batch import BatchResult, latest_snapshot, score_all
+from serving.champion import load_champion
+from training.pipeline import RunResult
+
+
+def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> dict[str, int]:
+    if replace:
+        clear_crm(ctx.engine)
+    tables = generate(DemoConfig(contacts=contacts, seed=seed))
+    total = sum(frame.height for frame in tables.values())
+    with row_progress() as progress:
+        task = progress.add_task("inserting demo rows", total=total)
+        return load_demo_data(ctx.engine, tables, on_progress=lambda _name, rows: progress.advance(task, rows))
+
+
+def build_features(ctx: AppContext) -> FeatureBuildResult:
+    return build_and_publish(ctx.engine, ctx.features, on_stage=lambda name: console.print(f"  - {name}"))
+
+
+def train(ctx: AppContext, model_name: str) -> RunResult:
+    from training.jobs import train as run_training
+
+    return run_training(
+        model_name, ctx.engine, ctx.features, ctx.training, on_stage=lambda name: console.print(f"  - {name}")
+    )
+
+
+def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
+    """Batch-score every contact with the champion; raises NoChampionError if none exists."""
+    champion = load_champion(ctx.serving.tracking_uri, model_name)
+    snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names)
+    with row_progress() as progress:
+        task = progress.add_task(f"scoring {model_name} v{champion.version}", total=snapshot.height)
+        result = score_all(
+            ctx.engine,
+            champion,
+            snapshot,
+            batch_size=ctx.serving.batch_size,
+            on_chunk=lambda rows: progress.advance(task, rows),
+        )
+    return result, champion.version
+
+
+@dataclass
+class QuickstartResult:
+    contacts: int
+    demo_rows: dict[str, int]
+    features: FeatureBuildResult
+    training: RunResult
+    scoring: BatchResult
+    champion_version: str
+    timer: StageTimer
+
+
+def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult:
+    timer = StageTimer()
+    with timer.stage("database migrations"):
+        existing = contact_count(ctx.engine)
+    demo_rows: dict[str, int] = {}
+    if existing:
+        console.print(f"[yellow]the CRM already holds {existing:,} contacts: keeping them, no demo data added[/]")
+    else:
+        with timer.stage(f"demo data ({contacts:,} contacts, seed {seed})"):
+            demo_rows = demo_data(ctx, contacts=contacts, seed=seed, replace=False)
+    with timer.stage("features: snapshots, feast apply, materialize"):
+        features = build_features(ctx)
+    with timer.stage("train churn (LightGBM, MLflow)"):
+        training = train(ctx, "churn")
+    with timer.stage("batch score churn"):
+        scoring, champion_version = score(ctx, "churn")
+    return QuickstartResult(
+        contacts=contact_count(ctx.engine),
+        demo_rows=demo_rows,
+        features=features,
+        training=training,
+        scoring=scoring,
+        champion_version=champion_version,
+        timer=timer,
+    )

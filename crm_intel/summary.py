@@ -1,0 +1,51 @@
+"""One-screen summaries printed at the end of long jobs."""
+
+from __future__ import annotations
+
+from rich.panel import Panel
+from rich.table import Table
+
+from crm_intel.console import console
+from crm_intel.context import AppContext
+from crm_intel.jobs import QuickstartResult
+from serving.batch import BatchResult
+from training.pipeline import RunResult
+
+
+def training_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.model_name} v{result.version} (run {result.run_id[:8]})", show_edge=False)
+    table.add_column("holdout metric")
+    table.add_column("value", justify="right")
+    for name in ("roc_auc", "pr_auc", "brier", "lift_top_decile", "positive_rate"):
+        table.add_row(name, f"{result.metrics[name]:.4f}")
+    table.add_row("train / holdout rows", f"{result.train_rows:,} / {result.holdout_rows:,}")
+    table.add_row("data digest", result.data_digest)
+    verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"
+    table.add_row("promotion", f"{verdict}: {result.decision.reason}")
+    return table
+
+
+def scoring_line(result: BatchResult, model_name: str, version: str) -> str:
+    return (
+        f"{model_name} v{version}: {result.contacts:,} contacts scored, {result.inserted:,} predictions written, "
+        f"{result.already_present:,} already present, {result.rejected:,} rejected "
+        f"(features as of {result.feature_timestamp:%Y-%m-%d})"
+    )
+
+
+def print_quickstart(ctx: AppContext, result: QuickstartResult) -> None:
+    console.print(result.timer.table())
+    console.print(training_table(result.training))
+    lines = [
+        f"contacts in the CRM: {result.contacts:,}"
+        + (f" ({sum(result.demo_rows.values()):,} demo rows inserted)" if result.demo_rows else ""),
+        f"feature snapshots: {result.features.snapshot_rows:,} rows over {len(result.features.as_of_dates)} dates, "
+        f"{result.features.contacts_latest:,} contacts online",
+        scoring_line(result.scoring, "churn", result.champion_version),
+        f"data home: {ctx.home}",
+        f"CRM database: {ctx.core.resolved_database_url()}",
+        f"MLflow: {ctx.training.tracking_uri} (artifacts {ctx.training.artifact_root})",
+        f"Feast: {ctx.features.feast_dir}",
+        "next: `crm-intel serve` then open /api/contacts/1",
+    ]
+    console.print(Panel("\n".join(lines), title="quickstart summary"))

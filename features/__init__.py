@@ -1,0 +1,1 @@
+"""Contact features: pure polars transforms, snapshots, and the Feast contract around them."""

@@ -1,0 +1,1 @@
+"""The Feast repo: definitions only (Feast imports every module here on apply)."""

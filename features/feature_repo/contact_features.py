@@ -1,0 +1,79 @@
+"""Feature views over the contact snapshots, grouped by what the features describe."""
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import polars as pl
+from feast import FeatureView, Field
+from feast.types import Float64, Int64
+
+from features.feature_repo.data_sources import contact_snapshots
+from features.feature_repo.entities import contact
+from features.schema import FEATURES
+
+# A ttl of zero means "never expires": every snapshot covers every contact, and the
+# point-in-time join must not silently drop a training row because a snapshot is old.
+NO_EXPIRY = timedelta(0)
+
+
+def _fields(names: list[str]) -> list[Field]:
+    return [
+        Field(name=name, dtype=Int64 if FEATURES[name][0] == pl.Int64 else Float64, description=FEATURES[name][1])
+        for name in names
+    ]
+
+
+def _group(predicate: Callable[[str], bool]) -> list[str]:
+    return [name for name in FEATURES if predicate(name)]
+
+
+def _is_activity(name: str) -> bool:
+    return "activit" in name or name.startswith("emails_")
+
+
+def _is_order(name: str) -> bool:
+    return "order" in name
+
+
+def _is_support(name: str) -> bool:
+    return "ticket" in name or "satisfaction" in name
+
+
+def _is_pipeline(name: str) -> bool:
+    return "deal" in name
+
+
+contact_activity = FeatureView(
+    name="contact_activity",
+    entities=[contact],
+    ttl=NO_EXPIRY,
+    schema=_fields(_group(_is_activity)),
+    source=contact_snapshots,
+    description="Interactions across channels over 7/30/90 days and their recency.",
+)
+contact_orders = FeatureView(
+    name="contact_orders",
+    entities=[contact],
+    ttl=NO_EXPIRY,
+    schema=_fields(_group(_is_order)),
+    source=contact_snapshots,
+    description="Recency, frequency and monetary value of orders.",
+)
+contact_support = FeatureView(
+    name="contact_support",
+    entities=[contact],
+    ttl=NO_EXPIRY,
+    schema=_fields(_group(_is_support)),
+    source=contact_snapshots,
+    description="Support ticket load and satisfaction.",
+)
+contact_pipeline = FeatureView(
+    name="contact_pipeline",
+    entities=[contact],
+    ttl=NO_EXPIRY,
+    schema=_fields([*_group(_is_pipeline), "tenure_days"]),
+    source=contact_snapshots,
+    description="Open and won deals, and how long the contact has been with us.",
+)
+
+CONTACT_FEATURE_VIEWS = [contact_activity, contact_orders, contact_support, contact_pipeline]

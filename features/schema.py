@@ -1,0 +1,85 @@
+"""The pinned output schema of contact features, with a business description of each.
+
+The descriptions are what sales reps read as "top factors", and what Feast records per field.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+WINDOWS_DAYS = (7, 30, 90)
+CHANNELS = ("email", "phone", "sms", "chat", "social", "web", "in-person")
+ENTITY_KEY = "contact_id"
+EVENT_TIMESTAMP = "event_timestamp"
+
+
+def channel_slug(channel: str) -> str:
+    return channel.replace("-", "_")
+
+
+def _descriptions() -> dict[str, tuple[pl.DataType, str]]:
+    fields: dict[str, tuple[pl.DataType, str]] = {}
+    for days in WINDOWS_DAYS:
+        fields[f"activities_count_{days}d"] = (pl.Int64(), f"interactions in the last {days} days")
+        for channel in CHANNELS:
+            fields[f"{channel_slug(channel)}_activities_count_{days}d"] = (
+                pl.Int64(),
+                f"{channel} interactions in the last {days} days",
+            )
+        fields[f"emails_opened_count_{days}d"] = (pl.Int64(), f"emails opened in the last {days} days")
+    fields.update(
+        {
+            "days_since_last_activity": (pl.Float64(), "days since the last interaction"),
+            "days_since_last_order": (pl.Float64(), "days since the last order"),
+            "orders_count_90d": (pl.Int64(), "orders in the last 90 days"),
+            "orders_count_365d": (pl.Int64(), "orders in the last year"),
+            "order_value_90d": (pl.Float64(), "spend in the last 90 days"),
+            "order_value_365d": (pl.Float64(), "spend in the last year"),
+            "order_value_lifetime": (pl.Float64(), "lifetime spend"),
+            "avg_order_value_365d": (pl.Float64(), "average order value over the last year"),
+            "tickets_opened_count_30d": (pl.Int64(), "support tickets opened in the last 30 days"),
+            "tickets_opened_count_90d": (pl.Int64(), "support tickets opened in the last 90 days"),
+            "open_tickets_count": (pl.Int64(), "support tickets still open"),
+            "avg_satisfaction_180d": (pl.Float64(), "average support satisfaction (1-5) over 180 days"),
+            "open_deals_count": (pl.Int64(), "open deals"),
+            "open_deal_value": (pl.Float64(), "value of open deals"),
+            "won_deal_value_365d": (pl.Float64(), "value of deals won in the last year"),
+            "tenure_days": (pl.Float64(), "days as a contact"),
+        }
+    )
+    return fields
+
+
+FEATURES: dict[str, tuple[pl.DataType, str]] = _descriptions()
+FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
+CONTACT_FEATURES_SCHEMA = pl.Schema(
+    {ENTITY_KEY: pl.Int64(), EVENT_TIMESTAMP: pl.Datetime("us")}
+    | {name: dtype for name, (dtype, _) in FEATURES.items()}
+)
+
+
+def describe(feature: str) -> str:
+    """Business wording of a feature name, for explanations shown to users."""
+    return FEATURES[feature][1] if feature in FEATURES else feature.replace("_", " ")
+
+
+class FeatureSchemaError(ValueError):
+    """A feature frame whose columns or types differ from the pinned schema."""
+
+
+def assert_schema(frame: pl.DataFrame) -> pl.DataFrame:
+    if frame.schema != CONTACT_FEATURES_SCHEMA:
+        expected, actual = dict(CONTACT_FEATURES_SCHEMA), dict(frame.schema)
+        differences = {
+            name: (expected.get(name), actual.get(name))
+            for name in expected.keys() | actual.keys()
+            if expected.get(name) != actual.get(name)
+        }
+        raise FeatureSchemaError(f"contact features differ from the pinned schema: {differences}")
+    # Missing is null, never NaN: Feast, Parquet and the models must all see the same "unknown".
+    nan_columns = [
+        name for name, has_nan in frame.select(pl.col(pl.Float64).is_nan().any()).row(0, named=True).items() if has_nan
+    ]
+    if nan_columns:
+        raise FeatureSchemaError(f"contact features hold NaN (use null for unknown) in: {nan_columns}")
+    return frame

@@ -1,0 +1,69 @@
+"""Feature snapshots: the transforms evaluated at a grid of `as_of` dates, stored as Parquet.
+
+Each snapshot row carries `event_timestamp = as_of`, which is what Feast's point-in-time join
+keys on: a training row at time t only ever sees the latest snapshot at or before t.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from crm_core.exports import CrmExport
+from features.schema import assert_schema
+from features.transforms import contact_features
+
+
+class NoActivityError(ValueError):
+    """The CRM holds no events to compute features from."""
+
+
+def data_end(export: CrmExport) -> datetime:
+    """Midnight after the newest event: the latest `as_of` the data fully covers."""
+    candidates = [
+        export.activities["occurred_at"].max(),
+        export.orders["ordered_at"].max(),
+        export.tickets["opened_at"].max(),
+    ]
+    latest = max((value for value in candidates if isinstance(value, datetime)), default=None)
+    if latest is None:
+        raise NoActivityError("the CRM has no activities, orders or tickets to compute features from")
+    return datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
+
+
+def snapshot_dates(end: datetime, *, count: int, step_days: int) -> list[datetime]:
+    """`count` dates, oldest first, ending at `end`, `step_days` apart."""
+    return [end - timedelta(days=step_days * k) for k in reversed(range(count))]
+
+
+def build_snapshots(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
+    frames = [
+        contact_features(
+            export.contacts.lazy(),
+            export.activities.lazy(),
+            export.orders.lazy(),
+            export.tickets.lazy(),
+            export.deals.lazy(),
+            as_of=as_of,
+        )
+        for as_of in as_of_dates
+    ]
+    return assert_schema(pl.concat(pl.collect_all(frames)).sort("event_timestamp", "contact_id"))
+
+
+def write_snapshots(frame: pl.DataFrame, path: Path) -> None:
+    # Write beside, then rename: a reader (Feast, batch scoring) never sees a half-written file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".parquet.partial")
+    frame.write_parquet(partial)
+    partial.replace(path)
+
+
+def available_snapshot_dates(path: Path) -> list[datetime]:
+    """The `as_of` dates present in the offline store, oldest first."""
+    if not path.exists():
+        return []
+    dates = pl.scan_parquet(path).select(pl.col("event_timestamp").unique().sort()).collect().to_series()
+    return list(dates.to_list())

@@ -1,0 +1,115 @@
+"""The Feast store under the data home: configuration, apply, materialize, retrieval.
+
+Feast is imported inside functions: `import feast` costs seconds, and commands or tests that
+never touch the store should not pay it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
+from features.settings import FeatureSettings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+PROJECT = "crm_intel"
+
+
+class FeatureRetrievalError(RuntimeError):
+    """Feast returned something other than one row per requested entity row."""
+
+
+def open_store(settings: FeatureSettings) -> FeatureStore:
+    os.environ.setdefault("FEAST_USAGE", "False")  # no telemetry calls from a CRM
+    from feast import FeatureStore, RepoConfig
+    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+
+    settings.feast_dir.mkdir(parents=True, exist_ok=True)
+    config = RepoConfig(
+        project=PROJECT,
+        provider="local",
+        registry=str(settings.feast_dir / "registry.db"),
+        offline_store=DuckDBOfflineStoreConfig(),
+        online_store=SqliteOnlineStoreConfig(path=str(settings.feast_dir / "online.db")),
+        entity_key_serialization_version=3,
+        repo_path=settings.feast_dir,
+    )
+    return FeatureStore(config=config)
+
+
+def apply_definitions(store: FeatureStore, settings: FeatureSettings) -> None:
+    """Register the repo's definitions, with the source pinned to this data home's snapshots.
+
+    The definitions name the snapshot file relative to the repo; Feast's DuckDB store resolves
+    that for point-in-time joins but not for `materialize`, so the registry gets the absolute
+    path of this home's file.
+    """
+    from features.feature_repo.contact_features import CONTACT_FEATURE_VIEWS
+    from features.feature_repo.data_sources import contact_snapshots
+    from features.feature_repo.entities import contact
+    from features.feature_repo.feature_services import FEATURE_SERVICES
+
+    contact_snapshots.file_options.uri = str(settings.snapshot_path)
+    store.apply([contact, contact_snapshots, *CONTACT_FEATURE_VIEWS, *FEATURE_SERVICES])
+
+
+def materialize_latest(store: FeatureStore, as_of: datetime) -> None:
+    """Load the newest snapshot (the one at `as_of`) into the online store.
+
+    Only a short window around `as_of` is read: older snapshots would be overwritten anyway.
+    """
+    store.materialize(start_date=as_of - timedelta(hours=1), end_date=as_of + timedelta(seconds=1))
+
+
+def historical_features(store: FeatureStore, entity_rows: pl.DataFrame, service_name: str) -> pl.DataFrame:
+    """Point-in-time join of `entity_rows` (contact_id, event_timestamp, ...) with a service.
+
+    Feast neither keeps row order nor, with some offline stores, every row; this returns the
+    rows in the order given and fails loudly if any went missing.
+    """
+    entity_frame = entity_rows.select(ENTITY_KEY, EVENT_TIMESTAMP).to_pandas()
+    job = store.get_historical_features(entity_df=entity_frame, features=store.get_feature_service(service_name))
+    retrieved = pl.from_arrow(job.to_arrow())
+    assert isinstance(retrieved, pl.DataFrame)
+    retrieved = retrieved.with_columns(
+        pl.col(EVENT_TIMESTAMP).dt.replace_time_zone(None).dt.cast_time_unit("us"),
+        pl.col(ENTITY_KEY).cast(pl.Int64),
+    )
+    joined = entity_rows.join(retrieved, on=[ENTITY_KEY, EVENT_TIMESTAMP], how="left", coalesce=True)
+    if retrieved.height != entity_rows.height or joined.height != entity_rows.height:
+        raise FeatureRetrievalError(f"asked for {entity_rows.height} training rows, Feast returned {retrieved.height}")
+    return joined
+
+
+def online_features(store: FeatureStore, service_name: str, contact_ids: list[int]) -> pl.DataFrame:
+    """Latest online values for each contact, plus the snapshot time they were computed at.
+
+    A contact the store has never seen comes back with null features and a null timestamp.
+    """
+    response = store.get_online_features(
+        features=store.get_feature_service(service_name),
+        entity_rows=[{ENTITY_KEY: contact_id} for contact_id in contact_ids],
+    ).to_dict(include_event_timestamps=True)
+    timestamp_columns = [name for name in response if name.endswith("__ts")]
+    frame = pl.DataFrame({name: values for name, values in response.items() if name not in timestamp_columns})
+    # Feast reports event times as epoch seconds, 0 for an entity it has no row for.
+    newest_seconds = pl.DataFrame({name: response[name] for name in timestamp_columns}).select(
+        pl.max_horizontal(pl.all()).alias("seconds")
+    )["seconds"]
+    feature_time = pl.when(newest_seconds > 0).then(newest_seconds * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us"))
+    return frame.with_columns(
+        pl.col(ENTITY_KEY).cast(pl.Int64), pl.select(feature_time.alias(EVENT_TIMESTAMP)).to_series()
+    )
+
+
+def service_feature_names(store: FeatureStore, service_name: str) -> list[str]:
+    """Feature columns a FeatureService yields, in its declared order."""
+    service = store.get_feature_service(service_name)
+    return [feature.name for projection in service.feature_view_projections for feature in projection.features]

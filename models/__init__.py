@@ -1,0 +1,1 @@
+"""Estimators, metrics and explanations: pure computation, no I/O."""

@@ -1,0 +1,24 @@
+"""Score bands: the words a user sees next to a probability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Probability cut-offs: below `medium` is low, below `high` is medium, the rest high."""
+
+    medium: float = 0.2
+    high: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.medium < self.high < 1.0:
+            raise ValueError(f"band cut-offs must satisfy 0 < medium < high < 1, got {self}")
+
+    def band(self, score: float) -> str:
+        if score >= self.high:
+            return "high"
+        if score >= self.medium:
+            return "medium"
+        return "low"

@@ -1,0 +1,1 @@
+"""Serving: the BentoML service, batch scoring, and write-back through crm_core."""

@@ -1,0 +1,59 @@
+"""Online scoring of named contacts: CRM check, Feast online features, score, write-back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_core.entities import Contact
+from crm_core.errors import NotFoundError
+from crm_core.services.predictions import NewPrediction, record_predictions
+from crm_core.unit_of_work import UnitOfWork
+from features.schema import EVENT_TIMESTAMP
+from features.store import online_features
+from serving.champion import Champion
+from serving.scoring import score_features
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+
+class FeaturesNotReadyError(RuntimeError):
+    """Contacts exist in the CRM but have no online features yet (created after the last build)."""
+
+    def __init__(self, contact_ids: list[int]) -> None:
+        super().__init__(
+            f"no online features yet for contacts {contact_ids}: run `crm-intel build-features` to refresh"
+        )
+        self.contact_ids = contact_ids
+
+
+@dataclass(frozen=True)
+class OnlineScores:
+    predictions: list[NewPrediction]
+    inserted: int
+
+
+def score_contacts(
+    session_factory: sessionmaker[Session], store: FeatureStore, champion: Champion, contact_ids: list[int]
+) -> OnlineScores:
+    wanted = list(dict.fromkeys(contact_ids))  # keep order, drop repeats
+    with UnitOfWork(session_factory) as uow:
+        known = set(uow.session.scalars(select(Contact.id).where(Contact.id.in_(wanted))))
+    unknown = [contact_id for contact_id in wanted if contact_id not in known]
+    if unknown:
+        raise NotFoundError("contact", unknown[0] if len(unknown) == 1 else unknown)
+    features = online_features(store, champion.feature_service, wanted)
+    not_ready = features.filter(pl.col(EVENT_TIMESTAMP).is_null())["contact_id"].to_list()
+    if not_ready:
+        raise FeaturesNotReadyError(not_ready)
+    predictions = score_features(champion, features)
+    with UnitOfWork(session_factory) as uow:
+        written = record_predictions(uow, predictions, scored_at=datetime.now(UTC).replace(tzinfo=None))
+        uow.commit()
+    return OnlineScores(predictions=predictions, inserted=written.inserted)

@@ -1,0 +1,109 @@
+"""The BentoML service: the CRM API and the prediction endpoints on one server.
+
+Heavy resources (database engine, Feast store, the champion model) are opened once per worker
+in `__init__`, never at import. Prediction routes are FastAPI class views on the service so
+request validation answers 422 with field-level detail, like the CRM API beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import bentoml
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.api import create_api
+from crm_core.db import make_engine, make_session_factory
+from crm_core.errors import NotFoundError
+from crm_core.settings import CoreSettings
+from features.settings import FeatureSettings
+from serving.champion import Champion, NoChampionError, load_champion
+from serving.online import FeaturesNotReadyError, score_contacts
+from serving.settings import ServingSettings
+
+crm_api = create_api()
+predict_api = FastAPI(title="crm-intel predictions", version="1")
+
+MAX_CONTACTS_PER_REQUEST = 1_000
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_ids: list[int] = Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
+
+
+class PredictionOut(BaseModel):
+    contact_id: int
+    score: float
+    band: str
+    top_factors: list[dict[str, Any]]
+    feature_timestamp: datetime
+
+
+class PredictResponse(BaseModel):
+    model: str
+    version: str
+    run_id: str
+    written: int
+    predictions: list[PredictionOut]
+
+
+@bentoml.service(name="crm_intel", workers=1, traffic={"timeout": 60})
+@bentoml.asgi_app(crm_api, path="/api")
+@bentoml.asgi_app(predict_api, path="/predict")
+class CrmIntelService:
+    def __init__(self) -> None:
+        from features.store import open_store
+
+        core = CoreSettings()
+        self.serving = ServingSettings()
+        engine = make_engine(core.resolved_database_url())
+        self.session_factory = make_session_factory(engine)
+        crm_api.state.session_factory = self.session_factory
+        self.store = open_store(FeatureSettings())
+        self.champions: dict[str, Champion] = {}
+        self._load("churn")
+
+    def _load(self, model_name: str) -> Champion | None:
+        try:
+            self.champions[model_name] = load_champion(self.serving.tracking_uri, model_name)
+        except NoChampionError:
+            self.champions.pop(model_name, None)
+            return None
+        return self.champions[model_name]
+
+    def _champion(self, model_name: str) -> Champion:
+        # A model trained after start-up is picked up on the first request that needs it.
+        champion = self.champions.get(model_name) or self._load(model_name)
+        if champion is None:
+            raise HTTPException(status_code=503, detail=str(NoChampionError(model_name)))
+        return champion
+
+    @predict_api.post("/churn", response_model=PredictResponse)
+    def predict_churn(self, request: PredictRequest) -> PredictResponse:
+        champion = self._champion("churn")
+        try:
+            scored = score_contacts(self.session_factory, self.store, champion, request.contact_ids)
+        except NotFoundError as error:
+            raise HTTPException(status_code=404, detail={"error": str(error), "id": error.entity_id}) from error
+        except FeaturesNotReadyError as error:
+            raise HTTPException(status_code=409, detail={"error": str(error), "ids": error.contact_ids}) from error
+        return PredictResponse(
+            model=champion.model_name,
+            version=champion.version,
+            run_id=champion.run_id,
+            written=scored.inserted,
+            predictions=[
+                PredictionOut(
+                    contact_id=row.contact_id,
+                    score=row.score,
+                    band=row.band,
+                    top_factors=row.top_factors,
+                    feature_timestamp=row.feature_timestamp,
+                )
+                for row in scored.predictions
+            ],
+        )

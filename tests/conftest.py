@@ -1,0 +1,142 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, data homes, generated CRMs.
+
+PostgreSQL tests run against the server at CRM_TEST_POSTGRES_URL (default: the local `test`
+database), each in a fresh database of its own. Where the server is unreachable they are
+skipped, except in CI (CI=true), where that fails the run instead of hiding the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from crm_core.db import make_engine
+from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.migrate import upgrade
+from crm_core.settings import CoreSettings
+from crm_intel.context import AppContext
+from features.pipeline import build_and_publish
+from features.settings import FeatureSettings
+from serving.settings import ServingSettings
+from training.pipeline import RunResult
+from training.settings import TrainingSettings
+
+QUIET = {
+    "FEAST_USAGE": "False",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "BENTOML_DO_NOT_TRACK": "True",
+    "DO_NOT_TRACK": "true",
+}
+for _name, _value in QUIET.items():
+    os.environ.setdefault(_name, _value)
+
+POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        engine.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable in CI: {error}", pytrace=False)
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {error}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    name = f"crm_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with postgres_admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated, empty CRM database: once on SQLite, once on PostgreSQL."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@dataclass(frozen=True)
+class DataHome:
+    """A data home on disk with the env a CLI or server started on it needs."""
+
+    path: Path
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.path / 'crm.db'}"
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"), **QUIET)
+
+
+@pytest.fixture
+def data_home(tmp_path: Path) -> DataHome:
+    home = tmp_path / "var"
+    home.mkdir()
+    return DataHome(home)
+
+
+def app_context(home: Path) -> AppContext:
+    """Settings for every package pointed at one data home, as the CLI would build them."""
+    return AppContext(
+        core=CoreSettings(home=home),
+        features=FeatureSettings(home=home),
+        training=TrainingSettings(home=home),
+        serving=ServingSettings(home=home),
+    )
+
+
+GENERATED_CONTACTS = 2_500
+GENERATED_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def generated_crm(tmp_path_factory: pytest.TempPathFactory) -> AppContext:
+    """A generated CRM with features built and published to Feast; no model yet."""
+    ctx = app_context(tmp_path_factory.mktemp("generated") / "var")
+    load_demo_data(ctx.engine, generate(DemoConfig(contacts=GENERATED_CONTACTS, seed=GENERATED_SEED)))
+    build_and_publish(ctx.engine, ctx.features)
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def trained_crm(generated_crm: AppContext) -> tuple[AppContext, RunResult]:
+    """The generated CRM with a churn champion trained on it."""
+    from training.jobs import train
+
+    return generated_crm, train("churn", generated_crm.engine, generated_crm.features, generated_crm.training)

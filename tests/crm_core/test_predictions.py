@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from crm_core.api import create_api
+from crm_core.db import make_session_factory
+from crm_core.entities import Contact, Prediction
+from crm_core.services.predictions import NewPrediction, record_predictions
+from crm_core.services.profiles import get_contact_profile
+from crm_core.unit_of_work import UnitOfWork
+
+T0 = datetime(2026, 10, 1)
+
+
+@pytest.fixture
+def contacts(engine: Engine) -> list[int]:
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        rows = [Contact(first_name=f"C{i}", last_name="X", lifecycle_stage="lead", created_at=T0) for i in range(3)]
+        uow.session.add_all(rows)
+        uow.commit()
+        return [row.id for row in rows]
+
+
+def prediction(contact_id: int, *, version: str = "1", score: float = 0.7, at: datetime = T0) -> NewPrediction:
+    return NewPrediction(
+        contact_id=contact_id,
+        model_name="churn",
+        model_version=version,
+        mlflow_run_id="run-1",
+        score=score,
+        band="high",
+        top_factors=[{"feature": "tenure_days", "contribution": 0.3}],
+        feature_timestamp=at,
+    )
+
+
+def count_predictions(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(Prediction)).scalar_one())
+
+
+def write(engine: Engine, rows: list[NewPrediction], scored_at: datetime = T0) -> tuple[int, int, list[str]]:
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        result = record_predictions(uow, rows, scored_at=scored_at)
+        uow.commit()
+    return result.inserted, result.already_present, [str(problem) for problem in result.rejected]
+
+
+def test_write_back_is_idempotent(engine: Engine, contacts: list[int]) -> None:
+    rows = [prediction(contact_id) for contact_id in contacts]
+    assert write(engine, rows) == (3, 0, [])
+    assert write(engine, rows, scored_at=T0 + timedelta(hours=1)) == (0, 3, [])
+    assert count_predictions(engine) == 3
+    newer_features = [prediction(contacts[0], at=T0 + timedelta(days=30))]
+    assert write(engine, newer_features) == (1, 0, [])
+
+
+def test_bad_rows_are_named_and_good_rows_kept(engine: Engine, contacts: list[int]) -> None:
+    rows = [
+        prediction(contacts[0]),
+        prediction(contacts[1], score=float("nan")),
+        prediction(999_999),
+        prediction(contacts[2], score=1.5),
+    ]
+    inserted, _, problems = write(engine, rows)
+    assert inserted == 1
+    assert problems == [
+        "prediction row 1: field 'score' must be a finite number",
+        "prediction row 3: field 'score' 1.5 is outside [0, 1]",
+        "prediction row 2: field 'contact_id' 999999 is not a known contact",
+    ]
+    assert count_predictions(engine) == 1
+
+
+def test_profile_shows_the_latest_score_per_model(engine: Engine, contacts: list[int]) -> None:
+    first = contacts[0]
+    write(engine, [prediction(first, version="1", score=0.2)], scored_at=T0)
+    write(engine, [prediction(first, version="2", score=0.9)], scored_at=T0 + timedelta(days=1))
+    lead = prediction(first, version="7", score=0.4)
+    write(engine, [NewPrediction(**{**lead.__dict__, "model_name": "lead"})], scored_at=T0)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        profile = get_contact_profile(uow, first)
+    assert [(s.model, s.version, s.score) for s in profile.scores] == [("churn", "2", 0.9), ("lead", "7", 0.4)]
+
+
+def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) -> None:
+    write(engine, [prediction(contacts[0])])
+    client = TestClient(create_api(make_session_factory(engine)))
+    body = client.get(f"/contacts/{contacts[0]}").json()
+    assert body["contact"]["id"] == contacts[0]
+    assert body["scores"][0] | {"scored_at": None} == {
+        "model": "churn",
+        "version": "1",
+        "score": 0.7,
+        "band": "high",
+        "scored_at": None,
+        "feature_timestamp": "2026-10-01T00:00:00",
+        "top_factors": [{"feature": "tenure_days", "contribution": 0.3}],
+    }
+    missing = client.get("/contacts/424242")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "contact 424242 not found", "id": 424242}
+    assert client.get("/contacts/not-a-number").status_code == 422

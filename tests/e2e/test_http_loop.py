@@ -1,0 +1,165 @@
+"""The whole loop over HTTP against a real `crm-intel serve` (BentoML), with no mocks:
+generated CRM -> features in Feast -> churn trained in MLflow -> served -> written back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+from sqlalchemy import create_engine, func, select
+
+from crm_core.entities import Prediction
+from tests.conftest import DataHome
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CLI = [sys.executable, "-m", "crm_intel.cli"]
+STARTUP_SECONDS = 180
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    home: DataHome
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args], env=self.home.env(), capture_output=True, text=True, timeout=600, check=False
+        )
+
+    def prediction_count(self, *contact_ids: int) -> int:
+        engine = create_engine(self.home.database_url)
+        try:
+            with engine.connect() as connection:
+                query = select(func.count()).select_from(Prediction).where(Prediction.contact_id.in_(contact_ids))
+                return int(connection.execute(query).scalar_one())
+        finally:
+            engine.dispose()
+
+    def champion_version(self) -> str:
+        uri = f"sqlite:///{self.home.path / 'mlflow.db'}"
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return str(client.get_model_version_by_alias("churn", "champion").version)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A generated CRM with features published but no model yet, served over HTTP."""
+    root = tmp_path_factory.mktemp("e2e")
+    home = DataHome(root / "var")
+    for step in (["demo-data", "--contacts", "2000", "--seed", "3"], ["build-features"]):
+        done = subprocess.run([*CLI, *step], env=home.env(), capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    port = free_port()
+    log = root / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port)],
+            env=home.env(),
+            cwd=root,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process, log)
+        yield Server(url=url, home=home)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_score_reaches_the_profile_over_http(server: Server) -> None:
+    predict = f"{server.url}/predict/churn"
+
+    before_training = httpx.post(predict, json={"contact_ids": [1]}, timeout=30)
+    assert before_training.status_code == 503
+    assert "crm-intel train churn" in before_training.text
+
+    trained = server.cli("train", "churn")
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    champion = server.champion_version()
+
+    assert server.prediction_count(1, 2) == 0
+    scored = httpx.post(predict, json={"contact_ids": [1, 2]}, timeout=60)
+    assert scored.status_code == 200, scored.text
+    body = scored.json()
+    assert (body["model"], body["version"], body["written"]) == ("churn", champion, 2)
+    assert [p["contact_id"] for p in body["predictions"]] == [1, 2]
+    assert all(0.0 <= p["score"] <= 1.0 and len(p["top_factors"]) == 3 for p in body["predictions"])
+    assert server.prediction_count(1, 2) == 2, "the new prediction rows are in the CRM"
+
+    again = httpx.post(predict, json={"contact_ids": [2, 1]}, timeout=60).json()
+    assert again["written"] == 0 and server.prediction_count(1, 2) == 2, "re-scoring adds nothing"
+
+    profile = httpx.get(f"{server.url}/api/contacts/1", timeout=30).json()
+    churn = next(score for score in profile["scores"] if score["model"] == "churn")
+    assert churn["version"] == champion
+    assert churn["score"] == pytest.approx(body["predictions"][0]["score"])
+
+    batch = server.cli("score", "churn")
+    assert batch.returncode == 0, batch.stdout + batch.stderr
+    assert "1,998 predictions written" in batch.stdout.replace("\n", " ")
+    other = httpx.get(f"{server.url}/api/contacts/1500", timeout=30).json()
+    assert [(s["model"], s["version"]) for s in other["scores"]] == [("churn", champion)]
+
+    unknown = httpx.post(predict, json={"contact_ids": [1, 987654]}, timeout=30)
+    assert unknown.status_code == 404
+    assert "987654" in unknown.text
+    assert server.prediction_count(1) == 1, "a request with an unknown id writes nothing"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"contact_ids": "x"}, {}, {"contact_ids": []}, {"contact_ids": [1], "extra": True}, {"contact_ids": ["one"]}],
+)
+def test_malformed_prediction_requests_get_422(server: Server, payload: object) -> None:
+    response = httpx.post(f"{server.url}/predict/churn", json=payload, timeout=30)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_unknown_and_malformed_contact_ids_on_the_crm_api(server: Server) -> None:
+    missing = httpx.get(f"{server.url}/api/contacts/987654", timeout=30)
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "contact 987654 not found", "id": 987654}
+    assert httpx.get(f"{server.url}/api/contacts/abc", timeout=30).status_code == 422
+    not_json = httpx.post(
+        f"{server.url}/predict/churn", content=b"{not json", headers={"content-type": "application/json"}, timeout=30
+    )
+    assert not_json.status_code == 422

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+
+from crm_core.exports import ACTIVITIES_SCHEMA, CONTACTS_SCHEMA, DEALS_SCHEMA, ORDERS_SCHEMA, TICKETS_SCHEMA, CrmExport
+from training.labels import churn_labels
+from training.split import NotEnoughHistoryError, TimeSplit
+
+AS_OF = datetime(2026, 6, 1)
+
+
+def export_with(activities: list[tuple[int, datetime]], orders: list[tuple[int, datetime]]) -> CrmExport:
+    return CrmExport(
+        contacts=pl.DataFrame(
+            [(i, AS_OF - timedelta(days=500)) for i in range(1, 6)], schema=CONTACTS_SCHEMA, orient="row"
+        ),
+        activities=pl.DataFrame(
+            [(c, "web_visit", "web", at) for c, at in activities], schema=ACTIVITIES_SCHEMA, orient="row"
+        ),
+        orders=pl.DataFrame([(c, at, 10.0) for c, at in orders], schema=ORDERS_SCHEMA, orient="row"),
+        tickets=pl.DataFrame([], schema=TICKETS_SCHEMA),
+        deals=pl.DataFrame([], schema=DEALS_SCHEMA),
+    )
+
+
+def test_churn_label_looks_only_at_the_horizon_after_as_of() -> None:
+    day = timedelta(days=1)
+    export = export_with(
+        activities=[
+            (1, AS_OF - 10 * day),
+            (1, AS_OF + 30 * day),  # came back: not churned
+            (2, AS_OF - 10 * day),  # silent afterwards: churned
+            (3, AS_OF - 200 * day),  # inactive before as_of: not in the population
+            (4, AS_OF - 5 * day),
+            (4, AS_OF + 91 * day),  # back only after the 90-day horizon: churned
+        ],
+        orders=[(5, AS_OF - 1 * day), (5, AS_OF + 90 * day)],  # an order on the last day counts
+    )
+    labels = churn_labels(export, [AS_OF], horizon_days=90)
+    assert dict(labels.select("contact_id", "label").iter_rows()) == {1: 0, 2: 1, 4: 1, 5: 0}
+    assert (labels["event_timestamp"] == AS_OF).all()
+
+
+def test_split_keeps_training_outcomes_before_the_holdout() -> None:
+    dates = [AS_OF + timedelta(days=30 * k) for k in range(12)]
+    plan = TimeSplit(horizon_days=90).plan(dates)
+    assert plan.holdout_date == dates[-1] - timedelta(days=90)
+    assert plan.train_dates and all(d + timedelta(days=90) <= plan.holdout_date for d in plan.train_dates)
+    assert plan.train_dates == dates[: len(plan.train_dates)]
+
+
+def test_split_refuses_too_little_history() -> None:
+    dates = [AS_OF + timedelta(days=30 * k) for k in range(5)]
+    with pytest.raises(NotEnoughHistoryError, match="180 days"):
+        TimeSplit(horizon_days=90).plan(dates)
+    with pytest.raises(NotEnoughHistoryError, match="build features"):
+        TimeSplit(horizon_days=90).plan([])

@@ -1,0 +1,72 @@
+"""Leakage guard on whole training sets: the future changes no training row."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import insert
+
+from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.entities import Activity, Order
+from crm_core.exports import export_crm
+from features.pipeline import build_and_publish
+from features.schema import EVENT_TIMESTAMP
+from features.snapshots import available_snapshot_dates
+from features.store import open_store
+from tests.conftest import app_context
+from training.labels import LABEL
+from training.pipeline import TrainingContext, build_training_set
+from training.specs import CHURN
+from training.tracking import Tracker
+
+pytestmark = pytest.mark.slow
+
+
+def test_events_after_as_of_change_no_training_row(tmp_path: Path) -> None:
+    ctx = app_context(tmp_path / "var")
+    load_demo_data(ctx.engine, generate(DemoConfig(contacts=800, seed=5)))
+
+    def training_set() -> tuple[pl.DataFrame, object]:
+        build_and_publish(ctx.engine, ctx.features)
+        context = TrainingContext(
+            export=export_crm(ctx.engine),
+            store=open_store(ctx.features),
+            snapshot_dates=available_snapshot_dates(ctx.features.snapshot_path),
+            tracker=Tracker(ctx.training),
+            training_sets_dir=ctx.training.training_sets_dir,
+        )
+        return build_training_set(CHURN, context)
+
+    before, holdout_date = training_set()
+    assert isinstance(holdout_date, type(before[EVENT_TIMESTAMP][0]))
+    # Every contact comes back a day after the holdout's as_of (still inside the data's span).
+    comeback = holdout_date + timedelta(days=1)  # type: ignore[operator]
+    contact_ids = before["contact_id"].unique().to_list()
+    with ctx.engine.begin() as connection:
+        connection.execute(
+            insert(Activity),
+            [{"contact_id": c, "type": "web_visit", "channel": "web", "occurred_at": comeback} for c in contact_ids],
+        )
+        connection.execute(
+            insert(Order),
+            [{"contact_id": c, "ordered_at": comeback, "status": "completed", "total": 1.0} for c in contact_ids],
+        )
+    after, holdout_after = training_set()
+    assert holdout_after == holdout_date
+
+    is_holdout = pl.col(EVENT_TIMESTAMP) == holdout_date
+    key = ["contact_id", EVENT_TIMESTAMP]
+    assert after.filter(~is_holdout).sort(key).equals(before.filter(~is_holdout).sort(key))
+    features_only = pl.exclude(LABEL)
+    assert (
+        after.filter(is_holdout)
+        .select(features_only)
+        .sort(key)
+        .equals(before.filter(is_holdout).select(features_only).sort(key))
+    )
+    # The injected future was visible where it should be: holdout churners came back.
+    assert before.filter(is_holdout)[LABEL].sum() > 0
+    assert after.filter(is_holdout)[LABEL].sum() == 0

@@ -1,0 +1,1 @@
+"""Labels, time-based splits, the one `run(spec)` pipeline, MLflow tracking and promotion."""
