@@ -6,6 +6,8 @@ returns class labels, not probabilities.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,3 +63,43 @@ def load_champion(tracking_uri: str, model_name: str) -> Champion:
         bands=Bands(medium=float(params["band_medium"]), high=float(params["band_high"])),
         model=model,
     )
+
+
+def champion_version(tracking_uri: str, model_name: str) -> str | None:
+    """The version the alias points at now, or None; a single registry lookup."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(model_name, CHAMPION_ALIAS).version)
+    except MlflowException:
+        return None
+
+
+class ChampionCache:
+    """Champions loaded once and kept, re-checking the alias at most every `refresh_seconds`.
+
+    A promotion (or rollback) therefore reaches a running server within that interval without
+    a restart, and a request between checks costs no registry call at all.
+    """
+
+    def __init__(
+        self, tracking_uri: str, *, refresh_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._loaded: dict[str, tuple[Champion, float]] = {}
+
+    def get(self, model_name: str) -> Champion:
+        now = self._clock()
+        cached = self._loaded.get(model_name)
+        if cached is not None and now - cached[1] < self.refresh_seconds:
+            return cached[0]
+        if cached is not None and champion_version(self.tracking_uri, model_name) == cached[0].version:
+            self._loaded[model_name] = (cached[0], now)
+            return cached[0]
+        champion = load_champion(self.tracking_uri, model_name)  # raises NoChampionError
+        self._loaded[model_name] = (champion, now)
+        return champion

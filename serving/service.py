@@ -7,6 +7,7 @@ request validation answers 422 with field-level detail, like the CRM API beside 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from crm_core.db import make_engine, make_session_factory
 from crm_core.errors import NotFoundError
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
-from serving.champion import Champion, NoChampionError, load_champion
+from serving.champion import Champion, ChampionCache, NoChampionError
 from serving.online import FeaturesNotReadyError, score_contacts
 from serving.settings import ServingSettings
 
@@ -64,23 +65,20 @@ class CrmIntelService:
         self.session_factory = make_session_factory(engine)
         crm_api.state.session_factory = self.session_factory
         self.store = open_store(FeatureSettings())
-        self.champions: dict[str, Champion] = {}
-        self._load("churn")
+        self.champions = ChampionCache(self.serving.tracking_uri, refresh_seconds=self.serving.champion_refresh_seconds)
+        self._warm_up("churn")
 
-    def _load(self, model_name: str) -> Champion | None:
-        try:
-            self.champions[model_name] = load_champion(self.serving.tracking_uri, model_name)
-        except NoChampionError:
-            self.champions.pop(model_name, None)
-            return None
-        return self.champions[model_name]
+    def _warm_up(self, model_name: str) -> None:
+        # Load at start so the first request is fast; a missing champion is not fatal: the CRM
+        # API still serves, and predictions answer 503 until a model is trained.
+        with contextlib.suppress(NoChampionError):
+            self.champions.get(model_name)
 
     def _champion(self, model_name: str) -> Champion:
-        # A model trained after start-up is picked up on the first request that needs it.
-        champion = self.champions.get(model_name) or self._load(model_name)
-        if champion is None:
-            raise HTTPException(status_code=503, detail=str(NoChampionError(model_name)))
-        return champion
+        try:
+            return self.champions.get(model_name)
+        except NoChampionError as error:
+            raise HTTPException(status_code=503, detail=str(error)) from error
 
     @predict_api.post("/churn", response_model=PredictResponse)
     def predict_churn(self, request: PredictRequest) -> PredictResponse:

@@ -14,6 +14,7 @@ class ServingSettings(BaseSettings):
     home: Path = Field(default=Path("var"))
     mlflow_tracking_uri: str | None = None
     batch_size: int = 20_000
+    champion_refresh_seconds: float = 30.0
 
     @property
     def tracking_uri(self) -> str:
