@@ -46,6 +46,30 @@ class StageTimer:
         return table
 
 
+class StepReporter:
+    """Prints each step a pipeline announces, and the time the previous one took."""
+
+    def __init__(self) -> None:
+        self._current: tuple[str, float] | None = None
+
+    def __call__(self, name: str) -> None:
+        self._finish_current()
+        console.print(f"  - {name}")
+        self._current = (name, time.perf_counter())
+
+    def _finish_current(self) -> None:
+        if self._current is not None:
+            name, started = self._current
+            console.print(f"    [dim]{name}: {time.perf_counter() - started:.1f} s[/]")
+            self._current = None
+
+    def __enter__(self) -> StepReporter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._finish_current()
+
+
 def row_progress() -> Progress:
     return Progress(
         SpinnerColumn(),

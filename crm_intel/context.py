@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,9 +27,11 @@ QUIET_THIRD_PARTIES = {
 
 
 def quiet_third_parties(home: Path) -> None:
+    """No telemetry, no state outside the data home, and no third-party noise on the console."""
     for name, value in QUIET_THIRD_PARTIES.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("BENTOML_HOME", str(home / "bentoml"))
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.demo.loader import clear_crm, contact_count
-from crm_intel.console import StageTimer, console, row_progress
+from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
 from features.pipeline import FeatureBuildResult, build_and_publish
 from serving.batch import BatchResult, latest_snapshot, score_all
@@ -25,15 +25,15 @@ def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> di
 
 
 def build_features(ctx: AppContext) -> FeatureBuildResult:
-    return build_and_publish(ctx.engine, ctx.features, on_stage=lambda name: console.print(f"  - {name}"))
+    with StepReporter() as report:
+        return build_and_publish(ctx.engine, ctx.features, on_stage=report)
 
 
 def train(ctx: AppContext, model_name: str) -> RunResult:
     from training.jobs import train as run_training
 
-    return run_training(
-        model_name, ctx.engine, ctx.features, ctx.training, on_stage=lambda name: console.print(f"  - {name}")
-    )
+    with StepReporter() as report:
+        return run_training(model_name, ctx.engine, ctx.features, ctx.training, on_stage=report)
 
 
 def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:

@@ -7,6 +7,7 @@ never touch the store should not pay it.
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,10 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
     from feast import FeatureStore, RepoConfig
     from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
     from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+
+    # Importing feast resets DeprecationWarnings to "once"; silence the one its DuckDB backend
+    # (ibis) raises on every query, which we cannot fix from here.
+    warnings.filterwarnings("ignore", message="fetch_arrow_table", category=DeprecationWarning)
 
     settings.feast_dir.mkdir(parents=True, exist_ok=True)
     config = RepoConfig(
