@@ -84,7 +84,7 @@ def export_crm(engine: Engine) -> CrmExport:
             engine,
             select(Deal.contact_id, Deal.amount, Deal.status, Deal.opened_at, Deal.closed_at)
             .where(Deal.contact_id.is_not(None))
-            .order_by(Deal.contact_id),
+            .order_by(Deal.contact_id, Deal.opened_at, Deal.id),
             DEALS_SCHEMA,
         ),
     )

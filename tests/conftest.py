@@ -8,6 +8,8 @@ skipped, except in CI (CI=true), where that fails the run instead of hiding the 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,21 +23,17 @@ from crm_core.db import make_engine
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.migrate import upgrade
 from crm_core.settings import CoreSettings
-from crm_intel.context import AppContext
+from crm_intel.context import QUIET_THIRD_PARTIES, AppContext
 from features.pipeline import build_and_publish
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings
 from training.pipeline import RunResult
 from training.settings import TrainingSettings
 
-QUIET = {
-    "FEAST_USAGE": "False",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "BENTOML_DO_NOT_TRACK": "True",
-    "DO_NOT_TRACK": "true",
-}
-for _name, _value in QUIET.items():
+for _name, _value in QUIET_THIRD_PARTIES.items():
     os.environ.setdefault(_name, _value)
+
+CLI = [sys.executable, "-m", "crm_intel.cli"]
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -101,7 +99,13 @@ class DataHome:
         return f"sqlite:///{self.path / 'crm.db'}"
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"), **QUIET)
+        return dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"))
+
+    def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `crm-intel ARGS` on this home as a user would, capturing its output."""
+        return subprocess.run(
+            [*CLI, *args], env=self.env(), cwd=cwd, capture_output=True, text=True, timeout=900, check=False
+        )
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,14 +9,6 @@ from sqlalchemy import create_engine, func, select
 
 from crm_core.entities import Contact, Prediction
 from tests.conftest import DataHome
-
-CLI = [sys.executable, "-m", "crm_intel.cli"]
-
-
-def crm_intel(home: DataHome, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=home.env(), cwd=cwd, capture_output=True, text=True, timeout=900, check=False
-    )
 
 
 def counts(home: DataHome) -> tuple[int, int]:
@@ -35,13 +25,13 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     home = DataHome(tmp_path / "home")
-    first = crm_intel(home, workdir, "quickstart", "--contacts", "1500", "--seed", "5")
+    first = home.cli("quickstart", "--contacts", "1500", "--seed", "5", cwd=workdir)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "quickstart summary" in first.stdout
     assert "promoted to champion" in first.stdout
     assert counts(home) == (1500, 1500)
 
-    second = crm_intel(home, workdir, "quickstart", "--contacts", "1500", "--seed", "5")
+    second = home.cli("quickstart", "--contacts", "1500", "--seed", "5", cwd=workdir)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already holds 1,500 contacts" in second.stdout
     assert "kept as challenger" in second.stdout, "an identical retrain does not beat the champion"
@@ -52,8 +42,7 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
 
 
 def test_scoring_without_a_champion_explains_what_to_do(tmp_path: Path) -> None:
-    home = DataHome(tmp_path / "home")
-    done = crm_intel(home, tmp_path, "score", "churn")
+    done = DataHome(tmp_path / "home").cli("score", "churn", cwd=tmp_path)
     assert done.returncode == 1
     assert "no champion model for 'churn': train one first" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
@@ -61,15 +50,15 @@ def test_scoring_without_a_champion_explains_what_to_do(tmp_path: Path) -> None:
 
 def test_demo_data_refuses_a_non_empty_crm(tmp_path: Path) -> None:
     home = DataHome(tmp_path / "home")
-    assert crm_intel(home, tmp_path, "demo-data", "--contacts", "50").returncode == 0
-    again = crm_intel(home, tmp_path, "demo-data", "--contacts", "50")
+    assert home.cli("demo-data", "--contacts", "50", cwd=tmp_path).returncode == 0
+    again = home.cli("demo-data", "--contacts", "50", cwd=tmp_path)
     assert again.returncode == 1
     assert "--replace" in again.stdout
-    assert crm_intel(home, tmp_path, "demo-data", "--contacts", "60", "--replace").returncode == 0
+    assert home.cli("demo-data", "--contacts", "60", "--replace", cwd=tmp_path).returncode == 0
     assert counts(home)[0] == 60
 
 
 def test_training_an_unknown_model_names_the_known_ones(tmp_path: Path) -> None:
-    done = crm_intel(DataHome(tmp_path / "home"), tmp_path, "train", "lead")
+    done = DataHome(tmp_path / "home").cli("train", "lead", cwd=tmp_path)
     assert done.returncode == 1
     assert "unknown model 'lead'; known models: churn" in done.stdout

@@ -4,11 +4,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
 from crm_core.api import create_api
 from crm_core.db import make_session_factory
-from crm_core.entities import Contact, Prediction
+from crm_core.entities import Activity, Contact, Prediction
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.services.profiles import get_contact_profile
 from crm_core.unit_of_work import UnitOfWork
@@ -105,3 +106,19 @@ def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) ->
     assert missing.status_code == 404
     assert missing.json() == {"detail": "contact 424242 not found", "id": 424242}
     assert client.get("/contacts/not-a-number").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("table", "assignment"),
+    [("predictions", "score = 0.01"), ("activities", "occurred_at = occurred_at")],
+)
+def test_append_only_rows_cannot_be_updated(engine: Engine, contacts: list[int], table: str, assignment: str) -> None:
+    write(engine, [prediction(contacts[0])])
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Activity), [{"contact_id": contacts[0], "type": "call", "channel": "phone", "occurred_at": T0}]
+        )
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(text(f"UPDATE {table} SET {assignment}"))
+    with engine.begin() as connection:  # erasure must still be able to delete
+        connection.execute(text(f"DELETE FROM {table}"))

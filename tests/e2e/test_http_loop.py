@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +18,10 @@ from mlflow import MlflowClient
 from sqlalchemy import create_engine, func, select
 
 from crm_core.entities import Prediction
-from tests.conftest import DataHome
+from tests.conftest import CLI, DataHome
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CLI = [sys.executable, "-m", "crm_intel.cli"]
 STARTUP_SECONDS = 180
 
 
@@ -78,7 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("e2e")
     home = DataHome(root / "var")
     for step in (["demo-data", "--contacts", "2000", "--seed", "3"], ["build-features"]):
-        done = subprocess.run([*CLI, *step], env=home.env(), capture_output=True, text=True, timeout=600, check=False)
+        done = home.cli(*step)
         assert done.returncode == 0, done.stdout + done.stderr
     port = free_port()
     log = root / "server.log"
@@ -111,7 +109,7 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     assert before_training.status_code == 503
     assert "crm-intel train churn" in before_training.text
 
-    trained = server.cli("train", "churn")
+    trained = server.home.cli("train", "churn")
     assert trained.returncode == 0, trained.stdout + trained.stderr
     champion = server.champion_version()
 
@@ -132,7 +130,7 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     assert churn["version"] == champion
     assert churn["score"] == pytest.approx(body["predictions"][0]["score"])
 
-    batch = server.cli("score", "churn")
+    batch = server.home.cli("score", "churn")
     assert batch.returncode == 0, batch.stdout + batch.stderr
     assert "1,998 predictions written" in batch.stdout.replace("\n", " ")
     other = httpx.get(f"{server.url}/api/contacts/1500", timeout=30).json()

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import Engine
+
+from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.exports import export_crm
+
+CONFIG = DemoConfig(contacts=300, seed=9)
+
+
+def test_exports_return_the_loaded_rows_with_pinned_types(engine: Engine) -> None:
+    """Same frames whatever the dialect: features computed on PostgreSQL equal those on SQLite."""
+    tables = generate(CONFIG)
+    load_demo_data(engine, tables)
+    export = export_crm(engine)
+    activities = tables["activities"].select("contact_id", "type", "channel", "occurred_at")
+    assert export.activities.equals(activities.sort("contact_id", "occurred_at"))
+    orders = tables["orders"].select("contact_id", "ordered_at", "total").sort("contact_id", "ordered_at")
+    assert export.orders.equals(orders)
+    assert export.contacts.equals(tables["contacts"].select(pl.col("id").alias("contact_id"), "created_at"))
+    tickets = tables["tickets"].select("contact_id", "opened_at", "resolved_at", "satisfaction")
+    assert export.tickets.equals(tickets.sort("contact_id", "opened_at"))
+    deals = tables["deals"].sort("contact_id", "opened_at", "id")
+    assert export.deals.equals(deals.select("contact_id", "amount", "status", "opened_at", "closed_at"))
