@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.demo.loader import clear_crm, contact_count
+from crm_core.exports import CrmExport, export_crm
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
 from features.pipeline import FeatureBuildResult, build_and_publish
@@ -24,16 +25,23 @@ def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> di
         return load_demo_data(ctx.engine, tables, on_progress=lambda _name, rows: progress.advance(task, rows))
 
 
-def build_features(ctx: AppContext) -> FeatureBuildResult:
+def export(ctx: AppContext) -> CrmExport:
+    console.print("  - export CRM tables")
+    return export_crm(ctx.engine)
+
+
+def build_features(ctx: AppContext, crm_export: CrmExport | None = None) -> FeatureBuildResult:
+    crm_export = crm_export or export(ctx)
     with StepReporter() as report:
-        return build_and_publish(ctx.engine, ctx.features, on_stage=report)
+        return build_and_publish(crm_export, ctx.features, on_stage=report)
 
 
-def train(ctx: AppContext, model_name: str) -> RunResult:
+def train(ctx: AppContext, model_name: str, crm_export: CrmExport | None = None) -> RunResult:
     from training.jobs import train as run_training
 
+    crm_export = crm_export or export(ctx)
     with StepReporter() as report:
-        return run_training(model_name, ctx.engine, ctx.features, ctx.training, on_stage=report)
+        return run_training(model_name, crm_export, ctx.features, ctx.training, on_stage=report)
 
 
 def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
@@ -73,10 +81,12 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult
     else:
         with timer.stage(f"demo data ({contacts:,} contacts, seed {seed})"):
             demo_rows = demo_data(ctx, contacts=contacts, seed=seed, replace=False)
+    with timer.stage("export CRM tables"):
+        crm_export = export(ctx)
     with timer.stage("features: snapshots, feast apply, materialize"):
-        features = build_features(ctx)
+        features = build_features(ctx, crm_export)
     with timer.stage("train churn (LightGBM, MLflow)"):
-        training = train(ctx, "churn")
+        training = train(ctx, "churn", crm_export)
     with timer.stage("batch score churn"):
         scoring, champion_version = score(ctx, "churn")
     return QuickstartResult(

@@ -6,9 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
-
-from crm_core.exports import export_crm
+from crm_core.exports import CrmExport
 from features.settings import FeatureSettings
 from features.snapshots import build_snapshots, data_end, snapshot_dates, write_snapshots
 from features.store import apply_definitions, materialize_latest, open_store
@@ -25,11 +23,10 @@ class FeatureBuildResult:
 
 
 def build_and_publish(
-    engine: Engine, settings: FeatureSettings, on_stage: StageCallback | None = None
+    export: CrmExport, settings: FeatureSettings, on_stage: StageCallback | None = None
 ) -> FeatureBuildResult:
+    """Snapshots from an export of the CRM (taken once by the caller, who may reuse it)."""
     stage = on_stage or (lambda _name: None)
-    stage("export CRM tables")
-    export = export_crm(engine)
     dates = snapshot_dates(data_end(export), count=settings.snapshot_count, step_days=settings.snapshot_step_days)
     stage(f"compute {len(dates)} snapshots")
     snapshots = build_snapshots(export, dates)

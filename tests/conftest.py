@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from crm_core.db import make_engine
 from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.exports import export_crm
 from crm_core.migrate import upgrade
 from crm_core.settings import CoreSettings
 from crm_intel.context import QUIET_THIRD_PARTIES, AppContext
@@ -134,7 +135,7 @@ def generated_crm(tmp_path_factory: pytest.TempPathFactory) -> AppContext:
     """A generated CRM with features built and published to Feast; no model yet."""
     ctx = app_context(tmp_path_factory.mktemp("generated") / "var")
     load_demo_data(ctx.engine, generate(DemoConfig(contacts=GENERATED_CONTACTS, seed=GENERATED_SEED)))
-    build_and_publish(ctx.engine, ctx.features)
+    build_and_publish(export_crm(ctx.engine), ctx.features)
     return ctx
 
 
@@ -143,4 +144,6 @@ def trained_crm(generated_crm: AppContext) -> tuple[AppContext, RunResult]:
     """The generated CRM with a churn champion trained on it."""
     from training.jobs import train
 
-    return generated_crm, train("churn", generated_crm.engine, generated_crm.features, generated_crm.training)
+    return generated_crm, train(
+        "churn", export_crm(generated_crm.engine), generated_crm.features, generated_crm.training
+    )

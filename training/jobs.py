@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-
-from crm_core.exports import export_crm
+from crm_core.exports import CrmExport
 from features.settings import FeatureSettings
 from features.snapshots import available_snapshot_dates
 from features.store import open_store
@@ -20,7 +18,7 @@ class UnknownModelError(ValueError):
 
 def train(
     model_name: str,
-    engine: Engine,
+    export: CrmExport,
     feature_settings: FeatureSettings,
     training_settings: TrainingSettings,
     on_stage: StageCallback | None = None,
@@ -31,7 +29,7 @@ def train(
     from training.tracking import Tracker  # mlflow import is slow; only pay it when training
 
     context = TrainingContext(
-        export=export_crm(engine),
+        export=export,
         store=open_store(feature_settings),
         snapshot_dates=available_snapshot_dates(feature_settings.snapshot_path),
         tracker=Tracker(training_settings),

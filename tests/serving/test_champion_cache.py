@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from crm_core.exports import export_crm
 from crm_intel.context import AppContext
 from serving.champion import ChampionCache
 from training.jobs import train
@@ -30,7 +31,7 @@ def test_a_promotion_reaches_the_cache_after_the_refresh_interval(trained_crm: t
     assert original.version == tracker.champion_version("churn")
     assert cache.get("churn") is original, "loaded once, then kept"
 
-    challenger = train("churn", ctx.engine, ctx.features, ctx.training)
+    challenger = train("churn", export_crm(ctx.engine), ctx.features, ctx.training)
     tracker.set_champion("churn", challenger.version)
     try:
         clock.now = 29

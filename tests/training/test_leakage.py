@@ -30,7 +30,7 @@ def test_events_after_as_of_change_no_training_row(tmp_path: Path) -> None:
     load_demo_data(ctx.engine, generate(DemoConfig(contacts=800, seed=5)))
 
     def training_set() -> tuple[pl.DataFrame, object]:
-        build_and_publish(ctx.engine, ctx.features)
+        build_and_publish(export_crm(ctx.engine), ctx.features)
         context = TrainingContext(
             export=export_crm(ctx.engine),
             store=open_store(ctx.features),

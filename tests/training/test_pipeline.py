@@ -9,6 +9,7 @@ import pytest
 from lightgbm import LGBMClassifier
 from mlflow import MlflowClient
 
+from crm_core.exports import export_crm
 from crm_intel.context import AppContext
 from training.jobs import train
 from training.pipeline import RunResult, TrainingContext, run
@@ -23,7 +24,6 @@ def client_for(ctx: AppContext) -> MlflowClient:
 
 
 def context_for(ctx: AppContext) -> TrainingContext:
-    from crm_core.exports import export_crm
     from features.snapshots import available_snapshot_dates
     from features.store import open_store
 
@@ -71,7 +71,7 @@ def test_first_model_is_champion_and_run_is_fully_logged(trained_crm: tuple[AppC
 
 def test_retraining_is_reproducible_and_a_tie_is_not_promoted(trained_crm: tuple[AppContext, RunResult]) -> None:
     ctx, first = trained_crm
-    again = train("churn", ctx.engine, ctx.features, ctx.training)
+    again = train("churn", export_crm(ctx.engine), ctx.features, ctx.training)
     assert again.data_digest == first.data_digest
     assert again.metrics == first.metrics
     assert not again.decision.promote
