@@ -1,5 +1,5 @@
 # Two entry points for a fresh clone: `make run` and `make test`. Both build .venv from the lock.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
