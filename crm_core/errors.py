@@ -26,3 +26,28 @@ class InvalidPredictionError(CrmError):
 
 class DatabaseNotEmptyError(CrmError):
     """Refuses to mix generated demo data into a CRM that already holds records."""
+
+
+class AuthenticationError(CrmError):
+    """Missing, unknown, expired or revoked credentials (HTTP 401)."""
+
+
+class LoginThrottledError(CrmError):
+    """Too many failed logins for an account in the window (HTTP 429)."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ForbiddenError(CrmError):
+    """The caller's role may never perform this action on this kind of record (HTTP 403)."""
+
+
+class ValidationFailedError(CrmError):
+    """Input that breaks a business rule, naming the field and why (HTTP 422)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field '{field}' {reason}")
+        self.field = field
+        self.reason = reason

@@ -19,6 +19,9 @@ class CoreSettings(BaseSettings):
 
     home: Path = Field(default=Path("var"))
     database_url: str | None = None
+    session_hours: float = 12.0
+    login_max_failures: int = 5
+    login_window_minutes: float = 15.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

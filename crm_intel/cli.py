@@ -53,6 +53,36 @@ def demo_data(
         _fail(f"{error} (use --replace to start over)")
     else:
         console.print(", ".join(f"{name}: {rows:,}" for name, rows in loaded.items()))
+        console.print(f"demo logins, one per role: {_context().demo_logins_path}")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="sign-in email")],
+    role: Annotated[str, typer.Option(help="admin, sales_manager, sales_rep, marketer, data_scientist, model_service")],
+    name: Annotated[str, typer.Option(help="full name")],
+    team: Annotated[str | None, typer.Option(help="team name (created if new)")] = None,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="at least 12 characters")
+    ] = "",
+) -> None:
+    """Create a user who can sign in. There is no default password: you choose it here."""
+    from crm_core.auth.passwords import WeakPasswordError
+    from crm_core.clock import utc_now
+    from crm_core.db import make_session_factory
+    from crm_core.errors import ValidationFailedError
+    from crm_core.services.identity import create_user as create
+    from crm_core.unit_of_work import UnitOfWork
+
+    ctx = _context()
+    try:
+        with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+            user = create(uow, email=email, full_name=name, role=role, password=password, now=utc_now(), team_name=team)
+            uow.commit()
+    except (ValidationFailedError, WeakPasswordError) as error:
+        _fail(str(error))
+    else:
+        console.print(f"created {user.role} {user.email} (id {user.id})")
 
 
 @app.command("build-features")

@@ -51,6 +51,10 @@ class AppContext:
     def home(self) -> Path:
         return self.core.home.resolve()
 
+    @property
+    def demo_logins_path(self) -> Path:
+        return self.home / "demo_logins.json"
+
     @cached_property
     def engine(self) -> Engine:
         """The CRM database, created and migrated to the latest schema on first use."""

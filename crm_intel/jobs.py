@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from crm_core.clock import utc_now
+from crm_core.db import make_session_factory
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.demo.loader import clear_crm, contact_count
+from crm_core.demo.logins import DemoLogin, create_demo_logins
 from crm_core.exports import CrmExport, export_crm
+from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
 from features.pipeline import FeatureBuildResult, build_and_publish
@@ -22,7 +28,20 @@ def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> di
     total = sum(frame.height for frame in tables.values())
     with row_progress() as progress:
         task = progress.add_task("inserting demo rows", total=total)
-        return load_demo_data(ctx.engine, tables, on_progress=lambda _name, rows: progress.advance(task, rows))
+        loaded = load_demo_data(ctx.engine, tables, on_progress=lambda _name, rows: progress.advance(task, rows))
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        logins = create_demo_logins(uow, now=utc_now())
+        uow.commit()
+    save_demo_logins(ctx.demo_logins_path, logins)
+    return loaded
+
+
+def save_demo_logins(path: Path, logins: list[DemoLogin]) -> None:
+    """Readable by the owner only: these are working passwords, if only for demo data."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps([asdict(login) for login in logins], indent=2))
 
 
 def export(ctx: AppContext) -> CrmExport:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Engine
 
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.services.predictions import record_predictions
 from crm_core.unit_of_work import UnitOfWork
@@ -24,6 +27,9 @@ from serving.champion import Champion
 from serving.scoring import score_features
 
 ChunkCallback = Callable[[int], None]
+
+# Batch scoring runs in-process, started by an operator: it acts as the model service.
+BATCH_PRINCIPAL = Principal.system(Role.MODEL_SERVICE, "batch scoring")
 
 
 class NoSnapshotError(RuntimeError):
@@ -61,14 +67,14 @@ def score_all(
     on_chunk: ChunkCallback | None = None,
 ) -> BatchResult:
     session_factory = make_session_factory(engine)
-    scored_at = datetime.now(UTC).replace(tzinfo=None)
+    scored_at = utc_now()
     result = BatchResult(contacts=snapshot.height)
     if snapshot.height:
         result.feature_timestamp = snapshot[EVENT_TIMESTAMP][0]
     for chunk in snapshot.iter_slices(batch_size):
         predictions = score_features(champion, chunk)
         with UnitOfWork(session_factory) as uow:
-            written = record_predictions(uow, predictions, scored_at=scored_at)
+            written = record_predictions(uow, BATCH_PRINCIPAL, predictions, scored_at=scored_at)
             uow.commit()
         result.inserted += written.inserted
         result.already_present += written.already_present

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.entities import Contact
+from crm_core.auth.policy import Action
+from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
 from crm_core.errors import NotFoundError
+from crm_core.services.access import contact_ids_in_reach
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.unit_of_work import UnitOfWork
 from features.schema import EVENT_TIMESTAMP
@@ -40,11 +41,16 @@ class OnlineScores:
 
 
 def score_contacts(
-    session_factory: sessionmaker[Session], store: FeatureStore, champion: Champion, contact_ids: list[int]
+    session_factory: sessionmaker[Session],
+    store: FeatureStore,
+    champion: Champion,
+    principal: Principal,
+    contact_ids: list[int],
 ) -> OnlineScores:
+    """Score contacts the caller may score; unknown and out-of-reach ids are both "not found"."""
     wanted = list(dict.fromkeys(contact_ids))  # keep order, drop repeats
     with UnitOfWork(session_factory) as uow:
-        known = set(uow.session.scalars(select(Contact.id).where(Contact.id.in_(wanted))))
+        known = contact_ids_in_reach(uow, principal, "prediction", Action.CREATE, wanted)
     unknown = [contact_id for contact_id in wanted if contact_id not in known]
     if unknown:
         raise NotFoundError("contact", unknown[0] if len(unknown) == 1 else unknown)
@@ -54,6 +60,6 @@ def score_contacts(
         raise FeaturesNotReadyError(not_ready)
     predictions = score_features(champion, features)
     with UnitOfWork(session_factory) as uow:
-        written = record_predictions(uow, predictions, scored_at=datetime.now(UTC).replace(tzinfo=None))
+        written = record_predictions(uow, principal, predictions, scored_at=utc_now())
         uow.commit()
     return OnlineScores(predictions=predictions, inserted=written.inserted)

@@ -15,7 +15,8 @@ import bentoml
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_core.api import create_api
+from crm_core.api import create_api, install_error_handlers
+from crm_core.api.deps import Caller, policy
 from crm_core.db import make_engine, make_session_factory
 from crm_core.errors import NotFoundError
 from crm_core.settings import CoreSettings
@@ -26,6 +27,7 @@ from serving.settings import ServingSettings
 
 crm_api = create_api()
 predict_api = FastAPI(title="crm-intel predictions", version="1")
+install_error_handlers(predict_api)
 
 MAX_CONTACTS_PER_REQUEST = 1_000
 
@@ -64,6 +66,7 @@ class CrmIntelService:
         engine = make_engine(core.resolved_database_url())
         self.session_factory = make_session_factory(engine)
         crm_api.state.session_factory = self.session_factory
+        predict_api.state.session_factory = self.session_factory
         self.store = open_store(FeatureSettings())
         self.champions = ChampionCache(self.serving.tracking_uri, refresh_seconds=self.serving.champion_refresh_seconds)
         self._warm_up("churn")
@@ -80,11 +83,11 @@ class CrmIntelService:
         except NoChampionError as error:
             raise HTTPException(status_code=503, detail=str(error)) from error
 
-    @predict_api.post("/churn", response_model=PredictResponse)
-    def predict_churn(self, request: PredictRequest) -> PredictResponse:
+    @predict_api.post("/churn", response_model=PredictResponse, openapi_extra=policy("prediction", "create"))
+    def predict_churn(self, request: PredictRequest, caller: Caller) -> PredictResponse:
         champion = self._champion("churn")
         try:
-            scored = score_contacts(self.session_factory, self.store, champion, request.contact_ids)
+            scored = score_contacts(self.session_factory, self.store, champion, caller, request.contact_ids)
         except NotFoundError as error:
             raise HTTPException(status_code=404, detail={"error": str(error), "id": error.entity_id}) from error
         except FeaturesNotReadyError as error:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import stat
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from crm_core.auth.policy import Role
+from crm_core.clock import utc_now
+from crm_core.db import make_session_factory
 from crm_core.entities import Contact, Prediction
+from crm_core.services.identity import login
+from crm_core.settings import CoreSettings
+from crm_core.unit_of_work import UnitOfWork
 from tests.conftest import DataHome
 
 
@@ -37,6 +45,11 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
     assert "kept as challenger" in second.stdout, "an identical retrain does not beat the champion"
     assert counts(home) == (1500, 1500), "nothing duplicated"
 
+    logins = json.loads((home.path / "demo_logins.json").read_text())
+    assert sorted(login["role"] for login in logins) == sorted(role.value for role in Role)
+    assert stat.S_IMODE((home.path / "demo_logins.json").stat().st_mode) == 0o600
+    assert len({login["password"] for login in logins}) == len(logins), "every demo password is its own"
+
     assert list(workdir.iterdir()) == [], "nothing written outside the data home"
     assert {p.name for p in home.path.iterdir()} >= {"crm.db", "mlflow.db", "feast", "mlartifacts"}
 
@@ -62,3 +75,19 @@ def test_training_an_unknown_model_names_the_known_ones(tmp_path: Path) -> None:
     done = DataHome(tmp_path / "home").cli("train", "lead", cwd=tmp_path)
     assert done.returncode == 1
     assert "unknown model 'lead'; known models: churn" in done.stdout
+
+
+def test_create_user_refuses_weak_passwords_and_creates_a_user_who_can_log_in(tmp_path: Path) -> None:
+    home = DataHome(tmp_path / "home")
+    base = ["create-user", "--email", "Ops@Example.com", "--role", "admin", "--name", "Ops"]
+    weak = home.cli(*base, "--password", "short", cwd=tmp_path)
+    assert weak.returncode == 1
+    assert "12 characters" in weak.stdout
+    done = home.cli(*base, "--password", "a long enough passphrase", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "created admin ops@example.com" in done.stdout
+    engine = create_engine(home.database_url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        issued = login(uow, CoreSettings(), email="ops@example.com", password="a long enough passphrase", now=utc_now())
+    engine.dispose()
+    assert issued.principal.role == "admin"

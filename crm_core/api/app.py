@@ -1,4 +1,4 @@
-"""Application factory for the CRM API; the caller supplies the session factory."""
+"""Application factory for the CRM API; the caller supplies the session factory and settings."""
 
 from __future__ import annotations
 
@@ -6,22 +6,55 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.api import contacts
-from crm_core.errors import NotFoundError
+from crm_core.api import auth, contacts
+from crm_core.api.deps import PUBLIC
+from crm_core.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    LoginThrottledError,
+    NotFoundError,
+    ValidationFailedError,
+)
+from crm_core.settings import CoreSettings
 
 
-def create_api(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
+def create_api(session_factory: sessionmaker[Session] | None = None, settings: CoreSettings | None = None) -> FastAPI:
     """Build the API; a host that opens the database later sets `api.state.session_factory`."""
     api = FastAPI(title="crm-intel CRM API", version="1")
     api.state.session_factory = session_factory
+    api.state.settings = settings or CoreSettings()
+    api.include_router(auth.router)
     api.include_router(contacts.router)
+    install_error_handlers(api)
+
+    @api.get("/health", include_in_schema=False, openapi_extra=PUBLIC)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return api
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    """Map crm_core's domain errors to HTTP, for this API and any app that reuses its auth."""
 
     @api.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc), "id": exc.entity_id})
 
-    @api.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @api.exception_handler(AuthenticationError)
+    async def unauthenticated(_request: Request, exc: AuthenticationError) -> JSONResponse:
+        return JSONResponse(status_code=401, content={"detail": str(exc)}, headers={"WWW-Authenticate": "Bearer"})
 
-    return api
+    @api.exception_handler(ForbiddenError)
+    async def forbidden(_request: Request, exc: ForbiddenError) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
+
+    @api.exception_handler(LoginThrottledError)
+    async def throttled(_request: Request, exc: LoginThrottledError) -> JSONResponse:
+        return JSONResponse(
+            status_code=429, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after_seconds)}
+        )
+
+    @api.exception_handler(ValidationFailedError)
+    async def invalid(_request: Request, exc: ValidationFailedError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc), "field": exc.field})

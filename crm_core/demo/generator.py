@@ -19,6 +19,7 @@ import polars as pl
 from crm_core.entities import DEAL_STAGE_ORDER, Channel, DealStage
 
 HISTORY_END = datetime(2026, 11, 1)
+DEMO_TEAMS = 2
 HISTORY_DAYS = 730
 FADE_DAYS = 120
 
@@ -123,6 +124,9 @@ def generate(config: DemoConfig) -> dict[str, pl.DataFrame]:
         }
     )
     return {
+        "teams": pl.DataFrame(
+            {"id": list(range(1, DEMO_TEAMS + 1)), "name": [f"Team {i}" for i in range(1, DEMO_TEAMS + 1)]}
+        ),
         "users": users,
         "accounts": accounts,
         "contacts": contacts,
@@ -144,6 +148,7 @@ def _users(count: int, start: datetime) -> pl.DataFrame:
             "email": [f"rep{i}@crm-intel.example" for i in ids],
             "full_name": [f"Sales Rep {i}" for i in ids],
             "role": ["sales_rep"] * count,
+            "team_id": (ids - 1) % DEMO_TEAMS + 1,
             "created_at": [start] * count,
         }
     )

@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crm_core.entities import Contact, Prediction
+from crm_core.auth.policy import Action
+from crm_core.auth.principal import Principal
+from crm_core.entities import Prediction
 from crm_core.errors import InvalidPredictionError
+from crm_core.services.access import contact_ids_in_reach
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
-CONTACT_LOOKUP_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -53,22 +55,25 @@ def validate(rows: Sequence[NewPrediction]) -> list[InvalidPredictionError]:
     return problems
 
 
-def record_predictions(uow: UnitOfWork, rows: Sequence[NewPrediction], *, scored_at: datetime) -> WriteBackResult:
+def record_predictions(
+    uow: UnitOfWork, principal: Principal, rows: Sequence[NewPrediction], *, scored_at: datetime
+) -> WriteBackResult:
     """Store `rows` in one transaction; rows already stored (same identity) are skipped.
 
-    Bad rows (invalid fields, unknown contacts) are reported and left out; the good rows of the
-    same batch are still written. The caller commits through the unit of work.
+    Bad rows (invalid fields, unknown contacts or contacts outside the caller's reach) are
+    reported and left out; the good rows of the same batch are still written. The caller
+    commits through the unit of work.
     """
     result = WriteBackResult(rejected=validate(rows))
     rejected_rows = {problem.row for problem in result.rejected}
-    known = _existing_contact_ids(uow, {row.contact_id for row in rows})
+    known = contact_ids_in_reach(uow, principal, "prediction", Action.CREATE, {row.contact_id for row in rows})
     payload: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
         if index in rejected_rows:
             continue
         if row.contact_id not in known:
             result.rejected.append(
-                InvalidPredictionError(index, "contact_id", f"{row.contact_id} is not a known contact")
+                InvalidPredictionError(index, "contact_id", f"{row.contact_id} is not a known contact in reach")
             )
             continue
         payload.append(
@@ -98,12 +103,3 @@ def _insert_ignoring_duplicates(uow: UnitOfWork) -> Insert:
     if dialect == "sqlite":
         return sqlite.insert(Prediction).on_conflict_do_nothing(index_elements=list(IDENTITY_COLUMNS))
     raise NotImplementedError(f"idempotent write-back is not implemented for {dialect}")
-
-
-def _existing_contact_ids(uow: UnitOfWork, contact_ids: set[int]) -> set[int]:
-    wanted = sorted(contact_ids)
-    found: set[int] = set()
-    for start in range(0, len(wanted), CONTACT_LOOKUP_CHUNK):
-        chunk = wanted[start : start + CONTACT_LOOKUP_CHUNK]
-        found.update(uow.session.scalars(select(Contact.id).where(Contact.id.in_(chunk))))
-    return found

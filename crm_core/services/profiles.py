@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from crm_core.auth.policy import Action, Scope
+from crm_core.auth.principal import Principal
 from crm_core.entities import Contact, Prediction
 from crm_core.errors import NotFoundError
 from crm_core.schemas import ContactProfile, ContactPublic, ScorePublic
+from crm_core.services.access import contact_ids_in_reach
 from crm_core.unit_of_work import UnitOfWork
 
 
-def get_contact_profile(uow: UnitOfWork, contact_id: int) -> ContactProfile:
-    """The profile a sales rep opens: the record plus the newest prediction per model."""
+def get_contact_profile(uow: UnitOfWork, principal: Principal, contact_id: int) -> ContactProfile:
+    """The profile a sales rep opens: the record plus the newest prediction per model.
+
+    Records outside the caller's reach answer exactly like records that do not exist.
+    """
+    if contact_id not in contact_ids_in_reach(uow, principal, "contact", Action.READ, [contact_id]):
+        raise NotFoundError("contact", contact_id)
     contact = uow.session.get(Contact, contact_id)
     if contact is None:
         raise NotFoundError("contact", contact_id)
-    return ContactProfile(
-        contact=ContactPublic.model_validate(contact),
-        scores=latest_scores(uow, contact_id),
-    )
+    scores = latest_scores(uow, contact_id) if principal.scope("prediction", Action.READ) is not Scope.NONE else []
+    return ContactProfile(contact=ContactPublic.model_validate(contact), scores=scores)
 
 
 def latest_scores(uow: UnitOfWork, contact_id: int) -> list[ScorePublic]:

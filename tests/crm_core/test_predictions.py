@@ -8,13 +8,17 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from crm_core.api import create_api
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.entities import Activity, Contact, Prediction
+from crm_core.services.identity import create_user
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.services.profiles import get_contact_profile
 from crm_core.unit_of_work import UnitOfWork
 
 T0 = datetime(2026, 10, 1)
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -44,9 +48,12 @@ def count_predictions(engine: Engine) -> int:
         return int(connection.execute(select(func.count()).select_from(Prediction)).scalar_one())
 
 
+MODEL_SERVICE = Principal.system(Role.MODEL_SERVICE, "tests")
+
+
 def write(engine: Engine, rows: list[NewPrediction], scored_at: datetime = T0) -> tuple[int, int, list[str]]:
     with UnitOfWork(make_session_factory(engine)) as uow:
-        result = record_predictions(uow, rows, scored_at=scored_at)
+        result = record_predictions(uow, MODEL_SERVICE, rows, scored_at=scored_at)
         uow.commit()
     return result.inserted, result.already_present, [str(problem) for problem in result.rejected]
 
@@ -72,7 +79,7 @@ def test_bad_rows_are_named_and_good_rows_kept(engine: Engine, contacts: list[in
     assert problems == [
         "prediction row 1: field 'score' must be a finite number",
         "prediction row 3: field 'score' 1.5 is outside [0, 1]",
-        "prediction row 2: field 'contact_id' 999999 is not a known contact",
+        "prediction row 2: field 'contact_id' 999999 is not a known contact in reach",
     ]
     assert count_predictions(engine) == 1
 
@@ -84,13 +91,20 @@ def test_profile_shows_the_latest_score_per_model(engine: Engine, contacts: list
     lead = prediction(first, version="7", score=0.4)
     write(engine, [NewPrediction(**{**lead.__dict__, "model_name": "lead"})], scored_at=T0)
     with UnitOfWork(make_session_factory(engine)) as uow:
-        profile = get_contact_profile(uow, first)
+        profile = get_contact_profile(uow, Principal.system(Role.ADMIN, "tests"), first)
     assert [(s.model, s.version, s.score) for s in profile.scores] == [("churn", "2", 0.9), ("lead", "7", 0.4)]
 
 
 def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) -> None:
     write(engine, [prediction(contacts[0])])
-    client = TestClient(create_api(make_session_factory(engine)))
+    session_factory = make_session_factory(engine)
+    with UnitOfWork(session_factory) as uow:
+        create_user(uow, email="admin@x.test", full_name="A", role="admin", password=PASSWORD, now=T0)
+        uow.commit()
+    client = TestClient(create_api(session_factory))
+    assert client.get(f"/contacts/{contacts[0]}").status_code == 401, "anonymous callers are refused"
+    token = client.post("/auth/login", json={"email": "admin@x.test", "password": PASSWORD}).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
     body = client.get(f"/contacts/{contacts[0]}").json()
     assert body["contact"]["id"] == contacts[0]
     assert body["scores"][0] | {"scored_at": None} == {

@@ -3,6 +3,7 @@ generated CRM -> features in Feast -> churn trained in MLflow -> served -> writt
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy import create_engine, func, select
 
-from crm_core.entities import Prediction
+from crm_core.entities import Contact, Prediction, User
 from tests.conftest import CLI, DataHome
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -29,6 +30,31 @@ STARTUP_SECONDS = 180
 class Server:
     url: str
     home: DataHome
+
+    def token(self, role: str) -> str:
+        """Sign in over HTTP as the demo user of `role` (logins written by demo-data)."""
+        logins = json.loads((self.home.path / "demo_logins.json").read_text())
+        login = next(entry for entry in logins if entry["role"] == role)
+        response = httpx.post(
+            f"{self.url}/api/auth/login", json={"email": login["email"], "password": login["password"]}
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+    def contacts_owned_by(self, email: str) -> tuple[list[int], list[int]]:
+        """(contacts the user owns, contacts they do not)."""
+        engine = create_engine(self.home.database_url)
+        try:
+            with engine.connect() as connection:
+                owner = select(User.id).where(User.email == email).scalar_subquery()
+                owned = connection.execute(select(Contact.id).where(Contact.owner_id == owner)).scalars().all()
+                others = connection.execute(select(Contact.id).where(Contact.owner_id != owner)).scalars().all()
+        finally:
+            engine.dispose()
+        return list(owned), list(others)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -104,8 +130,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def test_score_reaches_the_profile_over_http(server: Server) -> None:
     predict = f"{server.url}/predict/churn"
+    admin = server.auth("admin")
 
-    before_training = httpx.post(predict, json={"contact_ids": [1]}, timeout=30)
+    assert httpx.post(predict, json={"contact_ids": [1]}, timeout=30).status_code == 401
+    before_training = httpx.post(predict, json={"contact_ids": [1]}, headers=admin, timeout=30)
     assert before_training.status_code == 503
     assert "crm-intel train churn" in before_training.text
 
@@ -114,7 +142,7 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     champion = server.champion_version()
 
     assert server.prediction_count(1, 2) == 0
-    scored = httpx.post(predict, json={"contact_ids": [1, 2]}, timeout=60)
+    scored = httpx.post(predict, json={"contact_ids": [1, 2]}, headers=admin, timeout=60)
     assert scored.status_code == 200, scored.text
     body = scored.json()
     assert (body["model"], body["version"], body["written"]) == ("churn", champion, 2)
@@ -122,10 +150,10 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     assert all(0.0 <= p["score"] <= 1.0 and len(p["top_factors"]) == 3 for p in body["predictions"])
     assert server.prediction_count(1, 2) == 2, "the new prediction rows are in the CRM"
 
-    again = httpx.post(predict, json={"contact_ids": [2, 1]}, timeout=60).json()
+    again = httpx.post(predict, json={"contact_ids": [2, 1]}, headers=admin, timeout=60).json()
     assert again["written"] == 0 and server.prediction_count(1, 2) == 2, "re-scoring adds nothing"
 
-    profile = httpx.get(f"{server.url}/api/contacts/1", timeout=30).json()
+    profile = httpx.get(f"{server.url}/api/contacts/1", headers=admin, timeout=30).json()
     churn = next(score for score in profile["scores"] if score["model"] == "churn")
     assert churn["version"] == champion
     assert churn["score"] == pytest.approx(body["predictions"][0]["score"])
@@ -133,13 +161,26 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     batch = server.home.cli("score", "churn")
     assert batch.returncode == 0, batch.stdout + batch.stderr
     assert "1,998 predictions written" in batch.stdout.replace("\n", " ")
-    other = httpx.get(f"{server.url}/api/contacts/1500", timeout=30).json()
+    other = httpx.get(f"{server.url}/api/contacts/1500", headers=admin, timeout=30).json()
     assert [(s["model"], s["version"]) for s in other["scores"]] == [("churn", champion)]
 
-    unknown = httpx.post(predict, json={"contact_ids": [1, 987654]}, timeout=30)
+    unknown = httpx.post(predict, json={"contact_ids": [1, 987654]}, headers=admin, timeout=30)
     assert unknown.status_code == 404
     assert "987654" in unknown.text
     assert server.prediction_count(1) == 1, "a request with an unknown id writes nothing"
+
+    # A sales rep scores and reads their own contacts; everyone else's answer 404.
+    rep_email = next(
+        e["email"] for e in json.loads((server.home.path / "demo_logins.json").read_text()) if e["role"] == "sales_rep"
+    )
+    owned, others = server.contacts_owned_by(rep_email)
+    rep = server.auth("sales_rep")
+    assert httpx.post(predict, json={"contact_ids": owned[:2]}, headers=rep, timeout=60).status_code == 200
+    assert httpx.get(f"{server.url}/api/contacts/{owned[0]}", headers=rep, timeout=30).status_code == 200
+    assert httpx.post(predict, json={"contact_ids": [others[0]]}, headers=rep, timeout=30).status_code == 404
+    assert httpx.get(f"{server.url}/api/contacts/{others[0]}", headers=rep, timeout=30).status_code == 404
+    marketer = httpx.post(predict, json={"contact_ids": [1]}, headers=server.auth("marketer"), timeout=30)
+    assert marketer.status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -147,17 +188,21 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     [{"contact_ids": "x"}, {}, {"contact_ids": []}, {"contact_ids": [1], "extra": True}, {"contact_ids": ["one"]}],
 )
 def test_malformed_prediction_requests_get_422(server: Server, payload: object) -> None:
-    response = httpx.post(f"{server.url}/predict/churn", json=payload, timeout=30)
+    response = httpx.post(f"{server.url}/predict/churn", json=payload, headers=server.auth("admin"), timeout=30)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][0] == "body"
 
 
 def test_unknown_and_malformed_contact_ids_on_the_crm_api(server: Server) -> None:
-    missing = httpx.get(f"{server.url}/api/contacts/987654", timeout=30)
+    admin = server.auth("admin")
+    missing = httpx.get(f"{server.url}/api/contacts/987654", headers=admin, timeout=30)
     assert missing.status_code == 404
     assert missing.json() == {"detail": "contact 987654 not found", "id": 987654}
-    assert httpx.get(f"{server.url}/api/contacts/abc", timeout=30).status_code == 422
+    assert httpx.get(f"{server.url}/api/contacts/abc", headers=admin, timeout=30).status_code == 422
     not_json = httpx.post(
-        f"{server.url}/predict/churn", content=b"{not json", headers={"content-type": "application/json"}, timeout=30
+        f"{server.url}/predict/churn",
+        content=b"{not json",
+        headers={"content-type": "application/json", **admin},
+        timeout=30,
     )
     assert not_json.status_code == 422

@@ -1,0 +1,124 @@
+"""The one policy table: for every entity and action, how far each role reaches.
+
+Deny by default: a role missing from an entry has no access. Scopes are ALL records, the
+records of the principal's TEAM, the principal's OWN records, or NONE. A test fails when an
+entity of the schema or a route of the API has no entry here.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SALES_MANAGER = "sales_manager"
+    SALES_REP = "sales_rep"
+    MARKETER = "marketer"
+    DATA_SCIENTIST = "data_scientist"
+    MODEL_SERVICE = "model_service"
+
+
+class Action(enum.StrEnum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    EXPORT = "export"
+
+
+class Scope(enum.IntEnum):
+    """Ordered by reach, so the wider of two grants is `max`."""
+
+    NONE = 0
+    OWN = 1
+    TEAM = 2
+    ALL = 3
+
+
+A, R, M, K, D, S = (
+    Role.ADMIN,
+    Role.SALES_MANAGER,
+    Role.SALES_REP,
+    Role.MARKETER,
+    Role.DATA_SCIENTIST,
+    Role.MODEL_SERVICE,
+)
+ALL, TEAM, OWN = Scope.ALL, Scope.TEAM, Scope.OWN
+READ, CREATE, UPDATE, DELETE, EXPORT = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE, Action.EXPORT
+
+# Records owned through a contact or account (deals, tickets, activities, orders) follow the
+# owner of that contact; `sales` roles reach what they or their team own.
+_SALES_RECORD = {
+    READ: {A: ALL, R: TEAM, M: OWN, K: ALL, S: ALL},
+    CREATE: {A: ALL, R: TEAM, M: OWN},
+    UPDATE: {A: ALL, R: TEAM, M: OWN},
+    DELETE: {A: ALL, R: TEAM},
+    EXPORT: {A: ALL, R: TEAM, K: ALL},
+}
+_CATALOGUE = {
+    READ: {A: ALL, R: ALL, M: ALL, K: ALL, D: ALL, S: ALL},
+    CREATE: {A: ALL},
+    UPDATE: {A: ALL},
+    DELETE: {A: ALL},
+    EXPORT: {A: ALL, K: ALL, D: ALL},
+}
+_ADMIN_ONLY = {action: {A: ALL} for action in Action}
+_APPEND_ONLY_LOG = {READ: {A: ALL}, CREATE: {}, UPDATE: {}, DELETE: {}, EXPORT: {A: ALL}}
+
+POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
+    "contact": _SALES_RECORD,
+    "account": _SALES_RECORD,
+    "deal": _SALES_RECORD,
+    "deal_stage_change": {**_SALES_RECORD, UPDATE: {}, DELETE: {}},
+    "ticket": _SALES_RECORD,
+    "activity": {**_SALES_RECORD, UPDATE: {}},
+    "order": _SALES_RECORD,
+    "order_line": _SALES_RECORD,
+    "product": _CATALOGUE,
+    # Scores are read beside the record; scoring writes them (reps may re-score their own).
+    "prediction": {
+        READ: {A: ALL, R: TEAM, M: OWN, K: ALL, D: ALL, S: ALL},
+        CREATE: {A: ALL, R: TEAM, M: OWN, D: ALL, S: ALL},
+        UPDATE: {},
+        DELETE: {A: ALL},
+        EXPORT: {A: ALL, K: ALL, D: ALL},
+    },
+    "user": {**_ADMIN_ONLY, READ: {A: ALL, R: TEAM}},
+    "team": {**_ADMIN_ONLY, READ: {A: ALL, R: ALL, M: ALL, K: ALL, D: ALL}},
+    # Every principal manages its own tokens; admins manage everyone's.
+    "api_token": {
+        READ: {A: ALL, R: OWN, M: OWN, K: OWN, D: OWN, S: OWN},
+        CREATE: {A: ALL, R: OWN, M: OWN, K: OWN, D: OWN, S: OWN},
+        UPDATE: {},
+        DELETE: {A: ALL, R: OWN, M: OWN, K: OWN, D: OWN, S: OWN},
+        EXPORT: {},
+    },
+    "login_attempt": _APPEND_ONLY_LOG,
+}
+
+# Table name -> policy entity, for the coverage test over the schema.
+ENTITY_OF_TABLE: dict[str, str] = {
+    "contacts": "contact",
+    "accounts": "account",
+    "deals": "deal",
+    "deal_stage_history": "deal_stage_change",
+    "tickets": "ticket",
+    "activities": "activity",
+    "orders": "order",
+    "order_lines": "order_line",
+    "products": "product",
+    "predictions": "prediction",
+    "users": "user",
+    "teams": "team",
+    "api_tokens": "api_token",
+    "login_attempts": "login_attempt",
+}
+
+
+def scope_of(role: str, entity: str, action: Action) -> Scope:
+    """How far `role` reaches for `action` on `entity`; NONE for anything not granted."""
+    try:
+        return POLICY[entity][action].get(Role(role), Scope.NONE)
+    except (KeyError, ValueError):
+        return Scope.NONE

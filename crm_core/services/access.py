@@ -1,0 +1,42 @@
+"""Record-level access for contact-owned data, resolved in SQL in one query per chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import aliased
+
+from crm_core.auth.policy import Action, Scope
+from crm_core.auth.principal import Principal
+from crm_core.entities import Contact, User
+from crm_core.unit_of_work import UnitOfWork
+
+CHUNK = 5_000
+
+
+def _in_scope(query: Select[tuple[int]], principal: Principal, scope: Scope) -> Select[tuple[int]]:
+    if scope is Scope.ALL:
+        return query
+    if scope is Scope.TEAM and principal.team_id is not None:
+        owner = aliased(User)
+        return query.join(owner, owner.id == Contact.owner_id).where(owner.team_id == principal.team_id)
+    return query.where(Contact.owner_id == principal.user_id)
+
+
+def contact_ids_in_reach(
+    uow: UnitOfWork, principal: Principal, entity: str, action: Action, contact_ids: Iterable[int]
+) -> set[int]:
+    """The subset of `contact_ids` that exist and whose `entity` records (the contact itself,
+    or data owned through it such as its scores) `principal` may `action`.
+
+    Raises ForbiddenError when the role may never `action` that entity.
+    """
+    scope = principal.require(entity, action)
+    wanted = sorted(set(contact_ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        query = _in_scope(select(Contact.id).where(Contact.id.in_(chunk)), principal, scope)
+        found.update(uow.session.scalars(query))
+    return found

@@ -1,0 +1,179 @@
+"""Users, logins and tokens: the use cases behind authentication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from crm_core.auth.passwords import hash_password, verify_password
+from crm_core.auth.policy import Action, Role
+from crm_core.auth.principal import ALL_SCOPES, Principal
+from crm_core.auth.tokens import new_token, token_digest
+from crm_core.entities import ApiToken, LoginAttempt, Team, User
+from crm_core.errors import AuthenticationError, LoginThrottledError, NotFoundError, ValidationFailedError
+from crm_core.settings import CoreSettings
+from crm_core.unit_of_work import UnitOfWork
+
+SESSION = "session"
+INTEGRATION = "integration"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """The plaintext token exists only here: it is shown once and stored as a digest."""
+
+    token: str
+    token_id: int
+    expires_at: datetime | None
+    principal: Principal
+
+
+def principal_of(user: User, scopes: frozenset[str] = ALL_SCOPES) -> Principal:
+    return Principal(user_id=user.id, role=user.role, team_id=user.team_id, label=user.email, scopes=scopes)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    uow: UnitOfWork,
+    *,
+    email: str,
+    full_name: str,
+    role: str,
+    password: str | None,
+    now: datetime,
+    team_name: str | None = None,
+) -> User:
+    """A new user; without a password the account exists but cannot log in."""
+    if role not in {r.value for r in Role}:
+        raise ValidationFailedError("role", f"'{role}' is not one of {', '.join(r.value for r in Role)}")
+    address = normalise_email(email)
+    if "@" not in address:
+        raise ValidationFailedError("email", f"'{email}' is not an email address")
+    if uow.session.scalar(select(User.id).where(User.email == address)) is not None:
+        raise ValidationFailedError("email", f"'{address}' is already a user")
+    team_id = None
+    if team_name:
+        team = uow.session.scalar(select(Team).where(Team.name == team_name))
+        if team is None:
+            team = Team(name=team_name)
+            uow.session.add(team)
+            uow.session.flush()
+        team_id = team.id
+    user = User(
+        email=address,
+        full_name=full_name,
+        role=role,
+        team_id=team_id,
+        password_hash=hash_password(password) if password is not None else None,
+        is_active=True,
+        created_at=now,
+    )
+    uow.session.add(user)
+    uow.session.flush()
+    return user
+
+
+def _issue(
+    uow: UnitOfWork, user: User, *, kind: str, name: str, scopes: list[str], now: datetime, expires_at: datetime | None
+) -> IssuedToken:
+    token = new_token()
+    row = ApiToken(
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        token_hash=token_digest(token),
+        scopes=scopes,
+        created_at=now,
+        expires_at=expires_at,
+        revoked_at=None,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    return IssuedToken(token, row.id, expires_at, principal_of(user, frozenset(scopes)))
+
+
+def login(uow: UnitOfWork, settings: CoreSettings, *, email: str, password: str, now: datetime) -> IssuedToken:
+    """Exchange a password for a session token; commits, so failed attempts are remembered.
+
+    After `login_max_failures` failures within the window, even the right password is refused
+    until the window has passed, which caps online guessing per account.
+    """
+    address = normalise_email(email)
+    window_start = now - timedelta(minutes=settings.login_window_minutes)
+    failures = uow.session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.email == address, LoginAttempt.at > window_start, LoginAttempt.succeeded.is_(False))
+    )
+    if (failures or 0) >= settings.login_max_failures:
+        oldest = uow.session.scalar(
+            select(func.min(LoginAttempt.at)).where(
+                LoginAttempt.email == address, LoginAttempt.at > window_start, LoginAttempt.succeeded.is_(False)
+            )
+        )
+        retry = (oldest or now) + timedelta(minutes=settings.login_window_minutes) - now
+        raise LoginThrottledError(max(1, int(retry.total_seconds())))
+    user = uow.session.scalar(select(User).where(User.email == address))
+    valid = verify_password(user.password_hash if user else None, password) and user is not None and user.is_active
+    uow.session.add(LoginAttempt(email=address, at=now, succeeded=valid))
+    if not valid or user is None:
+        uow.commit()
+        raise AuthenticationError("wrong email or password")
+    issued = _issue(
+        uow,
+        user,
+        kind=SESSION,
+        name="login",
+        scopes=["*"],
+        now=now,
+        expires_at=now + timedelta(hours=settings.session_hours),
+    )
+    uow.commit()
+    return issued
+
+
+def authenticate(uow: UnitOfWork, token: str, *, now: datetime) -> Principal:
+    row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        raise AuthenticationError("invalid, expired or revoked token")
+    user = uow.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationError("invalid, expired or revoked token")
+    return principal_of(user, frozenset(row.scopes))
+
+
+def create_integration_token(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    name: str,
+    scopes: list[str],
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> IssuedToken:
+    """A named token for an integration, limited to `scopes` (each "entity:action")."""
+    principal.require("api_token", Action.CREATE)
+    if principal.user_id is None:
+        raise ValidationFailedError("user", "system principals cannot own tokens")
+    for scope in scopes:
+        entity, _, action = scope.partition(":")
+        if scope != "*" and (action not in {a.value for a in Action} or not entity):
+            raise ValidationFailedError("scopes", f"'{scope}' is not '*' or 'entity:action'")
+    user = uow.session.get(User, principal.user_id)
+    if user is None:
+        raise NotFoundError("user", principal.user_id)
+    return _issue(uow, user, kind=INTEGRATION, name=name, scopes=scopes, now=now, expires_at=expires_at)
+
+
+def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, *, now: datetime) -> None:
+    row = uow.session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFoundError("api_token", token_id)
+    principal.require_record("api_token", Action.DELETE, token_id, owner_id=row.user_id, owner_team_id=None)
+    if row.revoked_at is None:
+        row.revoked_at = now

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from crm_core.auth.passwords import WeakPasswordError, hash_password, verify_password
+from crm_core.auth.policy import Action, Scope
+from crm_core.db import make_session_factory
+from crm_core.entities import ApiToken, LoginAttempt
+from crm_core.errors import AuthenticationError, ForbiddenError, LoginThrottledError, ValidationFailedError
+from crm_core.services.identity import authenticate, create_integration_token, create_user, login, revoke_token
+from crm_core.settings import CoreSettings
+from crm_core.unit_of_work import UnitOfWork
+
+NOW = datetime(2026, 11, 1, 9, 0)
+PASSWORD = "correct horse battery staple"
+SETTINGS = CoreSettings(login_max_failures=3, login_window_minutes=10, session_hours=8)
+
+
+@pytest.fixture
+def uow(engine: Engine) -> Iterator[UnitOfWork]:
+    with UnitOfWork(make_session_factory(engine)) as unit:
+        create_user(unit, email=" Rep@Example.COM ", full_name="Rep", role="sales_rep", password=PASSWORD, now=NOW)
+        unit.commit()
+        yield unit
+
+
+def test_passwords_are_argon2id_and_never_stored_in_clear() -> None:
+    stored = hash_password(PASSWORD)
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+    assert verify_password(stored, PASSWORD)
+    assert not verify_password(stored, PASSWORD + "!")
+    assert not verify_password(None, PASSWORD)
+    with pytest.raises(WeakPasswordError, match="12 characters"):
+        hash_password("short")
+
+
+def test_login_issues_a_session_that_expires(uow: UnitOfWork) -> None:
+    issued = login(uow, SETTINGS, email="rep@example.com", password=PASSWORD, now=NOW)
+    assert issued.expires_at == NOW + timedelta(hours=8)
+    principal = authenticate(uow, issued.token, now=NOW + timedelta(hours=7))
+    assert (principal.role, principal.label) == ("sales_rep", "rep@example.com")
+    with pytest.raises(AuthenticationError):
+        authenticate(uow, issued.token, now=NOW + timedelta(hours=8))
+    stored = uow.session.scalars(select(ApiToken.token_hash)).all()
+    assert issued.token not in stored, "only the digest is kept"
+
+
+def test_failed_logins_are_throttled_per_account(uow: UnitOfWork) -> None:
+    for minute in range(3):
+        with pytest.raises(AuthenticationError):
+            login(
+                uow, SETTINGS, email="rep@example.com", password="wrong password!", now=NOW + timedelta(minutes=minute)
+            )
+    with pytest.raises(LoginThrottledError) as throttled:
+        login(uow, SETTINGS, email="rep@example.com", password=PASSWORD, now=NOW + timedelta(minutes=3))
+    assert 0 < throttled.value.retry_after_seconds <= 7 * 60
+    # Once the window has passed, the right password works again.
+    assert login(uow, SETTINGS, email="rep@example.com", password=PASSWORD, now=NOW + timedelta(minutes=11)).token
+    failures = uow.session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.succeeded.is_(False))
+    )
+    assert failures == 3
+
+
+def test_unknown_users_and_inactive_users_cannot_log_in(uow: UnitOfWork) -> None:
+    with pytest.raises(AuthenticationError, match="wrong email or password"):
+        login(uow, SETTINGS, email="nobody@example.com", password=PASSWORD, now=NOW)
+    create_user(uow, email="nopass@example.com", full_name="N", role="marketer", password=None, now=NOW)
+    with pytest.raises(AuthenticationError):
+        login(uow, SETTINGS, email="nopass@example.com", password="", now=NOW)
+
+
+def test_integration_tokens_are_scoped_and_revocable(uow: UnitOfWork) -> None:
+    session = login(uow, SETTINGS, email="rep@example.com", password=PASSWORD, now=NOW)
+    issued = create_integration_token(uow, session.principal, name="dialer", scopes=["contact:read"], now=NOW)
+    uow.commit()
+    principal = authenticate(uow, issued.token, now=NOW)
+    assert principal.scope("contact", Action.READ) is Scope.OWN
+    assert principal.scope("prediction", Action.CREATE) is Scope.NONE, "the token narrows the role"
+    with pytest.raises(ForbiddenError):
+        principal.require("prediction", Action.CREATE)
+    revoke_token(uow, session.principal, issued.token_id, now=NOW)
+    with pytest.raises(AuthenticationError):
+        authenticate(uow, issued.token, now=NOW)
+    with pytest.raises(ValidationFailedError, match="scopes"):
+        create_integration_token(uow, session.principal, name="bad", scopes=["contact:fly"], now=NOW)
+
+
+def test_users_need_a_known_role_and_a_unique_email(uow: UnitOfWork) -> None:
+    with pytest.raises(ValidationFailedError, match="'wizard' is not one of"):
+        create_user(uow, email="w@example.com", full_name="W", role="wizard", password=PASSWORD, now=NOW)
+    with pytest.raises(ValidationFailedError, match="already a user"):
+        create_user(uow, email="REP@example.com", full_name="R", role="sales_rep", password=PASSWORD, now=NOW)
