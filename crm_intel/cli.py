@@ -68,6 +68,8 @@ def create_user(
 ) -> None:
     """Create a user who can sign in. There is no default password: you choose it here."""
     from crm_core.auth.passwords import WeakPasswordError
+    from crm_core.auth.policy import Role
+    from crm_core.auth.principal import Principal
     from crm_core.clock import utc_now
     from crm_core.db import make_session_factory
     from crm_core.errors import ValidationFailedError
@@ -77,12 +79,29 @@ def create_user(
     ctx = _context()
     try:
         with UnitOfWork(make_session_factory(ctx.engine)) as uow:
-            user = create(uow, email=email, full_name=name, role=role, password=password, now=utc_now(), team_name=team)
+            operator = Principal.system(Role.ADMIN, "crm-intel create-user")
+            user = create(
+                uow, operator, email=email, full_name=name, role=role, password=password, now=utc_now(), team_name=team
+            )
             uow.commit()
     except (ValidationFailedError, WeakPasswordError) as error:
         _fail(str(error))
     else:
         console.print(f"created {user.role} {user.email} (id {user.id})")
+
+
+@app.command("audit-verify")
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain; exits 1 at the first tampered event."""
+    from crm_core.db import make_session_factory
+    from crm_core.services.audit import verify_chain
+    from crm_core.unit_of_work import UnitOfWork
+
+    with UnitOfWork(make_session_factory(_context().engine)) as uow:
+        check = verify_chain(uow)
+    if not check.intact:
+        _fail(f"audit chain broken at event {check.first_broken_id} (after {check.events:,} intact events)")
+    console.print(f"audit chain intact: {check.events:,} events")
 
 
 @app.command("build-features")

@@ -10,8 +10,9 @@ from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.demo.loader import clear_crm, contact_count
-from crm_core.demo.logins import DemoLogin, create_demo_logins
+from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
 from crm_core.exports import CrmExport, export_crm
+from crm_core.services import audit
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
@@ -24,12 +25,23 @@ from training.pipeline import RunResult
 def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> dict[str, int]:
     if replace:
         clear_crm(ctx.engine)
+        with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+            audit.record(uow, DEMO_SETUP, action="crm.clear", entity="contact", at=utc_now())
+            uow.commit()
     tables = generate(DemoConfig(contacts=contacts, seed=seed))
     total = sum(frame.height for frame in tables.values())
     with row_progress() as progress:
         task = progress.add_task("inserting demo rows", total=total)
         loaded = load_demo_data(ctx.engine, tables, on_progress=lambda _name, rows: progress.advance(task, rows))
     with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        audit.record(
+            uow,
+            DEMO_SETUP,
+            action="demo_data.load",
+            entity="contact",
+            details={"seed": seed, "rows": loaded},
+            at=utc_now(),
+        )
         logins = create_demo_logins(uow, now=utc_now())
         uow.commit()
     save_demo_logins(ctx.demo_logins_path, logins)

@@ -50,6 +50,10 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
     assert stat.S_IMODE((home.path / "demo_logins.json").stat().st_mode) == 0o600
     assert len({login["password"] for login in logins}) == len(logins), "every demo password is its own"
 
+    verified = home.cli("audit-verify", cwd=workdir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "audit chain intact" in verified.stdout
+
     assert list(workdir.iterdir()) == [], "nothing written outside the data home"
     assert {p.name for p in home.path.iterdir()} >= {"crm.db", "mlflow.db", "feast", "mlartifacts"}
 
@@ -67,8 +71,11 @@ def test_demo_data_refuses_a_non_empty_crm(tmp_path: Path) -> None:
     again = home.cli("demo-data", "--contacts", "50", cwd=tmp_path)
     assert again.returncode == 1
     assert "--replace" in again.stdout
-    assert home.cli("demo-data", "--contacts", "60", "--replace", cwd=tmp_path).returncode == 0
+    replaced = home.cli("demo-data", "--contacts", "60", "--replace", cwd=tmp_path)
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert counts(home)[0] == 60
+    verified = home.cli("audit-verify", cwd=tmp_path)
+    assert verified.returncode == 0, "the audit trail survives a replace, intact"
 
 
 def test_training_an_unknown_model_names_the_known_ones(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,14 +27,24 @@ def unit_of_work(request: Request) -> Iterator[UnitOfWork]:
         yield uow
 
 
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
 def current_principal(
+    request: Request,
     uow: Annotated[UnitOfWork, Depends(unit_of_work)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """Deny by default: every route that takes a principal refuses anonymous callers."""
+    """Deny by default: every route that takes a principal refuses anonymous callers.
+
+    The principal carries the request id (the caller's X-Request-ID, or a fresh one), so audit
+    events can be tied to the request that caused them.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("a bearer token is required")
-    return authenticate(uow, credentials.credentials, now=utc_now())
+    principal = authenticate(uow, credentials.credentials, now=utc_now())
+    request_id = (request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
+    return replace(principal, request_id=request_id)
 
 
 UoW = Annotated[UnitOfWork, Depends(unit_of_work)]

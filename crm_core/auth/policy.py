@@ -95,6 +95,8 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
         EXPORT: {},
     },
     "login_attempt": _APPEND_ONLY_LOG,
+    "audit_event": _APPEND_ONLY_LOG,
+    "audit_chain_head": _APPEND_ONLY_LOG,
 }
 
 # Table name -> policy entity, for the coverage test over the schema.
@@ -113,6 +115,8 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "teams": "team",
     "api_tokens": "api_token",
     "login_attempts": "login_attempt",
+    "audit_events": "audit_event",
+    "audit_chain_head": "audit_chain_head",
 }
 
 

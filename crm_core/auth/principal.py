@@ -20,6 +20,7 @@ class Principal:
     team_id: int | None = None
     label: str = ""
     scopes: frozenset[str] = ALL_SCOPES
+    request_id: str | None = None
 
     @classmethod
     def system(cls, role: Role, label: str) -> Principal:

@@ -54,8 +54,15 @@ def _advance_sequences(connection: object, table_names: list[str]) -> None:
         )
 
 
+KEPT_ON_CLEAR = frozenset({"audit_events", "audit_chain_head"})
+
+
 def clear_crm(engine: Engine) -> None:
-    """Delete every CRM row (children first), for regenerating demo data in place."""
+    """Delete every CRM row (children first), for regenerating demo data in place.
+
+    The audit trail stays: it is append-only by design and records that the clear happened.
+    """
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+            if table.name not in KEPT_ON_CLEAR:
+                connection.execute(table.delete())

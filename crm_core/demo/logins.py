@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from crm_core.auth.passwords import hash_password
 from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
 from crm_core.entities import Team, User
+from crm_core.services import audit
 from crm_core.services.identity import create_user
 from crm_core.unit_of_work import UnitOfWork
 
@@ -32,6 +34,9 @@ def _password() -> str:
     return secrets.token_urlsafe(15)
 
 
+DEMO_SETUP = Principal.system(Role.ADMIN, "demo data set-up")
+
+
 def create_demo_logins(uow: UnitOfWork, *, now: datetime) -> list[DemoLogin]:
     """Give the first demo rep a password and add the other roles; the caller commits."""
     first_team = uow.session.scalar(select(Team.name).order_by(Team.id))
@@ -40,6 +45,15 @@ def create_demo_logins(uow: UnitOfWork, *, now: datetime) -> list[DemoLogin]:
     if rep is not None:
         password = _password()
         rep.password_hash = hash_password(password)
+        audit.record(
+            uow,
+            DEMO_SETUP,
+            action="user.set_password",
+            entity="user",
+            entity_id=rep.id,
+            changed_fields=["password_hash"],
+            at=now,
+        )
         logins.append(DemoLogin(rep.email, rep.role, password))
     for role in Role:
         if role is Role.SALES_REP and rep is not None:
@@ -47,6 +61,7 @@ def create_demo_logins(uow: UnitOfWork, *, now: datetime) -> list[DemoLogin]:
         password = _password()
         user = create_user(
             uow,
+            DEMO_SETUP,
             email=f"{role.value.replace('_', '.')}@{DEMO_DOMAIN}",
             full_name=f"Demo {role.value.replace('_', ' ')}",
             role=role.value,

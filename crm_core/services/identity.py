@@ -13,6 +13,7 @@ from crm_core.auth.principal import ALL_SCOPES, Principal
 from crm_core.auth.tokens import new_token, token_digest
 from crm_core.entities import ApiToken, LoginAttempt, Team, User
 from crm_core.errors import AuthenticationError, LoginThrottledError, NotFoundError, ValidationFailedError
+from crm_core.services import audit
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 
@@ -40,6 +41,7 @@ def normalise_email(email: str) -> str:
 
 def create_user(
     uow: UnitOfWork,
+    actor: Principal,
     *,
     email: str,
     full_name: str,
@@ -49,6 +51,7 @@ def create_user(
     team_name: str | None = None,
 ) -> User:
     """A new user; without a password the account exists but cannot log in."""
+    actor.require("user", Action.CREATE)
     if role not in {r.value for r in Role}:
         raise ValidationFailedError("role", f"'{role}' is not one of {', '.join(r.value for r in Role)}")
     address = normalise_email(email)
@@ -75,6 +78,16 @@ def create_user(
     )
     uow.session.add(user)
     uow.session.flush()
+    audit.record(
+        uow,
+        actor,
+        action="user.create",
+        entity="user",
+        entity_id=user.id,
+        changed_fields=["email", "full_name", "role", "team_id", "password_hash"],
+        details={"role": role},
+        at=now,
+    )
     return user
 
 
@@ -122,6 +135,8 @@ def login(uow: UnitOfWork, settings: CoreSettings, *, email: str, password: str,
     valid = verify_password(user.password_hash if user else None, password) and user is not None and user.is_active
     uow.session.add(LoginAttempt(email=address, at=now, succeeded=valid))
     if not valid or user is None:
+        anonymous = Principal(user_id=None, role="anonymous", label=address)
+        audit.record(uow, anonymous, action="login.failed", entity="user", details={"email": address}, at=now)
         uow.commit()
         raise AuthenticationError("wrong email or password")
     issued = _issue(
@@ -133,6 +148,7 @@ def login(uow: UnitOfWork, settings: CoreSettings, *, email: str, password: str,
         now=now,
         expires_at=now + timedelta(hours=settings.session_hours),
     )
+    audit.record(uow, issued.principal, action="login", entity="user", entity_id=user.id, at=now)
     uow.commit()
     return issued
 
@@ -167,7 +183,17 @@ def create_integration_token(
     user = uow.session.get(User, principal.user_id)
     if user is None:
         raise NotFoundError("user", principal.user_id)
-    return _issue(uow, user, kind=INTEGRATION, name=name, scopes=scopes, now=now, expires_at=expires_at)
+    issued = _issue(uow, user, kind=INTEGRATION, name=name, scopes=scopes, now=now, expires_at=expires_at)
+    audit.record(
+        uow,
+        principal,
+        action="api_token.create",
+        entity="api_token",
+        entity_id=issued.token_id,
+        details={"name": name, "scopes": scopes},
+        at=now,
+    )
+    return issued
 
 
 def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, *, now: datetime) -> None:
@@ -177,3 +203,12 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, *, now: d
     principal.require_record("api_token", Action.DELETE, token_id, owner_id=row.user_id, owner_team_id=None)
     if row.revoked_at is None:
         row.revoked_at = now
+        audit.record(
+            uow,
+            principal,
+            action="api_token.revoke",
+            entity="api_token",
+            entity_id=token_id,
+            changed_fields=["revoked_at"],
+            at=now,
+        )

@@ -15,6 +15,7 @@ from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.entities import Prediction
 from crm_core.errors import InvalidPredictionError
+from crm_core.services import audit
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.unit_of_work import UnitOfWork
 
@@ -93,6 +94,20 @@ def record_predictions(
         inserted = uow.session.execute(_insert_ignoring_duplicates(uow).returning(Prediction.id), payload).all()
         result.inserted = len(inserted)
     result.already_present = len(payload) - result.inserted
+    models = sorted({(row.model_name, row.model_version) for row in rows})
+    audit.record(
+        uow,
+        principal,
+        action="prediction.write_back",
+        entity="prediction",
+        details={
+            "models": [f"{name}@{version}" for name, version in models],
+            "inserted": result.inserted,
+            "already_present": result.already_present,
+            "rejected": len(result.rejected),
+        },
+        at=scored_at,
+    )
     return result
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from crm_core.api import create_api
 from crm_core.auth.policy import ENTITY_OF_TABLE, POLICY, Action, Role, Scope, scope_of
+from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import Base, Contact, Prediction
@@ -24,6 +25,7 @@ from crm_core.unit_of_work import UnitOfWork
 
 NOW = datetime(2026, 11, 1)
 PASSWORD = "correct horse battery staple"
+OPERATOR = Principal.system(Role.ADMIN, "tests")
 TARGETS = ("own", "team", "other")
 
 
@@ -66,6 +68,7 @@ def world(engine: Engine) -> World:
         users = {
             role: create_user(
                 uow,
+                OPERATOR,
                 email=f"{role.value}@x.test",
                 full_name=role.value,
                 role=role.value,
@@ -76,10 +79,10 @@ def world(engine: Engine) -> World:
             for role in Role
         }
         teammate = create_user(
-            uow, email="mate@x.test", full_name="m", role="sales_rep", password=None, now=NOW, team_name="A"
+            uow, OPERATOR, email="mate@x.test", full_name="m", role="sales_rep", password=None, now=NOW, team_name="A"
         )
         stranger = create_user(
-            uow, email="far@x.test", full_name="f", role="sales_rep", password=None, now=NOW, team_name="B"
+            uow, OPERATOR, email="far@x.test", full_name="f", role="sales_rep", password=None, now=NOW, team_name="B"
         )
         contacts: dict[tuple[Role, str], int] = {}
         for role, user in users.items():

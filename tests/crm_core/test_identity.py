@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from crm_core.auth.passwords import WeakPasswordError, hash_password, verify_password
-from crm_core.auth.policy import Action, Scope
+from crm_core.auth.policy import Action, Role, Scope
+from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.entities import ApiToken, LoginAttempt
 from crm_core.errors import AuthenticationError, ForbiddenError, LoginThrottledError, ValidationFailedError
@@ -17,13 +18,16 @@ from crm_core.unit_of_work import UnitOfWork
 
 NOW = datetime(2026, 11, 1, 9, 0)
 PASSWORD = "correct horse battery staple"
+OPERATOR = Principal.system(Role.ADMIN, "tests")
 SETTINGS = CoreSettings(login_max_failures=3, login_window_minutes=10, session_hours=8)
 
 
 @pytest.fixture
 def uow(engine: Engine) -> Iterator[UnitOfWork]:
     with UnitOfWork(make_session_factory(engine)) as unit:
-        create_user(unit, email=" Rep@Example.COM ", full_name="Rep", role="sales_rep", password=PASSWORD, now=NOW)
+        create_user(
+            unit, OPERATOR, email=" Rep@Example.COM ", full_name="Rep", role="sales_rep", password=PASSWORD, now=NOW
+        )
         unit.commit()
         yield unit
 
@@ -70,7 +74,7 @@ def test_failed_logins_are_throttled_per_account(uow: UnitOfWork) -> None:
 def test_unknown_users_and_inactive_users_cannot_log_in(uow: UnitOfWork) -> None:
     with pytest.raises(AuthenticationError, match="wrong email or password"):
         login(uow, SETTINGS, email="nobody@example.com", password=PASSWORD, now=NOW)
-    create_user(uow, email="nopass@example.com", full_name="N", role="marketer", password=None, now=NOW)
+    create_user(uow, OPERATOR, email="nopass@example.com", full_name="N", role="marketer", password=None, now=NOW)
     with pytest.raises(AuthenticationError):
         login(uow, SETTINGS, email="nopass@example.com", password="", now=NOW)
 
@@ -93,6 +97,6 @@ def test_integration_tokens_are_scoped_and_revocable(uow: UnitOfWork) -> None:
 
 def test_users_need_a_known_role_and_a_unique_email(uow: UnitOfWork) -> None:
     with pytest.raises(ValidationFailedError, match="'wizard' is not one of"):
-        create_user(uow, email="w@example.com", full_name="W", role="wizard", password=PASSWORD, now=NOW)
+        create_user(uow, OPERATOR, email="w@example.com", full_name="W", role="wizard", password=PASSWORD, now=NOW)
     with pytest.raises(ValidationFailedError, match="already a user"):
-        create_user(uow, email="REP@example.com", full_name="R", role="sales_rep", password=PASSWORD, now=NOW)
+        create_user(uow, OPERATOR, email="REP@example.com", full_name="R", role="sales_rep", password=PASSWORD, now=NOW)

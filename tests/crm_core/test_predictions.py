@@ -19,6 +19,7 @@ from crm_core.unit_of_work import UnitOfWork
 
 T0 = datetime(2026, 10, 1)
 PASSWORD = "correct horse battery staple"
+OPERATOR = Principal.system(Role.ADMIN, "tests")
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) ->
     write(engine, [prediction(contacts[0])])
     session_factory = make_session_factory(engine)
     with UnitOfWork(session_factory) as uow:
-        create_user(uow, email="admin@x.test", full_name="A", role="admin", password=PASSWORD, now=T0)
+        create_user(uow, OPERATOR, email="admin@x.test", full_name="A", role="admin", password=PASSWORD, now=T0)
         uow.commit()
     client = TestClient(create_api(session_factory))
     assert client.get(f"/contacts/{contacts[0]}").status_code == 401, "anonymous callers are refused"
