@@ -51,3 +51,11 @@ class ValidationFailedError(CrmError):
         super().__init__(f"field '{field}' {reason}")
         self.field = field
         self.reason = reason
+
+
+class ConflictError(CrmError):
+    """The change collides with an existing record, e.g. a duplicate email (HTTP 409)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field '{field}' {reason}")
+        self.field = field

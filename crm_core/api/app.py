@@ -6,10 +6,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.api import auth, contacts
+from crm_core.api import accounts, auth, contacts
 from crm_core.api.deps import PUBLIC
 from crm_core.errors import (
     AuthenticationError,
+    ConflictError,
     ForbiddenError,
     LoginThrottledError,
     NotFoundError,
@@ -25,6 +26,7 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api.state.settings = settings or CoreSettings()
     api.include_router(auth.router)
     api.include_router(contacts.router)
+    api.include_router(accounts.router)
     install_error_handlers(api)
 
     @api.get("/health", include_in_schema=False, openapi_extra=PUBLIC)
@@ -54,6 +56,10 @@ def install_error_handlers(api: FastAPI) -> None:
         return JSONResponse(
             status_code=429, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after_seconds)}
         )
+
+    @api.exception_handler(ConflictError)
+    async def conflict(_request: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc), "field": exc.field})
 
     @api.exception_handler(ValidationFailedError)
     async def invalid(_request: Request, exc: ValidationFailedError) -> JSONResponse:

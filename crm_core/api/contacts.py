@@ -1,16 +1,78 @@
-"""Contact routes. Read-only for now; writes arrive with the full API."""
+"""Contact routes: list with filters and cursor paging, the profile, create and update."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import ColumnElement, or_
 
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.schemas import ContactProfile
+from crm_core.api.listing import page_request
+from crm_core.clock import utc_now
+from crm_core.entities import Contact
+from crm_core.schemas.common import Page
+from crm_core.schemas.profiles import ContactProfile, ContactPublic
+from crm_core.schemas.records import ContactCreate, ContactUpdate, LifecycleStage
+from crm_core.services.kinds import CONTACTS
+from crm_core.services.owned_records import create_record, list_records, update_record
+from crm_core.services.pagination import PageRequest
 from crm_core.services.profiles import get_contact_profile
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
 
+@router.get("", response_model=Page[ContactPublic], openapi_extra=policy("contact", "read"))
+def list_contacts(
+    uow: UoW,
+    caller: Caller,
+    page: Annotated[PageRequest, Depends(page_request)],
+    owner_id: int | None = None,
+    account_id: int | None = None,
+    lifecycle_stage: LifecycleStage | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="name prefix")] = None,
+) -> Page[ContactPublic]:
+    filters: list[ColumnElement[bool]] = []
+    if owner_id is not None:
+        filters.append(Contact.owner_id == owner_id)
+    if account_id is not None:
+        filters.append(Contact.account_id == account_id)
+    if lifecycle_stage is not None:
+        filters.append(Contact.lifecycle_stage == lifecycle_stage.value)
+    if created_after is not None:
+        filters.append(Contact.created_at >= created_after)
+    if created_before is not None:
+        filters.append(Contact.created_at < created_before)
+    if q is not None:
+        prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        filters.append(or_(Contact.first_name.ilike(prefix, escape="\\"), Contact.last_name.ilike(prefix, escape="\\")))
+    rows, next_cursor = list_records(uow, caller, CONTACTS, page, filters)
+    return Page[ContactPublic](items=[ContactPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
 @router.get("/{contact_id}", response_model=ContactProfile, openapi_extra=policy("contact", "read"))
 def read_contact(contact_id: int, uow: UoW, caller: Caller) -> ContactProfile:
     return get_contact_profile(uow, caller, contact_id)
+
+
+@router.post(
+    "", response_model=ContactPublic, status_code=status.HTTP_201_CREATED, openapi_extra=policy("contact", "create")
+)
+def create_contact(body: ContactCreate, uow: UoW, caller: Caller) -> ContactPublic:
+    values = body.model_dump() | {"lifecycle_stage": body.lifecycle_stage.value}
+    contact = create_record(uow, caller, CONTACTS, values, now=utc_now())
+    uow.commit()
+    return ContactPublic.model_validate(contact)
+
+
+@router.patch("/{contact_id}", response_model=ContactPublic, openapi_extra=policy("contact", "update"))
+def update_contact(contact_id: int, body: ContactUpdate, uow: UoW, caller: Caller) -> ContactPublic:
+    changes = body.model_dump(exclude_unset=True)
+    if body.lifecycle_stage is not None:
+        changes["lifecycle_stage"] = body.lifecycle_stage.value
+    contact = update_record(uow, caller, CONTACTS, contact_id, changes, now=utc_now())
+    uow.commit()
+    return ContactPublic.model_validate(contact)

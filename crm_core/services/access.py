@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
@@ -15,13 +16,16 @@ from crm_core.unit_of_work import UnitOfWork
 CHUNK = 5_000
 
 
-def _in_scope(query: Select[tuple[int]], principal: Principal, scope: Scope) -> Select[tuple[int]]:
+def within_reach(
+    query: Select[Any], owner_column: InstrumentedAttribute[int | None], principal: Principal, scope: Scope
+) -> Select[Any]:
+    """Narrow `query` to rows whose owner the principal reaches with `scope`."""
     if scope is Scope.ALL:
         return query
     if scope is Scope.TEAM and principal.team_id is not None:
         owner = aliased(User)
-        return query.join(owner, owner.id == Contact.owner_id).where(owner.team_id == principal.team_id)
-    return query.where(Contact.owner_id == principal.user_id)
+        return query.join(owner, owner.id == owner_column).where(owner.team_id == principal.team_id)
+    return query.where(owner_column == principal.user_id)
 
 
 def contact_ids_in_reach(
@@ -37,6 +41,6 @@ def contact_ids_in_reach(
     found: set[int] = set()
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        query = _in_scope(select(Contact.id).where(Contact.id.in_(chunk)), principal, scope)
+        query = within_reach(select(Contact.id).where(Contact.id.in_(chunk)), Contact.owner_id, principal, scope)
         found.update(uow.session.scalars(query))
     return found

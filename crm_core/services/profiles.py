@@ -8,7 +8,7 @@ from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Contact, Prediction
 from crm_core.errors import NotFoundError
-from crm_core.schemas import ContactProfile, ContactPublic, ScorePublic
+from crm_core.schemas.profiles import ContactProfile, ContactPublic, ScorePublic
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.unit_of_work import UnitOfWork
 

@@ -1,0 +1,59 @@
+"""Account routes: list, read, create, update."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import ColumnElement
+
+from crm_core.api.deps import Caller, UoW, policy
+from crm_core.api.listing import page_request
+from crm_core.auth.policy import Action
+from crm_core.clock import utc_now
+from crm_core.entities import Account
+from crm_core.schemas.common import Page
+from crm_core.schemas.records import AccountCreate, AccountPublic, AccountUpdate
+from crm_core.services.kinds import ACCOUNTS
+from crm_core.services.owned_records import create_record, get_record, list_records, update_record
+from crm_core.services.pagination import PageRequest
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+@router.get("", response_model=Page[AccountPublic], openapi_extra=policy("account", "read"))
+def list_accounts(
+    uow: UoW,
+    caller: Caller,
+    page: Annotated[PageRequest, Depends(page_request)],
+    owner_id: int | None = None,
+    industry: Annotated[str | None, Query(max_length=80)] = None,
+) -> Page[AccountPublic]:
+    filters: list[ColumnElement[bool]] = []
+    if owner_id is not None:
+        filters.append(Account.owner_id == owner_id)
+    if industry is not None:
+        filters.append(Account.industry == industry)
+    rows, next_cursor = list_records(uow, caller, ACCOUNTS, page, filters)
+    return Page[AccountPublic](items=[AccountPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/{account_id}", response_model=AccountPublic, openapi_extra=policy("account", "read"))
+def read_account(account_id: int, uow: UoW, caller: Caller) -> AccountPublic:
+    return AccountPublic.model_validate(get_record(uow, caller, ACCOUNTS, account_id, Action.READ))
+
+
+@router.post(
+    "", response_model=AccountPublic, status_code=status.HTTP_201_CREATED, openapi_extra=policy("account", "create")
+)
+def create_account(body: AccountCreate, uow: UoW, caller: Caller) -> AccountPublic:
+    account = create_record(uow, caller, ACCOUNTS, body.model_dump(), now=utc_now())
+    uow.commit()
+    return AccountPublic.model_validate(account)
+
+
+@router.patch("/{account_id}", response_model=AccountPublic, openapi_extra=policy("account", "update"))
+def update_account(account_id: int, body: AccountUpdate, uow: UoW, caller: Caller) -> AccountPublic:
+    account = update_record(uow, caller, ACCOUNTS, account_id, body.model_dump(exclude_unset=True), now=utc_now())
+    uow.commit()
+    return AccountPublic.model_validate(account)

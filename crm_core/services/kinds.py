@@ -1,0 +1,20 @@
+"""The owned-record kinds the API serves, each a configuration of `owned_records`."""
+
+from __future__ import annotations
+
+from crm_core.entities import Account, Contact
+from crm_core.services.owned_records import OwnedKind
+
+CONTACTS = OwnedKind(
+    entity="contact",
+    model=Contact,
+    sortable={"id": Contact.id, "created_at": Contact.created_at, "last_name": Contact.last_name},
+    unique=("email",),
+    references={"account_id": Account},
+)
+
+ACCOUNTS = OwnedKind(
+    entity="account",
+    model=Account,
+    sortable={"id": Account.id, "created_at": Account.created_at, "name": Account.name},
+)
