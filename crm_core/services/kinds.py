@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_core.entities import Account, Contact
+from crm_core.entities import Account, Contact, Deal
 from crm_core.services.owned_records import OwnedKind
 
 CONTACTS = OwnedKind(
@@ -17,4 +17,12 @@ ACCOUNTS = OwnedKind(
     entity="account",
     model=Account,
     sortable={"id": Account.id, "created_at": Account.created_at, "name": Account.name},
+)
+
+DEALS = OwnedKind(
+    entity="deal",
+    model=Deal,
+    sortable={"id": Deal.id, "opened_at": Deal.opened_at, "amount": Deal.amount},
+    references={"account_id": Account, "contact_id": Contact},
+    created_field="opened_at",
 )

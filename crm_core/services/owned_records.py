@@ -33,6 +33,7 @@ class OwnedKind:
     sortable: dict[str, InstrumentedAttribute[Any]]
     unique: tuple[str, ...] = ()
     references: dict[str, type[Base]] = field(default_factory=dict)
+    created_field: str = "created_at"
 
     def column(self, name: str) -> InstrumentedAttribute[Any]:
         attribute: InstrumentedAttribute[Any] = getattr(self.model, name)
@@ -94,7 +95,7 @@ def create_record(
     values = dict(values)
     values["owner_id"] = resolve_owner(uow, principal, kind.entity, Action.CREATE, values.get("owner_id"))
     _check_values(uow, principal, kind, values, None)
-    record: Any = kind.model(**values, created_at=now)
+    record: Any = kind.model(**values, **{kind.created_field: now})
     uow.session.add(record)
     uow.session.flush()
     audit.record(

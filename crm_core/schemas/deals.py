@@ -1,0 +1,60 @@
+"""Deal shapes. The stage is not in `DealUpdate`: it moves only through a recorded transition."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.entities import DealStage
+
+MONEY = Field(ge=0, max_digits=14, decimal_places=2)
+
+
+class DealCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    amount: Decimal = MONEY
+    stage: DealStage = DealStage.PROSPECTING
+    account_id: int | None = None
+    contact_id: int | None = None
+    owner_id: int | None = Field(default=None, description="defaults to the caller")
+
+
+class DealUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    owner_id: int | None = None
+
+
+class StageChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: DealStage
+
+
+class DealPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    id: int
+    name: str
+    amount: Decimal
+    stage: str
+    status: str
+    account_id: int | None
+    contact_id: int | None
+    owner_id: int | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class StageChangePublic(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    from_stage: str | None
+    to_stage: str
+    changed_at: datetime
