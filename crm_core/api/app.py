@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.api import accounts, activities, auth, contacts, deals
+from crm_core.api import accounts, activities, auth, contacts, deals, users
 from crm_core.api.deps import PUBLIC
 from crm_core.errors import (
     AuthenticationError,
@@ -29,6 +29,7 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api.include_router(accounts.router)
     api.include_router(deals.router)
     api.include_router(activities.router)
+    api.include_router(users.router)
     install_error_handlers(api)
 
     @api.get("/health", include_in_schema=False, openapi_extra=PUBLIC)
