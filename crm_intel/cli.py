@@ -73,7 +73,7 @@ def create_user(
     from crm_core.clock import utc_now
     from crm_core.db import make_session_factory
     from crm_core.errors import ValidationFailedError
-    from crm_core.services.identity import create_user as create
+    from crm_core.services.users import create_user as create
     from crm_core.unit_of_work import UnitOfWork
 
     ctx = _context()

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy import ColumnElement
 
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import page_request
+from crm_core.api.listing import equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Account
@@ -29,11 +28,7 @@ def list_accounts(
     owner_id: int | None = None,
     industry: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Page[AccountPublic]:
-    filters: list[ColumnElement[bool]] = []
-    if owner_id is not None:
-        filters.append(Account.owner_id == owner_id)
-    if industry is not None:
-        filters.append(Account.industry == industry)
+    filters = equal_to((Account.owner_id, owner_id), (Account.industry, industry))
     rows, next_cursor = list_records(uow, caller, ACCOUNTS, page, filters)
     return Page[AccountPublic](items=[AccountPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
 

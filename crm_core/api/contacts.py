@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import or_
 
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import page_request
+from crm_core.api.listing import equal_to, page_request
 from crm_core.clock import utc_now
 from crm_core.entities import Contact
 from crm_core.schemas.common import Page
@@ -35,13 +35,9 @@ def list_contacts(
     created_before: datetime | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="name prefix")] = None,
 ) -> Page[ContactPublic]:
-    filters: list[ColumnElement[bool]] = []
-    if owner_id is not None:
-        filters.append(Contact.owner_id == owner_id)
-    if account_id is not None:
-        filters.append(Contact.account_id == account_id)
-    if lifecycle_stage is not None:
-        filters.append(Contact.lifecycle_stage == lifecycle_stage.value)
+    filters = equal_to(
+        (Contact.owner_id, owner_id), (Contact.account_id, account_id), (Contact.lifecycle_stage, lifecycle_stage)
+    )
     if created_after is not None:
         filters.append(Contact.created_at >= created_after)
     if created_before is not None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from sqlalchemy import ColumnElement
 
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import page_request
+from crm_core.api.listing import equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Deal, DealStage
@@ -31,13 +30,7 @@ def list_deals(
     owner_id: int | None = None,
     account_id: int | None = None,
 ) -> Page[DealPublic]:
-    filters: list[ColumnElement[bool]] = []
-    if stage is not None:
-        filters.append(Deal.stage == stage.value)
-    if owner_id is not None:
-        filters.append(Deal.owner_id == owner_id)
-    if account_id is not None:
-        filters.append(Deal.account_id == account_id)
+    filters = equal_to((Deal.stage, stage), (Deal.owner_id, owner_id), (Deal.account_id, account_id))
     rows, next_cursor = list_records(uow, caller, DEALS, page, filters)
     return Page[DealPublic](items=[DealPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
 

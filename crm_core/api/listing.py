@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import enum
+from typing import Annotated, Any
 
 from fastapi import Query
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_core.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from crm_core.services.pagination import PageRequest
@@ -16,3 +19,12 @@ def page_request(
     sort: Annotated[str, Query(pattern=r"^-?[a-z_]{1,40}$", description="field, '-field' for descending")] = "id",
 ) -> PageRequest:
     return PageRequest(limit=limit, cursor=cursor, sort=sort.lstrip("-"), descending=sort.startswith("-"))
+
+
+def equal_to(*pairs: tuple[InstrumentedAttribute[Any], object]) -> list[ColumnElement[bool]]:
+    """`column == value` for each filter the caller gave (None means "not filtered")."""
+    return [
+        column == (value.value if isinstance(value, enum.Enum) else value)
+        for column, value in pairs
+        if value is not None
+    ]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.clock import utc_now
 from crm_core.schemas.users import UserCreate, UserPublic, UserUpdate
-from crm_core.services.identity import create_user, list_users, update_user
+from crm_core.services.users import create_user, list_users, update_user
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -17,7 +17,7 @@ from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.entities import Team, User
 from crm_core.services import audit
-from crm_core.services.identity import create_user
+from crm_core.services.users import create_user
 from crm_core.unit_of_work import UnitOfWork
 
 DEMO_DOMAIN = "crm-intel.example"

@@ -13,7 +13,8 @@ from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.entities import AuditEvent
 from crm_core.services import audit
-from crm_core.services.identity import create_user, login
+from crm_core.services.identity import login
+from crm_core.services.users import create_user
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 

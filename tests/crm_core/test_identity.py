@@ -12,7 +12,8 @@ from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.entities import ApiToken, LoginAttempt
 from crm_core.errors import AuthenticationError, ForbiddenError, LoginThrottledError, ValidationFailedError
-from crm_core.services.identity import authenticate, create_integration_token, create_user, login, revoke_token
+from crm_core.services.identity import authenticate, create_integration_token, login, revoke_token
+from crm_core.services.users import create_user
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 

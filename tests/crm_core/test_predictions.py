@@ -12,9 +12,9 @@ from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.entities import Activity, Contact, Prediction
-from crm_core.services.identity import create_user
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.services.profiles import get_contact_profile
+from crm_core.services.users import create_user
 from crm_core.unit_of_work import UnitOfWork
 
 T0 = datetime(2026, 10, 1)
