@@ -13,8 +13,10 @@ from crm_core.api.listing import equal_to, page_request
 from crm_core.clock import utc_now
 from crm_core.entities import Contact
 from crm_core.schemas.common import Page
+from crm_core.schemas.customer360 import Customer360
 from crm_core.schemas.profiles import ContactProfile, ContactPublic
 from crm_core.schemas.records import ContactCreate, ContactUpdate, LifecycleStage
+from crm_core.services.customer360 import get_customer_360
 from crm_core.services.kinds import CONTACTS
 from crm_core.services.owned_records import create_record, list_records, update_record
 from crm_core.services.pagination import PageRequest
@@ -52,6 +54,11 @@ def list_contacts(
 @router.get("/{contact_id}", response_model=ContactProfile, openapi_extra=policy("contact", "read"))
 def read_contact(contact_id: int, uow: UoW, caller: Caller) -> ContactProfile:
     return get_contact_profile(uow, caller, contact_id)
+
+
+@router.get("/{contact_id}/360", response_model=Customer360, openapi_extra=policy("contact", "read"))
+def read_customer_360(contact_id: int, uow: UoW, caller: Caller) -> Customer360:
+    return get_customer_360(uow, caller, contact_id)
 
 
 @router.post(
