@@ -66,6 +66,7 @@ class CrmIntelService:
         engine = make_engine(core.resolved_database_url())
         self.session_factory = make_session_factory(engine)
         crm_api.state.session_factory = self.session_factory
+        crm_api.state.settings = core
         predict_api.state.session_factory = self.session_factory
         self.store = open_store(FeatureSettings())
         self.champions = ChampionCache(self.serving.tracking_uri, refresh_seconds=self.serving.champion_refresh_seconds)

@@ -20,10 +20,11 @@ from crm_core.settings import CoreSettings
 
 
 def create_api(session_factory: sessionmaker[Session] | None = None, settings: CoreSettings | None = None) -> FastAPI:
-    """Build the API; a host that opens the database later sets `api.state.session_factory`."""
+    """Build the API without touching the environment or the database: a host that opens them
+    later sets `api.state.session_factory` and `api.state.settings` (read on first use if unset)."""
     api = FastAPI(title="crm-intel CRM API", version="1")
     api.state.session_factory = session_factory
-    api.state.settings = settings or CoreSettings()
+    api.state.settings = settings
     api.include_router(auth.router)
     api.include_router(contacts.router)
     api.include_router(accounts.router)

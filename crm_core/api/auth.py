@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_core.api.deps import PUBLIC, Caller, UoW, policy
+from crm_core.api.deps import PUBLIC, Caller, Settings, UoW, policy
 from crm_core.clock import utc_now
 from crm_core.services.identity import create_integration_token, login, revoke_token
 
@@ -46,8 +46,8 @@ class Me(BaseModel):
 
 
 @router.post("/auth/login", response_model=TokenPublic, openapi_extra=PUBLIC)
-def login_route(body: LoginRequest, request: Request, uow: UoW) -> TokenPublic:
-    issued = login(uow, request.app.state.settings, email=body.email, password=body.password, now=utc_now())
+def login_route(body: LoginRequest, uow: UoW, settings: Settings) -> TokenPublic:
+    issued = login(uow, settings, email=body.email, password=body.password, now=utc_now())
     return TokenPublic(
         access_token=issued.token, token_id=issued.token_id, expires_at=issued.expires_at, role=issued.principal.role
     )

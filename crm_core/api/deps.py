@@ -14,6 +14,7 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.errors import AuthenticationError
 from crm_core.services.identity import authenticate
+from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 
 bearer = HTTPBearer(auto_error=False, description="a session token from /auth/login or an integration token")
@@ -47,7 +48,15 @@ def current_principal(
     return replace(principal, request_id=request_id)
 
 
+def core_settings(request: Request) -> CoreSettings:
+    if request.app.state.settings is None:
+        request.app.state.settings = CoreSettings()
+    settings: CoreSettings = request.app.state.settings
+    return settings
+
+
 UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+Settings = Annotated[CoreSettings, Depends(core_settings)]
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
