@@ -18,6 +18,15 @@ app = typer.Typer(help="crm-intel: a CRM with customer intelligence built in.", 
 DEFAULT_PORT = 3000
 
 
+@app.callback()
+def _before_any_command() -> None:
+    """Silence telemetry before a command imports MLflow, Feast or BentoML (some write at import)."""
+    from crm_core.settings import CoreSettings
+    from crm_intel.context import quiet_third_parties
+
+    quiet_third_parties(CoreSettings().home.resolve())
+
+
 def _context() -> AppContext:
     from crm_intel.context import AppContext
 

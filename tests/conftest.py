@@ -102,11 +102,13 @@ class DataHome:
     def env(self) -> dict[str, str]:
         return dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"))
 
-    def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        """Run `crm-intel ARGS` on this home as a user would, capturing its output."""
-        return subprocess.run(
-            [*CLI, *args], env=self.env(), cwd=cwd, capture_output=True, text=True, timeout=900, check=False
-        )
+    def cli(
+        self, *args: str, cwd: Path | None = None, user_home: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `crm-intel ARGS` on this home as a user would, capturing its output; with
+        `user_home`, the process sees that folder as $HOME (to prove nothing lands there)."""
+        env = self.env() if user_home is None else dict(self.env(), HOME=str(user_home))
+        return subprocess.run([*CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900, check=False)
 
 
 @pytest.fixture

@@ -30,16 +30,17 @@ def counts(home: DataHome) -> tuple[int, int]:
 
 @pytest.mark.slow
 def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_path: Path) -> None:
-    workdir = tmp_path / "cwd"
+    workdir, user_home = tmp_path / "cwd", tmp_path / "user-home"
     workdir.mkdir()
+    user_home.mkdir()
     home = DataHome(tmp_path / "home")
-    first = home.cli("quickstart", "--contacts", "1500", "--seed", "5", cwd=workdir)
+    first = home.cli("quickstart", "--contacts", "1500", "--seed", "5", cwd=workdir, user_home=user_home)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "quickstart summary" in first.stdout
     assert "promoted to champion" in first.stdout
     assert counts(home) == (1500, 1500)
 
-    second = home.cli("quickstart", "--contacts", "1500", "--seed", "5", cwd=workdir)
+    second = home.cli("quickstart", "--contacts", "1500", "--seed", "5", cwd=workdir, user_home=user_home)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already holds 1,500 contacts" in second.stdout
     assert "kept as challenger" in second.stdout, "an identical retrain does not beat the champion"
@@ -55,6 +56,7 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
     assert "audit chain intact" in verified.stdout
 
     assert list(workdir.iterdir()) == [], "nothing written outside the data home"
+    assert list(user_home.rglob("*")) == [], "no telemetry ids or caches in the user's home"
     assert {p.name for p in home.path.iterdir()} >= {"crm.db", "mlflow.db", "feast", "mlartifacts"}
 
 

@@ -16,7 +16,13 @@ with engine.begin() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        transactional_ddl=True,
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            # Foreign keys were off for batch table copies: prove nothing broke before committing.
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows violating foreign keys: {broken[:5]}")

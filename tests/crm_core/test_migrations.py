@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from crm_core.db import make_engine
 from crm_core.entities import Base
 from crm_core.migrate import upgrade
 
@@ -33,3 +36,31 @@ def test_sqlite_pragmas_are_on(sqlite_engine: Engine) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+
+
+def test_an_existing_crm_with_data_upgrades_to_head(database_url: str) -> None:
+    """Batch table rebuilds on SQLite must survive rows that reference the rebuilt table."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0002")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, full_name, role, created_at) "
+                    "VALUES (1, 'a@b.c', 'A', 'sales_rep', :t)"
+                ),
+                {"t": datetime(2026, 1, 1)},
+            )
+            connection.execute(
+                text("INSERT INTO accounts (id, name, owner_id, created_at) VALUES (1, 'Acme', 1, :t)"),
+                {"t": datetime(2026, 1, 1)},
+            )
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
+            assert connection.execute(text("SELECT email, is_active FROM users")).one() == ("a@b.c", True)
+            assert connection.execute(text("SELECT owner_id FROM accounts")).scalar_one() == 1
+            if engine.dialect.name == "sqlite":
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1, "the app's engine keeps FKs on"
+    finally:
+        engine.dispose()
