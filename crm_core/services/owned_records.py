@@ -17,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Base, User
+from crm_core.entities import Base
 from crm_core.errors import ConflictError, NotFoundError, ValidationFailedError
 from crm_core.services import audit
 from crm_core.services.access import within_reach
@@ -64,11 +64,18 @@ def list_records(
 
 
 def get_record(uow: UnitOfWork, principal: Principal, kind: OwnedKind, record_id: int, action: Action) -> Any:
-    record: Any = uow.session.get(kind.model, record_id)
+    """The record, if the principal reaches it for `action`; missing and out of reach are both 404.
+
+    Reach is decided by the same SQL filter the list uses, so a record is readable one by one
+    exactly when it would appear in a list.
+    """
+    scope = principal.require(kind.entity, action)
+    query = within_reach(
+        select(kind.model).where(kind.column("id") == record_id), kind.column("owner_id"), principal, scope
+    )
+    record = uow.session.scalar(query)
     if record is None:
         raise NotFoundError(kind.entity, record_id)
-    owner_team = uow.session.scalar(select(User.team_id).where(User.id == record.owner_id)) if record.owner_id else None
-    principal.require_record(kind.entity, action, record_id, owner_id=record.owner_id, owner_team_id=owner_team)
     return record
 
 
