@@ -26,7 +26,10 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from crm_core.protection.column_types import EncryptedText
+from crm_core.protection.lookup import email_lookup
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -135,6 +138,9 @@ class Account(Base):
 
 
 class Contact(Base):
+    """A person. Email, phone, address and notes are personal data: stored encrypted, found by
+    email through `email_hash` (a keyed hash kept in step by `_hash_email`), never in clear."""
+
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -142,12 +148,20 @@ class Contact(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(320), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(EncryptedText("contacts.email"))
+    email_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText("contacts.phone"))
+    address: Mapped[str | None] = mapped_column(EncryptedText("contacts.address"))
+    notes: Mapped[str | None] = mapped_column(EncryptedText("contacts.notes"))
     lifecycle_stage: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     account: Mapped[Account | None] = relationship()
+
+    @validates("email")
+    def _hash_email(self, _key: str, email: str | None) -> str | None:
+        self.email_hash = email_lookup(email)
+        return email
 
 
 class Deal(Base):

@@ -22,8 +22,16 @@ class CoreSettings(BaseSettings):
     session_hours: float = 12.0
     login_max_failures: int = 5
     login_window_minutes: float = 15.0
+    # Field encryption: comma-separated keys (first encrypts, all decrypt) and the lookup-hash
+    # key. Unset, the embedded default keeps generated keys in <home>/keys/field_keys.json.
+    field_keys: str | None = None
+    lookup_key: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home.resolve() / 'crm.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home.resolve() / "keys" / "field_keys.json"

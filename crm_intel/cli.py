@@ -113,6 +113,22 @@ def audit_verify() -> None:
     console.print(f"audit chain intact: {check.events:,} events")
 
 
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every personal field under a new key and retire the old ones.
+
+    With keys in CRM_FIELD_KEYS, first put the new key in front of the old ones; remove the old
+    ones from the setting once this has finished.
+    """
+    from crm_intel import jobs
+
+    ctx = _context()
+    result = jobs.rotate_field_keys(ctx)
+    console.print(f"{result.values_rewritten:,} values re-encrypted, {result.values_already_current:,} already current")
+    if ctx.core.field_keys:
+        console.print("now remove every key but the first from CRM_FIELD_KEYS")
+
+
 @app.command("build-features")
 def build_features() -> None:
     """Compute feature snapshots, apply the Feast definitions and refresh the online store."""

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from crm_core.db import make_engine
-from crm_core.migrate import upgrade
+from crm_core.opening import open_crm
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings
@@ -58,7 +57,4 @@ class AppContext:
     @cached_property
     def engine(self) -> Engine:
         """The CRM database, created and migrated to the latest schema on first use."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(self.core.resolved_database_url())
-        upgrade(engine)
-        return engine
+        return open_crm(self.core)

@@ -6,12 +6,17 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.demo.loader import clear_crm, contact_count
 from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
 from crm_core.exports import CrmExport, export_crm
+from crm_core.protection import keyring
+from crm_core.protection.keys import add_primary_key, retire_old_keys
+from crm_core.protection.rotation import RotationResult, reencrypt
 from crm_core.services import audit
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
@@ -129,3 +134,34 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult
         champion_version=champion_version,
         timer=timer,
     )
+
+
+KEY_ROTATION = Principal.system(Role.ADMIN, "crm-intel rotate-keys")
+
+
+def rotate_field_keys(ctx: AppContext) -> RotationResult:
+    """Put every personal field under a new key, then retire the old ones.
+
+    With the embedded key file the new key is generated here; with keys from the environment
+    the operator has already put the new key first and removes the old ones afterwards.
+    """
+    engine = ctx.engine
+    managed_file = not ctx.core.field_keys
+    if managed_file:
+        keyring.install(add_primary_key(ctx.core.key_file))
+    with row_progress() as progress:
+        task = progress.add_task("re-encrypting personal fields", total=None)
+        result = reencrypt(engine, on_progress=lambda rows: progress.advance(task, rows))
+    if managed_file:
+        keyring.install(retire_old_keys(ctx.core.key_file))
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        audit.record(
+            uow,
+            KEY_ROTATION,
+            action="keys.rotate",
+            entity="contact",
+            details={"rewritten": result.values_rewritten, "key_id": keyring.active().primary_key_id},
+            at=utc_now(),
+        )
+        uow.commit()
+    return result

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.api import create_api, install_error_handlers
 from crm_core.api.deps import Caller, policy
-from crm_core.db import make_engine, make_session_factory
+from crm_core.db import make_session_factory
 from crm_core.errors import NotFoundError
+from crm_core.opening import open_crm
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
 from serving.champion import Champion, ChampionCache, NoChampionError
@@ -63,7 +64,7 @@ class CrmIntelService:
 
         core = CoreSettings()
         self.serving = ServingSettings()
-        engine = make_engine(core.resolved_database_url())
+        engine = open_crm(core, migrate=False)
         self.session_factory = make_session_factory(engine)
         crm_api.state.session_factory = self.session_factory
         crm_api.state.settings = core

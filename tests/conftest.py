@@ -23,6 +23,8 @@ from crm_core.db import make_engine
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.exports import export_crm
 from crm_core.migrate import upgrade
+from crm_core.protection import keyring
+from crm_core.protection.keyring import FieldKeyring
 from crm_core.settings import CoreSettings
 from crm_intel.context import QUIET_THIRD_PARTIES, AppContext
 from features.pipeline import build_and_publish
@@ -38,6 +40,14 @@ CLI = [sys.executable, "-m", "crm_intel.cli"]
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def field_keys() -> FieldKeyring:
+    """One generated keyring for the in-process CRMs of the run (subprocesses use their home's)."""
+    keys = FieldKeyring.generate()
+    keyring.install(keys)
+    return keys
 
 
 @pytest.fixture(scope="session")
@@ -94,13 +104,24 @@ class DataHome:
     """A data home on disk with the env a CLI or server started on it needs."""
 
     path: Path
+    own_keys: bool = False  # True: the CLI keeps its own key file, as on a user's machine
 
     @property
     def database_url(self) -> str:
         return f"sqlite:///{self.path / 'crm.db'}"
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"))
+        """The run's field keys are passed on, so this process can read what the CLI wrote."""
+        keys = keyring.active()
+        if self.own_keys:
+            return dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"))
+        return dict(
+            os.environ,
+            CRM_HOME=str(self.path),
+            BENTOML_HOME=str(self.path / "bentoml"),
+            CRM_FIELD_KEYS=",".join(keys.encryption_keys),
+            CRM_LOOKUP_KEY=keys.lookup_key,
+        )
 
     def cli(
         self, *args: str, cwd: Path | None = None, user_home: Path | None = None
@@ -120,8 +141,9 @@ def data_home(tmp_path: Path) -> DataHome:
 
 def app_context(home: Path) -> AppContext:
     """Settings for every package pointed at one data home, as the CLI would build them."""
+    keys = keyring.active()
     return AppContext(
-        core=CoreSettings(home=home),
+        core=CoreSettings(home=home, field_keys=",".join(keys.encryption_keys), lookup_key=keys.lookup_key),
         features=FeatureSettings(home=home),
         training=TrainingSettings(home=home),
         serving=ServingSettings(home=home),

@@ -7,12 +7,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from crm_core.auth.policy import Role
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import Contact, Prediction
+from crm_core.protection.keys import read_key_file
 from crm_core.services.identity import login
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
@@ -100,3 +101,22 @@ def test_create_user_refuses_weak_passwords_and_creates_a_user_who_can_log_in(tm
         issued = login(uow, CoreSettings(), email="ops@example.com", password="a long enough passphrase", now=utc_now())
     engine.dispose()
     assert issued.principal.role == "admin"
+
+
+def test_rotate_keys_moves_every_personal_field_to_a_new_key(tmp_path: Path) -> None:
+    home = DataHome(tmp_path / "home", own_keys=True)
+    assert home.cli("demo-data", "--contacts", "40", cwd=tmp_path).returncode == 0
+    key_file = CoreSettings(home=home.path).key_file
+    before = read_key_file(key_file)
+    done = home.cli("rotate-keys", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "80 values re-encrypted" in done.stdout, "40 emails and 40 phones"
+    after = read_key_file(key_file)
+    assert len(after.encryption_keys) == 1 and after.encryption_keys[0] not in before.encryption_keys
+    engine = create_engine(home.database_url)
+    with engine.connect() as connection:
+        tokens = connection.execute(text("SELECT email FROM contacts")).scalars().all()
+    engine.dispose()
+    assert all(after.written_with_primary(token) for token in tokens)
+    assert all("@example.com" in after.decrypt(token, "contacts.email") for token in tokens)
+    assert home.cli("audit-verify", cwd=tmp_path).returncode == 0

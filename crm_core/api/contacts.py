@@ -12,9 +12,10 @@ from crm_core.api.deps import Caller, UoW, policy
 from crm_core.api.listing import equal_to, page_request
 from crm_core.clock import utc_now
 from crm_core.entities import Contact
+from crm_core.protection.lookup import email_lookup
 from crm_core.schemas.common import Page
 from crm_core.schemas.customer360 import Customer360
-from crm_core.schemas.profiles import ContactProfile, ContactPublic
+from crm_core.schemas.profiles import ContactProfile, ContactPublic, present_contact
 from crm_core.schemas.records import ContactCreate, ContactUpdate, LifecycleStage
 from crm_core.services.customer360 import get_customer_360
 from crm_core.services.kinds import CONTACTS
@@ -36,9 +37,15 @@ def list_contacts(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="name prefix")] = None,
+    email: Annotated[
+        str | None, Query(min_length=3, max_length=320, description="exact email, any letter case")
+    ] = None,
 ) -> Page[ContactPublic]:
     filters = equal_to(
-        (Contact.owner_id, owner_id), (Contact.account_id, account_id), (Contact.lifecycle_stage, lifecycle_stage)
+        (Contact.owner_id, owner_id),
+        (Contact.account_id, account_id),
+        (Contact.lifecycle_stage, lifecycle_stage),
+        (Contact.email_hash, email_lookup(email)),
     )
     if created_after is not None:
         filters.append(Contact.created_at >= created_after)
@@ -48,7 +55,7 @@ def list_contacts(
         prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         filters.append(or_(Contact.first_name.ilike(prefix, escape="\\"), Contact.last_name.ilike(prefix, escape="\\")))
     rows, next_cursor = list_records(uow, caller, CONTACTS, page, filters)
-    return Page[ContactPublic](items=[ContactPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return Page[ContactPublic](items=[present_contact(row, caller.role) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/{contact_id}", response_model=ContactProfile, openapi_extra=policy("contact", "read"))
@@ -68,7 +75,7 @@ def create_contact(body: ContactCreate, uow: UoW, caller: Caller) -> ContactPubl
     values = body.model_dump() | {"lifecycle_stage": body.lifecycle_stage.value}
     contact = create_record(uow, caller, CONTACTS, values, now=utc_now())
     uow.commit()
-    return ContactPublic.model_validate(contact)
+    return present_contact(contact, caller.role)
 
 
 @router.patch("/{contact_id}", response_model=ContactPublic, openapi_extra=policy("contact", "update"))
@@ -78,4 +85,4 @@ def update_contact(contact_id: int, body: ContactUpdate, uow: UoW, caller: Calle
         changes["lifecycle_stage"] = body.lifecycle_stage.value
     contact = update_record(uow, caller, CONTACTS, contact_id, changes, now=utc_now())
     uow.commit()
-    return ContactPublic.model_validate(contact)
+    return present_contact(contact, caller.role)

@@ -99,6 +99,37 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
     "audit_chain_head": _APPEND_ONLY_LOG,
 }
 
+
+class Visibility(enum.IntEnum):
+    """How much of a sensitive field a role sees on records it may read."""
+
+    HIDDEN = 0
+    MASKED = 1
+    FULL = 2
+
+
+# Personal fields per entity: encrypted at rest and disclosed per role, in every output.
+SENSITIVE_FIELDS: dict[str, tuple[str, ...]] = {"contact": ("email", "phone", "address", "notes")}
+
+# Marketers reach audiences without reading addresses; data scientists and the model service
+# work on features and ids only. Unknown roles see nothing.
+FIELD_VISIBILITY: dict[Role, Visibility] = {
+    A: Visibility.FULL,
+    R: Visibility.FULL,
+    M: Visibility.FULL,
+    K: Visibility.MASKED,
+    D: Visibility.HIDDEN,
+    S: Visibility.HIDDEN,
+}
+
+
+def visibility_of(role: str) -> Visibility:
+    try:
+        return FIELD_VISIBILITY.get(Role(role), Visibility.HIDDEN)
+    except ValueError:
+        return Visibility.HIDDEN
+
+
 # Table name -> policy entity, for the coverage test over the schema.
 ENTITY_OF_TABLE: dict[str, str] = {
     "contacts": "contact",

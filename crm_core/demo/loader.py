@@ -9,6 +9,7 @@ from sqlalchemy import Engine, Table, func, insert, select, text
 
 from crm_core.entities import Base, Contact
 from crm_core.errors import DatabaseNotEmptyError
+from crm_core.protection.lookup import with_lookups
 
 CHUNK_ROWS = 20_000
 
@@ -34,7 +35,7 @@ def load_demo_data(
         for name, frame in tables.items():
             table: Table = Base.metadata.tables[name]
             for chunk in frame.iter_slices(CHUNK_ROWS):
-                connection.execute(insert(table), chunk.to_dicts())
+                connection.execute(insert(table), with_lookups(name, chunk.to_dicts()))
                 if on_progress is not None:
                     on_progress(name, chunk.height)
             loaded[name] = frame.height

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.protection.masking import disclose
 
 
 class ScorePublic(BaseModel):
@@ -26,12 +28,20 @@ class ContactPublic(BaseModel):
     id: int
     first_name: str
     last_name: str
-    email: str | None
-    phone: str | None
+    email: str | None = Field(description="masked or null for roles that may not see it")
+    phone: str | None = Field(description="masked or null for roles that may not see it")
+    address: str | None = Field(description="null for roles that may not see it")
+    notes: str | None = Field(description="null for roles that may not see it")
     lifecycle_stage: str
     account_id: int | None
     owner_id: int | None
     created_at: datetime
+
+
+def present_contact(contact: Any, role: str) -> ContactPublic:
+    """The public shape of a contact row as `role` may see it: the only way contacts leave."""
+    values = {name: getattr(contact, name) for name in ContactPublic.model_fields}
+    return ContactPublic.model_validate(disclose("contact", values, role))
 
 
 class ContactProfile(BaseModel):

@@ -23,6 +23,8 @@ class ContactCreate(BaseModel):
     last_name: str = NAME
     email: EmailStr | None = None
     phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()-]{5,40}$")
+    address: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, max_length=5000)
     lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
     account_id: int | None = None
     owner_id: int | None = Field(default=None, description="defaults to the caller")
@@ -35,6 +37,8 @@ class ContactUpdate(BaseModel):
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
     email: EmailStr | None = None
     phone: str | None = Field(default=None, max_length=40, pattern=r"^\+?[0-9 ()-]{5,40}$")
+    address: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, max_length=5000)
     lifecycle_stage: LifecycleStage | None = None
     account_id: int | None = None
     owner_id: int | None = None

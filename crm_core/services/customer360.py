@@ -9,9 +9,11 @@ from sqlalchemy import select
 from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Account, Activity, Deal, Order, Ticket
-from crm_core.schemas.customer360 import ActivityPublic, Customer360, OrderPublic, TicketPublic
+from crm_core.schemas.catalogue import OrderPublic
+from crm_core.schemas.customer360 import ActivityPublic, Customer360
 from crm_core.schemas.deals import DealPublic
 from crm_core.schemas.records import AccountPublic
+from crm_core.schemas.tickets import TicketPublic
 from crm_core.services.profiles import get_contact_profile
 from crm_core.unit_of_work import UnitOfWork
 

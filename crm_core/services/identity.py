@@ -13,8 +13,8 @@ from crm_core.auth.principal import ALL_SCOPES, Principal
 from crm_core.auth.tokens import new_token, token_digest
 from crm_core.entities import ApiToken, LoginAttempt, User
 from crm_core.errors import AuthenticationError, LoginThrottledError, NotFoundError, ValidationFailedError
+from crm_core.normalise import normalise_email
 from crm_core.services import audit
-from crm_core.services.users import normalise_email
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 

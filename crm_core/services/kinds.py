@@ -1,15 +1,16 @@
-"""The owned-record kinds the API serves, each a configuration of `owned_records`."""
+"""The record kinds the API serves, each a configuration of `owned_records`."""
 
 from __future__ import annotations
 
-from crm_core.entities import Account, Contact, Deal
-from crm_core.services.owned_records import OwnedKind
+from crm_core.entities import Account, Contact, Deal, Order, Product, Ticket
+from crm_core.protection.lookup import email_lookup
+from crm_core.services.owned_records import OwnedKind, Reach, UniqueBy
 
 CONTACTS = OwnedKind(
     entity="contact",
     model=Contact,
     sortable={"id": Contact.id, "created_at": Contact.created_at, "last_name": Contact.last_name},
-    unique=("email",),
+    unique={"email": UniqueBy("email_hash", email_lookup)},
     references={"account_id": Account},
 )
 
@@ -25,4 +26,31 @@ DEALS = OwnedKind(
     sortable={"id": Deal.id, "opened_at": Deal.opened_at, "amount": Deal.amount},
     references={"account_id": Account, "contact_id": Contact},
     created_field="opened_at",
+)
+
+TICKETS = OwnedKind(
+    entity="ticket",
+    model=Ticket,
+    sortable={"id": Ticket.id, "opened_at": Ticket.opened_at, "priority": Ticket.priority},
+    references={"contact_id": Contact},
+    created_field="opened_at",
+    reach=Reach.CONTACT,
+)
+
+ORDERS = OwnedKind(
+    entity="order",
+    model=Order,
+    sortable={"id": Order.id, "ordered_at": Order.ordered_at, "total": Order.total},
+    references={"contact_id": Contact},
+    created_field="ordered_at",
+    reach=Reach.CONTACT,
+)
+
+PRODUCTS = OwnedKind(
+    entity="product",
+    model=Product,
+    sortable={"id": Product.id, "sku": Product.sku, "name": Product.name, "unit_price": Product.unit_price},
+    unique={"sku": UniqueBy("sku")},
+    created_field=None,
+    reach=Reach.CATALOGUE,
 )

@@ -1,29 +1,47 @@
-"""List, read, create and update for records that have an owner (contacts, accounts).
+"""List, read, create and update for every record kind the API serves.
 
-One implementation, configured per kind: the policy is checked and the owner resolved before
-anything is written, records out of reach answer 404, and every write is audited with the
-names (never the values) of the fields it changed.
+One implementation, configured per kind. A kind is reached through its own owner (contacts,
+accounts, deals), through the owner of its contact (tickets, orders), or is a catalogue every
+granted role reaches whole (products). The policy is checked and the owner or contact resolved
+before anything is written, records out of reach answer 404, and every write is audited with
+the names (never the values) of the fields it changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from crm_core.auth.policy import Action
+from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
-from crm_core.entities import Base
+from crm_core.entities import Base, Contact
 from crm_core.errors import ConflictError, NotFoundError, ValidationFailedError
 from crm_core.services import audit
-from crm_core.services.access import within_reach
+from crm_core.services.access import contact_ids_in_reach, within_reach
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.pagination import PageRequest, encode_cursor, keyset_page
 from crm_core.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class UniqueBy:
+    """A field that must be unique, checked through the column that stores its lookup form
+    (an encrypted email is unique by its keyed hash, not by its ciphertext)."""
+
+    column: str
+    lookup: Callable[[Any], Any] = lambda value: value
+
+
+class Reach(enum.Enum):
+    OWNER = "owner"  # the record's own owner_id
+    CONTACT = "contact"  # the owner of the record's contact
+    CATALOGUE = "catalogue"  # no owner: a granted role reaches every record
 
 
 @dataclass(frozen=True)
@@ -31,13 +49,36 @@ class OwnedKind:
     entity: str
     model: type[Base]
     sortable: dict[str, InstrumentedAttribute[Any]]
-    unique: tuple[str, ...] = ()
+    unique: dict[str, UniqueBy] = field(default_factory=dict)
     references: dict[str, type[Base]] = field(default_factory=dict)
-    created_field: str = "created_at"
+    created_field: str | None = "created_at"
+    reach: Reach = Reach.OWNER
 
     def column(self, name: str) -> InstrumentedAttribute[Any]:
         attribute: InstrumentedAttribute[Any] = getattr(self.model, name)
         return attribute
+
+
+def _in_reach(query: Select[Any], kind: OwnedKind, principal: Principal, scope: Scope) -> Select[Any]:
+    if kind.reach is Reach.OWNER:
+        return within_reach(query, kind.column("owner_id"), principal, scope)
+    if kind.reach is Reach.CONTACT:
+        through = query.join(Contact, Contact.id == kind.column("contact_id"))
+        return within_reach(through, Contact.owner_id, principal, scope)
+    return query if scope is Scope.ALL else query.where(false())
+
+
+def _resolve_links(
+    uow: UnitOfWork, principal: Principal, kind: OwnedKind, action: Action, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Owner or contact of a new or changed record, checked against the caller's reach."""
+    if kind.reach is Reach.OWNER and (action is Action.CREATE or "owner_id" in values):
+        return values | {"owner_id": resolve_owner(uow, principal, kind.entity, action, values.get("owner_id"))}
+    if kind.reach is Reach.CONTACT and values.get("contact_id") is not None:
+        contact_id = values["contact_id"]
+        if not contact_ids_in_reach(uow, principal, kind.entity, action, [contact_id]):
+            raise ValidationFailedError("contact_id", f"{contact_id} is not a known contact in reach")
+    return values
 
 
 def list_records(
@@ -51,7 +92,7 @@ def list_records(
     if page.sort not in kind.sortable:
         raise ValidationFailedError("sort", f"'{page.sort}' is not one of {', '.join(sorted(kind.sortable))}")
     sort_column = kind.sortable[page.sort]
-    query = within_reach(select(kind.model).where(*filters), kind.column("owner_id"), principal, scope)
+    query = _in_reach(select(kind.model).where(*filters), kind, principal, scope)
     rows = list(
         uow.session.scalars(keyset_page(query, sort_column=sort_column, id_column=kind.column("id"), page=page))
     )
@@ -70,9 +111,7 @@ def get_record(uow: UnitOfWork, principal: Principal, kind: OwnedKind, record_id
     exactly when it would appear in a list.
     """
     scope = principal.require(kind.entity, action)
-    query = within_reach(
-        select(kind.model).where(kind.column("id") == record_id), kind.column("owner_id"), principal, scope
-    )
+    query = _in_reach(select(kind.model).where(kind.column("id") == record_id), kind, principal, scope)
     record = uow.session.scalar(query)
     if record is None:
         raise NotFoundError(kind.entity, record_id)
@@ -85,12 +124,14 @@ def _check_values(
     for name, value in values.items():
         if value is None and not kind.model.__table__.columns[name].nullable:
             raise ValidationFailedError(name, "may not be null")
-    for name in kind.unique:
+    for name, unique in kind.unique.items():
         if values.get(name) is None:
             continue
-        clash = uow.session.scalar(select(kind.column("id")).where(kind.column(name) == values[name]))
+        clash = uow.session.scalar(
+            select(kind.column("id")).where(kind.column(unique.column) == unique.lookup(values[name]))
+        )
         if clash is not None and clash != record_id:
-            raise ConflictError(name, f"'{values[name]}' already belongs to another {kind.entity}")
+            raise ConflictError(name, f"this {name} already belongs to another {kind.entity}")
     for name, target in kind.references.items():
         if values.get(name) is not None and uow.session.get(target, values[name]) is None:
             raise ValidationFailedError(name, f"{values[name]} does not exist")
@@ -99,10 +140,11 @@ def _check_values(
 def create_record(
     uow: UnitOfWork, principal: Principal, kind: OwnedKind, values: dict[str, Any], *, now: datetime
 ) -> Any:
-    values = dict(values)
-    values["owner_id"] = resolve_owner(uow, principal, kind.entity, Action.CREATE, values.get("owner_id"))
+    principal.require(kind.entity, Action.CREATE)
+    values = _resolve_links(uow, principal, kind, Action.CREATE, dict(values))
     _check_values(uow, principal, kind, values, None)
-    record: Any = kind.model(**values, **{kind.created_field: now})
+    stamps = {kind.created_field: now} if kind.created_field and values.get(kind.created_field) is None else {}
+    record: Any = kind.model(**(values | stamps))
     uow.session.add(record)
     uow.session.flush()
     audit.record(
@@ -121,8 +163,7 @@ def update_record(
     uow: UnitOfWork, principal: Principal, kind: OwnedKind, record_id: int, changes: dict[str, Any], *, now: datetime
 ) -> Any:
     record = get_record(uow, principal, kind, record_id, Action.UPDATE)
-    if "owner_id" in changes:
-        changes = dict(changes, owner_id=resolve_owner(uow, principal, kind.entity, Action.UPDATE, changes["owner_id"]))
+    changes = _resolve_links(uow, principal, kind, Action.UPDATE, dict(changes))
     _check_values(uow, principal, kind, changes, record_id)
     changed = [name for name, value in changes.items() if getattr(record, name) != value]
     for name in changed:

@@ -8,7 +8,7 @@ from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Contact, Prediction
 from crm_core.errors import NotFoundError
-from crm_core.schemas.profiles import ContactProfile, ContactPublic, ScorePublic
+from crm_core.schemas.profiles import ContactProfile, ScorePublic, present_contact
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.unit_of_work import UnitOfWork
 
@@ -24,7 +24,7 @@ def get_contact_profile(uow: UnitOfWork, principal: Principal, contact_id: int) 
     if contact is None:
         raise NotFoundError("contact", contact_id)
     scores = latest_scores(uow, contact_id) if principal.scope("prediction", Action.READ) is not Scope.NONE else []
-    return ContactProfile(contact=ContactPublic.model_validate(contact), scores=scores)
+    return ContactProfile(contact=present_contact(contact, principal.role), scores=scores)
 
 
 def latest_scores(uow: UnitOfWork, contact_id: int) -> list[ScorePublic]:

@@ -11,12 +11,9 @@ from crm_core.auth.policy import Action, Role, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import ApiToken, Team, User
 from crm_core.errors import NotFoundError, ValidationFailedError
+from crm_core.normalise import normalise_email
 from crm_core.services import audit
 from crm_core.unit_of_work import UnitOfWork
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def create_user(

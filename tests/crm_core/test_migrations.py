@@ -4,11 +4,14 @@ from datetime import datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session
 
 from crm_core.db import make_engine
-from crm_core.entities import Base
-from crm_core.migrate import upgrade
+from crm_core.entities import Base, Contact
+from crm_core.migrate import alembic_config, upgrade
+from crm_core.protection.lookup import email_lookup
 
 
 def test_migrations_create_every_table(engine: Engine) -> None:
@@ -55,11 +58,26 @@ def test_an_existing_crm_with_data_upgrades_to_head(database_url: str) -> None:
                 text("INSERT INTO accounts (id, name, owner_id, created_at) VALUES (1, 'Acme', 1, :t)"),
                 {"t": datetime(2026, 1, 1)},
             )
+            connection.execute(
+                text(
+                    "INSERT INTO contacts (id, first_name, last_name, email, phone, lifecycle_stage, created_at) "
+                    "VALUES (1, 'Ada', 'L', 'Ada@Example.com', '+44 20 7946 0000', 'lead', :t)"
+                ),
+                {"t": datetime(2026, 1, 1)},
+            )
         upgrade(engine)
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
+            head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
             assert connection.execute(text("SELECT email, is_active FROM users")).one() == ("a@b.c", True)
             assert connection.execute(text("SELECT owner_id FROM accounts")).scalar_one() == 1
+            stored = connection.execute(text("SELECT email, phone, email_hash FROM contacts")).one()
+            assert "Ada" not in stored.email and "7946" not in stored.phone, "existing personal data is encrypted"
+            assert stored.email_hash == email_lookup("ada@example.com")
+        with Session(engine) as session:
+            contact = session.get_one(Contact, 1)
+            assert (contact.email, contact.phone) == ("Ada@Example.com", "+44 20 7946 0000")
+        with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1, "the app's engine keeps FKs on"
     finally:

@@ -1,0 +1,1 @@
+"""Field protection: encryption at rest, keyed lookup hashes and per-role masking of personal data."""
