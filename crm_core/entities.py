@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from crm_core.protection.column_types import EncryptedText
-from crm_core.protection.lookup import email_lookup
+from crm_core.protection.lookup import email_lookup, phone_lookup
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -151,6 +151,7 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(EncryptedText("contacts.email"))
     email_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(EncryptedText("contacts.phone"))
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     address: Mapped[str | None] = mapped_column(EncryptedText("contacts.address"))
     notes: Mapped[str | None] = mapped_column(EncryptedText("contacts.notes"))
     lifecycle_stage: Mapped[str] = mapped_column(String(40))
@@ -162,6 +163,45 @@ class Contact(Base):
     def _hash_email(self, _key: str, email: str | None) -> str | None:
         self.email_hash = email_lookup(email)
         return email
+
+    @validates("phone")
+    def _hash_phone(self, _key: str, phone: str | None) -> str | None:
+        self.phone_hash = phone_lookup(phone)
+        return phone
+
+
+class ConsentStatus(enum.StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class Consent(Base):
+    """One consent decision of a contact for one channel. Rows are history: the newest per
+    channel is the current state, and the trail shows when and where consent was given."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_contact_channel_recorded", "contact_id", "channel", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(120))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Erasure(Base):
+    """A person erased on request. Keeps only keyed hashes of their email and phone, so a later
+    import of the same person is flagged without anything readable about them being kept."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(Integer, index=True)
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(String(200))
 
 
 class Deal(Base):

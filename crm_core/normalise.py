@@ -49,7 +49,7 @@ def parse_timestamp(text: str) -> datetime:
     except ValueError:
         for form in _DATE_FORMATS:
             try:
-                parsed = datetime.strptime(value, form)  # noqa: DTZ007 - naive means UTC here
+                parsed = datetime.strptime(value, form)
                 break
             except ValueError:
                 continue

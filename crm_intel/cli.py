@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -127,6 +128,40 @@ def rotate_keys() -> None:
     console.print(f"{result.values_rewritten:,} values re-encrypted, {result.values_already_current:,} already current")
     if ctx.core.field_keys:
         console.print("now remove every key but the first from CRM_FIELD_KEYS")
+
+
+@app.command("import")
+def import_file(
+    entity: Annotated[str, typer.Argument(help="what the file holds: contacts")],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8, header row) or Parquet")],
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="field=Column, repeatable; other fields match by column name")
+    ] = None,
+    allow_erased: Annotated[bool, typer.Option(help="load people erased before (always flagged)")] = False,
+) -> None:
+    """Import records: good rows load in one transaction, bad rows are listed with their reason."""
+    from datetime import UTC, datetime
+
+    from crm_core.errors import ValidationFailedError
+    from crm_core.imports.mapping import parse_mapping_pairs
+    from crm_intel import jobs
+    from crm_intel.summary import import_table
+
+    if entity != "contacts":
+        _fail(f"unknown import '{entity}'; importable: contacts")
+    ctx = _context()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    problems_path = ctx.home / "imports" / f"{path.stem}-{stamp}-problems.csv"
+    try:
+        report = jobs.import_contacts_file(
+            ctx, path, parse_mapping_pairs(map_ or []), allow_erased=allow_erased, problems_path=problems_path
+        )
+    except ValidationFailedError as error:
+        _fail(str(error))
+    else:
+        console.print(import_table(report))
+        if report.rejected or report.flagged:
+            console.print(f"every rejected and flagged row, with its reason: {problems_path}")
 
 
 @app.command("build-features")

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import polars as pl
+
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
@@ -14,9 +16,12 @@ from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.demo.loader import clear_crm, contact_count
 from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
 from crm_core.exports import CrmExport, export_crm
+from crm_core.imports.contacts import import_contacts
+from crm_core.imports.reading import read_table
 from crm_core.protection import keyring
 from crm_core.protection.keys import add_primary_key, retire_old_keys
 from crm_core.protection.rotation import RotationResult, reencrypt
+from crm_core.schemas.imports import ImportReport
 from crm_core.services import audit
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
@@ -165,3 +170,29 @@ def rotate_field_keys(ctx: AppContext) -> RotationResult:
         )
         uow.commit()
     return result
+
+
+IMPORTER = Principal.system(Role.ADMIN, "crm-intel import")
+
+
+def import_contacts_file(
+    ctx: AppContext, path: Path, mapping: dict[str, str], *, allow_erased: bool, problems_path: Path
+) -> ImportReport:
+    """Import one file in one transaction; every rejected or flagged row goes to `problems_path`."""
+    with console.status(f"reading {path.name}"):
+        frame = read_table(path)
+    with (
+        console.status(f"validating and loading {frame.height:,} rows"),
+        UnitOfWork(make_session_factory(ctx.engine)) as uow,
+    ):
+        report = import_contacts(
+            uow, IMPORTER, frame, mapping=mapping, source=path.name, now=utc_now(), allow_erased=allow_erased
+        )
+        uow.commit()
+    if report.rejected or report.flagged:
+        problems_path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [problem.model_dump() | {"kind": "rejected"} for problem in report.rejected] + [
+            problem.model_dump() | {"kind": "flagged"} for problem in report.flagged
+        ]
+        pl.DataFrame(rows).sort("row").write_csv(problems_path)
+    return report

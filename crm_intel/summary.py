@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.panel import Panel
 from rich.table import Table
 
+from crm_core.schemas.imports import ImportReport
 from crm_intel.console import console
 from crm_intel.context import AppContext
 from crm_intel.jobs import QuickstartResult
@@ -22,6 +23,25 @@ def training_table(result: RunResult) -> Table:
     table.add_row("data digest", result.data_digest)
     verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"
     table.add_row("promotion", f"{verdict}: {result.decision.reason}")
+    return table
+
+
+PROBLEMS_SHOWN = 10
+
+
+def import_table(report: ImportReport) -> Table:
+    """Counts, then the first problems; the full list is in the problems file."""
+    table = Table(title=f"import of {report.source} ({report.rows:,} rows)", show_edge=False)
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    table.add_row("new contacts", f"{report.inserted:,}")
+    table.add_row("merged into existing contacts", f"{report.merged:,}")
+    table.add_row("already present, unchanged", f"{report.unchanged:,}")
+    table.add_row("duplicates folded within the file", f"{report.duplicates_in_file:,}")
+    table.add_row("[red]rejected[/]", f"{len({problem.row for problem in report.rejected}):,}")
+    table.add_row("[yellow]flagged[/]", f"{len(report.flagged):,}")
+    for problem in [*report.rejected, *report.flagged][:PROBLEMS_SHOWN]:
+        table.add_row(f"  row {problem.row}: {problem.field}", problem.reason)
     return table
 
 

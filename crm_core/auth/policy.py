@@ -84,6 +84,10 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
         DELETE: {A: ALL},
         EXPORT: {A: ALL, K: ALL, D: ALL},
     },
+    # Consent travels with the contact; marketers read it to build lawful audiences.
+    "consent": {**_SALES_RECORD, UPDATE: {}, DELETE: {}},
+    # Erasing a person is an administrator's act, on the person's request.
+    "erasure": {**_ADMIN_ONLY, UPDATE: {}},
     "user": {**_ADMIN_ONLY, READ: {A: ALL, R: TEAM}},
     "team": {**_ADMIN_ONLY, READ: {A: ALL, R: ALL, M: ALL, K: ALL, D: ALL}},
     # Every principal manages its own tokens; admins manage everyone's.
@@ -142,6 +146,8 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "order_lines": "order_line",
     "products": "product",
     "predictions": "prediction",
+    "consents": "consent",
+    "erasures": "erasure",
     "users": "user",
     "teams": "team",
     "api_tokens": "api_token",

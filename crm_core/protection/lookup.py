@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crm_core.normalise import normalise_email
+from crm_core.normalise import normalise_email, normalise_phone
 from crm_core.protection.keyring import active
 
 
@@ -13,9 +13,20 @@ def email_lookup(email: str | None) -> str | None:
     return None if email is None else active().lookup_hash("email:" + normalise_email(email))
 
 
+def phone_lookup(phone: str | None) -> str | None:
+    """None for a value that is not a phone number: it can be stored, but not looked up."""
+    if phone is None:
+        return None
+    try:
+        return active().lookup_hash("phone:" + normalise_phone(phone))
+    except ValueError:
+        return None
+
+
 # Lookup columns kept beside encrypted ones: (table, field) -> (lookup column, function).
 LOOKUP_COLUMNS: dict[tuple[str, str], tuple[str, Callable[[str | None], str | None]]] = {
     ("contacts", "email"): ("email_hash", email_lookup),
+    ("contacts", "phone"): ("phone_hash", phone_lookup),
 }
 
 

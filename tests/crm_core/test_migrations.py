@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from crm_core.db import make_engine
 from crm_core.entities import Base, Contact
 from crm_core.migrate import alembic_config, upgrade
-from crm_core.protection.lookup import email_lookup
+from crm_core.protection.lookup import email_lookup, phone_lookup
 
 
 def test_migrations_create_every_table(engine: Engine) -> None:
@@ -71,9 +71,10 @@ def test_an_existing_crm_with_data_upgrades_to_head(database_url: str) -> None:
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
             assert connection.execute(text("SELECT email, is_active FROM users")).one() == ("a@b.c", True)
             assert connection.execute(text("SELECT owner_id FROM accounts")).scalar_one() == 1
-            stored = connection.execute(text("SELECT email, phone, email_hash FROM contacts")).one()
+            stored = connection.execute(text("SELECT email, phone, email_hash, phone_hash FROM contacts")).one()
             assert "Ada" not in stored.email and "7946" not in stored.phone, "existing personal data is encrypted"
             assert stored.email_hash == email_lookup("ada@example.com")
+            assert stored.phone_hash == phone_lookup("+442079460000")
         with Session(engine) as session:
             contact = session.get_one(Contact, 1)
             assert (contact.email, contact.phone) == ("Ada@Example.com", "+44 20 7946 0000")

@@ -1,0 +1,1 @@
+"""Bringing records in from files: reading, column mapping, validation, dedup and merge."""

@@ -1,0 +1,320 @@
+"""Importing contacts: validate every row, fold duplicates, merge into existing people, load.
+
+The whole import is one transaction in the caller's unit of work: either every good row lands
+or (on a crash) none does. Bad rows never stop good ones; each is reported with its row
+number, field and reason. People are matched by email (keyed hash), else by phone and name,
+else by name and account, so importing the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from pydantic import ValidationError
+from sqlalchemy import func, select, tuple_
+
+from crm_core.auth.policy import Action
+from crm_core.auth.principal import Principal
+from crm_core.entities import Account, Contact, Erasure, User
+from crm_core.errors import ValidationFailedError
+from crm_core.imports.contact_rows import IMPORTABLE_CONTACT_FIELDS, MERGEABLE, ContactImportRow
+from crm_core.imports.mapping import resolve_mapping
+from crm_core.protection.lookup import email_lookup, phone_lookup
+from crm_core.schemas.imports import ImportProblem, ImportReport
+from crm_core.services import audit
+from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.ownership import resolve_owner
+from crm_core.unit_of_work import UnitOfWork
+
+CHUNK = 2_000
+REQUIRED = ("first_name", "last_name")
+
+MatchKey = tuple[str, ...]
+MATCHED_ON = {"email": "email", "phone": "phone", "name": "first_name"}
+
+
+@dataclass
+class _Person:
+    """One person of the file: the first row naming them, filled in by later rows."""
+
+    key: MatchKey
+    rows: list[int]
+    values: ContactImportRow
+    owner_id: int | None
+    email_hash: str | None
+    phone_hash: str | None
+    extra_rows: list[int] = field(default_factory=list)
+
+
+def _match_key(row: ContactImportRow, email_hash: str | None, phone_hash: str | None) -> MatchKey:
+    if email_hash is not None:
+        return ("email", email_hash)
+    names = (row.first_name.lower(), row.last_name.lower())
+    if phone_hash is not None:
+        return ("phone", phone_hash, *names)
+    return ("name", *names, (row.account or "").lower())
+
+
+def _problems(row_number: int, error: ValidationError) -> list[ImportProblem]:
+    problems = []
+    for detail in error.errors():
+        name = ".".join(str(part) for part in detail["loc"]) or "row"
+        reason = str(detail["msg"]).removeprefix("Value error, ")
+        problems.append(ImportProblem(row=row_number, field=name, reason=reason))
+    return problems
+
+
+def _file_digest(frame: pl.DataFrame) -> str:
+    return hashlib.sha256(frame.write_csv().encode()).hexdigest()
+
+
+def import_contacts(
+    uow: UnitOfWork,
+    principal: Principal,
+    frame: pl.DataFrame,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    source: str,
+    now: datetime,
+    allow_erased: bool = False,
+) -> ImportReport:
+    principal.require("contact", Action.CREATE)
+    resolved = resolve_mapping(frame.columns, IMPORTABLE_CONTACT_FIELDS, mapping)
+    for name in REQUIRED:
+        if name not in resolved:
+            raise ValidationFailedError("mapping", f"no column feeds {name}; map one with {name}=<column>")
+    selected = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
+    people, rejected = _read_people(selected, _Owners(uow, principal))
+    erased = _previously_erased(uow, people.values())
+    flagged = [
+        ImportProblem(
+            row=person.rows[0],
+            field="email" if person.email_hash in erased else "phone",
+            reason="this person was erased on request before"
+            + ("; loaded as allowed" if allow_erased else "; not loaded (allow erased people to load)"),
+        )
+        for person in people.values()
+        if {person.email_hash, person.phone_hash} & erased
+    ]
+    loadable = [
+        person for person in people.values() if allow_erased or not {person.email_hash, person.phone_hash} & erased
+    ]
+    counts = _load(uow, principal, loadable, rejected, now)
+    duplicates = sum(len(person.extra_rows) for person in people.values())
+    report = ImportReport(
+        source=source,
+        file_sha256=_file_digest(frame),
+        rows=frame.height,
+        inserted=counts["inserted"],
+        merged=counts["merged"],
+        unchanged=counts["unchanged"],
+        duplicates_in_file=duplicates,
+        rejected=sorted(rejected, key=lambda problem: (problem.row, problem.field)),
+        flagged=sorted(flagged, key=lambda problem: problem.row),
+    )
+    audit.record(
+        uow,
+        principal,
+        action="contact.import",
+        entity="contact",
+        changed_fields=sorted(resolved),
+        details=report.model_dump(include={"source", "file_sha256", "rows", "inserted", "merged", "unchanged"})
+        | {"rejected": len(report.rejected), "flagged": len(flagged), "duplicates_in_file": duplicates},
+        at=now,
+    )
+    return report
+
+
+def _read_people(selected: pl.DataFrame, owners: _Owners) -> tuple[dict[MatchKey, _Person], list[ImportProblem]]:
+    """Validate every row; rows naming the same person fold into the first one."""
+    rejected: list[ImportProblem] = []
+    people: dict[MatchKey, _Person] = {}
+    for row_number, raw in enumerate(selected.iter_rows(named=True), start=1):
+        try:
+            row = ContactImportRow.model_validate({k: v for k, v in raw.items() if v is not None})
+            owner_id = owners.resolve(row.owner_email)
+        except ValidationError as error:
+            rejected.extend(_problems(row_number, error))
+            continue
+        except ValidationFailedError as error:
+            rejected.append(ImportProblem(row=row_number, field=error.field, reason=error.reason))
+            continue
+        email_hash, phone_hash = email_lookup(row.email), phone_lookup(row.phone)
+        key = _match_key(row, email_hash, phone_hash)
+        person = people.get(key)
+        if person is None:
+            people[key] = _Person(key, [row_number], row, owner_id, email_hash, phone_hash)
+        else:
+            person.extra_rows.append(row_number)
+            person.values = _fill_gaps(person.values, row)
+    return people, rejected
+
+
+def _load(
+    uow: UnitOfWork, principal: Principal, people: list[_Person], rejected: list[ImportProblem], now: datetime
+) -> dict[str, int]:
+    """Insert new people, fill gaps of matched ones; matches out of the caller's reach are refused."""
+    existing = _existing_contacts(uow, people)
+    in_reach = contact_ids_in_reach(uow, principal, "contact", Action.UPDATE, {c.id for c in existing.values()})
+    accounts = _Accounts(uow, now)
+    counts = {"inserted": 0, "merged": 0, "unchanged": 0}
+    new_contacts: list[Contact] = []
+    for person in people:
+        match = existing.get(person.key)
+        if match is not None and match.id not in in_reach:
+            rejected.extend(
+                ImportProblem(row=number, field=MATCHED_ON[person.key[0]], reason="matches a contact out of reach")
+                for number in [*person.rows, *person.extra_rows]
+            )
+        elif match is None:
+            new_contacts.append(_new_contact(person.values, person.owner_id, accounts, now))
+            counts["inserted"] += 1
+        elif _merge_into(match, person.values, accounts, person.owner_id):
+            counts["merged"] += 1
+        else:
+            counts["unchanged"] += 1
+    uow.session.add_all(new_contacts)
+    uow.session.flush()
+    return counts
+
+
+def _fill_gaps(kept: ContactImportRow, later: ContactImportRow) -> ContactImportRow:
+    gaps = {name: getattr(later, name) for name in MERGEABLE if getattr(kept, name) is None}
+    return kept.model_copy(update={name: value for name, value in gaps.items() if value is not None})
+
+
+class _Owners:
+    """Owner emails of the file resolved to users once each, within the importer's reach."""
+
+    def __init__(self, uow: UnitOfWork, principal: Principal) -> None:
+        self.uow, self.principal = uow, principal
+        self.cache: dict[str | None, int | ValidationFailedError | None] = {}
+
+    def resolve(self, owner_email: str | None) -> int | None:
+        if owner_email not in self.cache:
+            self.cache[owner_email] = self._lookup(owner_email)
+        found = self.cache[owner_email]
+        if isinstance(found, ValidationFailedError):
+            raise found
+        return found
+
+    def _lookup(self, owner_email: str | None) -> int | ValidationFailedError | None:
+        user_id = None
+        if owner_email is not None:
+            user_id = self.uow.session.scalar(select(User.id).where(User.email == owner_email))
+            if user_id is None:
+                return ValidationFailedError("owner_email", f"'{owner_email}' is not a user")
+        try:
+            return resolve_owner(self.uow, self.principal, "contact", Action.CREATE, user_id)
+        except ValidationFailedError as error:
+            return ValidationFailedError("owner_email", error.reason)
+
+
+class _Accounts:
+    """Accounts named in the file: found by exact name, created once when new."""
+
+    def __init__(self, uow: UnitOfWork, now: datetime) -> None:
+        self.uow, self.now = uow, now
+        self.by_name: dict[str, Account] = {}
+
+    def get(self, name: str | None, owner_id: int | None) -> Account | None:
+        if name is None:
+            return None
+        if name not in self.by_name:
+            found = self.uow.session.scalar(select(Account).where(Account.name == name).order_by(Account.id).limit(1))
+            if found is None:
+                found = Account(name=name, owner_id=owner_id, created_at=self.now)
+                self.uow.session.add(found)
+            self.by_name[name] = found
+        return self.by_name[name]
+
+
+def _new_contact(values: ContactImportRow, owner_id: int | None, accounts: _Accounts, now: datetime) -> Contact:
+    return Contact(
+        first_name=values.first_name,
+        last_name=values.last_name,
+        email=values.email,
+        phone=values.phone,
+        address=values.address,
+        notes=values.notes,
+        lifecycle_stage=values.lifecycle_stage.value,
+        account=accounts.get(values.account, owner_id),
+        owner_id=owner_id,
+        created_at=values.created_at or now,
+    )
+
+
+def _merge_into(contact: Contact, values: ContactImportRow, accounts: _Accounts, owner_id: int | None) -> bool:
+    """Fill the stored contact's empty fields from the file; never overwrite a stored value."""
+    changed = False
+    for name in ("email", "phone", "address", "notes"):
+        if getattr(contact, name) is None and getattr(values, name) is not None:
+            setattr(contact, name, getattr(values, name))
+            changed = True
+    if contact.account_id is None and values.account is not None:
+        contact.account = accounts.get(values.account, owner_id)
+        changed = True
+    return changed
+
+
+def _existing_contacts(uow: UnitOfWork, people: list[_Person]) -> dict[MatchKey, Contact]:
+    found: dict[MatchKey, Contact] = {}
+    email_keys = {person.email_hash: person.key for person in people if person.key[0] == "email"}
+    for chunk in _chunks(list(email_keys)):
+        for contact in uow.session.scalars(select(Contact).where(Contact.email_hash.in_(chunk))):
+            found[email_keys[contact.email_hash]] = contact
+    phone_keys = {person.key for person in people if person.key[0] == "phone"}
+    by_phone = {person.phone_hash for person in people if person.key[0] == "phone"}
+    for chunk in _chunks(list(by_phone)):
+        query = select(Contact).where(Contact.phone_hash.in_(chunk), Contact.email_hash.is_(None))
+        for contact in uow.session.scalars(query):
+            key = ("phone", contact.phone_hash or "", contact.first_name.lower(), contact.last_name.lower())
+            if key in phone_keys:
+                found.setdefault(key, contact)
+    name_keys = {person.key for person in people if person.key[0] == "name"}
+    names = list({(key[1], key[2]) for key in name_keys})
+    for chunk in _chunks(names):
+        query = (
+            select(Contact)
+            .where(
+                tuple_(func.lower(Contact.first_name), func.lower(Contact.last_name)).in_(chunk),
+                Contact.email_hash.is_(None),
+                Contact.phone_hash.is_(None),
+            )
+            .order_by(Contact.id)
+        )
+        for contact in uow.session.scalars(query):
+            account = (contact.account.name if contact.account is not None else "").lower()
+            key = ("name", contact.first_name.lower(), contact.last_name.lower(), account)
+            if key in name_keys:
+                found.setdefault(key, contact)
+    return found
+
+
+def _previously_erased(uow: UnitOfWork, people: Iterable[_Person]) -> set[str]:
+    """Lookup hashes in the file that belong to someone erased before, so nobody re-creates an
+    erased person unknowingly (their data may come back from an old export)."""
+    hashes = [value for person in people for value in (person.email_hash, person.phone_hash) if value is not None]
+    erased: set[str] = set()
+    for chunk in _chunks(hashes):
+        erased.update(
+            value
+            for value in uow.session.scalars(select(Erasure.email_hash).where(Erasure.email_hash.in_(chunk)))
+            if value is not None
+        )
+        erased.update(
+            value
+            for value in uow.session.scalars(select(Erasure.phone_hash).where(Erasure.phone_hash.in_(chunk)))
+            if value is not None
+        )
+    return erased
+
+
+def _chunks(values: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
