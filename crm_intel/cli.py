@@ -164,6 +164,34 @@ def import_file(
             console.print(f"every rejected and flagged row, with its reason: {problems_path}")
 
 
+@app.command("export")
+def export_file(
+    entity: Annotated[str, typer.Argument(help="what to export: contacts")],
+    out: Annotated[Path, typer.Option(help="file to write (.csv or .parquet)")],
+    consent: Annotated[list[str] | None, typer.Option(help="only people opted in on this channel (repeatable)")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="row cap")] = 100_000,
+) -> None:
+    """Export contacts to CSV (formula cells defused) or Parquet; the export is audited."""
+    from crm_core.entities import Channel
+    from crm_core.errors import ValidationFailedError
+    from crm_core.services.contact_export import ExportFormat
+    from crm_intel import jobs
+
+    if entity != "contacts":
+        _fail(f"unknown export '{entity}'; exportable: contacts")
+    file_format = ExportFormat.PARQUET if out.suffix.lower() == ".parquet" else ExportFormat.CSV
+    try:
+        channels = [Channel(name) for name in consent or []]
+        export = jobs.export_contacts_file(_context(), out, file_format, channels, limit)
+    except ValueError as error:
+        _fail(f"--consent: {error}")
+    except ValidationFailedError as error:
+        _fail(str(error))
+    else:
+        note = " (truncated at the row cap)" if export.truncated else ""
+        console.print(f"{export.rows:,} contacts written to {out}{note}")
+
+
 @app.command("build-features")
 def build_features() -> None:
     """Compute feature snapshots, apply the Feast definitions and refresh the online store."""

@@ -15,6 +15,7 @@ from crm_core.db import make_session_factory
 from crm_core.demo import DemoConfig, generate, load_demo_data
 from crm_core.demo.loader import clear_crm, contact_count
 from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
+from crm_core.entities import Channel
 from crm_core.exports import CrmExport, export_crm
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
@@ -23,6 +24,7 @@ from crm_core.protection.keys import add_primary_key, retire_old_keys
 from crm_core.protection.rotation import RotationResult, reencrypt
 from crm_core.schemas.imports import ImportReport
 from crm_core.services import audit
+from crm_core.services.contact_export import ContactExport, ExportFormat, export_contacts
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
@@ -196,3 +198,20 @@ def import_contacts_file(
         ]
         pl.DataFrame(rows).sort("row").write_csv(problems_path)
     return report
+
+
+EXPORTER = Principal.system(Role.ADMIN, "crm-intel export")
+
+
+def export_contacts_file(
+    ctx: AppContext, out: Path, file_format: ExportFormat, consent: list[Channel], limit: int
+) -> ContactExport:
+    """Write the export atomically: a half-written file is never mistaken for a complete one."""
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        export = export_contacts(uow, EXPORTER, file_format=file_format, consent=consent, limit=limit, now=utc_now())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scratch = out.with_name(out.name + ".partial")
+        scratch.write_bytes(export.content)
+        scratch.replace(out)
+        uow.commit()
+    return export

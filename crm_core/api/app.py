@@ -6,7 +6,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.api import accounts, activities, auth, contacts, deals, imports, orders, products, tickets, users
+from crm_core.api import (
+    accounts,
+    activities,
+    auth,
+    contacts,
+    deals,
+    exports,
+    imports,
+    orders,
+    products,
+    tickets,
+    users,
+)
 from crm_core.api.deps import PUBLIC
 from crm_core.errors import (
     AuthenticationError,
@@ -34,6 +46,7 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api.include_router(products.router)
     api.include_router(orders.router)
     api.include_router(imports.router)
+    api.include_router(exports.router)
     api.include_router(users.router)
     install_error_handlers(api)
 

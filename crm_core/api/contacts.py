@@ -11,12 +11,14 @@ from sqlalchemy import or_
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.api.listing import equal_to, page_request
 from crm_core.clock import utc_now
-from crm_core.entities import Contact
+from crm_core.entities import Channel, Contact
 from crm_core.protection.lookup import email_lookup
 from crm_core.schemas.common import Page
+from crm_core.schemas.consent import ConsentChange, ConsentPublic
 from crm_core.schemas.customer360 import Customer360
 from crm_core.schemas.profiles import ContactProfile, ContactPublic, present_contact
 from crm_core.schemas.records import ContactCreate, ContactUpdate, LifecycleStage
+from crm_core.services.consent import current_consents, record_consent
 from crm_core.services.customer360 import get_customer_360
 from crm_core.services.kinds import CONTACTS
 from crm_core.services.owned_records import create_record, list_records, update_record
@@ -66,6 +68,19 @@ def read_contact(contact_id: int, uow: UoW, caller: Caller) -> ContactProfile:
 @router.get("/{contact_id}/360", response_model=Customer360, openapi_extra=policy("contact", "read"))
 def read_customer_360(contact_id: int, uow: UoW, caller: Caller) -> Customer360:
     return get_customer_360(uow, caller, contact_id)
+
+
+@router.get("/{contact_id}/consents", response_model=list[ConsentPublic], openapi_extra=policy("consent", "read"))
+def read_consents(contact_id: int, uow: UoW, caller: Caller) -> list[ConsentPublic]:
+    """The current decision per channel; channels never decided are absent (not consented)."""
+    return [ConsentPublic.model_validate(row) for row in current_consents(uow, caller, contact_id)]
+
+
+@router.put("/{contact_id}/consents/{channel}", response_model=ConsentPublic, openapi_extra=policy("consent", "create"))
+def change_consent(contact_id: int, channel: Channel, body: ConsentChange, uow: UoW, caller: Caller) -> ConsentPublic:
+    row = record_consent(uow, caller, contact_id, channel, body.status, body.source, now=utc_now())
+    uow.commit()
+    return ConsentPublic.model_validate(row)
 
 
 @router.post(

@@ -218,3 +218,9 @@ def test_the_cli_imports_and_writes_the_problems_file(tmp_path: Path, import_fil
     assert len(problems) == 1
     listed = pl.read_csv(problems[0])
     assert set(listed["row"].to_list()) == {row for row in import_file.malformed if row <= 1_000}
+    out = tmp_path / "out" / "contacts.csv"
+    exported = home.cli("export", "contacts", "--out", str(out), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert pl.read_csv(out).height == int(exported.stdout.split()[0].replace(",", "")) > 900
+    opted_in = home.cli("export", "contacts", "--out", str(out), "--consent", "email", cwd=tmp_path)
+    assert opted_in.stdout.startswith("0 contacts"), "nobody in the file gave consent"

@@ -1,0 +1,25 @@
+"""Consent shapes: a decision per channel, with where it came from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_core.entities import Channel, ConsentStatus
+
+
+class ConsentChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ConsentStatus
+    source: str = Field(min_length=1, max_length=120, description="where consent was given, e.g. 'web form'")
+
+
+class ConsentPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    channel: Channel
+    status: ConsentStatus
+    source: str
+    recorded_at: datetime
