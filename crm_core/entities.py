@@ -135,6 +135,7 @@ class Account(Base):
     industry: Mapped[str | None] = mapped_column(String(80))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    custom: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Contact(Base):
@@ -156,6 +157,7 @@ class Contact(Base):
     notes: Mapped[str | None] = mapped_column(EncryptedText("contacts.notes"))
     lifecycle_stage: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    custom: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     account: Mapped[Account | None] = relationship()
 
@@ -201,7 +203,18 @@ class Erasure(Base):
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     erased_at: Mapped[datetime] = mapped_column(DateTime)
-    reason: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(40))
+    # Set once the person is also gone from feature snapshots and the online store.
+    features_purged_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ErasureReason(enum.StrEnum):
+    """Why a person was erased; a fixed list, so the register never holds free text about them."""
+
+    SUBJECT_REQUEST = "subject_request"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    RETENTION_EXPIRED = "retention_expired"
+    LEGAL_OBLIGATION = "legal_obligation"
 
 
 class Deal(Base):
@@ -217,6 +230,32 @@ class Deal(Base):
     status: Mapped[str] = mapped_column(String(10))  # open | won | lost
     opened_at: Mapped[datetime] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    custom: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CustomFieldType(enum.StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+class CustomFieldDefinition(Base):
+    """A field an organisation adds to contacts, accounts or deals. Values live in the record's
+    `custom` JSON, checked against this definition on every write."""
+
+    __tablename__ = "custom_field_definitions"
+    __table_args__ = (UniqueConstraint("entity", "name", name="uq_custom_field_definitions_entity_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(60))
+    label: Mapped[str] = mapped_column(String(120))
+    type: Mapped[str] = mapped_column(String(20))
+    choices: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class DealStageChange(Base):

@@ -6,13 +6,13 @@ whatever the database dialect returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, Select, select
 
-from crm_core.entities import Activity, Contact, Deal, Order, Ticket
+from crm_core.entities import Activity, Contact, CustomFieldDefinition, CustomFieldType, Deal, Order, Ticket
 
 TIMESTAMP = pl.Datetime("us")
 
@@ -40,21 +40,56 @@ DEALS_SCHEMA = pl.Schema(
 )
 
 
+CUSTOM_DTYPES: dict[str, pl.DataType] = {
+    CustomFieldType.TEXT.value: pl.String(),
+    CustomFieldType.CHOICE.value: pl.String(),
+    CustomFieldType.NUMBER.value: pl.Float64(),
+    CustomFieldType.INTEGER.value: pl.Int64(),
+    CustomFieldType.BOOLEAN.value: pl.Boolean(),
+    CustomFieldType.DATE.value: pl.Date(),
+}
+
+
 @dataclass(frozen=True)
 class CrmExport:
-    """The CRM tables the feature pipeline reads, one frame each."""
+    """The CRM tables the feature pipeline reads, one frame each.
+
+    `contact_custom` holds the contacts' custom fields, one typed column per definition, so an
+    organisation's own attributes can feed models without a code change.
+    """
 
     contacts: pl.DataFrame
     activities: pl.DataFrame
     orders: pl.DataFrame
     tickets: pl.DataFrame
     deals: pl.DataFrame
+    contact_custom: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"contact_id": pl.Int64()}))
 
 
 def _read(engine: Engine, query: Select[Any], schema: pl.Schema) -> pl.DataFrame:
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+
+def _contact_custom(engine: Engine) -> pl.DataFrame:
+    with engine.connect() as connection:
+        definitions = connection.execute(
+            select(CustomFieldDefinition.name, CustomFieldDefinition.type)
+            .where(CustomFieldDefinition.entity == "contact")
+            .order_by(CustomFieldDefinition.id)
+        ).all()
+        rows = connection.execute(
+            select(Contact.id, Contact.custom).where(Contact.custom.is_not(None)).order_by(Contact.id)
+        ).all()
+    schema = pl.Schema({"contact_id": pl.Int64(), **{name: CUSTOM_DTYPES[kind] for name, kind in definitions}})
+    records = [{"contact_id": contact_id} | (values or {}) for contact_id, values in rows]
+    frame = pl.DataFrame(
+        records,
+        schema=pl.Schema({name: pl.String() if dtype == pl.Date() else dtype for name, dtype in schema.items()}),
+        strict=False,
+    )
+    return frame.with_columns(pl.col(name).str.to_date() for name, dtype in schema.items() if dtype == pl.Date())
 
 
 def export_crm(engine: Engine) -> CrmExport:
@@ -87,4 +122,5 @@ def export_crm(engine: Engine) -> CrmExport:
             .order_by(Deal.contact_id, Deal.opened_at, Deal.id),
             DEALS_SCHEMA,
         ),
+        contact_custom=_contact_custom(engine),
     )

@@ -164,6 +164,27 @@ def import_file(
             console.print(f"every rejected and flagged row, with its reason: {problems_path}")
 
 
+@app.command("import-dataset")
+def import_dataset(
+    name: Annotated[str, typer.Argument(help="telco, bank, olist or instacart")],
+    data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),
+) -> None:
+    """Load a public data set into an empty CRM, to check the models on data nobody here wrote."""
+    from crm_core.datasets.common import DatasetMissingError
+    from crm_core.datasets.registry import DATASETS
+    from crm_core.errors import DatabaseNotEmptyError
+    from crm_intel import jobs
+
+    if name not in DATASETS:
+        _fail(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
+    try:
+        loaded = jobs.import_dataset(_context(), name, data_dir)
+    except (DatasetMissingError, DatabaseNotEmptyError) as error:
+        _fail(str(error))
+    else:
+        console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
+
+
 @app.command("export")
 def export_file(
     entity: Annotated[str, typer.Argument(help="what to export: contacts")],
@@ -190,6 +211,38 @@ def export_file(
     else:
         note = " (truncated at the row cap)" if export.truncated else ""
         console.print(f"{export.rows:,} contacts written to {out}{note}")
+
+
+@app.command("erase")
+def erase(
+    contact_id: Annotated[int | None, typer.Argument(help="the contact to erase")] = None,
+    reason: Annotated[str, typer.Option(help="subject_request, consent_withdrawn, retention_expired, ...")] = (
+        "subject_request"
+    ),
+    pending: Annotated[bool, typer.Option(help="only finish feature purges of earlier erasures")] = False,
+) -> None:
+    """Erase a person from the CRM, feature snapshots and the online store; audited."""
+    from crm_core.entities import ErasureReason
+    from crm_core.errors import NotFoundError
+    from crm_intel import jobs
+
+    if reason not in {r.value for r in ErasureReason}:
+        _fail(f"unknown reason '{reason}'; one of: {', '.join(r.value for r in ErasureReason)}")
+    ctx = _context()
+    if pending or contact_id is None:
+        purged = jobs.purge_pending_erasures(ctx)
+        console.print(f"purged {purged.snapshot_rows_removed:,} snapshot rows, {purged.online_rows_removed:,} online")
+        return
+    try:
+        result, purged = jobs.erase(ctx, contact_id, ErasureReason(reason))
+    except NotFoundError as error:
+        _fail(str(error))
+    else:
+        rows = sum(result.rows_deleted.values())
+        console.print(
+            f"contact {contact_id} erased: {rows:,} CRM rows deleted, {result.deals_unlinked} deals unlinked, "
+            f"{purged.snapshot_rows_removed:,} snapshot rows and {purged.online_rows_removed:,} online rows removed"
+        )
 
 
 @app.command("build-features")

@@ -10,12 +10,12 @@ import polars as pl
 
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
+from crm_core.bulk_load import clear_crm, contact_count, load_tables
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
-from crm_core.demo import DemoConfig, generate, load_demo_data
-from crm_core.demo.loader import clear_crm, contact_count
+from crm_core.demo import DemoConfig, generate
 from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
-from crm_core.entities import Channel
+from crm_core.entities import Channel, ErasureReason
 from crm_core.exports import CrmExport, export_crm
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
@@ -25,9 +25,11 @@ from crm_core.protection.rotation import RotationResult, reencrypt
 from crm_core.schemas.imports import ImportReport
 from crm_core.services import audit
 from crm_core.services.contact_export import ContactExport, ExportFormat, export_contacts
+from crm_core.services.erasure import ErasureResult, erase_person, mark_purged, pending_purges
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
+from features.erasure import PurgeResult, forget_contacts
 from features.pipeline import FeatureBuildResult, build_and_publish
 from serving.batch import BatchResult, latest_snapshot, score_all
 from serving.champion import load_champion
@@ -44,7 +46,7 @@ def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> di
     total = sum(frame.height for frame in tables.values())
     with row_progress() as progress:
         task = progress.add_task("inserting demo rows", total=total)
-        loaded = load_demo_data(ctx.engine, tables, on_progress=lambda _name, rows: progress.advance(task, rows))
+        loaded = load_tables(ctx.engine, tables, on_progress=lambda _name, rows: progress.advance(task, rows))
     with UnitOfWork(make_session_factory(ctx.engine)) as uow:
         audit.record(
             uow,
@@ -76,7 +78,34 @@ def export(ctx: AppContext) -> CrmExport:
 def build_features(ctx: AppContext, crm_export: CrmExport | None = None) -> FeatureBuildResult:
     crm_export = crm_export or export(ctx)
     with StepReporter() as report:
-        return build_and_publish(crm_export, ctx.features, on_stage=report)
+        result = build_and_publish(crm_export, ctx.features, on_stage=report)
+    purge_pending_erasures(ctx)  # materialize only upserts: erased people's online rows go here
+    return result
+
+
+ERASER = Principal.system(Role.ADMIN, "crm-intel erase")
+
+
+def erase(ctx: AppContext, contact_id: int, reason: ErasureReason) -> tuple[ErasureResult, PurgeResult]:
+    """Erase from the CRM (one transaction), then from snapshots and the online store."""
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        result = erase_person(uow, ERASER, contact_id, reason, now=utc_now())
+        uow.commit()
+    return result, purge_pending_erasures(ctx)
+
+
+def purge_pending_erasures(ctx: AppContext) -> PurgeResult:
+    """Remove every erased person not yet purged from the feature side; marks them done after."""
+    session_factory = make_session_factory(ctx.engine)
+    with UnitOfWork(session_factory) as uow:
+        pending = pending_purges(uow)
+    if not pending:
+        return PurgeResult(0, 0)
+    purged = forget_contacts(ctx.features, pending)
+    with UnitOfWork(session_factory) as uow:
+        mark_purged(uow, pending, now=utc_now())
+        uow.commit()
+    return purged
 
 
 def train(ctx: AppContext, model_name: str, crm_export: CrmExport | None = None) -> RunResult:
@@ -215,3 +244,25 @@ def export_contacts_file(
         scratch.replace(out)
         uow.commit()
     return export
+
+
+def import_dataset(ctx: AppContext, name: str, data_dir: Path) -> dict[str, int]:
+    """Load a public data set into this (empty) CRM, with row progress; audited as a load."""
+    from crm_core.datasets.registry import DATASETS
+    from crm_core.datasets.registry import import_dataset as load
+
+    tables = DATASETS[name].tables(data_dir)
+    with row_progress() as progress:
+        task = progress.add_task(f"loading {name}", total=sum(frame.height for frame in tables.values()))
+        loaded = load(ctx.engine, name, data_dir, on_progress=lambda _table, rows: progress.advance(task, rows))
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        audit.record(
+            uow,
+            Principal.system(Role.ADMIN, "crm-intel import-dataset"),
+            action="dataset.load",
+            entity="contact",
+            details={"dataset": name, "rows": loaded},
+            at=utc_now(),
+        )
+        uow.commit()
+    return loaded

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -24,6 +25,10 @@ PROJECT = "crm_intel"
 
 class FeatureRetrievalError(RuntimeError):
     """Feast returned something other than one row per requested entity row."""
+
+
+def online_store_path(settings: FeatureSettings) -> Path:
+    return settings.feast_dir / "online.db"
 
 
 def open_store(settings: FeatureSettings) -> FeatureStore:
@@ -42,7 +47,7 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
         provider="local",
         registry=str(settings.feast_dir / "registry.db"),
         offline_store=DuckDBOfflineStoreConfig(),
-        online_store=SqliteOnlineStoreConfig(path=str(settings.feast_dir / "online.db")),
+        online_store=SqliteOnlineStoreConfig(path=str(online_store_path(settings))),
         entity_key_serialization_version=3,
         repo_path=settings.feast_dir,
     )

@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from crm_core.bulk_load import load_tables
 from crm_core.db import make_engine
-from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.demo import DemoConfig, generate
 from crm_core.exports import export_crm
 from crm_core.migrate import upgrade
 from crm_core.protection import keyring
@@ -158,7 +159,7 @@ GENERATED_SEED = 11
 def generated_crm(tmp_path_factory: pytest.TempPathFactory) -> AppContext:
     """A generated CRM with features built and published to Feast; no model yet."""
     ctx = app_context(tmp_path_factory.mktemp("generated") / "var")
-    load_demo_data(ctx.engine, generate(DemoConfig(contacts=GENERATED_CONTACTS, seed=GENERATED_SEED)))
+    load_tables(ctx.engine, generate(DemoConfig(contacts=GENERATED_CONTACTS, seed=GENERATED_SEED)))
     build_and_publish(export_crm(ctx.engine), ctx.features)
     return ctx
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from crm_core.api.custom_fields import CustomFilter
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.api.listing import equal_to, page_request
 from crm_core.auth.policy import Action
@@ -13,6 +14,7 @@ from crm_core.clock import utc_now
 from crm_core.entities import Account
 from crm_core.schemas.common import Page
 from crm_core.schemas.records import AccountCreate, AccountPublic, AccountUpdate
+from crm_core.services.custom_fields import custom_filters
 from crm_core.services.kinds import ACCOUNTS
 from crm_core.services.owned_records import create_record, get_record, list_records, update_record
 from crm_core.services.pagination import PageRequest
@@ -27,8 +29,10 @@ def list_accounts(
     page: Annotated[PageRequest, Depends(page_request)],
     owner_id: int | None = None,
     industry: Annotated[str | None, Query(max_length=80)] = None,
+    custom: CustomFilter = None,
 ) -> Page[AccountPublic]:
     filters = equal_to((Account.owner_id, owner_id), (Account.industry, industry))
+    filters.extend(custom_filters(uow, "account", Account.custom, custom))
     rows, next_cursor = list_records(uow, caller, ACCOUNTS, page, filters)
     return Page[AccountPublic](items=[AccountPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
 

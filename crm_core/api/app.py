@@ -11,10 +11,12 @@ from crm_core.api import (
     activities,
     auth,
     contacts,
+    custom_fields,
     deals,
     exports,
     imports,
     orders,
+    privacy,
     products,
     tickets,
     users,
@@ -47,6 +49,8 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api.include_router(orders.router)
     api.include_router(imports.router)
     api.include_router(exports.router)
+    api.include_router(privacy.router)
+    api.include_router(custom_fields.router)
     api.include_router(users.router)
     install_error_handlers(api)
 

@@ -6,19 +6,23 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_
 
+from crm_core.api.custom_fields import CustomFilter
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.api.listing import equal_to, page_request
 from crm_core.clock import utc_now
 from crm_core.entities import Channel, Contact
-from crm_core.protection.lookup import email_lookup
-from crm_core.schemas.common import Page
+from crm_core.errors import ValidationFailedError
+from crm_core.protection.lookup import email_lookup, phone_lookup
+from crm_core.schemas.common import MAX_PAGE_SIZE, Page
 from crm_core.schemas.consent import ConsentChange, ConsentPublic
 from crm_core.schemas.customer360 import Customer360
 from crm_core.schemas.profiles import ContactProfile, ContactPublic, present_contact
 from crm_core.schemas.records import ContactCreate, ContactUpdate, LifecycleStage
 from crm_core.services.consent import current_consents, record_consent
+from crm_core.services.custom_fields import custom_filters
 from crm_core.services.customer360 import get_customer_360
 from crm_core.services.kinds import CONTACTS
 from crm_core.services.owned_records import create_record, list_records, update_record
@@ -39,15 +43,12 @@ def list_contacts(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="name prefix")] = None,
-    email: Annotated[
-        str | None, Query(min_length=3, max_length=320, description="exact email, any letter case")
-    ] = None,
+    custom: CustomFilter = None,
 ) -> Page[ContactPublic]:
     filters = equal_to(
         (Contact.owner_id, owner_id),
         (Contact.account_id, account_id),
         (Contact.lifecycle_stage, lifecycle_stage),
-        (Contact.email_hash, email_lookup(email)),
     )
     if created_after is not None:
         filters.append(Contact.created_at >= created_after)
@@ -56,8 +57,30 @@ def list_contacts(
     if q is not None:
         prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         filters.append(or_(Contact.first_name.ilike(prefix, escape="\\"), Contact.last_name.ilike(prefix, escape="\\")))
+    filters.extend(custom_filters(uow, "contact", Contact.custom, custom))
     rows, next_cursor = list_records(uow, caller, CONTACTS, page, filters)
     return Page[ContactPublic](items=[present_contact(row, caller.role) for row in rows], next_cursor=next_cursor)
+
+
+class ContactLookup(BaseModel):
+    """Exact-match lookup by personal fields, sent in the body so they stay out of URLs and logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, min_length=3, max_length=320, description="any letter case")
+    phone: str | None = Field(default=None, min_length=5, max_length=40, description="any formatting")
+
+
+@router.post("/lookup", response_model=list[ContactPublic], openapi_extra=policy("contact", "read"))
+def lookup_contacts(body: ContactLookup, uow: UoW, caller: Caller) -> list[ContactPublic]:
+    if body.email is None and body.phone is None:
+        raise ValidationFailedError("email", "give an email or a phone to look up")
+    filters = equal_to((Contact.email_hash, email_lookup(body.email)), (Contact.phone_hash, phone_lookup(body.phone)))
+    if body.phone is not None and phone_lookup(body.phone) is None:
+        return []
+    page = PageRequest(limit=MAX_PAGE_SIZE, cursor=None, sort="id", descending=False)
+    rows, _ = list_records(uow, caller, CONTACTS, page, filters)
+    return [present_contact(row, caller.role) for row in rows]
 
 
 @router.get("/{contact_id}", response_model=ContactProfile, openapi_extra=policy("contact", "read"))

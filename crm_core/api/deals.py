@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
+from crm_core.api.custom_fields import CustomFilter
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.api.listing import equal_to, page_request
 from crm_core.auth.policy import Action
@@ -13,6 +14,7 @@ from crm_core.clock import utc_now
 from crm_core.entities import Deal, DealStage
 from crm_core.schemas.common import Page
 from crm_core.schemas.deals import DealCreate, DealPublic, DealUpdate, StageChange, StageChangePublic
+from crm_core.services.custom_fields import custom_filters
 from crm_core.services.deals import move_stage, open_deal, stage_history
 from crm_core.services.kinds import DEALS
 from crm_core.services.owned_records import get_record, list_records, update_record
@@ -29,8 +31,10 @@ def list_deals(
     stage: DealStage | None = None,
     owner_id: int | None = None,
     account_id: int | None = None,
+    custom: CustomFilter = None,
 ) -> Page[DealPublic]:
     filters = equal_to((Deal.stage, stage), (Deal.owner_id, owner_id), (Deal.account_id, account_id))
+    filters.extend(custom_filters(uow, "deal", Deal.custom, custom))
     rows, next_cursor = list_records(uow, caller, DEALS, page, filters)
     return Page[DealPublic](items=[DealPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
 

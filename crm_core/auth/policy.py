@@ -88,6 +88,10 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
     "consent": {**_SALES_RECORD, UPDATE: {}, DELETE: {}},
     # Erasing a person is an administrator's act, on the person's request.
     "erasure": {**_ADMIN_ONLY, UPDATE: {}},
+    # Field definitions are schema: everyone reads them, admins change them.
+    "custom_field": {**_CATALOGUE, DELETE: {}},
+    # A person's rights over their data: a copy of everything held (export), and erasure (delete).
+    "data_subject": {READ: {}, CREATE: {}, UPDATE: {}, DELETE: {A: ALL}, EXPORT: {A: ALL}},
     "user": {**_ADMIN_ONLY, READ: {A: ALL, R: TEAM}},
     "team": {**_ADMIN_ONLY, READ: {A: ALL, R: ALL, M: ALL, K: ALL, D: ALL}},
     # Every principal manages its own tokens; admins manage everyone's.
@@ -148,6 +152,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "predictions": "prediction",
     "consents": "consent",
     "erasures": "erasure",
+    "custom_field_definitions": "custom_field",
     "users": "user",
     "teams": "team",
     "api_tokens": "api_token",

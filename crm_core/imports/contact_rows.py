@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +24,7 @@ class ContactImportRow(BaseModel):
     account: str | None = Field(default=None, max_length=200, description="account name; created if new")
     owner_email: str | None = Field(default=None, max_length=320)
     created_at: datetime | None = None
+    custom: dict[str, Any] = Field(default_factory=dict, description="checked against definitions by the importer")
 
     @field_validator("email")
     @classmethod

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, tuple_
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Account, Contact, Erasure, User
+from crm_core.entities import Account, Contact, CustomFieldDefinition, Erasure, User
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.contact_rows import IMPORTABLE_CONTACT_FIELDS, MERGEABLE, ContactImportRow
 from crm_core.imports.mapping import resolve_mapping
@@ -28,6 +28,7 @@ from crm_core.protection.lookup import email_lookup, phone_lookup
 from crm_core.schemas.imports import ImportProblem, ImportReport
 from crm_core.services import audit
 from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.custom_fields import definitions_of, merge_custom
 from crm_core.services.ownership import resolve_owner
 from crm_core.unit_of_work import UnitOfWork
 
@@ -84,12 +85,14 @@ def import_contacts(
     allow_erased: bool = False,
 ) -> ImportReport:
     principal.require("contact", Action.CREATE)
-    resolved = resolve_mapping(frame.columns, IMPORTABLE_CONTACT_FIELDS, mapping)
+    definitions = definitions_of(uow, "contact")
+    importable = [name for name in IMPORTABLE_CONTACT_FIELDS if name != "custom"]
+    resolved = resolve_mapping(frame.columns, [*importable, *(f"custom.{name}" for name in definitions)], mapping)
     for name in REQUIRED:
         if name not in resolved:
             raise ValidationFailedError("mapping", f"no column feeds {name}; map one with {name}=<column>")
     selected = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
-    people, rejected = _read_people(selected, _Owners(uow, principal))
+    people, rejected = _read_people(selected, _Owners(uow, principal), definitions)
     erased = _previously_erased(uow, people.values())
     flagged = [
         ImportProblem(
@@ -130,13 +133,21 @@ def import_contacts(
     return report
 
 
-def _read_people(selected: pl.DataFrame, owners: _Owners) -> tuple[dict[MatchKey, _Person], list[ImportProblem]]:
+def _read_people(
+    selected: pl.DataFrame, owners: _Owners, definitions: dict[str, CustomFieldDefinition]
+) -> tuple[dict[MatchKey, _Person], list[ImportProblem]]:
     """Validate every row; rows naming the same person fold into the first one."""
     rejected: list[ImportProblem] = []
     people: dict[MatchKey, _Person] = {}
     for row_number, raw in enumerate(selected.iter_rows(named=True), start=1):
         try:
-            row = ContactImportRow.model_validate({k: v for k, v in raw.items() if v is not None})
+            given = {k: v for k, v in raw.items() if v is not None}
+            custom = merge_custom(
+                definitions,
+                {},
+                {k.removeprefix("custom."): given.pop(k) for k in list(given) if k.startswith("custom.")},
+            )
+            row = ContactImportRow.model_validate(given | {"custom": custom})
             owner_id = owners.resolve(row.owner_email)
         except ValidationError as error:
             rejected.extend(_problems(row_number, error))
@@ -185,7 +196,8 @@ def _load(
 
 def _fill_gaps(kept: ContactImportRow, later: ContactImportRow) -> ContactImportRow:
     gaps = {name: getattr(later, name) for name in MERGEABLE if getattr(kept, name) is None}
-    return kept.model_copy(update={name: value for name, value in gaps.items() if value is not None})
+    update = {name: value for name, value in gaps.items() if value is not None}
+    return kept.model_copy(update=update | {"custom": later.custom | kept.custom})
 
 
 class _Owners:
@@ -246,6 +258,7 @@ def _new_contact(values: ContactImportRow, owner_id: int | None, accounts: _Acco
         account=accounts.get(values.account, owner_id),
         owner_id=owner_id,
         created_at=values.created_at or now,
+        custom=values.custom,
     )
 
 
@@ -258,6 +271,10 @@ def _merge_into(contact: Contact, values: ContactImportRow, accounts: _Accounts,
             changed = True
     if contact.account_id is None and values.account is not None:
         contact.account = accounts.get(values.account, owner_id)
+        changed = True
+    stored = contact.custom or {}
+    if set(values.custom) - set(stored):
+        contact.custom = values.custom | stored
         changed = True
     return changed
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field
 
 T = TypeVar("T")
 
@@ -17,3 +17,9 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+CustomValue = str | bool | int | float | None
+CUSTOM = Field(default=None, description="custom field values by name; null clears one")
+# Custom values as stored (records written before custom fields existed hold none).
+CustomValues = Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})]

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import DealStage
+from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues
 
 MONEY = Field(ge=0, max_digits=14, decimal_places=2)
 
@@ -21,6 +22,7 @@ class DealCreate(BaseModel):
     account_id: int | None = None
     contact_id: int | None = None
     owner_id: int | None = Field(default=None, description="defaults to the caller")
+    custom: dict[str, CustomValue] | None = CUSTOM
 
 
 class DealUpdate(BaseModel):
@@ -29,6 +31,7 @@ class DealUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     owner_id: int | None = None
+    custom: dict[str, CustomValue] | None = CUSTOM
 
 
 class StageChange(BaseModel):
@@ -48,6 +51,7 @@ class DealPublic(BaseModel):
     account_id: int | None
     contact_id: int | None
     owner_id: int | None
+    custom: CustomValues
     opened_at: datetime
     closed_at: datetime | None
 

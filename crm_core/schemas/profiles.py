@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.protection.masking import disclose
+from crm_core.schemas.common import CustomValues
 
 
 class ScorePublic(BaseModel):
@@ -36,6 +37,7 @@ class ContactPublic(BaseModel):
     account_id: int | None
     owner_id: int | None
     created_at: datetime
+    custom: CustomValues
 
 
 def present_contact(contact: Any, role: str) -> ContactPublic:

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues
+
 NAME = Field(min_length=1, max_length=100)
 
 
@@ -28,6 +30,7 @@ class ContactCreate(BaseModel):
     lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
     account_id: int | None = None
     owner_id: int | None = Field(default=None, description="defaults to the caller")
+    custom: dict[str, CustomValue] | None = CUSTOM
 
 
 class ContactUpdate(BaseModel):
@@ -42,6 +45,7 @@ class ContactUpdate(BaseModel):
     lifecycle_stage: LifecycleStage | None = None
     account_id: int | None = None
     owner_id: int | None = None
+    custom: dict[str, CustomValue] | None = CUSTOM
 
 
 class AccountCreate(BaseModel):
@@ -50,6 +54,7 @@ class AccountCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     industry: str | None = Field(default=None, max_length=80)
     owner_id: int | None = Field(default=None, description="defaults to the caller")
+    custom: dict[str, CustomValue] | None = CUSTOM
 
 
 class AccountUpdate(BaseModel):
@@ -58,6 +63,7 @@ class AccountUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     industry: str | None = Field(default=None, max_length=80)
     owner_id: int | None = None
+    custom: dict[str, CustomValue] | None = CUSTOM
 
 
 class AccountPublic(BaseModel):
@@ -67,4 +73,5 @@ class AccountPublic(BaseModel):
     name: str
     industry: str | None
     owner_id: int | None
+    custom: CustomValues
     created_at: datetime

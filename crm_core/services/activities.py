@@ -48,14 +48,14 @@ def ingest(uow: UnitOfWork, principal: Principal, rows: list[dict[str, Any]], *,
             problems.append(RowProblem(index=index, field="occurred_at", reason="is in the future"))
         else:
             good.append(row.model_dump() | {"channel": row.channel.value, "occurred_at": _as_utc(row.occurred_at)})
-    if good:
+    if good:  # a batch that writes nothing leaves no trace, like any refused request
         uow.session.execute(insert(Activity), good)
-    audit.record(
-        uow,
-        principal,
-        action="activity.ingest",
-        entity="activity",
-        details={"inserted": len(good), "rejected": len(problems)},
-        at=now,
-    )
+        audit.record(
+            uow,
+            principal,
+            action="activity.ingest",
+            entity="activity",
+            details={"inserted": len(good), "rejected": len(problems)},
+            at=now,
+        )
     return BatchOutcome(inserted=len(good), rejected=sorted(problems, key=lambda problem: problem.index))

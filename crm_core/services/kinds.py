@@ -12,12 +12,14 @@ CONTACTS = OwnedKind(
     sortable={"id": Contact.id, "created_at": Contact.created_at, "last_name": Contact.last_name},
     unique={"email": UniqueBy("email_hash", email_lookup)},
     references={"account_id": Account},
+    custom_entity="contact",
 )
 
 ACCOUNTS = OwnedKind(
     entity="account",
     model=Account,
     sortable={"id": Account.id, "created_at": Account.created_at, "name": Account.name},
+    custom_entity="account",
 )
 
 DEALS = OwnedKind(
@@ -26,6 +28,7 @@ DEALS = OwnedKind(
     sortable={"id": Deal.id, "opened_at": Deal.opened_at, "amount": Deal.amount},
     references={"account_id": Account, "contact_id": Contact},
     created_field="opened_at",
+    custom_entity="deal",
 )
 
 TICKETS = OwnedKind(

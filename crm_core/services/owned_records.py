@@ -20,10 +20,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
-from crm_core.entities import Base, Contact
+from crm_core.entities import Account, Base, Contact
 from crm_core.errors import ConflictError, NotFoundError, ValidationFailedError
 from crm_core.services import audit
 from crm_core.services.access import contact_ids_in_reach, within_reach
+from crm_core.services.custom_fields import definitions_of, merge_custom
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.pagination import PageRequest, encode_cursor, keyset_page
 from crm_core.unit_of_work import UnitOfWork
@@ -53,6 +54,7 @@ class OwnedKind:
     references: dict[str, type[Base]] = field(default_factory=dict)
     created_field: str | None = "created_at"
     reach: Reach = Reach.OWNER
+    custom_entity: str | None = None  # the custom-field carrier name, when the kind has them
 
     def column(self, name: str) -> InstrumentedAttribute[Any]:
         attribute: InstrumentedAttribute[Any] = getattr(self.model, name)
@@ -133,8 +135,20 @@ def _check_values(
         if clash is not None and clash != record_id:
             raise ConflictError(name, f"this {name} already belongs to another {kind.entity}")
     for name, target in kind.references.items():
-        if values.get(name) is not None and uow.session.get(target, values[name]) is None:
-            raise ValidationFailedError(name, f"{values[name]} does not exist")
+        if values.get(name) is not None and not _linkable(uow, principal, target, values[name]):
+            raise ValidationFailedError(name, f"{values[name]} is not a known {target.__tablename__[:-1]} in reach")
+
+
+def _linkable(uow: UnitOfWork, principal: Principal, target: type[Base], record_id: int) -> bool:
+    """A record may point at a contact or account only if its author can see that one: linking
+    a deal to another team's customer would otherwise leak them into the author's views."""
+    if target is Contact:
+        return bool(contact_ids_in_reach(uow, principal, "contact", Action.READ, [record_id]))
+    if target is Account:
+        scope = principal.scope("account", Action.READ)
+        query = within_reach(select(Account.id).where(Account.id == record_id), Account.owner_id, principal, scope)
+        return scope is not Scope.NONE and uow.session.scalar(query) is not None
+    return uow.session.get(target, record_id) is not None
 
 
 def create_record(
@@ -142,6 +156,8 @@ def create_record(
 ) -> Any:
     principal.require(kind.entity, Action.CREATE)
     values = _resolve_links(uow, principal, kind, Action.CREATE, dict(values))
+    if kind.custom_entity is not None:
+        values["custom"] = merge_custom(definitions_of(uow, kind.custom_entity), {}, values.get("custom") or {})
     _check_values(uow, principal, kind, values, None)
     stamps = {kind.created_field: now} if kind.created_field and values.get(kind.created_field) is None else {}
     record: Any = kind.model(**(values | stamps))
@@ -164,6 +180,9 @@ def update_record(
 ) -> Any:
     record = get_record(uow, principal, kind, record_id, Action.UPDATE)
     changes = _resolve_links(uow, principal, kind, Action.UPDATE, dict(changes))
+    if kind.custom_entity is not None and "custom" in changes:
+        definitions = definitions_of(uow, kind.custom_entity)
+        changes["custom"] = merge_custom(definitions, record.custom, changes["custom"] or {})
     _check_values(uow, principal, kind, changes, record_id)
     changed = [name for name, value in changes.items() if getattr(record, name) != value]
     for name in changed:

@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
+from crm_core.bulk_load import clear_crm, load_tables
 from crm_core.db import make_session_factory
-from crm_core.demo import DemoConfig, generate, load_demo_data
-from crm_core.demo.loader import clear_crm
+from crm_core.demo import DemoConfig, generate
 from crm_core.entities import Base, Contact, DealStage
 from crm_core.errors import DatabaseNotEmptyError
 from crm_core.unit_of_work import UnitOfWork
@@ -67,14 +67,14 @@ def test_churners_fade_before_they_leave(tables: dict[str, pl.DataFrame]) -> Non
 
 
 def test_load_inserts_everything_and_refuses_a_non_empty_crm(engine: Engine, tables: dict[str, pl.DataFrame]) -> None:
-    loaded = load_demo_data(engine, tables)
+    loaded = load_tables(engine, tables)
     assert loaded == {name: frame.height for name, frame in tables.items()}
     with engine.connect() as connection:
         for name, frame in tables.items():
             table = Base.metadata.tables[name]
             assert connection.execute(select(func.count()).select_from(table)).scalar_one() == frame.height
     with pytest.raises(DatabaseNotEmptyError):
-        load_demo_data(engine, tables)
+        load_tables(engine, tables)
     # Ids given explicitly must not break later inserts (PostgreSQL sequences moved past them).
     with UnitOfWork(make_session_factory(engine)) as uow:
         contact = Contact(first_name="New", last_name="Person", lifecycle_stage="lead", created_at=SMALL.history_end)

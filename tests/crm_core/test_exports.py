@@ -3,7 +3,8 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy import Engine
 
-from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.bulk_load import load_tables
+from crm_core.demo import DemoConfig, generate
 from crm_core.exports import export_crm
 
 CONFIG = DemoConfig(contacts=300, seed=9)
@@ -12,7 +13,7 @@ CONFIG = DemoConfig(contacts=300, seed=9)
 def test_exports_return_the_loaded_rows_with_pinned_types(engine: Engine) -> None:
     """Same frames whatever the dialect: features computed on PostgreSQL equal those on SQLite."""
     tables = generate(CONFIG)
-    load_demo_data(engine, tables)
+    load_tables(engine, tables)
     export = export_crm(engine)
     activities = tables["activities"].select("contact_id", "type", "channel", "occurred_at")
     assert export.activities.equals(activities.sort("contact_id", "occurred_at"))

@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, select
 
 from crm_core.auth.policy import Role
-from crm_core.entities import Order, OrderLine, Ticket
+from crm_core.entities import Deal, Order, OrderLine, Ticket
 from tests.crm_core.conftest import World
 
 
-def count(engine: Engine, model: type[Ticket] | type[Order] | type[OrderLine]) -> int:
+def count(engine: Engine, model: type[Ticket] | type[Order] | type[OrderLine] | type[Deal]) -> int:
     with engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(model)).scalar_one())
 
@@ -121,3 +121,21 @@ def test_orders_take_catalogue_prices_and_compute_their_total(world: World) -> N
         world.client.get("/orders", params={"status": "cancelled"}, headers=rep).json()["items"][0]["id"]
         == (placed.json()["id"])
     )
+
+
+def test_records_link_only_to_contacts_and_accounts_the_author_can_see(world: World) -> None:
+    rep = world.headers(Role.SALES_REP)
+    foreign_contact = world.contacts[(Role.SALES_REP, "other")]
+    foreign_account = world.client.post(
+        "/accounts", json={"name": "Far Co", "owner_id": world.stranger_id}, headers=world.headers(Role.ADMIN)
+    ).json()["id"]
+    deals_before = count(world.engine, Deal)
+    links = [({"contact_id": foreign_contact}, "contact_id"), ({"account_id": foreign_account}, "account_id")]
+    for link, field in links:
+        refused = world.client.post("/deals", json={"name": "Sneaky", "amount": "1.00"} | link, headers=rep)
+        assert (refused.status_code, refused.json()["field"]) == (422, field), refused.text
+    assert count(world.engine, Deal) == deals_before
+    own = world.contacts[(Role.SALES_REP, "own")]
+    moved = world.client.patch(f"/contacts/{own}", json={"account_id": foreign_account}, headers=rep)
+    assert (moved.status_code, moved.json()["field"]) == (422, "account_id")
+    assert world.client.get(f"/contacts/{own}", headers=rep).json()["contact"]["account_id"] is None

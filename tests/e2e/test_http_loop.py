@@ -120,7 +120,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         wait_until_ready(url, process, log)
         yield Server(url=url, home=home)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:  # a server that failed to start has nothing left to stop
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

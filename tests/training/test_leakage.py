@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 from sqlalchemy import insert
 
-from crm_core.demo import DemoConfig, generate, load_demo_data
+from crm_core.bulk_load import load_tables
+from crm_core.demo import DemoConfig, generate
 from crm_core.entities import Activity, Order
 from crm_core.exports import export_crm
 from features.pipeline import build_and_publish
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 def test_events_after_as_of_change_no_training_row(tmp_path: Path) -> None:
     ctx = app_context(tmp_path / "var")
-    load_demo_data(ctx.engine, generate(DemoConfig(contacts=800, seed=5)))
+    load_tables(ctx.engine, generate(DemoConfig(contacts=800, seed=5)))
 
     def training_set() -> tuple[pl.DataFrame, object]:
         build_and_publish(export_crm(ctx.engine), ctx.features)

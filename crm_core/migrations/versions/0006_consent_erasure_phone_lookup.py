@@ -39,7 +39,8 @@ def upgrade() -> None:
         sa.Column("email_hash", sa.String(length=64), nullable=True),
         sa.Column("phone_hash", sa.String(length=64), nullable=True),
         sa.Column("erased_at", sa.DateTime(), nullable=False),
-        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("features_purged_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erasures")),
     )
     op.create_index(op.f("ix_erasures_contact_id"), "erasures", ["contact_id"])

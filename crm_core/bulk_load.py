@@ -1,8 +1,10 @@
-"""Bulk loading of generated tables: Core executemany in chunks inside one transaction."""
+"""Bulk loading of whole tables (demo data, public data sets): Core executemany in chunks
+inside one transaction, into an empty CRM only."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, Table, func, insert, select, text
@@ -21,27 +23,38 @@ def contact_count(engine: Engine) -> int:
         return int(connection.execute(select(func.count()).select_from(Contact)).scalar_one())
 
 
-def load_demo_data(
+def load_tables(
     engine: Engine, tables: dict[str, pl.DataFrame], on_progress: ProgressCallback | None = None
 ) -> dict[str, int]:
     """Insert every table in one transaction: a failure leaves the CRM as it was.
 
-    Refuses a CRM that already holds contacts, so demo rows never mix with real records.
+    Refuses a CRM that already holds contacts, so loaded rows (with their own ids) never mix
+    with real records.
     """
     if contact_count(engine) > 0:
-        raise DatabaseNotEmptyError("the CRM already holds contacts; demo data goes into an empty CRM only")
+        raise DatabaseNotEmptyError("the CRM already holds contacts; bulk loads go into an empty CRM only")
     loaded: dict[str, int] = {}
     with engine.begin() as connection:
         for name, frame in tables.items():
             table: Table = Base.metadata.tables[name]
             for chunk in frame.iter_slices(CHUNK_ROWS):
-                connection.execute(insert(table), with_lookups(name, chunk.to_dicts()))
+                connection.execute(insert(table), with_lookups(name, _without_empty_custom(chunk.to_dicts())))
                 if on_progress is not None:
                     on_progress(name, chunk.height)
             loaded[name] = frame.height
         if connection.dialect.name == "postgresql":
             _advance_sequences(connection, list(tables))
     return loaded
+
+
+def _without_empty_custom(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Custom values built as polars structs carry every field; an absent value is no key."""
+    if not rows or "custom" not in rows[0]:
+        return rows
+    for row in rows:
+        if row["custom"] is not None:
+            row["custom"] = {name: value for name, value in row["custom"].items() if value is not None}
+    return rows
 
 
 def _advance_sequences(connection: object, table_names: list[str]) -> None:
