@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 PORT ?= 3000
 PACKAGES := crm_core features training models serving crm_intel
 
-.PHONY: setup run test lint typecheck contracts pytest lock clean
+.PHONY: setup run test lint typecheck contracts pytest fuzz lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint typecheck contracts pytest
+
+# The schema-driven API run at full size: 1,000 generated requests per operation and role.
+FUZZ_REPORT ?= var/fuzz-report.jsonl
+fuzz: setup
+	mkdir -p $(dir $(FUZZ_REPORT)) && rm -f $(FUZZ_REPORT)
+	CRM_FUZZ_EXAMPLES=1000 CRM_FUZZ_REPORT=$(FUZZ_REPORT) $(BIN)/pytest -q -p no:cacheprovider tests/crm_core/test_api_fuzz.py $(FUZZ_ARGS)
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock:

@@ -8,7 +8,6 @@ request validation answers 422 with field-level detail, like the CRM API beside 
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 from typing import Any
 
 import bentoml
@@ -20,6 +19,7 @@ from crm_core.api.deps import Caller, policy
 from crm_core.db import make_session_factory
 from crm_core.errors import NotFoundError
 from crm_core.opening import open_crm
+from crm_core.schemas.common import NoNulInput, RecordId, UtcDateTime
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
 from serving.champion import Champion, ChampionCache, NoChampionError
@@ -33,10 +33,10 @@ install_error_handlers(predict_api)
 MAX_CONTACTS_PER_REQUEST = 1_000
 
 
-class PredictRequest(BaseModel):
+class PredictRequest(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
-    contact_ids: list[int] = Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
+    contact_ids: list[RecordId] = Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
 
 
 class PredictionOut(BaseModel):
@@ -44,7 +44,7 @@ class PredictionOut(BaseModel):
     score: float
     band: str
     top_factors: list[dict[str, Any]]
-    feature_timestamp: datetime
+    feature_timestamp: UtcDateTime
 
 
 class PredictResponse(BaseModel):

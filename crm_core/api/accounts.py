@@ -12,7 +12,7 @@ from crm_core.api.listing import equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Account
-from crm_core.schemas.common import Page
+from crm_core.schemas.common import Page, RecordId
 from crm_core.schemas.records import AccountCreate, AccountPublic, AccountUpdate
 from crm_core.services.custom_fields import custom_filters
 from crm_core.services.kinds import ACCOUNTS
@@ -27,7 +27,7 @@ def list_accounts(
     uow: UoW,
     caller: Caller,
     page: Annotated[PageRequest, Depends(page_request)],
-    owner_id: int | None = None,
+    owner_id: RecordId | None = None,
     industry: Annotated[str | None, Query(max_length=80)] = None,
     custom: CustomFilter = None,
 ) -> Page[AccountPublic]:
@@ -38,7 +38,7 @@ def list_accounts(
 
 
 @router.get("/{account_id}", response_model=AccountPublic, openapi_extra=policy("account", "read"))
-def read_account(account_id: int, uow: UoW, caller: Caller) -> AccountPublic:
+def read_account(account_id: RecordId, uow: UoW, caller: Caller) -> AccountPublic:
     return AccountPublic.model_validate(get_record(uow, caller, ACCOUNTS, account_id, Action.READ))
 
 
@@ -52,7 +52,7 @@ def create_account(body: AccountCreate, uow: UoW, caller: Caller) -> AccountPubl
 
 
 @router.patch("/{account_id}", response_model=AccountPublic, openapi_extra=policy("account", "update"))
-def update_account(account_id: int, body: AccountUpdate, uow: UoW, caller: Caller) -> AccountPublic:
+def update_account(account_id: RecordId, body: AccountUpdate, uow: UoW, caller: Caller) -> AccountPublic:
     account = update_record(uow, caller, ACCOUNTS, account_id, body.model_dump(exclude_unset=True), now=utc_now())
     uow.commit()
     return AccountPublic.model_validate(account)

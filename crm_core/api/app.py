@@ -22,6 +22,7 @@ from crm_core.api import (
     users,
 )
 from crm_core.api.deps import PUBLIC
+from crm_core.api.nul_guard import RejectNulMiddleware
 from crm_core.errors import (
     AuthenticationError,
     ConflictError,
@@ -30,6 +31,7 @@ from crm_core.errors import (
     NotFoundError,
     ValidationFailedError,
 )
+from crm_core.schemas.errors import ERROR_RESPONSES
 from crm_core.settings import CoreSettings
 
 
@@ -39,20 +41,21 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api = FastAPI(title="crm-intel CRM API", version="1")
     api.state.session_factory = session_factory
     api.state.settings = settings
-    api.include_router(auth.router)
-    api.include_router(contacts.router)
-    api.include_router(accounts.router)
-    api.include_router(deals.router)
-    api.include_router(activities.router)
-    api.include_router(tickets.router)
-    api.include_router(products.router)
-    api.include_router(orders.router)
-    api.include_router(imports.router)
-    api.include_router(exports.router)
-    api.include_router(privacy.router)
-    api.include_router(custom_fields.router)
-    api.include_router(users.router)
+    api.include_router(auth.router, responses=ERROR_RESPONSES)
+    api.include_router(contacts.router, responses=ERROR_RESPONSES)
+    api.include_router(accounts.router, responses=ERROR_RESPONSES)
+    api.include_router(deals.router, responses=ERROR_RESPONSES)
+    api.include_router(activities.router, responses=ERROR_RESPONSES)
+    api.include_router(tickets.router, responses=ERROR_RESPONSES)
+    api.include_router(products.router, responses=ERROR_RESPONSES)
+    api.include_router(orders.router, responses=ERROR_RESPONSES)
+    api.include_router(imports.router, responses=ERROR_RESPONSES)
+    api.include_router(exports.router, responses=ERROR_RESPONSES)
+    api.include_router(privacy.router, responses=ERROR_RESPONSES)
+    api.include_router(custom_fields.router, responses=ERROR_RESPONSES)
+    api.include_router(users.router, responses=ERROR_RESPONSES)
     install_error_handlers(api)
+    api.add_middleware(RejectNulMiddleware)
 
     @api.get("/health", include_in_schema=False, openapi_extra=PUBLIC)
     def health() -> dict[str, str]:

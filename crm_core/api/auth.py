@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.api.deps import PUBLIC, Caller, Settings, UoW, policy
 from crm_core.clock import utc_now
+from crm_core.schemas.common import InUtc, NoNulInput, RecordId, UtcDateTime
 from crm_core.services.identity import create_integration_token, login, revoke_token
 
 router = APIRouter(tags=["auth"])
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(min_length=3, max_length=320)
@@ -25,16 +24,16 @@ class TokenPublic(BaseModel):
     access_token: str
     token_type: str = "bearer"
     token_id: int
-    expires_at: datetime | None
+    expires_at: UtcDateTime | None
     role: str
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=120)
     scopes: list[str] = Field(min_length=1, max_length=50)
-    expires_at: datetime | None = None
+    expires_at: InUtc | None = None
 
 
 class Me(BaseModel):
@@ -83,6 +82,6 @@ def create_token(body: TokenCreate, uow: UoW, caller: Caller) -> TokenPublic:
 @router.delete(
     "/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=policy("api_token", "delete")
 )
-def delete_token(token_id: int, uow: UoW, caller: Caller) -> None:
+def delete_token(token_id: RecordId, uow: UoW, caller: Caller) -> None:
     revoke_token(uow, caller, token_id, now=utc_now())
     uow.commit()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import or_
 
 from crm_core.api.custom_fields import CustomFilter
@@ -16,7 +15,7 @@ from crm_core.clock import utc_now
 from crm_core.entities import Channel, Contact
 from crm_core.errors import ValidationFailedError
 from crm_core.protection.lookup import email_lookup, phone_lookup
-from crm_core.schemas.common import MAX_PAGE_SIZE, Page
+from crm_core.schemas.common import MAX_PAGE_SIZE, InUtc, NoNulInput, Page, RecordId
 from crm_core.schemas.consent import ConsentChange, ConsentPublic
 from crm_core.schemas.customer360 import Customer360
 from crm_core.schemas.profiles import ContactProfile, ContactPublic, present_contact
@@ -37,11 +36,11 @@ def list_contacts(
     uow: UoW,
     caller: Caller,
     page: Annotated[PageRequest, Depends(page_request)],
-    owner_id: int | None = None,
-    account_id: int | None = None,
+    owner_id: RecordId | None = None,
+    account_id: RecordId | None = None,
     lifecycle_stage: LifecycleStage | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: InUtc | None = None,
+    created_before: InUtc | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="name prefix")] = None,
     custom: CustomFilter = None,
 ) -> Page[ContactPublic]:
@@ -62,7 +61,7 @@ def list_contacts(
     return Page[ContactPublic](items=[present_contact(row, caller.role) for row in rows], next_cursor=next_cursor)
 
 
-class ContactLookup(BaseModel):
+class ContactLookup(NoNulInput):
     """Exact-match lookup by personal fields, sent in the body so they stay out of URLs and logs."""
 
     model_config = ConfigDict(extra="forbid")
@@ -84,23 +83,25 @@ def lookup_contacts(body: ContactLookup, uow: UoW, caller: Caller) -> list[Conta
 
 
 @router.get("/{contact_id}", response_model=ContactProfile, openapi_extra=policy("contact", "read"))
-def read_contact(contact_id: int, uow: UoW, caller: Caller) -> ContactProfile:
+def read_contact(contact_id: RecordId, uow: UoW, caller: Caller) -> ContactProfile:
     return get_contact_profile(uow, caller, contact_id)
 
 
 @router.get("/{contact_id}/360", response_model=Customer360, openapi_extra=policy("contact", "read"))
-def read_customer_360(contact_id: int, uow: UoW, caller: Caller) -> Customer360:
+def read_customer_360(contact_id: RecordId, uow: UoW, caller: Caller) -> Customer360:
     return get_customer_360(uow, caller, contact_id)
 
 
 @router.get("/{contact_id}/consents", response_model=list[ConsentPublic], openapi_extra=policy("consent", "read"))
-def read_consents(contact_id: int, uow: UoW, caller: Caller) -> list[ConsentPublic]:
+def read_consents(contact_id: RecordId, uow: UoW, caller: Caller) -> list[ConsentPublic]:
     """The current decision per channel; channels never decided are absent (not consented)."""
     return [ConsentPublic.model_validate(row) for row in current_consents(uow, caller, contact_id)]
 
 
 @router.put("/{contact_id}/consents/{channel}", response_model=ConsentPublic, openapi_extra=policy("consent", "create"))
-def change_consent(contact_id: int, channel: Channel, body: ConsentChange, uow: UoW, caller: Caller) -> ConsentPublic:
+def change_consent(
+    contact_id: RecordId, channel: Channel, body: ConsentChange, uow: UoW, caller: Caller
+) -> ConsentPublic:
     row = record_consent(uow, caller, contact_id, channel, body.status, body.source, now=utc_now())
     uow.commit()
     return ConsentPublic.model_validate(row)
@@ -117,7 +118,7 @@ def create_contact(body: ContactCreate, uow: UoW, caller: Caller) -> ContactPubl
 
 
 @router.patch("/{contact_id}", response_model=ContactPublic, openapi_extra=policy("contact", "update"))
-def update_contact(contact_id: int, body: ContactUpdate, uow: UoW, caller: Caller) -> ContactPublic:
+def update_contact(contact_id: RecordId, body: ContactUpdate, uow: UoW, caller: Caller) -> ContactPublic:
     changes = body.model_dump(exclude_unset=True)
     if body.lifecycle_stage is not None:
         changes["lifecycle_stage"] = body.lifecycle_stage.value

@@ -12,7 +12,7 @@ from crm_core.api.listing import equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Deal, DealStage
-from crm_core.schemas.common import Page
+from crm_core.schemas.common import Page, RecordId
 from crm_core.schemas.deals import DealCreate, DealPublic, DealUpdate, StageChange, StageChangePublic
 from crm_core.services.custom_fields import custom_filters
 from crm_core.services.deals import move_stage, open_deal, stage_history
@@ -29,8 +29,8 @@ def list_deals(
     caller: Caller,
     page: Annotated[PageRequest, Depends(page_request)],
     stage: DealStage | None = None,
-    owner_id: int | None = None,
-    account_id: int | None = None,
+    owner_id: RecordId | None = None,
+    account_id: RecordId | None = None,
     custom: CustomFilter = None,
 ) -> Page[DealPublic]:
     filters = equal_to((Deal.stage, stage), (Deal.owner_id, owner_id), (Deal.account_id, account_id))
@@ -40,7 +40,7 @@ def list_deals(
 
 
 @router.get("/{deal_id}", response_model=DealPublic, openapi_extra=policy("deal", "read"))
-def read_deal(deal_id: int, uow: UoW, caller: Caller) -> DealPublic:
+def read_deal(deal_id: RecordId, uow: UoW, caller: Caller) -> DealPublic:
     return DealPublic.model_validate(get_record(uow, caller, DEALS, deal_id, Action.READ))
 
 
@@ -52,19 +52,19 @@ def create_deal(body: DealCreate, uow: UoW, caller: Caller) -> DealPublic:
 
 
 @router.patch("/{deal_id}", response_model=DealPublic, openapi_extra=policy("deal", "update"))
-def update_deal(deal_id: int, body: DealUpdate, uow: UoW, caller: Caller) -> DealPublic:
+def update_deal(deal_id: RecordId, body: DealUpdate, uow: UoW, caller: Caller) -> DealPublic:
     deal = update_record(uow, caller, DEALS, deal_id, body.model_dump(exclude_unset=True), now=utc_now())
     uow.commit()
     return DealPublic.model_validate(deal)
 
 
 @router.post("/{deal_id}/stage", response_model=DealPublic, openapi_extra=policy("deal", "update"))
-def change_stage(deal_id: int, body: StageChange, uow: UoW, caller: Caller) -> DealPublic:
+def change_stage(deal_id: RecordId, body: StageChange, uow: UoW, caller: Caller) -> DealPublic:
     deal = move_stage(uow, caller, deal_id, body.stage, now=utc_now())
     uow.commit()
     return DealPublic.model_validate(deal)
 
 
 @router.get("/{deal_id}/history", response_model=list[StageChangePublic], openapi_extra=policy("deal", "read"))
-def read_history(deal_id: int, uow: UoW, caller: Caller) -> list[StageChangePublic]:
+def read_history(deal_id: RecordId, uow: UoW, caller: Caller) -> list[StageChangePublic]:
     return [StageChangePublic.model_validate(row) for row in stage_history(uow, caller, deal_id)]

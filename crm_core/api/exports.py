@@ -10,6 +10,7 @@ from crm_core.api.deps import Caller, UoW, policy
 from crm_core.api.listing import equal_to
 from crm_core.clock import utc_now
 from crm_core.entities import Channel, Contact
+from crm_core.schemas.common import RecordId
 from crm_core.schemas.records import LifecycleStage
 from crm_core.services.contact_export import MAX_EXPORT_ROWS, ExportFormat, export_contacts
 
@@ -28,7 +29,7 @@ def export_contacts_file(
     format: ExportFormat = ExportFormat.CSV,
     consent: Annotated[list[Channel] | None, Query(description="only people opted in on every channel")] = None,
     lifecycle_stage: LifecycleStage | None = None,
-    owner_id: int | None = None,
+    owner_id: RecordId | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)] = MAX_EXPORT_ROWS,
 ) -> Response:
     """The file, with X-Row-Count and X-Truncated headers (truncated: more rows than the cap)."""

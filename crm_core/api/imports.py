@@ -43,13 +43,14 @@ def import_contacts_file(
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationFailedError("file", f"is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
-    frame = read_table(data, name=file.filename or "upload")
+    source = "".join(ch for ch in (file.filename or "upload") if ch.isprintable())[:200] or "upload"
+    frame = read_table(data, name=source)
     report = import_contacts(
         uow,
         caller,
         frame,
         mapping=_mapping(mapping),
-        source=file.filename or "upload",
+        source=source,
         now=utc_now(),
         allow_erased=allow_erased,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
@@ -13,7 +12,7 @@ from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Order
 from crm_core.schemas.catalogue import OrderCreate, OrderDetail, OrderLinePublic, OrderPublic, OrderStatus, OrderUpdate
-from crm_core.schemas.common import Page
+from crm_core.schemas.common import InUtc, Page, RecordId
 from crm_core.services.kinds import ORDERS
 from crm_core.services.orders import order_lines, place_order
 from crm_core.services.owned_records import get_record, list_records, update_record
@@ -33,9 +32,9 @@ def list_orders(
     uow: UoW,
     caller: Caller,
     page: Annotated[PageRequest, Depends(page_request)],
-    contact_id: int | None = None,
+    contact_id: RecordId | None = None,
     status: OrderStatus | None = None,
-    ordered_after: datetime | None = None,
+    ordered_after: InUtc | None = None,
 ) -> Page[OrderPublic]:
     filters = equal_to((Order.contact_id, contact_id), (Order.status, status))
     if ordered_after is not None:
@@ -45,7 +44,7 @@ def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderDetail, openapi_extra=policy("order", "read"))
-def read_order(order_id: int, uow: UoW, caller: Caller) -> OrderDetail:
+def read_order(order_id: RecordId, uow: UoW, caller: Caller) -> OrderDetail:
     return _detail(uow, get_record(uow, caller, ORDERS, order_id, Action.READ))
 
 
@@ -66,7 +65,7 @@ def create_order(body: OrderCreate, uow: UoW, caller: Caller) -> OrderDetail:
 
 
 @router.patch("/{order_id}", response_model=OrderPublic, openapi_extra=policy("order", "update"))
-def update_order(order_id: int, body: OrderUpdate, uow: UoW, caller: Caller) -> OrderPublic:
+def update_order(order_id: RecordId, body: OrderUpdate, uow: UoW, caller: Caller) -> OrderPublic:
     order = update_record(uow, caller, ORDERS, order_id, {"status": body.status.value}, now=utc_now())
     uow.commit()
     return OrderPublic.model_validate(order)

@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.clock import utc_now
 from crm_core.entities import ErasureReason
+from crm_core.schemas.common import NoNulInput, RecordId
 from crm_core.services.erasure import erase_person
 from crm_core.services.subject_export import subject_export
 
 router = APIRouter(prefix="/contacts", tags=["privacy"])
 
 
-class ErasureRequest(BaseModel):
+class ErasureRequest(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     reason: ErasureReason
@@ -33,7 +34,7 @@ class ErasureReceipt(BaseModel):
 
 
 @router.get("/{contact_id}/subject-export", openapi_extra=policy("data_subject", "export"))
-def export_subject(contact_id: int, uow: UoW, caller: Caller) -> dict[str, Any]:
+def export_subject(contact_id: RecordId, uow: UoW, caller: Caller) -> dict[str, Any]:
     document = subject_export(uow, caller, contact_id, now=utc_now())
     uow.commit()
     encoded: dict[str, Any] = jsonable_encoder(document)
@@ -41,7 +42,7 @@ def export_subject(contact_id: int, uow: UoW, caller: Caller) -> dict[str, Any]:
 
 
 @router.post("/{contact_id}/erasure", response_model=ErasureReceipt, openapi_extra=policy("data_subject", "delete"))
-def erase_contact(contact_id: int, body: ErasureRequest, uow: UoW, caller: Caller) -> ErasureReceipt:
+def erase_contact(contact_id: RecordId, body: ErasureRequest, uow: UoW, caller: Caller) -> ErasureReceipt:
     result = erase_person(uow, caller, contact_id, body.reason, now=utc_now())
     uow.commit()
     return ErasureReceipt(

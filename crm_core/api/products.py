@@ -12,7 +12,7 @@ from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Product
 from crm_core.schemas.catalogue import ProductCreate, ProductPublic, ProductUpdate
-from crm_core.schemas.common import Page
+from crm_core.schemas.common import Page, RecordId
 from crm_core.services.kinds import PRODUCTS
 from crm_core.services.owned_records import create_record, get_record, list_records, update_record
 from crm_core.services.pagination import PageRequest
@@ -35,7 +35,7 @@ def list_products(
 
 
 @router.get("/{product_id}", response_model=ProductPublic, openapi_extra=policy("product", "read"))
-def read_product(product_id: int, uow: UoW, caller: Caller) -> ProductPublic:
+def read_product(product_id: RecordId, uow: UoW, caller: Caller) -> ProductPublic:
     return ProductPublic.model_validate(get_record(uow, caller, PRODUCTS, product_id, Action.READ))
 
 
@@ -49,7 +49,7 @@ def create_product(body: ProductCreate, uow: UoW, caller: Caller) -> ProductPubl
 
 
 @router.patch("/{product_id}", response_model=ProductPublic, openapi_extra=policy("product", "update"))
-def update_product(product_id: int, body: ProductUpdate, uow: UoW, caller: Caller) -> ProductPublic:
+def update_product(product_id: RecordId, body: ProductUpdate, uow: UoW, caller: Caller) -> ProductPublic:
     product = update_record(uow, caller, PRODUCTS, product_id, body.model_dump(exclude_unset=True), now=utc_now())
     uow.commit()
     return ProductPublic.model_validate(product)

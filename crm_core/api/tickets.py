@@ -11,7 +11,7 @@ from crm_core.api.listing import equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Channel, Ticket
-from crm_core.schemas.common import Page
+from crm_core.schemas.common import Page, RecordId
 from crm_core.schemas.tickets import TicketCreate, TicketPriority, TicketPublic, TicketStatus, TicketUpdate
 from crm_core.services.kinds import TICKETS
 from crm_core.services.owned_records import get_record, list_records
@@ -26,7 +26,7 @@ def list_tickets(
     uow: UoW,
     caller: Caller,
     page: Annotated[PageRequest, Depends(page_request)],
-    contact_id: int | None = None,
+    contact_id: RecordId | None = None,
     status: TicketStatus | None = None,
     priority: TicketPriority | None = None,
     channel: Channel | None = None,
@@ -39,7 +39,7 @@ def list_tickets(
 
 
 @router.get("/{ticket_id}", response_model=TicketPublic, openapi_extra=policy("ticket", "read"))
-def read_ticket(ticket_id: int, uow: UoW, caller: Caller) -> TicketPublic:
+def read_ticket(ticket_id: RecordId, uow: UoW, caller: Caller) -> TicketPublic:
     return TicketPublic.model_validate(get_record(uow, caller, TICKETS, ticket_id, Action.READ))
 
 
@@ -54,7 +54,7 @@ def create_ticket(body: TicketCreate, uow: UoW, caller: Caller) -> TicketPublic:
 
 
 @router.patch("/{ticket_id}", response_model=TicketPublic, openapi_extra=policy("ticket", "update"))
-def update_ticket(ticket_id: int, body: TicketUpdate, uow: UoW, caller: Caller) -> TicketPublic:
+def update_ticket(ticket_id: RecordId, body: TicketUpdate, uow: UoW, caller: Caller) -> TicketPublic:
     changes = {
         name: value.value if isinstance(value, TicketStatus | TicketPriority) else value
         for name, value in body.model_dump(exclude_unset=True).items()

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.clock import utc_now
+from crm_core.schemas.common import RecordId
 from crm_core.schemas.users import UserCreate, UserPublic, UserUpdate
 from crm_core.services.users import create_user, list_users, update_user
 
@@ -34,7 +35,7 @@ def add_user(body: UserCreate, uow: UoW, caller: Caller) -> UserPublic:
 
 
 @router.patch("/{user_id}", response_model=UserPublic, openapi_extra=policy("user", "update"))
-def change_user(user_id: int, body: UserUpdate, uow: UoW, caller: Caller) -> UserPublic:
+def change_user(user_id: RecordId, body: UserUpdate, uow: UoW, caller: Caller) -> UserPublic:
     changes = body.model_dump(exclude_unset=True)
     if body.role is not None:
         changes["role"] = body.role.value

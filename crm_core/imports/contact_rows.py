@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from crm_core.normalise import normalise_email, normalise_phone, parse_timestamp, valid_email
+from crm_core.schemas.common import NoNulInput
 from crm_core.schemas.records import LifecycleStage
 
 
-class ContactImportRow(BaseModel):
+class ContactImportRow(NoNulInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     first_name: str = Field(min_length=1, max_length=100)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_core.schemas.common import InUtc, NoNulInput, RecordId, UtcDateTime
+
 PRICE = Field(ge=0, max_digits=14, decimal_places=2)
 
 
-class ProductCreate(BaseModel):
+class ProductCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
@@ -20,7 +21,7 @@ class ProductCreate(BaseModel):
     unit_price: Decimal = PRICE
 
 
-class ProductUpdate(BaseModel):
+class ProductUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -45,23 +46,23 @@ class OrderStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
-class OrderLineIn(BaseModel):
+class OrderLineIn(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: int
+    product_id: RecordId
     quantity: int = Field(ge=1, le=10_000)
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: int
+    contact_id: RecordId
     lines: list[OrderLineIn] = Field(min_length=1, max_length=200)
-    ordered_at: datetime | None = Field(default=None, description="defaults to now; naive values are UTC")
+    ordered_at: InUtc | None = Field(default=None, description="defaults to now; naive values are UTC")
     status: OrderStatus = OrderStatus.PLACED
 
 
-class OrderUpdate(BaseModel):
+class OrderUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     status: OrderStatus
@@ -80,7 +81,7 @@ class OrderPublic(BaseModel):
 
     id: int
     contact_id: int
-    ordered_at: datetime
+    ordered_at: UtcDateTime
     status: str
     total: Decimal
 

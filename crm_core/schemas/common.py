@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, Field
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
+
+
+def _aware_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+EARLIEST, LATEST = datetime(1900, 1, 1), datetime(2200, 1, 1)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """Naive UTC within the years a CRM can mean (and every database can store)."""
+    try:
+        naive = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+    except OverflowError:
+        raise ValueError("is outside the supported dates (1900 to 2199)") from None
+    if not EARLIEST <= naive < LATEST:
+        raise ValueError("is outside the supported dates (1900 to 2199)")
+    return naive
+
+
+# The database keeps naive UTC; the API speaks RFC 3339. Responses carry an explicit UTC offset,
+# and request timestamps with an offset are converted to UTC (naive ones are taken as UTC).
+UtcDateTime = Annotated[datetime, AfterValidator(_aware_utc)]
+InUtc = Annotated[datetime, AfterValidator(_naive_utc)]
+
+# Record ids as clients may send them: positive and within the database's integer range (a
+# larger number would fail inside the driver instead of answering "not found").
+MAX_RECORD_ID = 2**31 - 1
+RecordId = Annotated[int, Ge(1), Le(MAX_RECORD_ID)]
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -23,3 +54,27 @@ CustomValue = str | bool | int | float | None
 CUSTOM = Field(default=None, description="custom field values by name; null clears one")
 # Custom values as stored (records written before custom fields existed hold none).
 CustomValues = Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})]
+
+
+def _refuse_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("contains a NUL character")
+    if isinstance(value, dict):
+        for item in value.values():
+            _refuse_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_nul(item)
+    return value
+
+
+class NoNulInput(BaseModel):
+    """Base of every request body: unknown fields are refused, and so are NUL characters
+    (PostgreSQL text cannot hold them; see crm_core.api.nul_guard)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return _refuse_nul(data)

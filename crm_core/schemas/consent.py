@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import Channel, ConsentStatus
+from crm_core.schemas.common import NoNulInput, UtcDateTime
 
 
-class ConsentChange(BaseModel):
+class ConsentChange(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     status: ConsentStatus
@@ -22,4 +21,4 @@ class ConsentPublic(BaseModel):
     channel: Channel
     status: ConsentStatus
     source: str
-    recorded_at: datetime
+    recorded_at: UtcDateTime

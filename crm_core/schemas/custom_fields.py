@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import CustomFieldType
+from crm_core.schemas.common import NoNulInput, UtcDateTime
 
 
-class CustomFieldCreate(BaseModel):
+class CustomFieldCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     entity: str = Field(pattern="^(contact|account|deal)$")
@@ -28,4 +27,4 @@ class CustomFieldPublic(BaseModel):
     label: str
     type: CustomFieldType
     choices: list[str] | None
-    created_at: datetime
+    created_at: UtcDateTime

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from crm_core.schemas.catalogue import OrderPublic
+from crm_core.schemas.common import UtcDateTime
 from crm_core.schemas.deals import DealPublic
 from crm_core.schemas.profiles import ContactPublic, ScorePublic
 from crm_core.schemas.records import AccountPublic
@@ -20,7 +20,7 @@ class ActivityPublic(BaseModel):
     id: int
     type: str
     channel: str
-    occurred_at: datetime
+    occurred_at: UtcDateTime
     properties: dict[str, Any] | None
 
 

@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import DealStage
-from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues
+from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues, NoNulInput, RecordId, UtcDateTime
 
 MONEY = Field(ge=0, max_digits=14, decimal_places=2)
 
 
-class DealCreate(BaseModel):
+class DealCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     amount: Decimal = MONEY
     stage: DealStage = DealStage.PROSPECTING
-    account_id: int | None = None
-    contact_id: int | None = None
-    owner_id: int | None = Field(default=None, description="defaults to the caller")
+    account_id: RecordId | None = None
+    contact_id: RecordId | None = None
+    owner_id: RecordId | None = Field(default=None, description="defaults to the caller")
     custom: dict[str, CustomValue] | None = CUSTOM
 
 
-class DealUpdate(BaseModel):
+class DealUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    owner_id: int | None = None
+    owner_id: RecordId | None = None
     custom: dict[str, CustomValue] | None = CUSTOM
 
 
-class StageChange(BaseModel):
+class StageChange(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     stage: DealStage
@@ -52,8 +51,8 @@ class DealPublic(BaseModel):
     contact_id: int | None
     owner_id: int | None
     custom: CustomValues
-    opened_at: datetime
-    closed_at: datetime | None
+    opened_at: UtcDateTime
+    closed_at: UtcDateTime | None
 
 
 class StageChangePublic(BaseModel):
@@ -61,4 +60,4 @@ class StageChangePublic(BaseModel):
 
     from_stage: str | None
     to_stage: str
-    changed_at: datetime
+    changed_at: UtcDateTime

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.protection.masking import disclose
-from crm_core.schemas.common import CustomValues
+from crm_core.schemas.common import CustomValues, UtcDateTime
 
 
 class ScorePublic(BaseModel):
@@ -18,8 +17,8 @@ class ScorePublic(BaseModel):
     version: str
     score: float
     band: str
-    scored_at: datetime
-    feature_timestamp: datetime
+    scored_at: UtcDateTime
+    feature_timestamp: UtcDateTime
     top_factors: list[dict[str, Any]]
 
 
@@ -36,7 +35,7 @@ class ContactPublic(BaseModel):
     lifecycle_stage: str
     account_id: int | None
     owner_id: int | None
-    created_at: datetime
+    created_at: UtcDateTime
     custom: CustomValues
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues
+from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues, NoNulInput, RecordId, UtcDateTime
 
 NAME = Field(min_length=1, max_length=100)
 
@@ -18,7 +17,7 @@ class LifecycleStage(enum.StrEnum):
     CHURNED = "churned"
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     first_name: str = NAME
@@ -28,12 +27,12 @@ class ContactCreate(BaseModel):
     address: str | None = Field(default=None, max_length=500)
     notes: str | None = Field(default=None, max_length=5000)
     lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
-    account_id: int | None = None
-    owner_id: int | None = Field(default=None, description="defaults to the caller")
+    account_id: RecordId | None = None
+    owner_id: RecordId | None = Field(default=None, description="defaults to the caller")
     custom: dict[str, CustomValue] | None = CUSTOM
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -43,26 +42,26 @@ class ContactUpdate(BaseModel):
     address: str | None = Field(default=None, max_length=500)
     notes: str | None = Field(default=None, max_length=5000)
     lifecycle_stage: LifecycleStage | None = None
-    account_id: int | None = None
-    owner_id: int | None = None
+    account_id: RecordId | None = None
+    owner_id: RecordId | None = None
     custom: dict[str, CustomValue] | None = CUSTOM
 
 
-class AccountCreate(BaseModel):
+class AccountCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     industry: str | None = Field(default=None, max_length=80)
-    owner_id: int | None = Field(default=None, description="defaults to the caller")
+    owner_id: RecordId | None = Field(default=None, description="defaults to the caller")
     custom: dict[str, CustomValue] | None = CUSTOM
 
 
-class AccountUpdate(BaseModel):
+class AccountUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     industry: str | None = Field(default=None, max_length=80)
-    owner_id: int | None = None
+    owner_id: RecordId | None = None
     custom: dict[str, CustomValue] | None = CUSTOM
 
 
@@ -74,4 +73,4 @@ class AccountPublic(BaseModel):
     industry: str | None
     owner_id: int | None
     custom: CustomValues
-    created_at: datetime
+    created_at: UtcDateTime

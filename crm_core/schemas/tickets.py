@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import Channel
+from crm_core.schemas.common import InUtc, NoNulInput, RecordId, UtcDateTime
 
 
 class TicketPriority(enum.StrEnum):
@@ -28,17 +28,17 @@ class TicketStatus(enum.StrEnum):
 DONE_STATUSES = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 
 
-class TicketCreate(BaseModel):
+class TicketCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: int
+    contact_id: RecordId
     channel: Channel
     subject: str = Field(min_length=1, max_length=200)
     priority: TicketPriority = TicketPriority.NORMAL
-    opened_at: datetime | None = Field(default=None, description="defaults to now; naive values are UTC")
+    opened_at: InUtc | None = Field(default=None, description="defaults to now; naive values are UTC")
 
 
-class TicketUpdate(BaseModel):
+class TicketUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     subject: str | None = Field(default=None, min_length=1, max_length=200)
@@ -56,6 +56,6 @@ class TicketPublic(BaseModel):
     priority: str
     status: str
     subject: str
-    opened_at: datetime
-    resolved_at: datetime | None
+    opened_at: UtcDateTime
+    resolved_at: UtcDateTime | None
     satisfaction: int | None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from crm_core.auth.policy import Role
+from crm_core.schemas.common import NoNulInput, UtcDateTime
 
 
-class UserCreate(BaseModel):
+class UserCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
@@ -19,7 +18,7 @@ class UserCreate(BaseModel):
     password: str | None = Field(default=None, min_length=12, max_length=1024, description="omit: cannot sign in yet")
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -37,4 +36,4 @@ class UserPublic(BaseModel):
     role: str
     team_id: int | None
     is_active: bool
-    created_at: datetime
+    created_at: UtcDateTime

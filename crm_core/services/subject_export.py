@@ -26,20 +26,9 @@ from crm_core.entities import (
     Ticket,
 )
 from crm_core.errors import NotFoundError
+from crm_core.schemas.profiles import ContactPublic
 from crm_core.services import audit
 from crm_core.unit_of_work import UnitOfWork
-
-CONTACT_FIELDS = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address",
-    "notes",
-    "lifecycle_stage",
-    "created_at",
-)
 
 
 def _rows(uow: UnitOfWork, model: Any, *where: Any, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -59,7 +48,8 @@ def subject_export(uow: UnitOfWork, principal: Principal, contact_id: int, *, no
     order_ids = select(Order.id).where(Order.contact_id == contact_id)
     document = {
         "exported_at": now,
-        "contact": {name: getattr(contact, name) for name in CONTACT_FIELDS},
+        # Every field of the public shape, unmasked: the person is entitled to all of it.
+        "contact": {name: getattr(contact, name) for name in ContactPublic.model_fields},
         "account": None if account is None else {"id": account.id, "name": account.name},
         "consents": _rows(uow, Consent, Consent.contact_id == contact_id, skip=("contact_id",)),
         "activities": _rows(uow, Activity, Activity.contact_id == contact_id, skip=("contact_id",)),

@@ -40,6 +40,10 @@ class World:
 
 @pytest.fixture
 def world(engine: Engine) -> World:
+    return build_world(engine)
+
+
+def build_world(engine: Engine) -> World:
     """One user per role (sales roles in team A), a rep in team B, and for each actor a contact
     they own, one owned by a teammate, and one owned by the other team."""
     session_factory = make_session_factory(engine)

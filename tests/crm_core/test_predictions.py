@@ -114,7 +114,7 @@ def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) ->
         "score": 0.7,
         "band": "high",
         "scored_at": None,
-        "feature_timestamp": "2026-10-01T00:00:00",
+        "feature_timestamp": "2026-10-01T00:00:00Z",  # RFC 3339, UTC
         "top_factors": [{"feature": "tenure_days", "contribution": 0.3}],
     }
     missing = client.get("/contacts/424242")
