@@ -7,7 +7,9 @@ these functions, so "Ada@Example.com " and "ada@example.com" are the same person
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
+
+from crm_core.clock import as_naive_utc
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
@@ -55,4 +57,4 @@ def parse_timestamp(text: str) -> datetime:
                 continue
         else:
             raise ValueError(f"'{text}' is not a date (use YYYY-MM-DD or ISO 8601)") from None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return as_naive_utc(parsed)

@@ -41,19 +41,9 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api = FastAPI(title="crm-intel CRM API", version="1")
     api.state.session_factory = session_factory
     api.state.settings = settings
-    api.include_router(auth.router, responses=ERROR_RESPONSES)
-    api.include_router(contacts.router, responses=ERROR_RESPONSES)
-    api.include_router(accounts.router, responses=ERROR_RESPONSES)
-    api.include_router(deals.router, responses=ERROR_RESPONSES)
-    api.include_router(activities.router, responses=ERROR_RESPONSES)
-    api.include_router(tickets.router, responses=ERROR_RESPONSES)
-    api.include_router(products.router, responses=ERROR_RESPONSES)
-    api.include_router(orders.router, responses=ERROR_RESPONSES)
-    api.include_router(imports.router, responses=ERROR_RESPONSES)
-    api.include_router(exports.router, responses=ERROR_RESPONSES)
-    api.include_router(privacy.router, responses=ERROR_RESPONSES)
-    api.include_router(custom_fields.router, responses=ERROR_RESPONSES)
-    api.include_router(users.router, responses=ERROR_RESPONSES)
+    routers = (auth, contacts, accounts, deals, activities, tickets, products, orders)
+    for module in (*routers, imports, exports, privacy, custom_fields, users):
+        api.include_router(module.router, responses=ERROR_RESPONSES)
     install_error_handlers(api)
     api.add_middleware(RejectNulMiddleware)
 

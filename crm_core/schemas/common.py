@@ -8,6 +8,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from crm_core.clock import as_naive_utc
+
 T = TypeVar("T")
 
 
@@ -21,7 +23,7 @@ EARLIEST, LATEST = datetime(1900, 1, 1), datetime(2200, 1, 1)
 def _naive_utc(moment: datetime) -> datetime:
     """Naive UTC within the years a CRM can mean (and every database can store)."""
     try:
-        naive = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+        naive = as_naive_utc(moment)
     except OverflowError:
         raise ValueError("is outside the supported dates (1900 to 2199)") from None
     if not EARLIEST <= naive < LATEST:

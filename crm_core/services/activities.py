@@ -7,7 +7,7 @@ as naive UTC; naive ones are taken as UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,15 +15,12 @@ from sqlalchemy import insert
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
+from crm_core.clock import as_naive_utc
 from crm_core.entities import Activity
 from crm_core.schemas.activities import ActivityIn, BatchOutcome, RowProblem
 from crm_core.services import audit
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.unit_of_work import UnitOfWork
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def ingest(uow: UnitOfWork, principal: Principal, rows: list[dict[str, Any]], *, now: datetime) -> BatchOutcome:
@@ -44,10 +41,10 @@ def ingest(uow: UnitOfWork, principal: Principal, rows: list[dict[str, Any]], *,
             problems.append(
                 RowProblem(index=index, field="contact_id", reason=f"{row.contact_id} is not a known contact in reach")
             )
-        elif _as_utc(row.occurred_at) > now:
+        elif as_naive_utc(row.occurred_at) > now:
             problems.append(RowProblem(index=index, field="occurred_at", reason="is in the future"))
         else:
-            good.append(row.model_dump() | {"channel": row.channel.value, "occurred_at": _as_utc(row.occurred_at)})
+            good.append(row.model_dump() | {"channel": row.channel.value, "occurred_at": as_naive_utc(row.occurred_at)})
     if good:  # a batch that writes nothing leaves no trace, like any refused request
         uow.session.execute(insert(Activity), good)
         audit.record(

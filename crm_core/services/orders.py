@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 
 from crm_core.auth.principal import Principal
+from crm_core.clock import as_naive_utc
 from crm_core.entities import Order, OrderLine, Product
 from crm_core.errors import ValidationFailedError
 from crm_core.services.kinds import ORDERS
 from crm_core.services.owned_records import create_record
-from crm_core.services.tickets import as_naive_utc
 from crm_core.unit_of_work import UnitOfWork
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
+from crm_core.clock import as_naive_utc
 from crm_core.entities import Ticket
 from crm_core.errors import ValidationFailedError
 from crm_core.schemas.tickets import DONE_STATUSES, TicketStatus
 from crm_core.services.kinds import TICKETS
 from crm_core.services.owned_records import create_record, get_record, update_record
 from crm_core.unit_of_work import UnitOfWork
-
-
-def as_naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def open_ticket(uow: UnitOfWork, principal: Principal, values: dict[str, Any], *, now: datetime) -> Ticket:
