@@ -74,9 +74,10 @@ class ContactLookup(NoNulInput):
 def lookup_contacts(body: ContactLookup, uow: UoW, caller: Caller) -> list[ContactPublic]:
     if body.email is None and body.phone is None:
         raise ValidationFailedError("email", "give an email or a phone to look up")
-    filters = equal_to((Contact.email_hash, email_lookup(body.email)), (Contact.phone_hash, phone_lookup(body.phone)))
-    if body.phone is not None and phone_lookup(body.phone) is None:
-        return []
+    phone_hash = phone_lookup(body.phone)
+    if body.phone is not None and phone_hash is None:
+        return []  # not a phone number: nothing can match it
+    filters = equal_to((Contact.email_hash, email_lookup(body.email)), (Contact.phone_hash, phone_hash))
     page = PageRequest(limit=MAX_PAGE_SIZE, cursor=None, sort="id", descending=False)
     rows, _ = list_records(uow, caller, CONTACTS, page, filters)
     return [present_contact(row, caller.role) for row in rows]

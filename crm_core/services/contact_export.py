@@ -29,18 +29,6 @@ from crm_core.services.consent import consented
 from crm_core.unit_of_work import UnitOfWork
 
 MAX_EXPORT_ROWS = 100_000
-EXPORT_COLUMNS = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address",
-    "lifecycle_stage",
-    "account_id",
-    "owner_id",
-    "created_at",
-)
 SCHEMA = pl.Schema(
     {
         "id": pl.Int64(),
@@ -55,6 +43,7 @@ SCHEMA = pl.Schema(
         "created_at": pl.Datetime("us"),
     }
 )
+EXPORT_COLUMNS = tuple(SCHEMA)  # the file's columns are the schema's, in its order
 # Roles whose exports are audiences: only people who opted in on the named channel(s).
 CONSENT_REQUIRED = frozenset({Role.MARKETER.value})
 
