@@ -72,7 +72,7 @@ def _read(engine: Engine, query: Select[Any], schema: pl.Schema) -> pl.DataFrame
     return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
 
 
-def _contact_custom(engine: Engine) -> pl.DataFrame:
+def export_contact_custom(engine: Engine) -> pl.DataFrame:
     with engine.connect() as connection:
         definitions = connection.execute(
             select(CustomFieldDefinition.name, CustomFieldDefinition.type)
@@ -122,5 +122,5 @@ def export_crm(engine: Engine) -> CrmExport:
             .order_by(Deal.contact_id, Deal.opened_at, Deal.id),
             DEALS_SCHEMA,
         ),
-        contact_custom=_contact_custom(engine),
+        contact_custom=export_contact_custom(engine),
     )

@@ -185,6 +185,31 @@ def import_dataset(
         console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
 
 
+@app.command()
+def evaluate(
+    data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),
+    out_dir: Annotated[Path, typer.Option(help="where EVALUATION.md and evaluation.json go")] = Path(),
+    only: Annotated[
+        list[str] | None, typer.Option(help="telco_churn, bank_marketing, olist_funnel or instacart (repeatable)")
+    ] = None,
+) -> None:
+    """Import the public data sets into scratch CRMs and measure every model against its target."""
+    from crm_core.datasets.common import DatasetMissingError
+    from crm_intel import jobs
+    from crm_intel.summary import evaluation_table
+    from training.evaluation.runner import CASE_KEYS
+
+    unknown = sorted(set(only or ()) - set(CASE_KEYS))
+    if unknown:
+        _fail(f"unknown evaluation {unknown}; known: {', '.join(CASE_KEYS)}")
+    try:
+        report = jobs.evaluate(_context(), data_dir, out_dir, set(only) if only else None)
+    except DatasetMissingError as error:
+        _fail(str(error))
+    else:
+        console.print(evaluation_table(report))
+
+
 @app.command("export")
 def export_file(
     entity: Annotated[str, typer.Argument(help="what to export: contacts")],

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
+from sqlalchemy import Engine
 
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
@@ -19,6 +20,7 @@ from crm_core.entities import Channel, ErasureReason
 from crm_core.exports import CrmExport, export_crm
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
+from crm_core.opening import open_crm
 from crm_core.protection import keyring
 from crm_core.protection.keys import add_primary_key, retire_old_keys
 from crm_core.protection.rotation import RotationResult, reencrypt
@@ -26,6 +28,7 @@ from crm_core.schemas.imports import ImportReport
 from crm_core.services import audit
 from crm_core.services.contact_export import ContactExport, ExportFormat, export_contacts
 from crm_core.services.erasure import ErasureResult, erase_person, mark_purged, pending_purges
+from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
@@ -33,6 +36,7 @@ from features.erasure import PurgeResult, forget_contacts
 from features.pipeline import FeatureBuildResult, build_and_publish
 from serving.batch import BatchResult, latest_snapshot, score_all
 from serving.champion import load_champion
+from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
 
 
@@ -266,3 +270,18 @@ def import_dataset(ctx: AppContext, name: str, data_dir: Path) -> dict[str, int]
         )
         uow.commit()
     return loaded
+
+
+def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | None) -> EvaluationReport:
+    """Real-data evaluation; each data set goes into its own scratch CRM under the data home."""
+    from training.evaluation.report import write_report
+    from training.evaluation.runner import evaluate as run_evaluation
+
+    def open_scratch(home: Path) -> Engine:
+        return open_crm(CoreSettings(home=home))
+
+    with StepReporter() as report:
+        result = run_evaluation(data_dir, ctx.home / "evaluation", open_scratch, only=only, on_stage=report)
+    markdown_file, json_file = write_report(result, out_dir)
+    console.print(f"  - wrote {markdown_file} and {json_file}")
+    return result

@@ -10,6 +10,7 @@ from crm_intel.console import console
 from crm_intel.context import AppContext
 from crm_intel.jobs import QuickstartResult
 from serving.batch import BatchResult
+from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
 
 
@@ -70,3 +71,17 @@ def print_quickstart(ctx: AppContext, result: QuickstartResult) -> None:
         "next: `crm-intel serve` then open /api/contacts/1",
     ]
     console.print(Panel("\n".join(lines), title="quickstart summary"))
+
+
+def evaluation_table(report: EvaluationReport) -> Table:
+    """Every target with its measured figure; misses are shown, not hidden."""
+    table = Table(title="evaluation on real data", show_edge=False)
+    for column in ("case", "metric", "measured", "target", "result"):
+        table.add_column(column, justify="right" if column == "measured" else "left")
+    checks = [(result.title, check) for result in report.scoring for check in result.checks]
+    if report.recommendation is not None:
+        checks += [("Instacart", check) for check in report.recommendation.checks]
+    for title, check in checks:
+        verdict = "[green]met[/]" if check.met else "[red]missed[/]"
+        table.add_row(title, check.metric, f"{check.value:.3f}", check.target, verdict)
+    return table

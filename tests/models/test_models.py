@@ -8,6 +8,7 @@ from models.bands import Bands
 from models.estimators import lightgbm_classifier
 from models.explain import top_factors
 from models.metrics import binary_metrics, lift_at_top
+from models.scorers import tree_contributions
 
 
 def test_lift_counts_positives_in_the_top_decile() -> None:
@@ -43,7 +44,7 @@ def test_top_factors_are_the_largest_exact_contributions() -> None:
     )
     label = (features["signal"] + 0.3 * features["weak"] + rng.normal(scale=0.5, size=2000) > 0).astype(int)
     model = lightgbm_classifier(random_state=0).fit(features, label)
-    factors = top_factors(model, features.head(20), k=2)
+    factors = top_factors(tree_contributions(model, features.head(20)), features.head(20), k=2)
     assert all(len(row) == 2 for row in factors)
     contributions = model.predict(features.head(20), pred_contrib=True)
     strongest = np.abs(contributions[:, :-1]).argmax(axis=1)

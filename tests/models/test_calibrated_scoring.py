@@ -1,0 +1,122 @@
+"""Scorers, calibration, the graduated path and reasons, on data whose truth we control."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.calibration import ISOTONIC_MIN_MINORITY, calibrate, choose_method
+from models.explain import reasons
+from models.graduated import DataMinimums, InsufficientDataError, fit_graduated
+from models.metrics import expected_calibration_error, reliability_table
+from models.scorers import LightGbmScorer, LogisticScorer, RateTableScorer, Scorer
+
+
+def synthetic(n: int, seed: int, base_shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Outcome driven by `signal` (up) and `drag` (down); `noise` is unrelated; some gaps."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"signal": rng.normal(size=n), "drag": rng.normal(size=n), "noise": rng.normal(size=n)})
+    x.loc[rng.random(n) < 0.05, "noise"] = np.nan
+    logit = -1.0 + base_shift + 1.5 * x["signal"] - 1.0 * x["drag"]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
+    return x, y
+
+
+def test_ece_is_zero_for_exact_rates_and_counts_each_bin_by_its_size() -> None:
+    # Two bins: 0.15 predicted for 4 rows of which 1 happened (gap 0.1), 0.85 for 6 rows, all happened (gap 0.15).
+    prob = np.array([0.15] * 4 + [0.85] * 6)
+    truth = np.array([1, 0, 0, 0] + [1] * 6)
+    assert expected_calibration_error(truth, prob) == pytest.approx((4 * 0.10 + 6 * 0.15) / 10)
+    rng = np.random.default_rng(1)
+    honest = rng.random(200_000)
+    outcomes = (rng.random(200_000) < honest).astype(int)
+    assert expected_calibration_error(outcomes, honest) < 0.005
+    assert expected_calibration_error(outcomes, honest**2) > 0.05
+    table = reliability_table(outcomes, honest)
+    assert len(table) == 10 and sum(row["records"] for row in table) == 200_000
+
+
+@pytest.mark.parametrize("factory", [LightGbmScorer, LogisticScorer, RateTableScorer])
+def test_reasons_and_base_value_add_up_to_the_raw_score(factory: type[Scorer]) -> None:
+    x, y = synthetic(3_000, seed=2)
+    scorer = factory(0).fit(x, y)  # type: ignore[call-arg]
+    parts = scorer.contributions(x.head(200))
+    assert parts.values.shape == (200, 3)
+    assert np.allclose(parts.values.sum(axis=1) + parts.base, scorer.raw_score(x.head(200)), atol=1e-9)
+
+
+def test_rate_table_picks_the_telling_feature_and_shrinks_small_bins() -> None:
+    x, y = synthetic(2_000, seed=3)
+    scorer = RateTableScorer(0).fit(x, y)
+    assert scorer.feature == "signal"
+    parts = scorer.contributions(x)
+    assert np.all(parts.values[:, [1, 2]] == 0.0), "only the chosen feature carries a reason"
+    assert np.corrcoef(x["signal"], scorer.raw_score(x))[0, 1] > 0.8
+
+
+def test_calibration_on_a_later_slice_follows_its_outcome_rates() -> None:
+    # The world moved: outcomes got more likely after training. Calibrating on the later slice
+    # brings predicted rates back in line; the ranking (ROC-AUC) is untouched by the monotone map.
+    x_train, y_train = synthetic(6_000, seed=4)
+    x_later, y_later = synthetic(6_000, seed=5, base_shift=1.0)
+    x_holdout, y_holdout = synthetic(6_000, seed=6, base_shift=1.0)
+    scorer = LogisticScorer(0).fit(x_train, y_train)
+    uncalibrated = 1 / (1 + np.exp(-scorer.raw_score(x_holdout)))
+    model = calibrate(scorer, x_later, y_later)
+    calibrated = model.predict_proba(x_holdout)[:, 1]
+    assert expected_calibration_error(y_holdout, uncalibrated) > 0.1
+    assert expected_calibration_error(y_holdout, calibrated) < 0.03
+    assert model.calibrator.method == "isotonic"
+    assert np.allclose(model.predict_proba(x_holdout).sum(axis=1), 1.0)
+
+
+def test_small_calibration_slices_get_platt_scaling() -> None:
+    few = np.array([1] * (ISOTONIC_MIN_MINORITY - 1) + [0] * 5_000)
+    many = np.array([1] * ISOTONIC_MIN_MINORITY + [0] * 5_000)
+    assert choose_method(few) == "sigmoid"
+    assert choose_method(many) == "isotonic"
+
+
+def _labels_with(positives: int, rows: int) -> np.ndarray:
+    return np.array([1] * positives + [0] * (rows - positives))
+
+
+@pytest.mark.parametrize(
+    ("positives", "expected"),
+    [(60, {"rules"}), (200, {"logistic"}), (900, {"logistic", "lightgbm"})],
+)
+def test_the_path_grows_with_the_labels(positives: int, expected: set[str]) -> None:
+    x, y = synthetic(4_000, seed=7)
+    order = np.argsort(-y, kind="stable")  # positives first, then keep exactly `positives` of them
+    keep = np.concatenate([order[:positives], order[(y == 1).sum() :]])
+    x_train, y_train = x.iloc[keep].reset_index(drop=True), y[keep]
+    x_cal, y_cal = synthetic(2_000, seed=8)
+    fit = fit_graduated(x_train, y_train, x_cal, y_cal, minimums=DataMinimums(), seed=0)
+    assert set(fit.candidate_auc) == expected
+    assert fit.chosen == max(fit.candidate_auc, key=lambda kind: fit.candidate_auc[kind])
+    assert fit.model.predict_proba(x_cal).shape == (2_000, 2)
+
+
+def test_below_the_minimums_there_is_no_score_but_a_clear_answer() -> None:
+    x, _ = synthetic(500, seed=9)
+    with pytest.raises(InsufficientDataError, match=r"training slice: 500 rows, 12 positive, 488 negative"):
+        fit_graduated(x, _labels_with(12, 500), x, _labels_with(100, 500), minimums=DataMinimums(), seed=0)
+    with pytest.raises(InsufficientDataError, match="calibration slice"):
+        fit_graduated(x, _labels_with(100, 500), x, _labels_with(3, 500), minimums=DataMinimums(), seed=0)
+
+
+def test_reasons_split_up_and_down_and_never_name_a_hidden_feature() -> None:
+    x, y = synthetic(3_000, seed=10)
+    scorer = LogisticScorer(0).fit(x, y)
+    parts = scorer.contributions(x.head(50))
+    every = reasons(parts, x.head(50), k=2)
+    assert all(r["contribution"] > 0 for row in every for r in row["positive"])
+    assert all(r["contribution"] < 0 for row in every for r in row["negative"])
+    assert any(r["feature"] == "signal" for row in every for r in row["positive"] + row["negative"])
+    hidden = reasons(parts, x.head(50), k=3, visible=lambda name: name != "signal")
+    named = {r["feature"] for row in hidden for r in row["positive"] + row["negative"]}
+    assert "signal" not in named and named <= {"drag", "noise"}
+    strongest_up = max(range(3), key=lambda c: parts.values[0, c])
+    if parts.values[0, strongest_up] > 0:
+        assert every[0]["positive"][0]["feature"] == parts.feature_names[strongest_up]

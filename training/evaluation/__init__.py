@@ -1,0 +1,1 @@
+"""Evaluation on the shared real-world data sets, through the CRM importers and our models."""

@@ -1,0 +1,105 @@
+"""EVALUATION.md and evaluation.json: the same figures, for people and for machines."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+from training.evaluation.runner import EvaluationReport, summary_json
+
+README_REFERENCE = "../shared/datasets/README.md"
+
+
+def _yes_no(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def markdown(report: EvaluationReport) -> str:
+    lines = [
+        "# Evaluation on real data",
+        "",
+        "Re-run with `crm-intel evaluate --data-dir ../shared/datasets` (writes this file and",
+        f"`evaluation.json`). Seed {report.seed}; {platform.machine()}, Python {platform.python_version()}.",
+        "Each data set is imported into a scratch CRM through the CRM importers and read back out;",
+        "models are fitted, calibrated on a later slice and scored on rows they never saw.",
+        f"Reference figures are from `{README_REFERENCE}`.",
+        "",
+        "## Scoring models",
+        "",
+        "| case | split | holdout rows | model chosen | ROC-AUC | logistic baseline | ECE (10 bins) | PR-AUC "
+        "| fit time |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in report.scoring:
+        lines.append(
+            f"| {result.title} | {result.split} | {result.rows['holdout']:,} | {result.model} "
+            f"({result.calibration}) | {result.metrics['roc_auc']:.3f} | {result.logistic_baseline_auc:.3f} | "
+            f"{result.metrics['ece']:.3f} | {result.metrics['pr_auc']:.3f} | {result.fit_seconds:.1f} s |"
+        )
+    lines += [
+        "",
+        "### Targets",
+        "",
+        "| case | metric | measured | target | result | reference |",
+        "|---|---|---|---|---|---|",
+    ]
+    for result in report.scoring:
+        lines.extend(
+            f"| {result.title} | {check.metric} | {check.value:.3f} | {check.target} | {_yes_no(check.met)} | "
+            f"{check.reference} |"
+            for check in result.checks
+        )
+    if report.recommendation is not None:
+        rec = report.recommendation
+        lines += [
+            f"| Instacart | {check.metric} | {check.value:.3f} | {check.target} | {_yes_no(check.met)} "
+            f"| {check.reference} |"
+            for check in rec.checks
+        ]
+    lines += ["", "### Populations and periods", ""]
+    for result in report.scoring:
+        period = f", holdout {result.holdout_period[0]} to {result.holdout_period[1]}" if result.holdout_period else ""
+        lines.append(
+            f"- **{result.title}**: {result.population}; positive rate {result.positive_rate['holdout']:.1%} in the "
+            f"holdout{period}; {len(result.features)} model inputs. Never used as features: "
+            f"{', '.join(result.excluded)}."
+        )
+    if report.recommendation is not None:
+        rec = report.recommendation
+        lines += [
+            "",
+            "## Recommendations (Instacart, each shopper's last order held out)",
+            "",
+            f"{rec.users} shoppers, {rec.history_purchases:,} earlier purchases; {rec.repeat_share:.0%} of purchases "
+            "repeat an item the shopper bought before, so the blend treats this as a repeat-purchase domain.",
+            "",
+            "| recommender | P@10 | capped P@10 | R@10 | nDCG@10 | MAP@10 | fit + recommend |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, figures in rec.metrics.items():
+            lines.append(
+                f"| {name} | {figures['precision_at_10']:.3f} | {figures['capped_precision_at_10']:.3f} | "
+                f"{figures['recall_at_10']:.3f} | {figures['ndcg_at_10']:.3f} | {figures['map_at_10']:.3f} | "
+                f"{rec.fit_seconds[name]:.1f} s |"
+            )
+        lines += [
+            "",
+            "P@10 divides hits by 10; capped P@10 by min(10, basket size), so small baskets can score 1. "
+            "The README's figures (buy again 0.401, ALS 0.326) lie between the two; both are shown.",
+            "",
+            "New items only (items in the last basket the shopper had never bought; owned items filtered): "
+            + ", ".join(f"{name} P@10 {value:.3f}" for name, value in rec.new_items_precision.items())
+            + " (README: ALS 0.022, popularity 0.033).",
+        ]
+    lines += ["", "## Import times", ""]
+    lines.extend(f"- {name}: {seconds:.1f} s" for name, seconds in report.import_seconds.items())
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: EvaluationReport, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "EVALUATION.md", out_dir / "evaluation.json"
+    md.write_text(markdown(report))
+    js.write_text(json.dumps(summary_json(report), indent=2, sort_keys=True) + "\n")
+    return md, js
