@@ -185,6 +185,36 @@ def import_dataset(
         console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
 
 
+models_app = typer.Typer(help="Champions, challengers and rollbacks in the model registry.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("status")
+def models_status() -> None:
+    """Each model's champion, the versions that held the title before, and the latest verdict."""
+    from crm_intel import jobs
+    from crm_intel.summary import model_status_table
+
+    console.print(model_status_table(jobs.model_status(_context())))
+
+
+@models_app.command("rollback")
+def models_rollback(name: Annotated[str, typer.Argument(help="model name, e.g. churn")]) -> None:
+    """Give the champion alias back to the previous champion (servers follow within their refresh)."""
+    from training.tracking import NothingToRollBackError, Tracker
+
+    ctx = _context()
+    try:
+        done = Tracker(ctx.training).rollback(name)
+    except NothingToRollBackError as error:
+        _fail(str(error))
+    else:
+        console.print(
+            f"{name}: champion moved back from v{done.from_version} to v{done.to_version}; running servers "
+            f"follow within {ctx.serving.champion_refresh_seconds:g} s"
+        )
+
+
 @app.command()
 def evaluate(
     data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),
@@ -293,11 +323,12 @@ def train(model: Annotated[str, typer.Argument(help="model to train, e.g. churn"
     from crm_intel import jobs
     from crm_intel.summary import training_table
     from training.jobs import UnknownModelError
+    from training.readiness import NotReadyError
     from training.split import NotEnoughHistoryError
 
     try:
         result = jobs.train(_context(), model)
-    except (UnknownModelError, NotEnoughHistoryError) as error:
+    except (UnknownModelError, NotEnoughHistoryError, NotReadyError) as error:
         _fail(str(error))
     else:
         console.print(training_table(result))

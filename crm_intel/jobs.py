@@ -34,6 +34,7 @@ from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
 from features.erasure import PurgeResult, forget_contacts
 from features.pipeline import FeatureBuildResult, build_and_publish
+from models.drift import FeatureDrift
 from serving.batch import BatchResult, latest_snapshot, score_all
 from serving.champion import load_champion
 from training.evaluation.runner import EvaluationReport
@@ -285,3 +286,36 @@ def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | No
     markdown_file, json_file = write_report(result, out_dir)
     console.print(f"  - wrote {markdown_file} and {json_file}")
     return result
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    model_name: str
+    champion: str | None
+    history: list[str]
+    latest: str | None
+    latest_verdict: str
+    drift: list[FeatureDrift] | None
+
+
+def model_status(ctx: AppContext) -> list[ModelStatus]:
+    from training.drift_report import champion_drift
+    from training.specs import SPECS
+    from training.tracking import Tracker
+
+    tracker = Tracker(ctx.training)
+    out = []
+    for name in sorted(SPECS):
+        versions = tracker.client.search_model_versions(f"name='{name}'")
+        latest = max(versions, key=lambda v: int(v.version), default=None)
+        out.append(
+            ModelStatus(
+                model_name=name,
+                champion=tracker.champion_version(name),
+                history=tracker.champion_history(name),
+                latest=None if latest is None else str(latest.version),
+                latest_verdict="" if latest is None else str(latest.tags.get("reason", "")),
+                drift=champion_drift(tracker, name, ctx.features.snapshot_path),
+            )
+        )
+    return out

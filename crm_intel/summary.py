@@ -8,7 +8,8 @@ from rich.table import Table
 from crm_core.schemas.imports import ImportReport
 from crm_intel.console import console
 from crm_intel.context import AppContext
-from crm_intel.jobs import QuickstartResult
+from crm_intel.jobs import ModelStatus, QuickstartResult
+from models.drift import FeatureDrift
 from serving.batch import BatchResult
 from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
@@ -85,3 +86,29 @@ def evaluation_table(report: EvaluationReport) -> Table:
         verdict = "[green]met[/]" if check.met else "[red]missed[/]"
         table.add_row(title, check.metric, f"{check.value:.3f}", check.target, verdict)
     return table
+
+
+def model_status_table(statuses: list[ModelStatus]) -> Table:
+    table = Table(title="models", show_edge=False)
+    for column in ("model", "champion", "earlier champions", "latest version", "latest verdict", "drift (PSI)"):
+        table.add_column(column)
+    for status in statuses:
+        table.add_row(
+            status.model_name,
+            f"v{status.champion}" if status.champion else "[yellow]none: train one[/]",
+            ", ".join(f"v{version}" for version in status.history[:-1][-5:]) or "-",
+            f"v{status.latest}" if status.latest else "-",
+            status.latest_verdict or "-",
+            _drift_cell(status.drift),
+        )
+    return table
+
+
+def _drift_cell(drift: list[FeatureDrift] | None) -> str:
+    """The three features that moved most, with the verdict of the worst."""
+    if not drift:
+        return "-"
+    worst = drift[0]
+    colour = {"stable": "green", "watch": "yellow", "shifted": "red"}[worst.verdict]
+    top = ", ".join(f"{d.feature} {d.psi:.2f}" for d in drift[:3])
+    return f"[{colour}]{worst.verdict}[/]: {top}"

@@ -52,6 +52,11 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
     assert stat.S_IMODE((home.path / "demo_logins.json").stat().st_mode) == 0o600
     assert len({login["password"] for login in logins}) == len(logins), "every demo password is its own"
 
+    status = home.cli("models", "status", cwd=workdir)
+    assert status.returncode == 0 and "v1" in status.stdout and "v2" in status.stdout, status.stdout
+    only_one = home.cli("models", "rollback", "churn", cwd=workdir)
+    assert only_one.returncode == 1 and "no champion of 'churn' is recorded before version 1" in only_one.stdout
+
     verified = home.cli("audit-verify", cwd=workdir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "audit chain intact" in verified.stdout
@@ -120,3 +125,12 @@ def test_rotate_keys_moves_every_personal_field_to_a_new_key(tmp_path: Path) -> 
     assert all(after.written_with_primary(token) for token in tokens)
     assert all("@example.com" in after.decrypt(token, "contacts.email") for token in tokens)
     assert home.cli("audit-verify", cwd=tmp_path).returncode == 0
+
+
+def test_models_status_and_rollback_on_an_empty_registry(data_home: DataHome) -> None:
+    status = data_home.cli("models", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "churn" in status.stdout and "none: train one" in status.stdout
+    refused = data_home.cli("models", "rollback", "churn")
+    assert refused.returncode == 1
+    assert "'churn' has no champion to roll back" in refused.stdout

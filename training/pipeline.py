@@ -23,6 +23,7 @@ from features.store import historical_features, service_feature_names
 from models.metrics import binary_metrics
 from training.labels import LABEL
 from training.promotion import PromotionDecision, decide
+from training.readiness import NotReadyError, assess
 from training.spec import TrainingSpec
 from training.tracking import Tracker
 
@@ -80,6 +81,9 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
     train, holdout = training_set.filter(~is_holdout), training_set.filter(is_holdout)
     x_train, x_holdout = to_model_input(train, feature_names), to_model_input(holdout, feature_names)
     y_train, y_holdout = train[LABEL].to_numpy(), holdout[LABEL].to_numpy()
+    readiness = assess(train, holdout, LABEL, feature_names, spec.minimums)
+    if not readiness.ready:
+        raise NotReadyError(spec.model_name, readiness)
 
     stage(f"fit on {train.height:,} rows")
     model = spec.estimator_factory(spec.seed).fit(x_train, y_train)
@@ -111,7 +115,8 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
             "holdout_rows": holdout.height,
             "feature_count": len(feature_names),
             "data_digest": digest,
-        },
+        }
+        | readiness.params(),
         metrics={f"holdout_{name}": value for name, value in metrics.items()}
         | ({f"champion_holdout_{spec.primary_metric}": champion_metric} if champion_metric is not None else {}),
         tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},

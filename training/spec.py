@@ -11,6 +11,7 @@ import polars as pl
 
 from crm_core.exports import CrmExport
 from models.bands import Bands
+from models.graduated import DataMinimums
 from training.split import TimeSplit
 
 LabelBuilder = Callable[[CrmExport, list[datetime]], pl.DataFrame]
@@ -35,6 +36,7 @@ class TrainingSpec:
     primary_metric: str = "roc_auc"
     min_improvement: float = 0.0
     seed: int = 42
+    minimums: DataMinimums = field(default_factory=DataMinimums)
 
     def params(self) -> dict[str, Any]:
         """What MLflow records about the spec itself."""

@@ -6,6 +6,7 @@ would write `mlflow.db` into whatever directory the process started in.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,20 @@ from mlflow.models import infer_signature
 from training.settings import TrainingSettings
 
 CHAMPION = "champion"
+# Aliases keep no history; the registered model's tag does, so a rollback knows where to go.
+HISTORY_TAG = "champion_history"
+MAX_HISTORY = 50
+
+
+class NothingToRollBackError(RuntimeError):
+    """No champion, or none recorded before the current one."""
+
+
+@dataclass(frozen=True)
+class Rollback:
+    model_name: str
+    from_version: str
+    to_version: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,33 @@ class Tracker:
 
     def set_champion(self, model_name: str, version: str) -> None:
         self.client.set_registered_model_alias(model_name, CHAMPION, version)
+        history = [*self.champion_history(model_name), version][-MAX_HISTORY:]
+        self.client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
+
+    def champion_history(self, model_name: str) -> list[str]:
+        """Versions that held the champion alias, oldest first, the current one last."""
+        try:
+            tags = self.client.get_registered_model(model_name).tags
+        except MlflowException:
+            return []
+        return [str(version) for version in json.loads(tags.get(HISTORY_TAG, "[]"))]
+
+    def rollback(self, model_name: str) -> Rollback:
+        """Give the alias back to the champion before the current one; the current version is
+        tagged as rolled back. Repeating it walks further back through the history."""
+        current = self.champion_version(model_name)
+        if current is None:
+            raise NothingToRollBackError(f"'{model_name}' has no champion to roll back")
+        history = self.champion_history(model_name)
+        while history and history[-1] == current:
+            history.pop()
+        if not history:
+            raise NothingToRollBackError(f"no champion of '{model_name}' is recorded before version {current}")
+        previous = history[-1]
+        self.client.set_registered_model_alias(model_name, CHAMPION, previous)
+        self.client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
+        self.tag_version(model_name, current, {"rolled_back": "true", "rolled_back_to": previous})
+        return Rollback(model_name=model_name, from_version=current, to_version=previous)
 
     def tag_version(self, model_name: str, version: str, tags: dict[str, str]) -> None:
         for key, value in tags.items():

@@ -11,10 +11,12 @@ from mlflow import MlflowClient
 
 from crm_core.exports import export_crm
 from crm_intel.context import AppContext
+from models.graduated import DataMinimums
 from training.jobs import train
 from training.pipeline import RunResult, TrainingContext, run
+from training.readiness import NotReadyError, assess
 from training.specs import CHURN
-from training.tracking import Tracker
+from training.tracking import NothingToRollBackError, Tracker
 
 pytestmark = pytest.mark.slow
 
@@ -89,3 +91,62 @@ def test_promotion_gate_refuses_a_worse_challenger(trained_crm: tuple[AppContext
     client = client_for(ctx)
     assert str(client.get_model_version_by_alias("churn", "champion").version) == champion.version
     assert client.get_model_version("churn", challenger.version).tags["promoted"] == "false"
+
+
+def test_rollback_restores_the_previous_champion_and_walks_back_no_further(
+    trained_crm: tuple[AppContext, RunResult],
+) -> None:
+    ctx, first = trained_crm
+    tracker = Tracker(ctx.training)
+    # A spec that promotes on a tie: the retrain becomes champion, then is rolled back.
+    promoted = run(replace(CHURN, min_improvement=-1.0), context_for(ctx))
+    assert promoted.decision.promote and promoted.version != first.version
+    assert tracker.champion_version("churn") == promoted.version
+    assert tracker.champion_history("churn")[-2:] == [first.version, promoted.version]
+
+    undone = tracker.rollback("churn")
+    assert (undone.from_version, undone.to_version) == (promoted.version, first.version)
+    assert tracker.champion_version("churn") == first.version
+    assert client_for(ctx).get_model_version("churn", promoted.version).tags["rolled_back"] == "true"
+    if first.version not in tracker.champion_history("churn")[:-1]:
+        with pytest.raises(NothingToRollBackError, match="no champion of 'churn' is recorded before"):
+            tracker.rollback("churn")
+        assert tracker.champion_version("churn") == first.version
+
+
+def test_drift_compares_the_champions_training_set_with_the_newest_population(
+    trained_crm: tuple[AppContext, RunResult],
+) -> None:
+    from features.schema import FEATURE_NAMES
+    from training.drift_report import champion_drift
+
+    ctx, _ = trained_crm
+    drift = champion_drift(Tracker(ctx.training), "churn", ctx.features.snapshot_path)
+    assert drift is not None and {d.feature for d in drift} == set(FEATURE_NAMES)
+    assert all(d.psi >= 0 for d in drift)
+    assert [d.psi for d in drift] == sorted((d.psi for d in drift), reverse=True)
+    # Tenure grows between the training snapshots and the newest one: it must show some shift.
+    assert next(d for d in drift if d.feature == "tenure_days").psi > 0.01
+    assert champion_drift(Tracker(ctx.training), "no-such-model", ctx.features.snapshot_path) is None
+
+
+def test_below_the_minimums_no_model_is_fitted_and_the_shortfall_is_named(
+    trained_crm: tuple[AppContext, RunResult],
+) -> None:
+    ctx, _ = trained_crm
+    versions_before = len(client_for(ctx).search_model_versions("name='churn'"))
+    demanding = replace(CHURN, minimums=DataMinimums(min_minority=10**6))
+    with pytest.raises(NotReadyError, match=r"insufficient data to train 'churn': training set has \d+ rows"):
+        run(demanding, context_for(ctx))
+    assert len(client_for(ctx).search_model_versions("name='churn'")) == versions_before, "nothing registered"
+
+
+def test_readiness_counts_missing_and_invalid_values() -> None:
+    train = pl.DataFrame({"label": [0, 1] * 100, "visits": [1.0, None] * 100, "spend": [5.0] * 199 + [-1.0]})
+    holdout = pl.DataFrame({"label": [0, 1] * 20, "visits": [2.0] * 40, "spend": [float("inf")] + [1.0] * 39})
+    report = assess(train, holdout, "label", ["visits", "spend"], DataMinimums())
+    health = {column.column: column for column in report.columns}
+    assert health["visits"].missing_share == pytest.approx(100 / 240)
+    assert health["spend"].invalid == 2
+    assert not report.ready and report.problems == ["spend: 2 invalid values"]
+    assert report.train.positives == 100 and report.kinds_allowed == ["logistic"]

@@ -1,0 +1,88 @@
+"""Data readiness before a fit: are there enough outcomes, and how complete is each feature?
+
+Run on the labelled training set the pipeline is about to use; a model below its minimums is
+not fitted at all, and the report says what is short, so nobody sees a score made up from a
+handful of labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from models.graduated import DataMinimums, LabelCounts
+
+
+@dataclass(frozen=True)
+class ColumnHealth:
+    column: str
+    missing_share: float
+    invalid: int  # infinite or negative where a count or amount cannot be negative
+
+
+@dataclass(frozen=True)
+class ReadinessReport:
+    train: LabelCounts
+    holdout: LabelCounts
+    kinds_allowed: list[str]
+    columns: list[ColumnHealth] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+    def params(self) -> dict[str, float]:
+        """What MLflow records about the data a run was fitted on."""
+        return {
+            "readiness_train_positives": self.train.positives,
+            "readiness_train_rows": self.train.rows,
+            "readiness_holdout_positives": self.holdout.positives,
+            "readiness_max_missing_share": max((c.missing_share for c in self.columns), default=0.0),
+        }
+
+
+class NotReadyError(ValueError):
+    """Insufficient or invalid data: no model is fitted; the message lists every problem."""
+
+    def __init__(self, model_name: str, report: ReadinessReport) -> None:
+        super().__init__(f"insufficient data to train '{model_name}': " + "; ".join(report.problems))
+        self.report = report
+
+
+def assess(
+    train: pl.DataFrame, holdout: pl.DataFrame, label: str, features: list[str], minimums: DataMinimums
+) -> ReadinessReport:
+    train_counts = LabelCounts.of(train[label].to_numpy())
+    holdout_counts = LabelCounts.of(holdout[label].to_numpy())
+    problems = []
+    if train_counts.rows < minimums.min_rows or train_counts.minority < minimums.min_minority:
+        problems.append(
+            f"training set has {train_counts.rows} rows and {train_counts.minority} of the rarer outcome; "
+            f"needs {minimums.min_rows} rows and {minimums.min_minority} of each outcome"
+        )
+    if holdout_counts.minority < minimums.min_calibration_minority:
+        problems.append(
+            f"holdout has {holdout_counts.minority} of the rarer outcome; "
+            f"needs {minimums.min_calibration_minority} to judge a model"
+        )
+    both = pl.concat([train.select(features), holdout.select(features)])
+    columns = [
+        ColumnHealth(
+            column=name,
+            missing_share=float(both[name].null_count() / max(both.height, 1)),
+            invalid=int(
+                both.select((~pl.col(name).cast(pl.Float64).is_finite() | (pl.col(name) < 0)).sum()).item() or 0
+            ),
+        )
+        for name in features
+    ]
+    problems.extend(f"{health.column}: {health.invalid} invalid values" for health in columns if health.invalid)
+    return ReadinessReport(
+        train=train_counts,
+        holdout=holdout_counts,
+        kinds_allowed=minimums.kinds_allowed(train_counts.minority),
+        columns=columns,
+        problems=problems,
+    )
