@@ -31,6 +31,9 @@ def quiet_third_parties(home: Path) -> None:
         os.environ.setdefault(name, value)
     os.environ.setdefault("BENTOML_HOME", str(home / "bentoml"))
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # Our pyfunc wrapper is pickled by design (our own class, loaded only from our own registry);
+    # MLflow's per-run reminder about pickling is noise on a user's console.
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
 
 
 @dataclass

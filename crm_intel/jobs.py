@@ -162,7 +162,7 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult
         crm_export = export(ctx)
     with timer.stage("features: snapshots, feast apply, materialize"):
         features = build_features(ctx, crm_export)
-    with timer.stage("train churn (LightGBM, MLflow)"):
+    with timer.stage("train churn (calibrated graduated fit, MLflow)"):
         training = train(ctx, "churn", crm_export)
     with timer.stage("batch score churn"):
         scoring, champion_version = score(ctx, "churn")

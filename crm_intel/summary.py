@@ -19,8 +19,10 @@ def training_table(result: RunResult) -> Table:
     table = Table(title=f"{result.model_name} v{result.version} (run {result.run_id[:8]})", show_edge=False)
     table.add_column("holdout metric")
     table.add_column("value", justify="right")
-    for name in ("roc_auc", "pr_auc", "brier", "lift_top_decile", "positive_rate"):
+    for name in ("roc_auc", "ece", "pr_auc", "brier", "lift_top_decile", "positive_rate"):
         table.add_row(name, f"{result.metrics[name]:.4f}")
+    table.add_row("scorer (graduated path)", result.scorer)
+    table.add_row("bands (calibrated)", f"medium from {result.bands.medium:.0%}, high from {result.bands.high:.0%}")
     table.add_row("train / holdout rows", f"{result.train_rows:,} / {result.holdout_rows:,}")
     table.add_row("data digest", result.data_digest)
     verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"
@@ -89,18 +91,16 @@ def evaluation_table(report: EvaluationReport) -> Table:
 
 
 def model_status_table(statuses: list[ModelStatus]) -> Table:
-    table = Table(title="models", show_edge=False)
-    for column in ("model", "champion", "earlier champions", "latest version", "latest verdict", "drift (PSI)"):
-        table.add_column(column)
+    """One block per model, two columns wide, so it stays readable in a narrow terminal."""
+    table = Table(title="models", show_edge=False, show_header=False)
+    table.add_column("what")
+    table.add_column("value")
     for status in statuses:
-        table.add_row(
-            status.model_name,
-            f"v{status.champion}" if status.champion else "[yellow]none: train one[/]",
-            ", ".join(f"v{version}" for version in status.history[:-1][-5:]) or "-",
-            f"v{status.latest}" if status.latest else "-",
-            status.latest_verdict or "-",
-            _drift_cell(status.drift),
-        )
+        table.add_row(f"[bold]{status.model_name}[/]", "")
+        table.add_row("  champion", f"v{status.champion}" if status.champion else "[yellow]none: train one[/]")
+        table.add_row("  earlier champions", ", ".join(f"v{v}" for v in status.history[:-1][-5:]) or "-")
+        table.add_row("  latest version", f"v{status.latest}: {status.latest_verdict}" if status.latest else "-")
+        table.add_row("  drift (PSI)", _drift_cell(status.drift))
     return table
 
 

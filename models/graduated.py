@@ -8,7 +8,7 @@ the one ranking the (later) calibration slice best is kept, then calibrated on t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,6 +98,7 @@ def fit_graduated(
     minimums: DataMinimums,
     seed: int,
     kinds: list[str] | None = None,
+    factories: Mapping[str, Callable[[int], Scorer]] = SCORER_FACTORIES,
 ) -> GraduatedFit:
     """Fit the allowed scorers (or `kinds`, still bounded by the minimums), keep the best on the
     calibration slice, calibrate it there. Raises InsufficientDataError below the minimums."""
@@ -108,7 +109,7 @@ def fit_graduated(
     fitted: dict[str, Scorer] = {}
     auc: dict[str, float] = {}
     for kind in candidates:
-        scorer = SCORER_FACTORIES[kind](seed).fit(x_train, y_train)
+        scorer = factories[kind](seed).fit(x_train, y_train)
         fitted[kind] = scorer
         auc[kind] = float(roc_auc_score(y_calibration, scorer.raw_score(x_calibration)))
     best = max(candidates, key=lambda kind: auc[kind])

@@ -1,7 +1,7 @@
 """Loading `<model>@champion` from the MLflow registry, once, with what scoring needs to know.
 
-The native LightGBM flavour is used on purpose: through `mlflow.pyfunc` an LGBMClassifier
-returns class labels, not probabilities.
+Models are registered as pyfunc wrappers around a calibrated model; scoring unwraps it, so it
+gets calibrated probabilities and the per-feature contributions behind each one.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from models.bands import Bands
+from models.calibration import CalibratedModel
 
 CHAMPION_ALIAS = "champion"
 
@@ -35,7 +35,7 @@ class Champion:
     feature_service: str
     feature_names: list[str]
     bands: Bands
-    model: Any
+    model: CalibratedModel
 
 
 def load_champion(tracking_uri: str, model_name: str) -> Champion:
@@ -53,13 +53,15 @@ def load_champion(tracking_uri: str, model_name: str) -> Champion:
     params = client.get_run(version.run_id).data.params
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    model = mlflow.lightgbm.load_model(f"models:/{model_name}@{CHAMPION_ALIAS}")
+    from models.pyfunc import unwrap
+
+    model = unwrap(mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}"))
     return Champion(
         model_name=model_name,
         version=str(version.version),
         run_id=str(version.run_id),
         feature_service=params["feature_service"],
-        feature_names=list(model.booster_.feature_name()),
+        feature_names=list(model.feature_names),
         bands=Bands(medium=float(params["band_medium"]), high=float(params["band_high"])),
         model=model,
     )

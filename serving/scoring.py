@@ -8,7 +8,6 @@ from crm_core.services.predictions import NewPrediction
 from features.model_input import to_model_input
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP, describe
 from models.explain import top_factors
-from models.scorers import tree_contributions
 from serving.champion import Champion
 
 
@@ -18,7 +17,7 @@ def score_features(champion: Champion, frame: pl.DataFrame) -> list[NewPredictio
         return []
     model_input = to_model_input(frame, champion.feature_names)
     scores = champion.model.predict_proba(model_input)[:, 1]
-    reasons = top_factors(tree_contributions(champion.model, model_input), model_input)
+    reasons = top_factors(champion.model.contributions(model_input), model_input)
     return [
         NewPrediction(
             contact_id=int(contact_id),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.api import create_api, install_error_handlers
 from crm_core.api.deps import Caller, policy
+from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.errors import NotFoundError
 from crm_core.opening import open_crm
@@ -31,6 +32,8 @@ predict_api = FastAPI(title="crm-intel predictions", version="1")
 install_error_handlers(predict_api)
 
 MAX_CONTACTS_PER_REQUEST = 1_000
+# The classifiers served; each has its own route so the API documents what it predicts.
+SCORING_MODELS = ("churn", "lead")
 
 
 class PredictRequest(NoNulInput):
@@ -71,7 +74,8 @@ class CrmIntelService:
         predict_api.state.session_factory = self.session_factory
         self.store = open_store(FeatureSettings())
         self.champions = ChampionCache(self.serving.tracking_uri, refresh_seconds=self.serving.champion_refresh_seconds)
-        self._warm_up("churn")
+        for model_name in SCORING_MODELS:
+            self._warm_up(model_name)
 
     def _warm_up(self, model_name: str) -> None:
         # Load at start so the first request is fast; a missing champion is not fatal: the CRM
@@ -85,9 +89,8 @@ class CrmIntelService:
         except NoChampionError as error:
             raise HTTPException(status_code=503, detail=str(error)) from error
 
-    @predict_api.post("/churn", response_model=PredictResponse, openapi_extra=policy("prediction", "create"))
-    def predict_churn(self, request: PredictRequest, caller: Caller) -> PredictResponse:
-        champion = self._champion("churn")
+    def _predict(self, model_name: str, request: PredictRequest, caller: Principal) -> PredictResponse:
+        champion = self._champion(model_name)
         try:
             scored = score_contacts(self.session_factory, self.store, champion, caller, request.contact_ids)
         except NotFoundError as error:
@@ -110,3 +113,13 @@ class CrmIntelService:
                 for row in scored.predictions
             ],
         )
+
+    @predict_api.post("/churn", response_model=PredictResponse, openapi_extra=policy("prediction", "create"))
+    def predict_churn(self, request: PredictRequest, caller: Caller) -> PredictResponse:
+        """Probability of no order or interaction in the next 90 days, with its top factors."""
+        return self._predict("churn", request, caller)
+
+    @predict_api.post("/lead", response_model=PredictResponse, openapi_extra=policy("prediction", "create"))
+    def predict_lead(self, request: PredictRequest, caller: Caller) -> PredictResponse:
+        """Probability that an open deal of the contact is won in the next 60 days."""
+        return self._predict("lead", request, caller)

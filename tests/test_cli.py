@@ -87,9 +87,9 @@ def test_demo_data_refuses_a_non_empty_crm(tmp_path: Path) -> None:
 
 
 def test_training_an_unknown_model_names_the_known_ones(tmp_path: Path) -> None:
-    done = DataHome(tmp_path / "home").cli("train", "lead", cwd=tmp_path)
+    done = DataHome(tmp_path / "home").cli("train", "upsell", cwd=tmp_path)
     assert done.returncode == 1
-    assert "unknown model 'lead'; known models: churn" in done.stdout
+    assert "unknown model 'upsell'; known models: churn, lead" in done.stdout
 
 
 def test_create_user_refuses_weak_passwords_and_creates_a_user_who_can_log_in(tmp_path: Path) -> None:

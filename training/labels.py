@@ -1,4 +1,4 @@
-"""Churn labels, defined once and built point-in-time from CRM exports.
+"""Churn and conversion labels, each defined once and built point-in-time from CRM exports.
 
 A contact is in the population at `as_of` when they were active in the 90 days before it
 (an order or any interaction): contacts who already left are not "at risk". The label is 1
@@ -48,6 +48,29 @@ def churn_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon_days
                 pl.col(ENTITY_KEY).cast(pl.Int64),
                 pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
                 pl.col("returned").is_null().cast(pl.Int8).alias(LABEL),
+            )
+        )
+    return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)
+
+
+def conversion_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon_days: int) -> pl.DataFrame:
+    """(contact_id, event_timestamp, label): contacts with a deal open at `as_of`, labelled 1 when
+    one of those deals is won within `horizon_days` after it. A deal lost, or still open at the
+    horizon, is 0; a contact with nothing open is not a lead at that date and gets no row."""
+    deals = export.deals.lazy()
+    frames = []
+    for as_of in as_of_dates:
+        open_then = deals.filter(
+            (pl.col("opened_at") <= as_of) & (pl.col("closed_at").is_null() | (pl.col("closed_at") > as_of))
+        )
+        won_in_horizon = (pl.col("status") == "won") & (pl.col("closed_at") <= as_of + timedelta(days=horizon_days))
+        frames.append(
+            open_then.group_by(ENTITY_KEY)
+            .agg(won_in_horizon.any().cast(pl.Int8).alias(LABEL))
+            .select(
+                pl.col(ENTITY_KEY).cast(pl.Int64),
+                pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
+                LABEL,
             )
         )
     return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)

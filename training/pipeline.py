@@ -1,7 +1,8 @@
 """The one training pipeline: every model runs these stages, configured by its spec.
 
-labels -> point-in-time features (Feast) -> time split -> fit -> holdout metrics -> MLflow run
-and registry version -> promotion gate against the champion on the same holdout.
+labels -> point-in-time features (Feast) -> time split (fit / calibration / holdout) -> data
+readiness -> graduated fit and calibration -> holdout metrics -> MLflow run and registry version
+-> promotion gate against the champion on the same holdout.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from crm_core.exports import CrmExport
 from features.model_input import to_model_input
 from features.schema import EVENT_TIMESTAMP
 from features.store import historical_features, service_feature_names
+from models.bands import Bands
+from models.graduated import fit_graduated
 from models.metrics import binary_metrics
 from training.labels import LABEL
 from training.promotion import PromotionDecision, decide
 from training.readiness import NotReadyError, assess
 from training.spec import TrainingSpec
+from training.split import SplitPlan
 from training.tracking import Tracker
 
 if TYPE_CHECKING:
@@ -53,6 +57,8 @@ class RunResult:
     train_rows: int
     holdout_rows: int
     data_digest: str
+    scorer: str
+    bands: Bands
 
 
 def data_digest(frame: pl.DataFrame) -> str:
@@ -61,33 +67,51 @@ def data_digest(frame: pl.DataFrame) -> str:
     return hashlib.sha256(row_hashes.tobytes() + ",".join(frame.columns).encode()).hexdigest()[:16]
 
 
-def build_training_set(spec: TrainingSpec, context: TrainingContext) -> tuple[pl.DataFrame, datetime]:
+def build_training_set(spec: TrainingSpec, context: TrainingContext) -> tuple[pl.DataFrame, SplitPlan]:
     plan = spec.split.plan(context.snapshot_dates)
     labels = spec.build_labels(context.export, [*plan.train_dates, plan.holdout_date])
-    return historical_features(context.store, labels, spec.feature_service), plan.holdout_date
+    return historical_features(context.store, labels, spec.feature_service), plan
+
+
+def _slice(frame: pl.DataFrame, dates: list[datetime]) -> pl.DataFrame:
+    return frame.filter(pl.col(EVENT_TIMESTAMP).is_in(dates))
 
 
 def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | None = None) -> RunResult:
     stage = on_stage or (lambda _name: None)
     stage("labels and point-in-time features")
-    training_set, holdout_date = build_training_set(spec, context)
+    training_set, plan = build_training_set(spec, context)
     digest = data_digest(training_set)
     context.training_sets_dir.mkdir(parents=True, exist_ok=True)
     snapshot_file = context.training_sets_dir / f"{spec.model_name}-{digest}.parquet"
     training_set.write_parquet(snapshot_file)
 
     feature_names = service_feature_names(context.store, spec.feature_service)
-    is_holdout = training_set[EVENT_TIMESTAMP] == holdout_date
-    train, holdout = training_set.filter(~is_holdout), training_set.filter(is_holdout)
-    x_train, x_holdout = to_model_input(train, feature_names), to_model_input(holdout, feature_names)
-    y_train, y_holdout = train[LABEL].to_numpy(), holdout[LABEL].to_numpy()
-    readiness = assess(train, holdout, LABEL, feature_names, spec.minimums)
+    fit_rows = _slice(training_set, plan.fit_dates)
+    calibration_rows = _slice(training_set, [plan.calibration_date])
+    holdout = _slice(training_set, [plan.holdout_date])
+    readiness = assess(pl.concat([fit_rows, calibration_rows]), holdout, LABEL, feature_names, spec.minimums)
     if not readiness.ready:
         raise NotReadyError(spec.model_name, readiness)
+    x_fit, x_calibration, x_holdout = (
+        to_model_input(part, feature_names) for part in (fit_rows, calibration_rows, holdout)
+    )
+    y_fit, y_calibration, y_holdout = (part[LABEL].to_numpy() for part in (fit_rows, calibration_rows, holdout))
 
-    stage(f"fit on {train.height:,} rows")
-    model = spec.estimator_factory(spec.seed).fit(x_train, y_train)
+    stage(f"fit on {fit_rows.height:,} rows, calibrate on {calibration_rows.height:,}")
+    fitted = fit_graduated(
+        x_fit,
+        y_fit,
+        x_calibration,
+        y_calibration,
+        minimums=spec.minimums,
+        seed=spec.seed,
+        kinds=list(spec.scorers),
+        factories=spec.scorers,
+    )
+    model = fitted.model
     metrics = binary_metrics(y_holdout, model.predict_proba(x_holdout)[:, 1])
+    bands = Bands.from_outcome_rate(float(np.mean(y_calibration)))
 
     stage("champion comparison")
     champion_version = context.tracker.champion_version(spec.model_name)
@@ -109,15 +133,22 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         example_input=x_holdout.head(50),
         params={
             **spec.params(),
-            "train_dates": ",".join(f"{d:%Y-%m-%d}" for d in sorted(set(train[EVENT_TIMESTAMP].to_list()))),
-            "holdout_date": f"{holdout_date:%Y-%m-%d}",
-            "train_rows": train.height,
+            "fit_dates": ",".join(f"{d:%Y-%m-%d}" for d in plan.fit_dates),
+            "calibration_date": f"{plan.calibration_date:%Y-%m-%d}",
+            "holdout_date": f"{plan.holdout_date:%Y-%m-%d}",
+            "fit_rows": fit_rows.height,
+            "calibration_rows": calibration_rows.height,
             "holdout_rows": holdout.height,
             "feature_count": len(feature_names),
             "data_digest": digest,
+            "scorer": model.kind,
+            "calibration": model.calibrator.method,
+            "band_medium": bands.medium,
+            "band_high": bands.high,
         }
         | readiness.params(),
         metrics={f"holdout_{name}": value for name, value in metrics.items()}
+        | {f"calibration_auc_{kind}": value for kind, value in fitted.candidate_auc.items()}
         | ({f"champion_holdout_{spec.primary_metric}": champion_metric} if champion_metric is not None else {}),
         tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
     )
@@ -133,7 +164,9 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         metrics=metrics,
         champion_metric=champion_metric,
         decision=decision,
-        train_rows=train.height,
+        train_rows=fit_rows.height + calibration_rows.height,
         holdout_rows=holdout.height,
         data_digest=digest,
+        scorer=model.kind,
+        bands=bands,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,33 +10,33 @@ from typing import Any
 import polars as pl
 
 from crm_core.exports import CrmExport
-from models.bands import Bands
-from models.graduated import DataMinimums
+from models.graduated import SCORER_FACTORIES, DataMinimums
+from models.scorers import Scorer
 from training.split import TimeSplit
 
 LabelBuilder = Callable[[CrmExport, list[datetime]], pl.DataFrame]
-EstimatorFactory = Callable[[int], Any]
 
 
 @dataclass(frozen=True)
 class TrainingSpec:
     """A model's definition: features it asks for, how it is labelled, fitted and judged.
 
-    `build_labels` returns (contact_id, event_timestamp, label) rows for the given dates;
-    promotion needs the candidate to beat the champion's `primary_metric` on the same holdout
-    by more than `min_improvement`.
+    `build_labels` returns (contact_id, event_timestamp, label) rows for the given dates. The
+    fit follows the graduated path (rules -> logistic -> LightGBM, as the label counts allow,
+    bounded by `minimums`); `scorers` says how each kind is built. Promotion needs the
+    candidate to beat the champion's `primary_metric` on the same holdout by more than
+    `min_improvement`. Bands come from the outcome rate the model is calibrated to.
     """
 
     model_name: str
     feature_service: str
     build_labels: LabelBuilder
-    estimator_factory: EstimatorFactory
     split: TimeSplit
-    bands: Bands = field(default_factory=Bands)
     primary_metric: str = "roc_auc"
     min_improvement: float = 0.0
     seed: int = 42
     minimums: DataMinimums = field(default_factory=DataMinimums)
+    scorers: Mapping[str, Callable[[int], Scorer]] = field(default_factory=lambda: dict(SCORER_FACTORIES))
 
     def params(self) -> dict[str, Any]:
         """What MLflow records about the spec itself."""
@@ -45,9 +45,8 @@ class TrainingSpec:
             "feature_service": self.feature_service,
             "label": getattr(self.build_labels, "__name__", repr(self.build_labels)),
             "horizon_days": self.split.horizon_days,
-            "band_medium": self.bands.medium,
-            "band_high": self.bands.high,
             "primary_metric": self.primary_metric,
             "min_improvement": self.min_improvement,
             "seed": self.seed,
+            "min_minority_labels": self.minimums.min_minority,
         }

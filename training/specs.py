@@ -7,13 +7,12 @@ from datetime import datetime
 import polars as pl
 
 from crm_core.exports import CrmExport
-from models.bands import Bands
-from models.estimators import lightgbm_classifier
-from training.labels import churn_labels
+from training.labels import churn_labels, conversion_labels
 from training.spec import TrainingSpec
 from training.split import TimeSplit
 
 CHURN_HORIZON_DAYS = 90
+LEAD_HORIZON_DAYS = 60
 
 
 def churn_within_90_days(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
@@ -24,9 +23,19 @@ CHURN = TrainingSpec(
     model_name="churn",
     feature_service="churn_v1",
     build_labels=churn_within_90_days,
-    estimator_factory=lightgbm_classifier,
     split=TimeSplit(horizon_days=CHURN_HORIZON_DAYS),
-    bands=Bands(medium=0.2, high=0.5),
 )
 
-SPECS: dict[str, TrainingSpec] = {spec.model_name: spec for spec in (CHURN,)}
+
+def converts_within_60_days(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
+    return conversion_labels(export, as_of_dates, horizon_days=LEAD_HORIZON_DAYS)
+
+
+LEAD = TrainingSpec(
+    model_name="lead",
+    feature_service="lead_v1",
+    build_labels=converts_within_60_days,
+    split=TimeSplit(horizon_days=LEAD_HORIZON_DAYS),
+)
+
+SPECS: dict[str, TrainingSpec] = {spec.model_name: spec for spec in (CHURN, LEAD)}

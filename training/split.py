@@ -1,8 +1,9 @@
-"""Time-based split: train on older snapshots, hold out the newest labelled one.
+"""Time-based split: fit on older snapshots, calibrate on a later one, hold out the newest.
 
-Labels look `horizon_days` ahead. A training row at t therefore "sees" outcomes up to
-t + horizon; to keep every outcome used in training strictly before the holdout's `as_of`,
-training dates stop one horizon before the holdout. Never a random split.
+Labels look `horizon_days` ahead. A row at t therefore "sees" outcomes up to t + horizon; to
+keep every outcome a stage learns from strictly before the `as_of` of the next stage, fit dates
+stop one horizon before the calibration date, which stops one horizon before the holdout.
+Never a random split.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ class NotEnoughHistoryError(ValueError):
 
 @dataclass(frozen=True)
 class SplitPlan:
-    train_dates: list[datetime]
+    fit_dates: list[datetime]
+    calibration_date: datetime
     holdout_date: datetime
+
+    @property
+    def train_dates(self) -> list[datetime]:
+        """Every date a model learns from (fit and calibration), oldest first."""
+        return [*self.fit_dates, self.calibration_date]
 
 
 @dataclass(frozen=True)
@@ -36,9 +43,11 @@ class TimeSplit:
                 f"no snapshot is {self.horizon_days} days older than the newest ({data_end:%Y-%m-%d})"
             )
         holdout = labelled[-1]
-        train = [date for date in labelled if date + horizon <= holdout]
-        if not train:
+        before_holdout = [date for date in labelled if date + horizon <= holdout]
+        fit = [date for date in before_holdout if before_holdout and date + horizon <= before_holdout[-1]]
+        if not fit:
             raise NotEnoughHistoryError(
-                f"need snapshots at least {2 * self.horizon_days} days before {data_end:%Y-%m-%d} to train"
+                f"need snapshots at least {3 * self.horizon_days} days before {data_end:%Y-%m-%d} "
+                "to fit, calibrate and hold out"
             )
-        return SplitPlan(train_dates=train, holdout_date=holdout)
+        return SplitPlan(fit_dates=fit, calibration_date=before_holdout[-1], holdout_date=holdout)

@@ -18,6 +18,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from models.calibration import CalibratedModel
+from models.pyfunc import CalibratedPyfunc, unwrap
 from training.settings import TrainingSettings
 
 CHAMPION = "champion"
@@ -63,7 +65,7 @@ class Tracker:
         self,
         *,
         model_name: str,
-        model: Any,
+        model: CalibratedModel,
         example_input: pd.DataFrame,
         params: dict[str, Any],
         metrics: dict[str, float],
@@ -75,10 +77,11 @@ class Tracker:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
             mlflow.set_tags(tags)
-            info = mlflow.lightgbm.log_model(
-                model,
+            info = mlflow.pyfunc.log_model(
                 name="model",
+                python_model=CalibratedPyfunc(model),
                 signature=infer_signature(example_input, model.predict_proba(example_input)[:, 1]),
+                input_example=example_input.head(5),
                 # Explicit requirements: inferring them costs ~20 s per run.
                 pip_requirements=[f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"],
                 registered_model_name=model_name,
@@ -91,9 +94,9 @@ class Tracker:
         except MlflowException:
             return None
 
-    def load_version(self, model_name: str, version: str) -> Any:
+    def load_version(self, model_name: str, version: str) -> CalibratedModel:
         self._activate()
-        return mlflow.lightgbm.load_model(f"models:/{model_name}/{version}")
+        return unwrap(mlflow.pyfunc.load_model(f"models:/{model_name}/{version}"))
 
     def set_champion(self, model_name: str, version: str) -> None:
         self.client.set_registered_model_alias(model_name, CHAMPION, version)

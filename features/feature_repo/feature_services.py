@@ -10,4 +10,10 @@ churn_v1 = FeatureService(
     description="Every contact feature, for the churn model.",
 )
 
-FEATURE_SERVICES = [churn_v1]
+lead_v1 = FeatureService(
+    name="lead_v1",
+    features=[*CONTACT_FEATURE_VIEWS],
+    description="Every contact feature, for lead conversion scoring (contacts with an open deal).",
+)
+
+FEATURE_SERVICES = [churn_v1, lead_v1]

@@ -49,12 +49,16 @@ def test_split_keeps_training_outcomes_before_the_holdout() -> None:
     plan = TimeSplit(horizon_days=90).plan(dates)
     assert plan.holdout_date == dates[-1] - timedelta(days=90)
     assert plan.train_dates and all(d + timedelta(days=90) <= plan.holdout_date for d in plan.train_dates)
-    assert plan.train_dates == dates[: len(plan.train_dates)]
+    assert plan.fit_dates == dates[: len(plan.fit_dates)]
+    assert plan.calibration_date == max(d for d in dates if d + timedelta(days=90) <= plan.holdout_date)
+    # The calibration slice is fitted on nothing whose outcome window reaches its own as_of.
+    assert plan.fit_dates and all(d + timedelta(days=90) <= plan.calibration_date for d in plan.fit_dates)
+    assert plan.calibration_date + timedelta(days=90) <= plan.holdout_date
 
 
 def test_split_refuses_too_little_history() -> None:
     dates = [AS_OF + timedelta(days=30 * k) for k in range(5)]
-    with pytest.raises(NotEnoughHistoryError, match="180 days"):
+    with pytest.raises(NotEnoughHistoryError, match="270 days"):
         TimeSplit(horizon_days=90).plan(dates)
     with pytest.raises(NotEnoughHistoryError, match="build features"):
         TimeSplit(horizon_days=90).plan([])

@@ -21,6 +21,7 @@ from tests.conftest import app_context
 from training.labels import LABEL
 from training.pipeline import TrainingContext, build_training_set
 from training.specs import CHURN
+from training.split import SplitPlan
 from training.tracking import Tracker
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ def test_events_after_as_of_change_no_training_row(tmp_path: Path) -> None:
     ctx = app_context(tmp_path / "var")
     load_tables(ctx.engine, generate(DemoConfig(contacts=800, seed=5)))
 
-    def training_set() -> tuple[pl.DataFrame, object]:
+    def training_set() -> tuple[pl.DataFrame, SplitPlan]:
         build_and_publish(export_crm(ctx.engine), ctx.features)
         context = TrainingContext(
             export=export_crm(ctx.engine),
@@ -41,10 +42,10 @@ def test_events_after_as_of_change_no_training_row(tmp_path: Path) -> None:
         )
         return build_training_set(CHURN, context)
 
-    before, holdout_date = training_set()
-    assert isinstance(holdout_date, type(before[EVENT_TIMESTAMP][0]))
+    before, plan = training_set()
+    holdout_date = plan.holdout_date
     # Every contact comes back a day after the holdout's as_of (still inside the data's span).
-    comeback = holdout_date + timedelta(days=1)  # type: ignore[operator]
+    comeback = holdout_date + timedelta(days=1)
     contact_ids = before["contact_id"].unique().to_list()
     with ctx.engine.begin() as connection:
         connection.execute(
@@ -55,8 +56,8 @@ def test_events_after_as_of_change_no_training_row(tmp_path: Path) -> None:
             insert(Order),
             [{"contact_id": c, "ordered_at": comeback, "status": "completed", "total": 1.0} for c in contact_ids],
         )
-    after, holdout_after = training_set()
-    assert holdout_after == holdout_date
+    after, plan_after = training_set()
+    assert plan_after == plan
 
     is_holdout = pl.col(EVENT_TIMESTAMP) == holdout_date
     key = ["contact_id", EVENT_TIMESTAMP]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
-from lightgbm import LGBMClassifier
 from mlflow import MlflowClient
 
 from crm_core.exports import export_crm
 from crm_intel.context import AppContext
 from models.graduated import DataMinimums
+from models.scorers import Contributions, logit
 from training.jobs import train
 from training.pipeline import RunResult, TrainingContext, run
 from training.readiness import NotReadyError, assess
@@ -38,10 +40,29 @@ def context_for(ctx: AppContext) -> TrainingContext:
     )
 
 
-def cannot_split(random_state: int) -> LGBMClassifier:
-    """A challenger that can learn nothing: no leaf may be smaller than the whole data set,
-    so every contact gets the same score."""
-    return LGBMClassifier(n_estimators=5, min_child_samples=10**7, random_state=random_state, verbose=-1)
+class NoSignalScorer:
+    """A challenger that learns nothing: every contact gets the training outcome rate."""
+
+    kind = "no_signal"
+
+    def __init__(self, seed: int) -> None:
+        del seed
+        self.feature_names: list[str] = []
+        self.rate = 0.0
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray) -> NoSignalScorer:
+        self.feature_names = list(x.columns)
+        self.rate = float(logit(float(np.mean(y))))
+        return self
+
+    def raw_score(self, x: pd.DataFrame) -> np.ndarray:
+        return np.full(len(x), self.rate)
+
+    def contributions(self, x: pd.DataFrame) -> Contributions:
+        return Contributions(np.zeros((len(x), len(self.feature_names))), self.raw_score(x), self.feature_names)
+
+
+NO_SIGNAL = dict.fromkeys(("rules", "logistic", "lightgbm"), NoSignalScorer)
 
 
 def test_model_learns_the_generators_signal(trained_crm: tuple[AppContext, RunResult]) -> None:
@@ -82,7 +103,7 @@ def test_retraining_is_reproducible_and_a_tie_is_not_promoted(trained_crm: tuple
 
 def test_promotion_gate_refuses_a_worse_challenger(trained_crm: tuple[AppContext, RunResult]) -> None:
     ctx, champion = trained_crm
-    challenger = run(replace(CHURN, estimator_factory=cannot_split), context_for(ctx))
+    challenger = run(replace(CHURN, scorers=NO_SIGNAL), context_for(ctx))
     # A model without signal scores 0.5 on the real holdout: the signal assertion above fails it.
     assert challenger.metrics["roc_auc"] == pytest.approx(0.5)
     assert challenger.champion_metric == pytest.approx(champion.metrics["roc_auc"])
