@@ -356,6 +356,39 @@ class Prediction(Base):
     scored_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class ProductRecommendation(Base):
+    """One product offered to one contact by one recommender version, with its rank and reason.
+
+    Immutable like predictions: a new model version or a new data snapshot adds rows, and the
+    unique key makes writing the same list twice a no-op.
+    """
+
+    __tablename__ = "recommendations"
+    __table_args__ = (
+        UniqueConstraint(
+            "contact_id",
+            "model_name",
+            "model_version",
+            "data_timestamp",
+            "product_id",
+            name="uq_recommendations_identity",
+        ),
+        Index("ix_recommendations_contact_model_written", "contact_id", "model_name", "written_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(40))
+    model_name: Mapped[str] = mapped_column(String(80))
+    model_version: Mapped[str] = mapped_column(String(40))
+    mlflow_run_id: Mapped[str] = mapped_column(String(64))
+    data_timestamp: Mapped[datetime] = mapped_column(DateTime)
+    written_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class AuditEvent(Base):
     """One audited action. Rows form a hash chain: each `hash` covers the event and the
     previous event's hash, so editing or removing any row breaks verification after it."""

@@ -318,20 +318,39 @@ def build_features() -> None:
 
 
 @app.command()
-def train(model: Annotated[str, typer.Argument(help="model to train, e.g. churn")]) -> None:
+def train(model: Annotated[str, typer.Argument(help="churn, lead or recommend")]) -> None:
     """Train a model, log it to MLflow, and promote it only if it beats the champion."""
     from crm_intel import jobs
-    from crm_intel.summary import training_table
-    from training.jobs import UnknownModelError
+    from crm_intel.summary import recommender_table, training_table
+    from training.jobs import RECOMMENDER_SPECS, UnknownModelError
     from training.readiness import NotReadyError
+    from training.recommendation_pipeline import NoPurchasesError
     from training.split import NotEnoughHistoryError
 
     try:
-        result = jobs.train(_context(), model)
-    except (UnknownModelError, NotEnoughHistoryError, NotReadyError) as error:
+        if model in RECOMMENDER_SPECS:
+            console.print(recommender_table(jobs.train_recommender(_context(), model)))
+        else:
+            console.print(training_table(jobs.train(_context(), model)))
+    except (UnknownModelError, NotEnoughHistoryError, NotReadyError, NoPurchasesError) as error:
+        _fail(str(error))
+
+
+@app.command()
+def recommend() -> None:
+    """Write every contact's next-best products from the champion recommender back to the CRM."""
+    from crm_intel import jobs
+    from serving.champion import NoChampionError
+
+    try:
+        result, version = jobs.recommend(_context())
+    except NoChampionError as error:
         _fail(str(error))
     else:
-        console.print(training_table(result))
+        console.print(
+            f"recommend v{version}: {result.contacts:,} contacts, {result.inserted:,} recommendations written, "
+            f"{result.already_present:,} already present, {result.rejected:,} rejected"
+        )
 
 
 @app.command()

@@ -37,8 +37,10 @@ from features.pipeline import FeatureBuildResult, build_and_publish
 from models.drift import FeatureDrift
 from serving.batch import BatchResult, latest_snapshot, score_all
 from serving.champion import load_champion
+from serving.recommend import RecommendBatchResult
 from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
+from training.recommendation_pipeline import RecommenderRunResult
 
 
 def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> dict[str, int]:
@@ -319,3 +321,30 @@ def model_status(ctx: AppContext) -> list[ModelStatus]:
             )
         )
     return out
+
+
+def train_recommender(ctx: AppContext, model_name: str) -> RecommenderRunResult:
+    from training.jobs import train_recommender as run_training
+
+    with StepReporter() as report:
+        return run_training(model_name, ctx.engine, ctx.training, on_stage=report)
+
+
+RECOMMENDING = Principal.system(Role.MODEL_SERVICE, "batch recommendations")
+
+
+def recommend(ctx: AppContext) -> tuple[RecommendBatchResult, str]:
+    """Every contact's list from the champion recommender; raises NoChampionError if none."""
+    from serving.recommend import load_recommender, recommend_all
+
+    champion = load_recommender(ctx.serving.tracking_uri)
+    with row_progress() as progress:
+        task = progress.add_task(f"recommending with v{champion.version}", total=contact_count(ctx.engine))
+        result = recommend_all(
+            ctx.engine,
+            champion,
+            RECOMMENDING,
+            batch_size=ctx.serving.batch_size // champion.k,
+            on_chunk=lambda rows: progress.advance(task, rows),
+        )
+    return result, champion.version

@@ -13,6 +13,7 @@ from models.drift import FeatureDrift
 from serving.batch import BatchResult
 from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
+from training.recommendation_pipeline import RecommenderRunResult
 
 
 def training_table(result: RunResult) -> Table:
@@ -112,3 +113,18 @@ def _drift_cell(drift: list[FeatureDrift] | None) -> str:
     colour = {"stable": "green", "watch": "yellow", "shifted": "red"}[worst.verdict]
     top = ", ".join(f"{d.feature} {d.psi:.2f}" for d in drift[:3])
     return f"[{colour}]{worst.verdict}[/]: {top}"
+
+
+def recommender_table(result: RecommenderRunResult) -> Table:
+    table = Table(title=f"{result.model_name} v{result.version} (run {result.run_id[:8]})", show_edge=False)
+    table.add_column("holdout metric (newest purchases held out)")
+    table.add_column("value", justify="right")
+    for name in ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10"):
+        table.add_row(name, f"{result.metrics[name]:.4f}")
+    for name, value in result.baselines.items():
+        table.add_row(f"baseline {name} precision_at_10", f"{value:.4f}")
+    table.add_row("purchases learnt from / shoppers judged", f"{result.history_purchases:,} / {result.holdout_users:,}")
+    table.add_row("domain", "repeat purchase: staples first" if result.repeat_domain else "owned items filtered")
+    verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"
+    table.add_row("promotion", f"{verdict}: {result.decision.reason}")
+    return table

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from models.bands import Bands
 from models.calibration import CalibratedModel
@@ -79,22 +80,37 @@ def champion_version(tracking_uri: str, model_name: str) -> str | None:
         return None
 
 
-class ChampionCache:
+class Versioned(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+Loaded = TypeVar("Loaded", bound=Versioned)
+
+
+class ChampionCache(Generic[Loaded]):
     """Champions loaded once and kept, re-checking the alias at most every `refresh_seconds`.
 
     A promotion (or rollback) therefore reaches a running server within that interval without
-    a restart, and a request between checks costs no registry call at all.
+    a restart, and a request between checks costs no registry call at all. `loader` turns a
+    registry entry into what serving holds (a scoring champion, a recommender).
     """
 
     def __init__(
-        self, tracking_uri: str, *, refresh_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+        self,
+        tracking_uri: str,
+        loader: Callable[[str, str], Loaded],
+        *,
+        refresh_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tracking_uri = tracking_uri
+        self.loader = loader
         self.refresh_seconds = refresh_seconds
         self._clock = clock
-        self._loaded: dict[str, tuple[Champion, float]] = {}
+        self._loaded: dict[str, tuple[Loaded, float]] = {}
 
-    def get(self, model_name: str) -> Champion:
+    def get(self, model_name: str) -> Loaded:
         now = self._clock()
         cached = self._loaded.get(model_name)
         if cached is not None and now - cached[1] < self.refresh_seconds:
@@ -102,6 +118,6 @@ class ChampionCache:
         if cached is not None and champion_version(self.tracking_uri, model_name) == cached[0].version:
             self._loaded[model_name] = (cached[0], now)
             return cached[0]
-        champion = load_champion(self.tracking_uri, model_name)  # raises NoChampionError
+        champion = self.loader(self.tracking_uri, model_name)  # raises NoChampionError
         self._loaded[model_name] = (champion, now)
         return champion

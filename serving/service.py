@@ -23,8 +23,9 @@ from crm_core.opening import open_crm
 from crm_core.schemas.common import NoNulInput, RecordId, UtcDateTime
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
-from serving.champion import Champion, ChampionCache, NoChampionError
+from serving.champion import ChampionCache, Loaded, NoChampionError, load_champion
 from serving.online import FeaturesNotReadyError, score_contacts
+from serving.recommend import RECOMMENDER, load_recommender, recommend_contacts
 from serving.settings import ServingSettings
 
 crm_api = create_api()
@@ -58,6 +59,26 @@ class PredictResponse(BaseModel):
     predictions: list[PredictionOut]
 
 
+class RecommendationOut(BaseModel):
+    product_id: int
+    rank: int
+    score: float
+    reason: str
+
+
+class ContactRecommendations(BaseModel):
+    contact_id: int
+    items: list[RecommendationOut]
+
+
+class RecommendResponse(BaseModel):
+    model: str
+    version: str
+    run_id: str
+    written: int
+    recommendations: list[ContactRecommendations]
+
+
 @bentoml.service(name="crm_intel", workers=1, traffic={"timeout": 60})
 @bentoml.asgi_app(crm_api, path="/api")
 @bentoml.asgi_app(predict_api, path="/predict")
@@ -73,24 +94,50 @@ class CrmIntelService:
         crm_api.state.settings = core
         predict_api.state.session_factory = self.session_factory
         self.store = open_store(FeatureSettings())
-        self.champions = ChampionCache(self.serving.tracking_uri, refresh_seconds=self.serving.champion_refresh_seconds)
+        refresh = self.serving.champion_refresh_seconds
+        self.champions = ChampionCache(self.serving.tracking_uri, load_champion, refresh_seconds=refresh)
+        self.recommenders = ChampionCache(self.serving.tracking_uri, load_recommender, refresh_seconds=refresh)
         for model_name in SCORING_MODELS:
-            self._warm_up(model_name)
+            self._warm_up(self.champions, model_name)
+        self._warm_up(self.recommenders, RECOMMENDER)
 
-    def _warm_up(self, model_name: str) -> None:
+    @staticmethod
+    def _warm_up(cache: ChampionCache[Any], model_name: str) -> None:
         # Load at start so the first request is fast; a missing champion is not fatal: the CRM
         # API still serves, and predictions answer 503 until a model is trained.
         with contextlib.suppress(NoChampionError):
-            self.champions.get(model_name)
+            cache.get(model_name)
 
-    def _champion(self, model_name: str) -> Champion:
+    @staticmethod
+    def _get(cache: ChampionCache[Loaded], model_name: str) -> Loaded:
         try:
-            return self.champions.get(model_name)
+            return cache.get(model_name)
         except NoChampionError as error:
             raise HTTPException(status_code=503, detail=str(error)) from error
 
+    @predict_api.post("/recommend", response_model=RecommendResponse, openapi_extra=policy("recommendation", "create"))
+    def recommend(self, request: PredictRequest, caller: Caller) -> RecommendResponse:
+        """Next products to offer each contact, with the reason for each, written back to the CRM."""
+        champion = self._get(self.recommenders, RECOMMENDER)
+        try:
+            done = recommend_contacts(self.session_factory, champion, caller, request.contact_ids)
+        except NotFoundError as error:
+            raise HTTPException(status_code=404, detail={"error": str(error), "id": error.entity_id}) from error
+        lists: dict[int, list[RecommendationOut]] = {contact_id: [] for contact_id in request.contact_ids}
+        for row in done.rows:
+            lists[row.contact_id].append(
+                RecommendationOut(product_id=row.product_id, rank=row.rank, score=row.score, reason=row.reason)
+            )
+        return RecommendResponse(
+            model=champion.model_name,
+            version=champion.version,
+            run_id=champion.run_id,
+            written=done.inserted,
+            recommendations=[ContactRecommendations(contact_id=c, items=items) for c, items in lists.items()],
+        )
+
     def _predict(self, model_name: str, request: PredictRequest, caller: Principal) -> PredictResponse:
-        champion = self._champion(model_name)
+        champion = self._get(self.champions, model_name)
         try:
             scored = score_contacts(self.session_factory, self.store, champion, caller, request.contact_ids)
         except NotFoundError as error:
@@ -121,5 +168,5 @@ class CrmIntelService:
 
     @predict_api.post("/lead", response_model=PredictResponse, openapi_extra=policy("prediction", "create"))
     def predict_lead(self, request: PredictRequest, caller: Caller) -> PredictResponse:
-        """Probability that an open deal of the contact is won in the next 60 days."""
+        """Probability that an open deal of the contact is won in the next 90 days."""
         return self._predict("lead", request, caller)

@@ -12,11 +12,21 @@ class PromotionDecision:
     reason: str
 
 
+# What a model that learnt nothing scores; a first model must beat it to be shown to anyone.
+CHANCE = {"roc_auc": 0.5, "pr_auc": 0.0}
+
+
 def decide(*, metric: str, candidate: float, champion: float | None, min_improvement: float) -> PromotionDecision:
-    """Compare scores computed on one holdout; higher is better for every gated metric."""
+    """Compare scores computed on one holdout; higher is better for every gated metric.
+
+    With no champion yet, the bar is chance (where chance is defined for the metric).
+    """
     if math.isnan(candidate):
         return PromotionDecision(False, f"candidate {metric} is undefined")
     if champion is None:
+        floor = CHANCE.get(metric)
+        if floor is not None and candidate <= floor + min_improvement:
+            return PromotionDecision(False, f"no champion yet, but {metric} {candidate:.4f} is no better than chance")
         return PromotionDecision(True, f"no champion yet; candidate {metric} {candidate:.4f}")
     if candidate > champion + min_improvement:
         return PromotionDecision(

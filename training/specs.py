@@ -12,7 +12,7 @@ from training.spec import TrainingSpec
 from training.split import TimeSplit
 
 CHURN_HORIZON_DAYS = 90
-LEAD_HORIZON_DAYS = 60
+LEAD_HORIZON_DAYS = 90
 
 
 def churn_within_90_days(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
@@ -27,14 +27,14 @@ CHURN = TrainingSpec(
 )
 
 
-def converts_within_60_days(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
+def converts_within_90_days(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
     return conversion_labels(export, as_of_dates, horizon_days=LEAD_HORIZON_DAYS)
 
 
 LEAD = TrainingSpec(
     model_name="lead",
     feature_service="lead_v1",
-    build_labels=converts_within_60_days,
+    build_labels=converts_within_90_days,
     split=TimeSplit(horizon_days=LEAD_HORIZON_DAYS),
 )
 

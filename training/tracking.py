@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import implicit
 import lightgbm
 import mlflow
 import pandas as pd
@@ -19,7 +20,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from models.calibration import CalibratedModel
-from models.pyfunc import CalibratedPyfunc, unwrap
+from models.pyfunc import CalibratedPyfunc, RecommenderPyfunc, unwrap
+from models.recommenders import Recommender
 from training.settings import TrainingSettings
 
 CHAMPION = "champion"
@@ -84,6 +86,35 @@ class Tracker:
                 input_example=example_input.head(5),
                 # Explicit requirements: inferring them costs ~20 s per run.
                 pip_requirements=[f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"],
+                registered_model_name=model_name,
+            )
+        return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
+
+    def log_recommender_run(
+        self,
+        *,
+        model_name: str,
+        recommender: Recommender,
+        k: int,
+        example_users: list[int],
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+    ) -> LoggedModel:
+        """Like a scoring run; the registered model answers contact ids with ranked products."""
+        self._activate()
+        wrapper = RecommenderPyfunc(recommender, k=k)
+        example = pd.DataFrame({"contact_id": example_users})
+        with mlflow.start_run(experiment_id=self.experiment_id(model_name)) as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+            mlflow.set_tags(tags)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=wrapper,
+                signature=infer_signature(example, wrapper.predict(None, example)),
+                input_example=example,
+                pip_requirements=[f"implicit=={implicit.__version__}", f"scikit-learn=={sklearn.__version__}"],
                 registered_model_name=model_name,
             )
         return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))

@@ -84,6 +84,14 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
         DELETE: {A: ALL},
         EXPORT: {A: ALL, K: ALL, D: ALL},
     },
+    # Offers shown on the record follow the same rules as scores.
+    "recommendation": {
+        READ: {A: ALL, R: TEAM, M: OWN, K: ALL, D: ALL, S: ALL},
+        CREATE: {A: ALL, R: TEAM, M: OWN, D: ALL, S: ALL},
+        UPDATE: {},
+        DELETE: {A: ALL},
+        EXPORT: {A: ALL, K: ALL, D: ALL},
+    },
     # Consent travels with the contact; marketers read it to build lawful audiences.
     "consent": {**_SALES_RECORD, UPDATE: {}, DELETE: {}},
     # Erasing a person is an administrator's act, on the person's request.
@@ -150,6 +158,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "order_lines": "order_line",
     "products": "product",
     "predictions": "prediction",
+    "recommendations": "recommendation",
     "consents": "consent",
     "erasures": "erasure",
     "custom_field_definitions": "custom_field",

@@ -10,6 +10,7 @@ from crm_core.schemas.catalogue import OrderPublic
 from crm_core.schemas.common import UtcDateTime
 from crm_core.schemas.deals import DealPublic
 from crm_core.schemas.profiles import ContactPublic, ScorePublic
+from crm_core.schemas.recommendations import RecommendationPublic
 from crm_core.schemas.records import AccountPublic
 from crm_core.schemas.tickets import TicketPublic
 
@@ -34,3 +35,4 @@ class Customer360(BaseModel):
     deals: list[DealPublic]
     tickets: list[TicketPublic]
     orders: list[OrderPublic]
+    recommendations: list[RecommendationPublic]

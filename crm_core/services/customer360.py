@@ -15,6 +15,7 @@ from crm_core.schemas.deals import DealPublic
 from crm_core.schemas.records import AccountPublic
 from crm_core.schemas.tickets import TicketPublic
 from crm_core.services.profiles import get_contact_profile
+from crm_core.services.recommendations import latest_recommendations
 from crm_core.unit_of_work import UnitOfWork
 
 SECTION_LIMIT = 50
@@ -64,4 +65,5 @@ def get_customer_360(uow: UnitOfWork, principal: Principal, contact_id: int) -> 
             OrderPublic.model_validate(row)
             for row in _section(uow, principal, "order", Order, contact_id, Order.ordered_at)
         ],
+        recommendations=latest_recommendations(uow, contact_id) if _may_read(principal, "recommendation") else [],
     )

@@ -27,6 +27,7 @@ from crm_core.entities import (
     Order,
     OrderLine,
     Prediction,
+    ProductRecommendation,
     Ticket,
 )
 from crm_core.errors import NotFoundError
@@ -63,6 +64,10 @@ def erase_person(
     deleted: dict[str, int] = {}
     for name, statement in (
         ("predictions", delete(Prediction).where(Prediction.contact_id == contact_id)),
+        (
+            "recommendations",
+            delete(ProductRecommendation).where(ProductRecommendation.contact_id == contact_id),
+        ),
         ("activities", delete(Activity).where(Activity.contact_id == contact_id)),
         ("consents", delete(Consent).where(Consent.contact_id == contact_id)),
         ("tickets", delete(Ticket).where(Ticket.contact_id == contact_id)),

@@ -8,15 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert
-from sqlalchemy.dialects import postgresql, sqlite
-
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.entities import Prediction
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
 from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.idempotent import insert_ignoring_duplicates
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
@@ -91,7 +89,9 @@ def record_predictions(
             }
         )
     if payload:
-        inserted = uow.session.execute(_insert_ignoring_duplicates(uow).returning(Prediction.id), payload).all()
+        inserted = uow.session.execute(
+            insert_ignoring_duplicates(uow, Prediction, IDENTITY_COLUMNS).returning(Prediction.id), payload
+        ).all()
         result.inserted = len(inserted)
     result.already_present = len(payload) - result.inserted
     models = sorted({(row.model_name, row.model_version) for row in rows})
@@ -109,12 +109,3 @@ def record_predictions(
         at=scored_at,
     )
     return result
-
-
-def _insert_ignoring_duplicates(uow: UnitOfWork) -> Insert:
-    dialect = uow.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(Prediction).on_conflict_do_nothing(index_elements=list(IDENTITY_COLUMNS))
-    if dialect == "sqlite":
-        return sqlite.insert(Prediction).on_conflict_do_nothing(index_elements=list(IDENTITY_COLUMNS))
-    raise NotImplementedError(f"idempotent write-back is not implemented for {dialect}")

@@ -184,6 +184,40 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     assert marketer.status_code == 403
 
 
+def test_lead_scores_and_recommendations_reach_the_record_over_http(server: Server) -> None:
+    admin = server.auth("admin")
+    recommend = f"{server.url}/predict/recommend"
+    assert httpx.post(recommend, json={"contact_ids": [1]}, headers=admin, timeout=30).status_code == 503
+
+    for model in ("lead", "recommend"):
+        trained = server.home.cli("train", model)
+        assert trained.returncode == 0, trained.stdout + trained.stderr
+        assert "promoted to champion" in trained.stdout
+
+    lead = httpx.post(f"{server.url}/predict/lead", json={"contact_ids": [3]}, headers=admin, timeout=60)
+    assert lead.status_code == 200, lead.text
+    assert lead.json()["model"] == "lead" and 0.0 <= lead.json()["predictions"][0]["score"] <= 1.0
+
+    offered = httpx.post(recommend, json={"contact_ids": [1, 2]}, headers=admin, timeout=60)
+    assert offered.status_code == 200, offered.text
+    body = offered.json()
+    assert body["model"] == "recommend" and body["written"] == 20
+    assert [entry["contact_id"] for entry in body["recommendations"]] == [1, 2]
+    assert [item["rank"] for item in body["recommendations"][0]["items"]] == list(range(1, 11))
+    again = httpx.post(recommend, json={"contact_ids": [2, 1]}, headers=admin, timeout=60).json()
+    assert again["written"] == 0, "the same lists are not written twice"
+
+    record = httpx.get(f"{server.url}/api/contacts/1/360", headers=admin, timeout=30).json()
+    shown = [(r["product_id"], r["rank"]) for r in record["recommendations"]]
+    assert shown == [(item["product_id"], item["rank"]) for item in body["recommendations"][0]["items"]]
+    assert all(r["reason_text"] for r in record["recommendations"])
+    scored = httpx.get(f"{server.url}/api/contacts/3/360", headers=admin, timeout=30).json()
+    assert [s["version"] for s in scored["scores"] if s["model"] == "lead"] == [lead.json()["version"]]
+
+    marketer = httpx.post(recommend, json={"contact_ids": [1]}, headers=server.auth("marketer"), timeout=30)
+    assert marketer.status_code == 403, "marketers read offers; they do not generate them"
+
+
 @pytest.mark.parametrize(
     "payload",
     [{"contact_ids": "x"}, {}, {"contact_ids": []}, {"contact_ids": [1], "extra": True}, {"contact_ids": ["one"]}],

@@ -4,7 +4,7 @@ import pytest
 
 from crm_core.exports import export_crm
 from crm_intel.context import AppContext
-from serving.champion import ChampionCache
+from serving.champion import ChampionCache, load_champion
 from training.jobs import train
 from training.pipeline import RunResult
 from training.tracking import Tracker
@@ -26,7 +26,7 @@ def test_a_promotion_reaches_the_cache_after_the_refresh_interval(trained_crm: t
     ctx, trained = trained_crm
     tracker = Tracker(ctx.training)
     clock = ManualClock()
-    cache = ChampionCache(ctx.serving.tracking_uri, refresh_seconds=30, clock=clock)
+    cache = ChampionCache(ctx.serving.tracking_uri, load_champion, refresh_seconds=30, clock=clock)
     original = cache.get("churn")
     assert original.version == tracker.champion_version("churn")
     assert cache.get("churn") is original, "loaded once, then kept"

@@ -1,0 +1,54 @@
+"""The recommender's run on a generated CRM: real MLflow registry, real write-back."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
+from crm_core.entities import ProductRecommendation
+from crm_intel.context import AppContext
+from serving.recommend import load_recommender, recommend_all, rows_for
+from training.recommendation_pipeline import RecommenderSpec, purchase_events, run_recommender, time_holdout
+from training.tracking import Tracker
+
+pytestmark = pytest.mark.slow
+SERVICE = Principal.system(Role.MODEL_SERVICE, "tests")
+
+
+def test_the_holdout_is_the_newest_purchases_only(generated_crm: AppContext) -> None:
+    events = purchase_events(generated_crm.engine)
+    history, later = time_holdout(events, 30)
+    cutoff = history["at"].max()
+    assert history.height + sum(len(items) for items in later.values()) <= events.height
+    assert events.filter(events["at"] > cutoff).height > 0 and later
+
+
+def test_recommender_is_registered_gated_and_written_back_once(generated_crm: AppContext) -> None:
+    ctx = generated_crm
+    tracker = Tracker(ctx.training)
+    first = run_recommender(RecommenderSpec(), ctx.engine, tracker, ctx.training.training_sets_dir)
+    assert first.decision.promote and tracker.champion_version("recommend") == first.version
+    assert set(first.baselines) == {"buy_again", "popularity"}
+    assert 0.0 < first.metrics["precision_at_10"] <= 1.0 and first.holdout_users > 50
+
+    again = run_recommender(RecommenderSpec(), ctx.engine, tracker, ctx.training.training_sets_dir)
+    assert not again.decision.promote, "the same configuration on the same data is a tie"
+    assert again.champion_metric == pytest.approx(first.metrics["precision_at_10"])
+    assert tracker.champion_version("recommend") == first.version
+
+    champion = load_recommender(ctx.serving.tracking_uri)
+    assert (champion.version, champion.k) == (first.version, 10)
+    sample = rows_for(champion, [1, 2, 3, 10_000_000])
+    assert {row.reason for row in sample} <= {"bought_before", "similar_customers", "popular"}
+    assert [row.rank for row in sample if row.contact_id == 1] == list(range(1, 11))
+    assert {row.reason for row in sample if row.contact_id == 10_000_000} == {"popular"}, "cold start"
+
+    written = recommend_all(ctx.engine, champion, SERVICE, batch_size=700)
+    assert written.rejected == 0 and written.inserted == written.contacts * 10
+    rerun = recommend_all(ctx.engine, champion, SERVICE, batch_size=700)
+    assert (rerun.inserted, rerun.already_present) == (0, written.inserted), "a rerun writes nothing twice"
+    with ctx.engine.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(ProductRecommendation)).scalar_one()
+    assert stored == written.inserted
