@@ -58,6 +58,22 @@ CONTACT_FEATURES_SCHEMA = pl.Schema(
 )
 
 
+def source_of(feature: str) -> str:
+    """The CRM entity a feature is computed from: who may read that entity may read the reason.
+
+    Also what groups features into Feast views, so the two can never disagree.
+    """
+    if "activit" in feature or feature.startswith("emails_"):
+        return "activity"
+    if "order" in feature:
+        return "order"
+    if "ticket" in feature or "satisfaction" in feature:
+        return "ticket"
+    if "deal" in feature:
+        return "deal"
+    return "contact"
+
+
 def describe(feature: str) -> str:
     """Business wording of a feature name, for explanations shown to users."""
     return FEATURES[feature][1] if feature in FEATURES else feature.replace("_", " ")

@@ -6,7 +6,7 @@ import polars as pl
 
 from crm_core.services.predictions import NewPrediction
 from features.model_input import to_model_input
-from features.schema import ENTITY_KEY, EVENT_TIMESTAMP, describe
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP, describe, source_of
 from models.explain import top_factors
 from serving.champion import Champion
 
@@ -26,7 +26,10 @@ def score_features(champion: Champion, frame: pl.DataFrame) -> list[NewPredictio
             mlflow_run_id=champion.run_id,
             score=float(score),
             band=champion.bands.band(float(score)),
-            top_factors=[factor | {"description": describe(str(factor["feature"]))} for factor in factors],
+            top_factors=[
+                factor | {"description": describe(str(factor["feature"])), "source": source_of(str(factor["feature"]))}
+                for factor in factors
+            ],
             feature_timestamp=feature_timestamp,
         )
         for contact_id, feature_timestamp, score, factors in zip(

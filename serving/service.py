@@ -20,6 +20,7 @@ from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.errors import NotFoundError
 from crm_core.opening import open_crm
+from crm_core.services.reasons import visible_reasons
 from crm_core.schemas.common import NoNulInput, RecordId, UtcDateTime
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
@@ -154,7 +155,7 @@ class CrmIntelService:
                     contact_id=row.contact_id,
                     score=row.score,
                     band=row.band,
-                    top_factors=row.top_factors,
+                    top_factors=visible_reasons(caller, row.top_factors),
                     feature_timestamp=row.feature_timestamp,
                 )
                 for row in scored.predictions

@@ -10,6 +10,31 @@ from crm_core.protection.masking import disclose
 from crm_core.schemas.common import CustomValues, UtcDateTime
 
 
+class FactorChange(BaseModel):
+    """One reason that moved between the previous score and this one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str
+    description: str
+    value_before: float | None
+    value_now: float | None
+    contribution_before: float | None
+    contribution_now: float | None
+
+
+class ScoreChange(BaseModel):
+    """What changed since the last score: the score, the band, and the reasons that moved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    previous_score: float
+    previous_band: str
+    previous_version: str
+    previous_scored_at: UtcDateTime
+    factors: list[FactorChange]
+
+
 class ScorePublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -20,6 +45,7 @@ class ScorePublic(BaseModel):
     scored_at: UtcDateTime
     feature_timestamp: UtcDateTime
     top_factors: list[dict[str, Any]]
+    change: ScoreChange | None = None
 
 
 class ContactPublic(BaseModel):

@@ -8,8 +8,9 @@ from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Contact, Prediction
 from crm_core.errors import NotFoundError
-from crm_core.schemas.profiles import ContactProfile, ScorePublic, present_contact
+from crm_core.schemas.profiles import ContactProfile, FactorChange, ScoreChange, ScorePublic, present_contact
 from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.reasons import visible_reasons
 from crm_core.unit_of_work import UnitOfWork
 
 
@@ -23,11 +24,17 @@ def get_contact_profile(uow: UnitOfWork, principal: Principal, contact_id: int) 
     contact = uow.session.get(Contact, contact_id)
     if contact is None:
         raise NotFoundError("contact", contact_id)
-    scores = latest_scores(uow, contact_id) if principal.scope("prediction", Action.READ) is not Scope.NONE else []
+    scores = (
+        latest_scores(uow, principal, contact_id)
+        if principal.scope("prediction", Action.READ) is not Scope.NONE
+        else []
+    )
     return ContactProfile(contact=present_contact(contact, principal.role), scores=scores)
 
 
-def latest_scores(uow: UnitOfWork, contact_id: int) -> list[ScorePublic]:
+def latest_scores(uow: UnitOfWork, principal: Principal, contact_id: int) -> list[ScorePublic]:
+    """Per model, the newest score with the reasons the viewer may read, and what changed since
+    the score before it (same contact, same model, any version)."""
     # Newest by scoring time; ties (one batch) broken by feature timestamp, then id.
     ranked = (
         select(
@@ -46,12 +53,14 @@ def latest_scores(uow: UnitOfWork, contact_id: int) -> list[ScorePublic]:
         .where(Prediction.contact_id == contact_id)
         .subquery()
     )
-    rows = uow.session.scalars(
-        select(Prediction)
+    rows = uow.session.execute(
+        select(Prediction, ranked.c.rank)
         .join(ranked, ranked.c.id == Prediction.id)
-        .where(ranked.c.rank == 1)
-        .order_by(Prediction.model_name)
+        .where(ranked.c.rank <= 2)
+        .order_by(Prediction.model_name, ranked.c.rank)
     ).all()
+    newest = {row.model_name: row for row, rank in rows if rank == 1}
+    previous = {row.model_name: row for row, rank in rows if rank == 2}
     return [
         ScorePublic(
             model=row.model_name,
@@ -60,7 +69,39 @@ def latest_scores(uow: UnitOfWork, contact_id: int) -> list[ScorePublic]:
             band=row.band,
             scored_at=row.scored_at,
             feature_timestamp=row.feature_timestamp,
-            top_factors=row.top_factors,
+            top_factors=visible_reasons(principal, row.top_factors),
+            change=_change(principal, previous[name], row) if name in previous else None,
         )
-        for row in rows
+        for name, row in sorted(newest.items())
     ]
+
+
+def _change(principal: Principal, before: Prediction, now: Prediction) -> ScoreChange:
+    """Reasons named in either score, by how much their push moved, largest first."""
+    old = {f["feature"]: f for f in visible_reasons(principal, before.top_factors)}
+    new = {f["feature"]: f for f in visible_reasons(principal, now.top_factors)}
+
+    def moved(feature: str) -> float:
+        return abs(
+            float(new.get(feature, {}).get("contribution") or 0.0)
+            - float(old.get(feature, {}).get("contribution") or 0.0)
+        )
+
+    factors = [
+        FactorChange(
+            feature=feature,
+            description=str((new.get(feature) or old[feature]).get("description", feature.replace("_", " "))),
+            value_before=old.get(feature, {}).get("value"),
+            value_now=new.get(feature, {}).get("value"),
+            contribution_before=old.get(feature, {}).get("contribution"),
+            contribution_now=new.get(feature, {}).get("contribution"),
+        )
+        for feature in sorted(old.keys() | new.keys(), key=lambda name: (-moved(name), name))
+    ]
+    return ScoreChange(
+        previous_score=before.score,
+        previous_band=before.band,
+        previous_version=before.model_version,
+        previous_scored_at=before.scored_at,
+        factors=factors,
+    )

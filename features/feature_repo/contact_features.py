@@ -1,6 +1,5 @@
 """Feature views over the contact snapshots, grouped by what the features describe."""
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import polars as pl
@@ -9,7 +8,7 @@ from feast.types import Float64, Int64
 
 from features.feature_repo.data_sources import contact_snapshots
 from features.feature_repo.entities import contact
-from features.schema import FEATURES
+from features.schema import FEATURES, source_of
 
 # A ttl of zero means "never expires": every snapshot covers every contact, and the
 # point-in-time join must not silently drop a training row because a snapshot is old.
@@ -23,31 +22,15 @@ def _fields(names: list[str]) -> list[Field]:
     ]
 
 
-def _group(predicate: Callable[[str], bool]) -> list[str]:
-    return [name for name in FEATURES if predicate(name)]
-
-
-def _is_activity(name: str) -> bool:
-    return "activit" in name or name.startswith("emails_")
-
-
-def _is_order(name: str) -> bool:
-    return "order" in name
-
-
-def _is_support(name: str) -> bool:
-    return "ticket" in name or "satisfaction" in name
-
-
-def _is_pipeline(name: str) -> bool:
-    return "deal" in name
+def _from(*sources: str) -> list[str]:
+    return [name for name in FEATURES if source_of(name) in sources]
 
 
 contact_activity = FeatureView(
     name="contact_activity",
     entities=[contact],
     ttl=NO_EXPIRY,
-    schema=_fields(_group(_is_activity)),
+    schema=_fields(_from("activity")),
     source=contact_snapshots,
     description="Interactions across channels over 7/30/90 days and their recency.",
 )
@@ -55,7 +38,7 @@ contact_orders = FeatureView(
     name="contact_orders",
     entities=[contact],
     ttl=NO_EXPIRY,
-    schema=_fields(_group(_is_order)),
+    schema=_fields(_from("order")),
     source=contact_snapshots,
     description="Recency, frequency and monetary value of orders.",
 )
@@ -63,7 +46,7 @@ contact_support = FeatureView(
     name="contact_support",
     entities=[contact],
     ttl=NO_EXPIRY,
-    schema=_fields(_group(_is_support)),
+    schema=_fields(_from("ticket")),
     source=contact_snapshots,
     description="Support ticket load and satisfaction.",
 )
@@ -71,7 +54,7 @@ contact_pipeline = FeatureView(
     name="contact_pipeline",
     entities=[contact],
     ttl=NO_EXPIRY,
-    schema=_fields([*_group(_is_pipeline), "tenure_days"]),
+    schema=_fields(_from("deal", "contact")),
     source=contact_snapshots,
     description="Open and won deals, and how long the contact has been with us.",
 )

@@ -96,6 +96,70 @@ def test_profile_shows_the_latest_score_per_model(engine: Engine, contacts: list
     assert [(s.model, s.version, s.score) for s in profile.scores] == [("churn", "2", 0.9), ("lead", "7", 0.4)]
 
 
+def test_the_profile_says_what_changed_since_the_last_score(engine: Engine, contacts: list[int]) -> None:
+    first = contacts[0]
+    before = [
+        {
+            "feature": "days_since_last_order",
+            "contribution": 0.1,
+            "value": 20.0,
+            "description": "days since the last order",
+        },
+        {
+            "feature": "open_tickets_count",
+            "contribution": 0.4,
+            "value": 1.0,
+            "description": "support tickets still open",
+        },
+    ]
+    now = [
+        {
+            "feature": "days_since_last_order",
+            "contribution": 0.9,
+            "value": 95.0,
+            "description": "days since the last order",
+        },
+        {"feature": "tenure_days", "contribution": -0.2, "value": 400.0, "description": "days as a contact"},
+    ]
+    old = NewPrediction(**{**prediction(first, score=0.3).__dict__, "band": "medium", "top_factors": before})
+    new = NewPrediction(
+        **{**prediction(first, version="2", score=0.8, at=T0 + timedelta(days=30)).__dict__, "top_factors": now}
+    )
+    write(engine, [old], scored_at=T0)
+    write(engine, [new], scored_at=T0 + timedelta(days=30))
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        score = get_contact_profile(uow, Principal.system(Role.ADMIN, "tests"), first).scores[0]
+    assert score.change is not None
+    assert (score.change.previous_score, score.change.previous_band, score.change.previous_version) == (
+        0.3,
+        "medium",
+        "1",
+    )
+    moved = [(f.feature, f.value_before, f.value_now) for f in score.change.factors]
+    # Largest move first: order recency pushed +0.8, the resolved tickets' 0.4 went away, tenure came in at -0.2.
+    assert moved == [
+        ("days_since_last_order", 20.0, 95.0),
+        ("open_tickets_count", 1.0, None),
+        ("tenure_days", None, 400.0),
+    ]
+
+
+def test_a_reason_is_shown_only_to_who_may_see_its_source(engine: Engine, contacts: list[int]) -> None:
+    factors = [
+        {"feature": "email_bounced", "contribution": 0.5, "source": "contact.email"},
+        {"feature": "open_tickets_count", "contribution": 0.3, "source": "ticket"},
+    ]
+    write(engine, [NewPrediction(**{**prediction(contacts[0]).__dict__, "top_factors": factors})])
+    seen = {}
+    for role in (Role.ADMIN, Role.MARKETER, Role.MODEL_SERVICE):
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            profile = get_contact_profile(uow, Principal.system(role, "tests"), contacts[0])
+        seen[role] = [f["feature"] for f in profile.scores[0].top_factors]
+    assert seen[Role.ADMIN] == ["email_bounced", "open_tickets_count"]
+    assert seen[Role.MARKETER] == ["open_tickets_count"], "marketers see emails masked: no reason built on one"
+    assert seen[Role.MODEL_SERVICE] == ["open_tickets_count"]
+
+
 def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) -> None:
     write(engine, [prediction(contacts[0])])
     session_factory = make_session_factory(engine)
@@ -116,6 +180,7 @@ def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) ->
         "scored_at": None,
         "feature_timestamp": "2026-10-01T00:00:00Z",  # RFC 3339, UTC
         "top_factors": [{"feature": "tenure_days", "contribution": 0.3}],
+        "change": None,  # the first score has nothing to compare with
     }
     missing = client.get("/contacts/424242")
     assert missing.status_code == 404
