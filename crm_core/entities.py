@@ -389,6 +389,30 @@ class ProductRecommendation(Base):
     written_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Segment(Base):
+    """An audience: a rule over scores and attributes (built by marketers) or a behaviour cluster
+    (found by the models). Members are materialised, and refreshed after every scoring run."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(400))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    member_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SegmentMember(Base):
+    __tablename__ = "segment_members"
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, index=True)
+
+
 class AuditEvent(Base):
     """One audited action. Rows form a hash chain: each `hash` covers the event and the
     previous event's hash, so editing or removing any row breaks verification after it."""

@@ -38,6 +38,7 @@ from models.drift import FeatureDrift
 from serving.batch import BatchResult, latest_snapshot, score_all
 from serving.champion import load_champion
 from serving.recommend import RecommendBatchResult
+from serving.segment_refresh import SegmentRefresh
 from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
 from training.recommendation_pipeline import RecommenderRunResult
@@ -124,7 +125,8 @@ def train(ctx: AppContext, model_name: str, crm_export: CrmExport | None = None)
 
 
 def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
-    """Batch-score every contact with the champion; raises NoChampionError if none exists."""
+    """Batch-score every contact with the champion, then refresh the segments built on scores;
+    raises NoChampionError if there is no champion."""
     champion = load_champion(ctx.serving.tracking_uri, model_name)
     snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names)
     with row_progress() as progress:
@@ -136,7 +138,18 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
             batch_size=ctx.serving.batch_size,
             on_chunk=lambda rows: progress.advance(task, rows),
         )
+    refresh_segments_now(ctx)
     return result, champion.version
+
+
+def refresh_segments_now(ctx: AppContext) -> SegmentRefresh:
+    from serving.segment_refresh import refresh_segments
+
+    refreshed = refresh_segments(ctx.engine, ctx.features.snapshot_path, utc_now())
+    console.print(
+        f"  - segments refreshed: {len(refreshed.rule_sizes)} rule, {len(refreshed.cluster_sizes)} behaviour clusters"
+    )
+    return refreshed
 
 
 @dataclass

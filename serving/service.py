@@ -20,8 +20,8 @@ from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.errors import NotFoundError
 from crm_core.opening import open_crm
-from crm_core.services.reasons import visible_reasons
 from crm_core.schemas.common import NoNulInput, RecordId, UtcDateTime
+from crm_core.services.reasons import visible_reasons
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
 from serving.champion import ChampionCache, Loaded, NoChampionError, load_champion

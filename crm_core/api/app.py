@@ -18,6 +18,7 @@ from crm_core.api import (
     orders,
     privacy,
     products,
+    segments,
     tickets,
     users,
 )
@@ -42,7 +43,7 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api.state.session_factory = session_factory
     api.state.settings = settings
     routers = (auth, contacts, accounts, deals, activities, tickets, products, orders)
-    for module in (*routers, imports, exports, privacy, custom_fields, users):
+    for module in (*routers, imports, exports, privacy, custom_fields, segments, users):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     install_error_handlers(api)
     api.add_middleware(RejectNulMiddleware)

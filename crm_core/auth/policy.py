@@ -92,6 +92,16 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
         DELETE: {A: ALL},
         EXPORT: {A: ALL, K: ALL, D: ALL},
     },
+    # Audiences: who may read contacts may read segments (members are filtered by reach);
+    # marketers and admins define them.
+    "segment": {
+        READ: {A: ALL, R: TEAM, M: OWN, K: ALL, S: ALL},
+        CREATE: {A: ALL, K: ALL},
+        UPDATE: {},
+        DELETE: {A: ALL, K: ALL},
+        EXPORT: {A: ALL, K: ALL},
+    },
+    "segment_member": {READ: {A: ALL, R: TEAM, M: OWN, K: ALL, S: ALL}, CREATE: {}, UPDATE: {}, DELETE: {}, EXPORT: {}},
     # Consent travels with the contact; marketers read it to build lawful audiences.
     "consent": {**_SALES_RECORD, UPDATE: {}, DELETE: {}},
     # Erasing a person is an administrator's act, on the person's request.
@@ -159,6 +169,8 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "products": "product",
     "predictions": "prediction",
     "recommendations": "recommendation",
+    "segments": "segment",
+    "segment_members": "segment_member",
     "consents": "consent",
     "erasures": "erasure",
     "custom_field_definitions": "custom_field",

@@ -28,6 +28,7 @@ from crm_core.entities import (
     OrderLine,
     Prediction,
     ProductRecommendation,
+    SegmentMember,
     Ticket,
 )
 from crm_core.errors import NotFoundError
@@ -64,6 +65,7 @@ def erase_person(
     deleted: dict[str, int] = {}
     for name, statement in (
         ("predictions", delete(Prediction).where(Prediction.contact_id == contact_id)),
+        ("segment_members", delete(SegmentMember).where(SegmentMember.contact_id == contact_id)),
         (
             "recommendations",
             delete(ProductRecommendation).where(ProductRecommendation.contact_id == contact_id),

@@ -34,6 +34,8 @@ from crm_core.entities import (
     Order,
     OrderLine,
     Product,
+    Segment,
+    SegmentMember,
     Ticket,
     User,
 )
@@ -65,6 +67,7 @@ class Case:
     target: str
     records: Records
     product: int
+    segment: int
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,13 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("PATCH", "/tickets/{ticket_id}"): R(
         "record", lambda c: Call(f"/tickets/{c.records.ticket}", json={"priority": "high"})
     ),
+    ("GET", "/segments"): R("open", lambda c: Call("/segments")),
+    ("POST", "/segments"): R(
+        "open", lambda c: Call("/segments", json={"name": unique("S"), "lifecycle_stages": ["lead"]})
+    ),
+    ("GET", "/segments/{segment_id}/members"): R(
+        "list", lambda c: Call(f"/segments/{c.segment}/members", params=NEWEST)
+    ),
     ("GET", "/products"): R("list", lambda c: Call("/products", params=NEWEST), target_id=lambda c: c.product),
     ("POST", "/products"): R(
         "open",
@@ -272,6 +282,7 @@ class Fixtures:
     world: World
     owners: dict[tuple[Role, str], int] = field(default_factory=dict)
     product: int = 0
+    segment: int = 0
 
     def records(self, owner_id: int) -> Records:
         session_factory = make_session_factory(self.world.engine)
@@ -311,6 +322,7 @@ class Fixtures:
             session.flush()
             session.add(DealStageChange(deal_id=deal.id, from_stage=None, to_stage="prospecting", changed_at=NOW))
             session.add(OrderLine(order_id=order.id, product_id=self.product, quantity=1, unit_price=Decimal(1)))
+            session.add(SegmentMember(segment_id=self.segment, contact_id=contact.id))
             owner = session.get_one(User, owner_id)
             principal = Principal(user_id=owner.id, role=owner.role, team_id=owner.team_id)
             token = create_integration_token(uow, principal, name="t", scopes=["*"], now=NOW, expires_at=None)
@@ -324,9 +336,10 @@ def test_every_operation_for_every_role_and_record_follows_the_policy(world: Wor
     fixtures = Fixtures(world)
     with UnitOfWork(make_session_factory(world.engine)) as uow:
         product = Product(sku="MATRIX-1", name="Matrix", category="tools", unit_price=Decimal(1))
-        uow.session.add(product)
+        segment = Segment(key="matrix", name="Matrix", kind="cluster", description="", definition={}, created_at=NOW)
+        uow.session.add_all([product, segment])
         uow.commit()
-        fixtures.product = product.id
+        fixtures.product, fixtures.segment = product.id, segment.id
     documented = operations()
     failures: list[str] = []
     checked = 0
@@ -334,7 +347,7 @@ def test_every_operation_for_every_role_and_record_follows_the_policy(world: Wor
         declared = documented[(method, path)]
         for role, target in itertools.product(Role, TARGETS):
             owner = {"own": world.users[role], "team": teammate, "other": world.stranger_id}[target]
-            case = Case(role, target, fixtures.records(owner), fixtures.product)
+            case = Case(role, target, fixtures.records(owner), fixtures.product, fixtures.segment)
             call = recipe.call(case)
             outcome = expected(role, declared, recipe, target)
             refusal = outcome == "forbidden" or (outcome == "out of reach" and recipe.shape != "list")

@@ -41,8 +41,16 @@ def test_sqlite_pragmas_are_on(sqlite_engine: Engine) -> None:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
 
 
+STORED_AT = datetime(2026, 1, 1).isoformat(sep=" ")
+
+
 def test_an_existing_crm_with_data_upgrades_to_head(database_url: str) -> None:
-    """Batch table rebuilds on SQLite must survive rows that reference the rebuilt table."""
+    """Batch table rebuilds on SQLite must survive rows that reference the rebuilt table.
+
+    The timestamp is bound as the ISO text SQLAlchemy itself stores: once Feast's SQLite online
+    store is imported, a raw datetime handed to sqlite3 becomes epoch seconds (Feast registers a
+    process-wide adapter), which no DateTime column can read back.
+    """
     engine = make_engine(database_url)
     try:
         upgrade(engine, "0002")
@@ -52,18 +60,18 @@ def test_an_existing_crm_with_data_upgrades_to_head(database_url: str) -> None:
                     "INSERT INTO users (id, email, full_name, role, created_at) "
                     "VALUES (1, 'a@b.c', 'A', 'sales_rep', :t)"
                 ),
-                {"t": datetime(2026, 1, 1)},
+                {"t": STORED_AT},
             )
             connection.execute(
                 text("INSERT INTO accounts (id, name, owner_id, created_at) VALUES (1, 'Acme', 1, :t)"),
-                {"t": datetime(2026, 1, 1)},
+                {"t": STORED_AT},
             )
             connection.execute(
                 text(
                     "INSERT INTO contacts (id, first_name, last_name, email, phone, lifecycle_stage, created_at) "
                     "VALUES (1, 'Ada', 'L', 'Ada@Example.com', '+44 20 7946 0000', 'lead', :t)"
                 ),
-                {"t": datetime(2026, 1, 1)},
+                {"t": STORED_AT},
             )
         upgrade(engine)
         with engine.connect() as connection:
