@@ -325,7 +325,22 @@ class OrderLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
 
 
-class Prediction(Base):
+class ScoreColumns:
+    """What every stored score holds: whose, by which model version, on which snapshot, why."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    model_name: Mapped[str] = mapped_column(String(80))
+    model_version: Mapped[str] = mapped_column(String(40))
+    mlflow_run_id: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(20))
+    top_factors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    feature_timestamp: Mapped[datetime] = mapped_column(DateTime)
+    scored_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Prediction(ScoreColumns, Base):
     """One immutable score of one contact by one model version on one feature snapshot.
 
     The unique key makes write-back idempotent: scoring the same contact again with the same
@@ -344,16 +359,21 @@ class Prediction(Base):
         Index("ix_predictions_contact_model_scored", "contact_id", "model_name", "scored_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    model_name: Mapped[str] = mapped_column(String(80))
-    model_version: Mapped[str] = mapped_column(String(40))
-    mlflow_run_id: Mapped[str] = mapped_column(String(64))
-    score: Mapped[float] = mapped_column(Float)
-    band: Mapped[str] = mapped_column(String(20))
-    top_factors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    feature_timestamp: Mapped[datetime] = mapped_column(DateTime)
-    scored_at: Mapped[datetime] = mapped_column(DateTime)
+
+class ShadowPrediction(ScoreColumns, Base):
+    """A challenger's score, kept beside the champion's but never shown on a record: how the
+    challenger would have scored the live population, for comparison before any promotion."""
+
+    __tablename__ = "shadow_predictions"
+    __table_args__ = (
+        UniqueConstraint(
+            "contact_id",
+            "model_name",
+            "model_version",
+            "feature_timestamp",
+            name="uq_shadow_predictions_identity",
+        ),
+    )
 
 
 class ProductRecommendation(Base):

@@ -351,6 +351,7 @@ def train(model: Annotated[str, typer.Argument(help="churn, lead or recommend")]
     """Train a model, log it to MLflow, and promote it only if it beats the champion."""
     from crm_intel import jobs
     from crm_intel.summary import recommender_table, training_table
+    from models.graduated import InsufficientDataError
     from training.jobs import RECOMMENDER_SPECS, UnknownModelError
     from training.readiness import NotReadyError
     from training.recommendation_pipeline import NoPurchasesError
@@ -361,7 +362,7 @@ def train(model: Annotated[str, typer.Argument(help="churn, lead or recommend")]
             console.print(recommender_table(jobs.train_recommender(_context(), model)))
         else:
             console.print(training_table(jobs.train(_context(), model)))
-    except (UnknownModelError, NotEnoughHistoryError, NotReadyError, NoPurchasesError) as error:
+    except (UnknownModelError, NotEnoughHistoryError, NotReadyError, InsufficientDataError, NoPurchasesError) as error:
         _fail(str(error))
 
 

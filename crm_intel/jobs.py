@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from crm_intel.context import AppContext
 from features.erasure import PurgeResult, forget_contacts
 from features.pipeline import FeatureBuildResult, build_and_publish
 from models.drift import FeatureDrift
-from serving.batch import BatchResult, latest_snapshot, score_all
+from serving.batch import POPULATIONS, BatchResult, latest_snapshot, score_all
 from serving.champion import load_champion
 from serving.recommend import RecommendBatchResult
 from serving.segment_refresh import SegmentRefresh
@@ -128,7 +129,7 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
     """Batch-score every contact with the champion, then refresh the segments built on scores;
     raises NoChampionError if there is no champion."""
     champion = load_champion(ctx.serving.tracking_uri, model_name)
-    snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names)
+    snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names, POPULATIONS.get(model_name))
     with row_progress() as progress:
         task = progress.add_task(f"scoring {model_name} v{champion.version}", total=snapshot.height)
         result = score_all(
@@ -138,8 +139,22 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
             batch_size=ctx.serving.batch_size,
             on_chunk=lambda rows: progress.advance(task, rows),
         )
+    shadow_score(ctx, model_name)
     refresh_segments_now(ctx)
     return result, champion.version
+
+
+def shadow_score(ctx: AppContext, model_name: str) -> BatchResult | None:
+    """Score the same population with the challenger, if there is one, into the side table."""
+    from serving.champion import load_challenger
+
+    challenger = load_challenger(ctx.serving.tracking_uri, model_name)
+    if challenger is None:
+        return None
+    snapshot = latest_snapshot(ctx.features.snapshot_path, challenger.feature_names, POPULATIONS.get(model_name))
+    result = score_all(ctx.engine, challenger, snapshot, batch_size=ctx.serving.batch_size, shadow=True)
+    console.print(f"  - challenger {model_name} v{challenger.version} shadow-scored {result.inserted:,} contacts")
+    return result
 
 
 def refresh_segments_now(ctx: AppContext) -> SegmentRefresh:
@@ -161,6 +176,7 @@ class QuickstartResult:
     scoring: BatchResult
     champion_version: str
     timer: StageTimer
+    more: list[str]
 
 
 def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult:
@@ -181,6 +197,10 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult
         training = train(ctx, "churn", crm_export)
     with timer.stage("batch score churn"):
         scoring, champion_version = score(ctx, "churn")
+    more = [
+        optional_step(timer, "lead", lambda: _lead(ctx, crm_export)),
+        optional_step(timer, "recommend", lambda: _recommend(ctx)),
+    ]
     return QuickstartResult(
         contacts=contact_count(ctx.engine),
         demo_rows=demo_rows,
@@ -189,6 +209,47 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult
         scoring=scoring,
         champion_version=champion_version,
         timer=timer,
+        more=more,
+    )
+
+
+def optional_step(timer: StageTimer, name: str, step: Callable[[], str]) -> str:
+    """A quickstart stage that may have nothing to do on this CRM (too few deals or orders):
+    its reason is reported in the summary instead of failing the whole run."""
+    from models.graduated import InsufficientDataError
+    from serving.champion import NoChampionError
+    from training.readiness import NotReadyError
+    from training.recommendation_pipeline import NoPurchasesError
+    from training.split import NotEnoughHistoryError
+
+    with timer.stage(f"{name}: train, score, write back"):
+        try:
+            return step()
+        except (
+            NotReadyError,
+            InsufficientDataError,
+            NoPurchasesError,
+            NotEnoughHistoryError,
+            NoChampionError,
+        ) as error:
+            return f"{name}: skipped: {error}"
+
+
+def _lead(ctx: AppContext, crm_export: CrmExport) -> str:
+    trained = train(ctx, "lead", crm_export)
+    if not trained.decision.promote and trained.champion_metric is None:
+        return f"lead v{trained.version}: not promoted ({trained.decision.reason})"
+    result, version = score(ctx, "lead")
+    auc = trained.metrics["roc_auc"]
+    return f"lead v{version}: {result.inserted:,} contacts with an open deal scored (ROC-AUC {auc:.3f})"
+
+
+def _recommend(ctx: AppContext) -> str:
+    trained = train_recommender(ctx, "recommend")
+    result, version = recommend(ctx)
+    return (
+        f"recommend v{version}: {result.inserted:,} recommendations written "
+        f"(P@10 {trained.metrics['precision_at_10']:.3f}, buy-again {trained.baselines['buy_again']:.3f})"
     )
 
 

@@ -67,6 +67,7 @@ def print_quickstart(ctx: AppContext, result: QuickstartResult) -> None:
         f"feature snapshots: {result.features.snapshot_rows:,} rows over {len(result.features.as_of_dates)} dates, "
         f"{result.features.contacts_latest:,} contacts online",
         scoring_line(result.scoring, "churn", result.champion_version),
+        *result.more,
         f"demo logins (one per role): {ctx.demo_logins_path}",
         f"data home: {ctx.home}",
         f"CRM database: {ctx.core.resolved_database_url()}",

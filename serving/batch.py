@@ -45,17 +45,20 @@ class BatchResult:
     feature_timestamp: datetime | None = None
 
 
-def latest_snapshot(snapshot_path: Path, feature_names: list[str]) -> pl.DataFrame:
+# Who a model is for. Lead scores mean "this open deal converts": contacts with nothing open
+# are not leads (the same rule the lead labels use: a deal open at the snapshot's as_of).
+POPULATIONS: dict[str, pl.Expr] = {"lead": pl.col("open_deals_count") > 0}
+
+
+def latest_snapshot(snapshot_path: Path, feature_names: list[str], population: pl.Expr | None = None) -> pl.DataFrame:
     if not snapshot_path.exists():
         raise NoSnapshotError(f"no feature snapshots at {snapshot_path}: run `crm-intel build-features` first")
     scan = pl.scan_parquet(snapshot_path)
     newest = scan.select(pl.col(EVENT_TIMESTAMP).max()).collect().item()
-    return (
-        scan.filter(pl.col(EVENT_TIMESTAMP) == newest)
-        .select(ENTITY_KEY, EVENT_TIMESTAMP, *feature_names)
-        .sort(ENTITY_KEY)
-        .collect()
-    )
+    newest_rows = scan.filter(pl.col(EVENT_TIMESTAMP) == newest)
+    if population is not None:
+        newest_rows = newest_rows.filter(population)
+    return newest_rows.select(ENTITY_KEY, EVENT_TIMESTAMP, *feature_names).sort(ENTITY_KEY).collect()
 
 
 def score_all(
@@ -65,7 +68,9 @@ def score_all(
     *,
     batch_size: int,
     on_chunk: ChunkCallback | None = None,
+    shadow: bool = False,
 ) -> BatchResult:
+    """Score `snapshot` chunk by chunk; `shadow` writes a challenger's scores to the side table."""
     session_factory = make_session_factory(engine)
     scored_at = utc_now()
     result = BatchResult(contacts=snapshot.height)
@@ -74,7 +79,7 @@ def score_all(
     for chunk in snapshot.iter_slices(batch_size):
         predictions = score_features(champion, chunk)
         with UnitOfWork(session_factory) as uow:
-            written = record_predictions(uow, BATCH_PRINCIPAL, predictions, scored_at=scored_at)
+            written = record_predictions(uow, BATCH_PRINCIPAL, predictions, scored_at=scored_at, shadow=shadow)
             uow.commit()
         result.inserted += written.inserted
         result.already_present += written.already_present

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from models.bands import Bands
 from models.calibration import CalibratedModel
@@ -40,7 +40,6 @@ class Champion:
 
 
 def load_champion(tracking_uri: str, model_name: str) -> Champion:
-    import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -49,13 +48,40 @@ def load_champion(tracking_uri: str, model_name: str) -> Champion:
         version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
     except MlflowException as error:
         raise NoChampionError(model_name) from error
+    return _load_version(client, tracking_uri, model_name, version)
+
+
+def load_challenger(tracking_uri: str, model_name: str) -> Champion | None:
+    """The newest version registered after the champion and not promoted (nor rolled back):
+    the candidate that lost the gate, scored in the shadows to see how it would have done."""
+    from mlflow import MlflowClient
+
+    current = champion_version(tracking_uri, model_name)
+    if current is None:
+        return None
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    newer = [
+        version
+        for version in client.search_model_versions(f"name='{model_name}'")
+        if int(version.version) > int(current)
+        and version.tags.get("promoted") == "false"
+        and version.tags.get("rolled_back") != "true"
+    ]
+    if not newer:
+        return None
+    return _load_version(client, tracking_uri, model_name, max(newer, key=lambda version: int(version.version)))
+
+
+def _load_version(client: Any, tracking_uri: str, model_name: str, version: Any) -> Champion:
+    import mlflow
+
+    from models.pyfunc import unwrap
+
     if version.run_id is None:
         raise NoChampionError(model_name)
     params = client.get_run(version.run_id).data.params
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    from models.pyfunc import unwrap
-
     model = unwrap(mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}"))
     return Champion(
         model_name=model_name,

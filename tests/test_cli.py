@@ -24,7 +24,9 @@ def counts(home: DataHome) -> tuple[int, int]:
     engine = create_engine(home.database_url)
     with engine.connect() as connection:
         contacts = connection.execute(select(func.count()).select_from(Contact)).scalar_one()
-        predictions = connection.execute(select(func.count()).select_from(Prediction)).scalar_one()
+        predictions = connection.execute(
+            select(func.count()).select_from(Prediction).where(Prediction.model_name == "churn")
+        ).scalar_one()
     engine.dispose()
     return int(contacts), int(predictions)
 
@@ -45,6 +47,8 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already holds 1,500 contacts" in second.stdout
     assert "kept as challenger" in second.stdout, "an identical retrain does not beat the champion"
+    assert "challenger churn v2 shadow-scored 1,500 contacts" in second.stdout.replace("\n", " ")
+    assert "recommendations written" in first.stdout and "0 recommendations written" in second.stdout
     assert counts(home) == (1500, 1500), "nothing duplicated"
 
     logins = json.loads((home.path / "demo_logins.json").read_text())

@@ -90,7 +90,7 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
     fit_rows = _slice(training_set, plan.fit_dates)
     calibration_rows = _slice(training_set, [plan.calibration_date])
     holdout = _slice(training_set, [plan.holdout_date])
-    readiness = assess(pl.concat([fit_rows, calibration_rows]), holdout, LABEL, feature_names, spec.minimums)
+    readiness = assess(fit_rows, calibration_rows, holdout, LABEL, feature_names, spec.minimums)
     if not readiness.ready:
         raise NotReadyError(spec.model_name, readiness)
     x_fit, x_calibration, x_holdout = (

@@ -24,6 +24,7 @@ class ColumnHealth:
 @dataclass(frozen=True)
 class ReadinessReport:
     train: LabelCounts
+    calibration: LabelCounts
     holdout: LabelCounts
     kinds_allowed: list[str]
     columns: list[ColumnHealth] = field(default_factory=list)
@@ -52,9 +53,17 @@ class NotReadyError(ValueError):
 
 
 def assess(
-    train: pl.DataFrame, holdout: pl.DataFrame, label: str, features: list[str], minimums: DataMinimums
+    train: pl.DataFrame,
+    calibration: pl.DataFrame,
+    holdout: pl.DataFrame,
+    label: str,
+    features: list[str],
+    minimums: DataMinimums,
 ) -> ReadinessReport:
+    """`train` is what the scorer is fitted on, `calibration` the later slice that maps its
+    scores to probabilities, `holdout` the newest slice it is judged on."""
     train_counts = LabelCounts.of(train[label].to_numpy())
+    calibration_counts = LabelCounts.of(calibration[label].to_numpy())
     holdout_counts = LabelCounts.of(holdout[label].to_numpy())
     problems = []
     if train_counts.rows < minimums.min_rows or train_counts.minority < minimums.min_minority:
@@ -62,12 +71,17 @@ def assess(
             f"training set has {train_counts.rows} rows and {train_counts.minority} of the rarer outcome; "
             f"needs {minimums.min_rows} rows and {minimums.min_minority} of each outcome"
         )
+    if calibration_counts.minority < minimums.min_calibration_minority:
+        problems.append(
+            f"calibration slice has {calibration_counts.minority} of the rarer outcome; "
+            f"needs {minimums.min_calibration_minority}"
+        )
     if holdout_counts.minority < minimums.min_calibration_minority:
         problems.append(
             f"holdout has {holdout_counts.minority} of the rarer outcome; "
             f"needs {minimums.min_calibration_minority} to judge a model"
         )
-    both = pl.concat([train.select(features), holdout.select(features)])
+    both = pl.concat([part.select(features) for part in (train, calibration, holdout)])
     columns = [
         ColumnHealth(
             column=name,
@@ -81,6 +95,7 @@ def assess(
     problems.extend(f"{health.column}: {health.invalid} invalid values" for health in columns if health.invalid)
     return ReadinessReport(
         train=train_counts,
+        calibration=calibration_counts,
         holdout=holdout_counts,
         kinds_allowed=minimums.kinds_allowed(train_counts.minority),
         columns=columns,

@@ -84,6 +84,14 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
         DELETE: {A: ALL},
         EXPORT: {A: ALL, K: ALL, D: ALL},
     },
+    # Challengers' scores: for those who judge models, never shown on a record.
+    "shadow_prediction": {
+        READ: {A: ALL, D: ALL, S: ALL},
+        CREATE: {A: ALL, D: ALL, S: ALL},
+        UPDATE: {},
+        DELETE: {A: ALL},
+        EXPORT: {A: ALL, D: ALL},
+    },
     # Offers shown on the record follow the same rules as scores.
     "recommendation": {
         READ: {A: ALL, R: TEAM, M: OWN, K: ALL, D: ALL, S: ALL},
@@ -168,6 +176,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "order_lines": "order_line",
     "products": "product",
     "predictions": "prediction",
+    "shadow_predictions": "shadow_prediction",
     "recommendations": "recommendation",
     "segments": "segment",
     "segment_members": "segment_member",

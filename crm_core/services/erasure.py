@@ -29,6 +29,7 @@ from crm_core.entities import (
     Prediction,
     ProductRecommendation,
     SegmentMember,
+    ShadowPrediction,
     Ticket,
 )
 from crm_core.errors import NotFoundError
@@ -65,6 +66,7 @@ def erase_person(
     deleted: dict[str, int] = {}
     for name, statement in (
         ("predictions", delete(Prediction).where(Prediction.contact_id == contact_id)),
+        ("shadow_predictions", delete(ShadowPrediction).where(ShadowPrediction.contact_id == contact_id)),
         ("segment_members", delete(SegmentMember).where(SegmentMember.contact_id == contact_id)),
         (
             "recommendations",

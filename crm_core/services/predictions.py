@@ -10,7 +10,7 @@ from typing import Any
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Prediction
+from crm_core.entities import Prediction, ShadowPrediction
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
 from crm_core.services.access import contact_ids_in_reach
@@ -55,9 +55,11 @@ def validate(rows: Sequence[NewPrediction]) -> list[InvalidPredictionError]:
 
 
 def record_predictions(
-    uow: UnitOfWork, principal: Principal, rows: Sequence[NewPrediction], *, scored_at: datetime
+    uow: UnitOfWork, principal: Principal, rows: Sequence[NewPrediction], *, scored_at: datetime, shadow: bool = False
 ) -> WriteBackResult:
     """Store `rows` in one transaction; rows already stored (same identity) are skipped.
+
+    `shadow` puts them in the challengers' side table instead, under its own policy entry.
 
     Bad rows (invalid fields, unknown contacts or contacts outside the caller's reach) are
     reported and left out; the good rows of the same batch are still written. The caller
@@ -65,7 +67,8 @@ def record_predictions(
     """
     result = WriteBackResult(rejected=validate(rows))
     rejected_rows = {problem.row for problem in result.rejected}
-    known = contact_ids_in_reach(uow, principal, "prediction", Action.CREATE, {row.contact_id for row in rows})
+    entity, table = ("shadow_prediction", ShadowPrediction) if shadow else ("prediction", Prediction)
+    known = contact_ids_in_reach(uow, principal, entity, Action.CREATE, {row.contact_id for row in rows})
     payload: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
         if index in rejected_rows:
@@ -90,7 +93,7 @@ def record_predictions(
         )
     if payload:
         inserted = uow.session.execute(
-            insert_ignoring_duplicates(uow, Prediction, IDENTITY_COLUMNS).returning(Prediction.id), payload
+            insert_ignoring_duplicates(uow, table, IDENTITY_COLUMNS).returning(table.id), payload
         ).all()
         result.inserted = len(inserted)
     result.already_present = len(payload) - result.inserted
@@ -98,8 +101,8 @@ def record_predictions(
     audit.record(
         uow,
         principal,
-        action="prediction.write_back",
-        entity="prediction",
+        action=f"{entity}.write_back",
+        entity=entity,
         details={
             "models": [f"{name}@{version}" for name, version in models],
             "inserted": result.inserted,

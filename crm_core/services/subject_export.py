@@ -24,6 +24,7 @@ from crm_core.entities import (
     OrderLine,
     Prediction,
     ProductRecommendation,
+    ShadowPrediction,
     Ticket,
 )
 from crm_core.errors import NotFoundError
@@ -59,6 +60,7 @@ def subject_export(uow: UnitOfWork, principal: Principal, contact_id: int, *, no
         "order_lines": _rows(uow, OrderLine, OrderLine.order_id.in_(order_ids)),
         "deals": _rows(uow, Deal, Deal.contact_id == contact_id, skip=("contact_id",)),
         "scores": _rows(uow, Prediction, Prediction.contact_id == contact_id, skip=("contact_id",)),
+        "shadow_scores": _rows(uow, ShadowPrediction, ShadowPrediction.contact_id == contact_id, skip=("contact_id",)),
         "recommendations": _rows(
             uow, ProductRecommendation, ProductRecommendation.contact_id == contact_id, skip=("contact_id",)
         ),

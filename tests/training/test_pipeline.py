@@ -165,9 +165,9 @@ def test_below_the_minimums_no_model_is_fitted_and_the_shortfall_is_named(
 def test_readiness_counts_missing_and_invalid_values() -> None:
     train = pl.DataFrame({"label": [0, 1] * 100, "visits": [1.0, None] * 100, "spend": [5.0] * 199 + [-1.0]})
     holdout = pl.DataFrame({"label": [0, 1] * 20, "visits": [2.0] * 40, "spend": [float("inf")] + [1.0] * 39})
-    report = assess(train, holdout, "label", ["visits", "spend"], DataMinimums())
+    report = assess(train, holdout, holdout, "label", ["visits", "spend"], DataMinimums())
     health = {column.column: column for column in report.columns}
-    assert health["visits"].missing_share == pytest.approx(100 / 240)
-    assert health["spend"].invalid == 2
-    assert not report.ready and report.problems == ["spend: 2 invalid values"]
+    assert health["visits"].missing_share == pytest.approx(100 / 280)
+    assert health["spend"].invalid == 3
+    assert not report.ready and report.problems == ["spend: 3 invalid values"]
     assert report.train.positives == 100 and report.kinds_allowed == ["logistic"]
