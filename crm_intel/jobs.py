@@ -140,8 +140,19 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
             on_chunk=lambda rows: progress.advance(task, rows),
         )
     shadow_score(ctx, model_name)
+    log_drift(ctx, model_name)
     refresh_segments_now(ctx)
     return result, champion.version
+
+
+def log_drift(ctx: AppContext, model_name: str) -> None:
+    from training.drift_report import log_champion_drift
+    from training.tracking import Tracker
+
+    drift = log_champion_drift(Tracker(ctx.training), model_name, ctx.features.snapshot_path)
+    if drift:
+        worst = drift[0]
+        console.print(f"  - drift logged to MLflow: largest PSI {worst.psi:.3f} ({worst.feature}, {worst.verdict})")
 
 
 def shadow_score(ctx: AppContext, model_name: str) -> BatchResult | None:

@@ -23,6 +23,14 @@ def training_table(result: RunResult) -> Table:
     for name in ("roc_auc", "ece", "pr_auc", "brier", "lift_top_decile", "positive_rate"):
         table.add_row(name, f"{result.metrics[name]:.4f}")
     table.add_row("scorer (graduated path)", result.scorer)
+    ready = result.readiness
+    table.add_row(
+        "labels: fit / calibration / holdout",
+        " / ".join(f"{c.positives:,} of {c.rows:,}" for c in (ready.train, ready.calibration, ready.holdout)),
+    )
+    most_missing = max(ready.columns, key=lambda c: c.missing_share, default=None)
+    if most_missing is not None:
+        table.add_row("most missing feature", f"{most_missing.column} ({most_missing.missing_share:.0%})")
     table.add_row("bands (calibrated)", f"medium from {result.bands.medium:.0%}, high from {result.bands.high:.0%}")
     table.add_row("train / holdout rows", f"{result.train_rows:,} / {result.holdout_rows:,}")
     table.add_row("data digest", result.data_digest)

@@ -22,6 +22,7 @@ from models.interactions import ITEM, USER, UserItemStats
 
 BOUGHT_BEFORE = "bought_before"
 SIMILAR_CUSTOMERS = "similar_customers"
+SIMILAR_PRODUCTS = "similar_products"
 POPULAR = "popular"
 # Above this share of purchases being repeats, a domain is "repeat purchase" and owned items
 # are recommended again; below it they are filtered out.
@@ -196,6 +197,25 @@ class BlendRecommender:
         self.repeat_domain = True
         self.staples: dict[int, dict[int, float]] = {}
 
+    def _neighbours_of_favourites(self, users: list[int]) -> dict[int, set[int]]:
+        """Per user, the items most like their favourite purchases (by ALS item factors): an
+        offer among them is explained as "similar to what they buy", not "people like them"."""
+        stats = self.als.stats
+        favourites = {user: _favourites(self.staples.get(user, {})) for user in users}
+        items = sorted({item for picks in favourites.values() for item in picks})
+        if stats is None or not items:
+            return {}
+        positions = stats.items.positions(np.asarray(items, dtype=np.int64))
+        with threadpool_limits(1, "blas"):
+            similar, _ = self.als.model.similar_items(positions, N=NEIGHBOURS + 1)
+        like = {
+            item: set(stats.items.ids[row[row >= 0]].tolist()) - {item}
+            for item, row in zip(items, similar, strict=True)
+        }
+        return {
+            user: set().union(*(like[item] for item in picks)) if picks else set() for user, picks in favourites.items()
+        }
+
     def fit(self, stats: UserItemStats) -> BlendRecommender:
         self.repeat_domain = stats.repeat_share() >= REPEAT_DOMAIN_SHARE
         self.als.exclude_owned = not self.repeat_domain
@@ -211,6 +231,7 @@ class BlendRecommender:
         scored = self.als.scored_candidates(user_ids, self.candidates)
         cold = [user for user in user_ids if user not in scored]
         out = self.als.fallback.recommend(cold, k)
+        neighbours = self._neighbours_of_favourites(list(scored))
         for user, pairs in scored.items():
             staples = self.staples.get(user, {}) if self.repeat_domain else {}
             als_rank = {item: 1.0 - position / len(pairs) for position, (item, _) in enumerate(pairs)}
@@ -222,12 +243,24 @@ class BlendRecommender:
                 key=lambda rec: (-rec.score, rec.item_id),
             )
             fresh = [
-                Recommendation(item, 0.01 * als_rank[item], SIMILAR_CUSTOMERS)
+                Recommendation(
+                    item,
+                    0.01 * als_rank[item],
+                    SIMILAR_PRODUCTS if item in neighbours.get(user, ()) else SIMILAR_CUSTOMERS,
+                )
                 for item, _ in pairs
                 if item not in staples
             ]
             out[user] = (ranked + fresh)[:k]
         return out
+
+
+FAVOURITES = 3
+NEIGHBOURS = 10
+
+
+def _favourites(staples: dict[int, float]) -> list[int]:
+    return [item for item, _ in sorted(staples.items(), key=lambda pair: (-pair[1], pair[0]))[:FAVOURITES]]
 
 
 def _owned(stats: UserItemStats) -> dict[int, set[int]]:

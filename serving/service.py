@@ -47,6 +47,7 @@ class PredictRequest(NoNulInput):
 class PredictionOut(BaseModel):
     contact_id: int
     score: float
+    percent: int
     band: str
     top_factors: list[dict[str, Any]]
     feature_timestamp: UtcDateTime
@@ -154,6 +155,7 @@ class CrmIntelService:
                 PredictionOut(
                     contact_id=row.contact_id,
                     score=row.score,
+                    percent=round(row.score * 100),
                     band=row.band,
                     top_factors=visible_reasons(caller, row.top_factors),
                     feature_timestamp=row.feature_timestamp,

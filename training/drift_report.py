@@ -37,3 +37,22 @@ def champion_drift(tracker: Tracker, model_name: str, snapshot_path: Path) -> li
     population = scan.filter(pl.col(EVENT_TIMESTAMP) == newest).collect()
     names = [name for name in FEATURE_NAMES if name in training.columns and name in population.columns]
     return feature_drift(_columns(training, names), _columns(population, names))
+
+
+def log_champion_drift(tracker: Tracker, model_name: str, snapshot_path: Path) -> list[FeatureDrift] | None:
+    """Compute the drift and record it on the champion's MLflow run (one metric per feature,
+    stepped by time), so the run page shows how far the scored population has moved."""
+    import time
+
+    from mlflow.entities import Metric
+
+    drift = champion_drift(tracker, model_name, snapshot_path)
+    version = tracker.champion_version(model_name)
+    if drift is None or version is None:
+        return drift
+    run_id = tracker.client.get_model_version(model_name, version).run_id
+    now_ms = int(time.time() * 1000)
+    metrics = [Metric(f"drift_psi_{d.feature}", d.psi, now_ms, now_ms // 1000) for d in drift]
+    metrics.append(Metric("drift_psi_max", max((d.psi for d in drift), default=0.0), now_ms, now_ms // 1000))
+    tracker.client.log_batch(str(run_id), metrics=metrics)
+    return drift

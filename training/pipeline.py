@@ -26,7 +26,7 @@ from models.graduated import fit_graduated
 from models.metrics import binary_metrics
 from training.labels import LABEL
 from training.promotion import PromotionDecision, decide
-from training.readiness import NotReadyError, assess
+from training.readiness import NotReadyError, ReadinessReport, assess
 from training.spec import TrainingSpec
 from training.split import SplitPlan
 from training.tracking import Tracker
@@ -59,6 +59,7 @@ class RunResult:
     data_digest: str
     scorer: str
     bands: Bands
+    readiness: ReadinessReport
 
 
 def data_digest(frame: pl.DataFrame) -> str:
@@ -169,4 +170,5 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         data_digest=digest,
         scorer=model.kind,
         bands=bands,
+        readiness=readiness,
     )

@@ -40,7 +40,8 @@ class ScorePublic(BaseModel):
 
     model: str
     version: str
-    score: float
+    score: float = Field(description="calibrated probability, 0-1")
+    percent: int = Field(description="the score as a whole percentage, 0-100, as shown to users")
     band: str
     scored_at: UtcDateTime
     feature_timestamp: UtcDateTime

@@ -9,6 +9,7 @@ from crm_core.schemas.common import UtcDateTime
 REASON_WORDS = {
     "bought_before": "bought it before",
     "similar_customers": "customers like them bought it",
+    "similar_products": "like what they buy most",
     "popular": "popular with everyone",
 }
 

@@ -66,6 +66,7 @@ def latest_scores(uow: UnitOfWork, principal: Principal, contact_id: int) -> lis
             model=row.model_name,
             version=row.model_version,
             score=row.score,
+            percent=round(row.score * 100),
             band=row.band,
             scored_at=row.scored_at,
             feature_timestamp=row.feature_timestamp,

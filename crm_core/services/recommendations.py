@@ -21,7 +21,7 @@ from crm_core.services.idempotent import insert_ignoring_duplicates
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "data_timestamp", "product_id")
-REASONS = frozenset({"bought_before", "similar_customers", "popular"})
+REASONS = frozenset({"bought_before", "similar_customers", "similar_products", "popular"})
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,7 @@ def test_api_returns_profile_404_and_422(engine: Engine, contacts: list[int]) ->
         "model": "churn",
         "version": "1",
         "score": 0.7,
+        "percent": 70,
         "band": "high",
         "scored_at": None,
         "feature_timestamp": "2026-10-01T00:00:00Z",  # RFC 3339, UTC

@@ -218,6 +218,33 @@ def test_lead_scores_and_recommendations_reach_the_record_over_http(server: Serv
     assert marketer.status_code == 403, "marketers read offers; they do not generate them"
 
 
+def test_segments_are_built_and_looked_up_over_http(server: Server) -> None:
+    marketer = server.auth("marketer")
+    trained = server.home.cli("train", "churn")  # champion, or a challenger if one exists already
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    scored = server.home.cli("score", "churn")
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert "behaviour clusters" in scored.stdout
+    clusters = httpx.get(f"{server.url}/api/segments", headers=marketer, timeout=30).json()
+    assert [s["kind"] for s in clusters].count("cluster") == 5
+    assert sum(s["member_count"] for s in clusters if s["kind"] == "cluster") == 2_000
+
+    created = httpx.post(
+        f"{server.url}/api/segments",
+        json={"name": "At risk", "scores": [{"model": "churn", "bands": ["high"]}]},
+        headers=marketer,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    segment = created.json()
+    assert segment["member_count"] > 0
+    page = httpx.get(
+        f"{server.url}/api/segments/{segment['id']}/members", params={"limit": 200}, headers=marketer, timeout=30
+    ).json()
+    assert len(page["items"]) == min(200, segment["member_count"])
+    assert all(item["email"] is None or "***" in item["email"] for item in page["items"]), "masked for marketers"
+
+
 @pytest.mark.parametrize(
     "payload",
     [{"contact_ids": "x"}, {}, {"contact_ids": []}, {"contact_ids": [1], "extra": True}, {"contact_ids": ["one"]}],

@@ -14,6 +14,7 @@ from models.recommenders import (
     BOUGHT_BEFORE,
     POPULAR,
     SIMILAR_CUSTOMERS,
+    SIMILAR_PRODUCTS,
     BlendRecommender,
     BuyAgainRecommender,
     ImplicitRecommender,
@@ -104,7 +105,9 @@ def test_the_blend_puts_staples_first_where_people_buy_again() -> None:
     assert blend.repeat_domain
     top = blend.recommend([0], 10)[0]
     assert top[0].item_id == 3 and top[0].reason == BOUGHT_BEFORE
-    assert {r.reason for r in top} <= {BOUGHT_BEFORE, SIMILAR_CUSTOMERS}
+    assert {r.reason for r in top} <= {BOUGHT_BEFORE, SIMILAR_CUSTOMERS, SIMILAR_PRODUCTS}
+    # New items of user 0's own taste sit next to their favourites in item-factor space.
+    assert any(r.reason == SIMILAR_PRODUCTS and r.item_id < 20 for r in top)
 
 
 def test_the_blend_drops_owned_items_where_nobody_buys_twice() -> None:

@@ -139,7 +139,7 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     trained_crm: tuple[AppContext, RunResult],
 ) -> None:
     from features.schema import FEATURE_NAMES
-    from training.drift_report import champion_drift
+    from training.drift_report import champion_drift, log_champion_drift
 
     ctx, _ = trained_crm
     drift = champion_drift(Tracker(ctx.training), "churn", ctx.features.snapshot_path)
@@ -149,6 +149,15 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     # Tenure grows between the training snapshots and the newest one: it must show some shift.
     assert next(d for d in drift if d.feature == "tenure_days").psi > 0.01
     assert champion_drift(Tracker(ctx.training), "no-such-model", ctx.features.snapshot_path) is None
+
+    logged = log_champion_drift(Tracker(ctx.training), "churn", ctx.features.snapshot_path)
+    assert logged == drift
+    champion = client_for(ctx).get_model_version_by_alias("churn", "champion")
+    run_metrics = client_for(ctx).get_run(str(champion.run_id)).data.metrics
+    assert run_metrics["drift_psi_max"] == pytest.approx(drift[0].psi)
+    assert run_metrics["drift_psi_tenure_days"] == pytest.approx(
+        next(d.psi for d in drift if d.feature == "tenure_days")
+    )
 
 
 def test_below_the_minimums_no_model_is_fitted_and_the_shortfall_is_named(
