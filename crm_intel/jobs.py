@@ -258,10 +258,9 @@ def _lead(ctx: AppContext, crm_export: CrmExport) -> str:
 def _recommend(ctx: AppContext) -> str:
     trained = train_recommender(ctx, "recommend")
     result, version = recommend(ctx)
-    return (
-        f"recommend v{version}: {result.inserted:,} recommendations written "
-        f"(P@10 {trained.metrics['precision_at_10']:.3f}, buy-again {trained.baselines['buy_again']:.3f})"
-    )
+    ours, buy_again = trained.metrics["precision_at_10"], trained.baselines["buy_again"]["precision_at_10"]
+    figures = f"P@10 {ours:.3f}, buy-again {buy_again:.3f}"
+    return f"recommend v{version}: {result.inserted:,} recommendations written ({figures})"
 
 
 KEY_ROTATION = Principal.system(Role.ADMIN, "crm-intel rotate-keys")

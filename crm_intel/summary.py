@@ -130,8 +130,8 @@ def recommender_table(result: RecommenderRunResult) -> Table:
     table.add_column("value", justify="right")
     for name in ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10"):
         table.add_row(name, f"{result.metrics[name]:.4f}")
-    for name, value in result.baselines.items():
-        table.add_row(f"baseline {name} precision_at_10", f"{value:.4f}")
+    for name, figures in result.baselines.items():
+        table.add_row(f"baseline {name} precision_at_10", f"{figures['precision_at_10']:.4f}")
     table.add_row("purchases learnt from / shoppers judged", f"{result.history_purchases:,} / {result.holdout_users:,}")
     table.add_row("domain", "repeat purchase: staples first" if result.repeat_domain else "owned items filtered")
     verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"

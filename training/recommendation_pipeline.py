@@ -76,7 +76,7 @@ class RecommenderRunResult:
     version: str
     run_id: str
     metrics: dict[str, float]
-    baselines: dict[str, float]
+    baselines: dict[str, dict[str, float]]
     champion_metric: float | None
     decision: PromotionDecision
     history_purchases: int
@@ -139,7 +139,7 @@ def run_recommender(
     candidate = spec.candidate().fit(history_stats)
     metrics = _precision(candidate, relevant, spec.k)
     baselines = {
-        name: _precision(recommender.fit(history_stats), relevant, spec.k)[PRIMARY_METRIC]
+        name: _precision(recommender.fit(history_stats), relevant, spec.k)
         for name, recommender in (("buy_again", BuyAgainRecommender()), ("popularity", PopularityRecommender()))
     }
 
@@ -172,7 +172,12 @@ def run_recommender(
             "data_timestamp": _newest(events).isoformat(timespec="seconds"),
         },
         metrics={f"holdout_{name}": value for name, value in metrics.items()}
-        | {f"baseline_{name}_{PRIMARY_METRIC}": value for name, value in baselines.items()}
+        | {
+            f"baseline_{name}_{metric}": value
+            for name, figures in baselines.items()
+            for metric, value in figures.items()
+            if metric != "users"
+        }
         | ({f"champion_holdout_{PRIMARY_METRIC}": champion_metric} if champion_metric is not None else {}),
         tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
     )

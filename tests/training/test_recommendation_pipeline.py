@@ -41,7 +41,7 @@ def test_recommender_is_registered_gated_and_written_back_once(generated_crm: Ap
     champion = load_recommender(ctx.serving.tracking_uri)
     assert (champion.version, champion.k) == (first.version, 10)
     sample = rows_for(champion, [1, 2, 3, 10_000_000])
-    assert {row.reason for row in sample} <= {"bought_before", "similar_customers", "popular"}
+    assert {row.reason for row in sample} <= {"bought_before", "similar_customers", "similar_products", "popular"}
     assert [row.rank for row in sample if row.contact_id == 1] == list(range(1, 11))
     assert {row.reason for row in sample if row.contact_id == 10_000_000} == {"popular"}, "cold start"
 

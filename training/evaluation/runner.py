@@ -325,5 +325,6 @@ def summary_json(report: EvaluationReport) -> dict[str, Any]:
             "users": rec.users,
             "targets": {check.metric: {"target": check.target, "met": check.met} for check in rec.checks},
         }
-    out["seed"] = report.seed
+    for figures in out.values():
+        figures["seed"] = report.seed
     return out
