@@ -57,6 +57,16 @@ def markdown(report: EvaluationReport) -> str:
             f"| {check.reference} |"
             for check in rec.checks
         ]
+    compared = [r for r in report.scoring if r.random_split_roc_auc is not None]
+    if compared:
+        lines += [
+            "",
+            "Time-ordered data, scored as if split at random instead (same rows, same features, "
+            "stratified 5-fold): "
+            + "; ".join(f"{r.title} ROC-AUC {r.random_split_roc_auc:.3f}" for r in compared)
+            + ". That figure is not a fair estimate of the future: it lets a model learn from "
+            "months after the ones it is judged on. The gap is how much the world changed.",
+        ]
     lines += ["", "### Populations and periods", ""]
     for result in report.scoring:
         period = f", holdout {result.holdout_period[0]} to {result.holdout_period[1]}" if result.holdout_period else ""

@@ -72,6 +72,7 @@ class ScoringResult:
     fit_seconds: float
     features: list[str]
     excluded: list[str]
+    random_split_roc_auc: float | None = None
     checks: list[TargetCheck] = field(default_factory=list)
 
 
@@ -148,6 +149,16 @@ def evaluate_scoring(case: ScoringCase, labelled: LabelledSet, seed: int) -> Sco
     metrics = binary_metrics(labels, probability)
     holdout_times = pl.concat([fold.holdout for fold in splits])[AT]
     first = splits[0]
+    random_auc = None
+    if labelled.split == "time":
+        # For comparison only: what a random split would claim on the same rows and features.
+        shuffled = [_fit_fold(labelled, fold, seed) for fold in stratified_folds(labelled.frame, seed)]
+        random_auc = float(
+            roc_auc_score(
+                np.concatenate([out.labels for out in shuffled]),
+                np.concatenate([out.probability for out in shuffled]),
+            )
+        )
     return ScoringResult(
         key=case.key,
         title=case.title,
@@ -177,6 +188,7 @@ def evaluate_scoring(case: ScoringCase, labelled: LabelledSet, seed: int) -> Sco
         fit_seconds=fit_seconds,
         features=outputs[-1].features,
         excluded=list(labelled.outcome_columns),
+        random_split_roc_auc=random_auc,
         checks=[_check(target, metrics[target.metric]) for target in case.targets],
     )
 
@@ -302,6 +314,7 @@ def summary_json(report: EvaluationReport) -> dict[str, Any]:
             "pr_auc": result.metrics["pr_auc"],
             "brier": result.metrics["brier"],
             "logistic_baseline_roc_auc": result.logistic_baseline_auc,
+            "random_split_roc_auc_for_comparison": result.random_split_roc_auc,
             "model": result.model,
             "calibration": result.calibration,
             "split": result.split,
