@@ -153,11 +153,7 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         | ({f"champion_holdout_{spec.primary_metric}": champion_metric} if champion_metric is not None else {}),
         tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
     )
-    context.tracker.tag_version(
-        spec.model_name, logged.version, {"promoted": str(decision.promote).lower(), "reason": decision.reason}
-    )
-    if decision.promote:
-        context.tracker.set_champion(spec.model_name, logged.version)
+    context.tracker.record_verdict(spec.model_name, logged.version, decision)
     return RunResult(
         model_name=spec.model_name,
         version=logged.version,

@@ -181,11 +181,7 @@ def run_recommender(
         | ({f"champion_holdout_{PRIMARY_METRIC}": champion_metric} if champion_metric is not None else {}),
         tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
     )
-    tracker.tag_version(
-        spec.model_name, logged.version, {"promoted": str(decision.promote).lower(), "reason": decision.reason}
-    )
-    if decision.promote:
-        tracker.set_champion(spec.model_name, logged.version)
+    tracker.record_verdict(spec.model_name, logged.version, decision)
     return RecommenderRunResult(
         model_name=spec.model_name,
         version=logged.version,

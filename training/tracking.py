@@ -22,6 +22,7 @@ from mlflow.models import infer_signature
 from models.calibration import CalibratedModel
 from models.pyfunc import CalibratedPyfunc, RecommenderPyfunc, unwrap
 from models.recommenders import Recommender
+from training.promotion import PromotionDecision
 from training.settings import TrainingSettings
 
 CHAMPION = "champion"
@@ -73,22 +74,10 @@ class Tracker:
         metrics: dict[str, float],
         tags: dict[str, str],
     ) -> LoggedModel:
-        """One run: params, metrics in one batch, the model with its signature, registered."""
-        self._activate()
-        with mlflow.start_run(experiment_id=self.experiment_id(model_name)) as run:
-            mlflow.log_params(params)
-            mlflow.log_metrics(metrics)
-            mlflow.set_tags(tags)
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=CalibratedPyfunc(model),
-                signature=infer_signature(example_input, model.predict_proba(example_input)[:, 1]),
-                input_example=example_input.head(5),
-                # Explicit requirements: inferring them costs ~20 s per run.
-                pip_requirements=[f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"],
-                registered_model_name=model_name,
-            )
-        return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
+        """A scoring model's run: the registered pyfunc answers feature rows with probabilities."""
+        wrapper = CalibratedPyfunc(model)
+        requirements = [f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"]
+        return self._log_run(model_name, wrapper, example_input.head(5), requirements, params, metrics, tags)
 
     def log_recommender_run(
         self,
@@ -101,10 +90,27 @@ class Tracker:
         metrics: dict[str, float],
         tags: dict[str, str],
     ) -> LoggedModel:
-        """Like a scoring run; the registered model answers contact ids with ranked products."""
-        self._activate()
+        """A recommender's run: the registered pyfunc answers contact ids with ranked products."""
         wrapper = RecommenderPyfunc(recommender, k=k)
+        requirements = [f"implicit=={implicit.__version__}", f"scikit-learn=={sklearn.__version__}"]
         example = pd.DataFrame({"contact_id": example_users})
+        return self._log_run(model_name, wrapper, example, requirements, params, metrics, tags)
+
+    def _log_run(
+        self,
+        model_name: str,
+        wrapper: CalibratedPyfunc | RecommenderPyfunc,
+        example: pd.DataFrame,
+        requirements: list[str],
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+    ) -> LoggedModel:
+        """One run: params, metrics in one batch, the model with its signature, registered.
+
+        Requirements are explicit: inferring them costs ~20 s per run.
+        """
+        self._activate()
         with mlflow.start_run(experiment_id=self.experiment_id(model_name)) as run:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
@@ -114,10 +120,16 @@ class Tracker:
                 python_model=wrapper,
                 signature=infer_signature(example, wrapper.predict(None, example)),
                 input_example=example,
-                pip_requirements=[f"implicit=={implicit.__version__}", f"scikit-learn=={sklearn.__version__}"],
+                pip_requirements=requirements,
                 registered_model_name=model_name,
             )
         return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
+
+    def record_verdict(self, model_name: str, version: str, decision: PromotionDecision) -> None:
+        """Tag the version with the gate's verdict and move the alias if it won."""
+        self.tag_version(model_name, version, {"promoted": str(decision.promote).lower(), "reason": decision.reason})
+        if decision.promote:
+            self.set_champion(model_name, version)
 
     def champion_version(self, model_name: str) -> str | None:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -11,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Contact, User
+from crm_core.errors import InvalidPredictionError
 from crm_core.unit_of_work import UnitOfWork
 
 CHUNK = 5_000
@@ -44,3 +45,23 @@ def contact_ids_in_reach(
         query = within_reach(select(Contact.id).where(Contact.id.in_(chunk)), Contact.owner_id, principal, scope)
         found.update(uow.session.scalars(query))
     return found
+
+
+def rows_in_reach(
+    uow: UnitOfWork, principal: Principal, entity: str, contact_ids: Sequence[int], skip: set[int]
+) -> tuple[list[int], list[InvalidPredictionError]]:
+    """For a write-back batch (row i is about contact_ids[i]): the rows, other than `skip`, whose
+    contact the principal may write `entity` for, and one problem naming each other row."""
+    reachable = contact_ids_in_reach(uow, principal, entity, Action.CREATE, set(contact_ids))
+    kept: list[int] = []
+    problems: list[InvalidPredictionError] = []
+    for index, contact_id in enumerate(contact_ids):
+        if index in skip:
+            continue
+        if contact_id in reachable:
+            kept.append(index)
+        else:
+            problems.append(
+                InvalidPredictionError(index, "contact_id", f"{contact_id} is not a known contact in reach")
+            )
+    return kept, problems

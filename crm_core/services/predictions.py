@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.entities import Prediction, ShadowPrediction
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
-from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.access import rows_in_reach
 from crm_core.services.idempotent import insert_ignoring_duplicates
 from crm_core.unit_of_work import UnitOfWork
 
@@ -68,29 +67,9 @@ def record_predictions(
     result = WriteBackResult(rejected=validate(rows))
     rejected_rows = {problem.row for problem in result.rejected}
     entity, table = ("shadow_prediction", ShadowPrediction) if shadow else ("prediction", Prediction)
-    known = contact_ids_in_reach(uow, principal, entity, Action.CREATE, {row.contact_id for row in rows})
-    payload: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
-        if index in rejected_rows:
-            continue
-        if row.contact_id not in known:
-            result.rejected.append(
-                InvalidPredictionError(index, "contact_id", f"{row.contact_id} is not a known contact in reach")
-            )
-            continue
-        payload.append(
-            {
-                "contact_id": row.contact_id,
-                "model_name": row.model_name,
-                "model_version": row.model_version,
-                "mlflow_run_id": row.mlflow_run_id,
-                "score": float(row.score),
-                "band": row.band,
-                "top_factors": row.top_factors,
-                "feature_timestamp": row.feature_timestamp,
-                "scored_at": scored_at,
-            }
-        )
+    kept, out_of_reach = rows_in_reach(uow, principal, entity, [row.contact_id for row in rows], rejected_rows)
+    result.rejected.extend(out_of_reach)
+    payload = [asdict(rows[index]) | {"score": float(rows[index].score), "scored_at": scored_at} for index in kept]
     if payload:
         inserted = uow.session.execute(
             insert_ignoring_duplicates(uow, table, IDENTITY_COLUMNS).returning(table.id), payload

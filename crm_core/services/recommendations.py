@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
-from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.entities import Product, ProductRecommendation
 from crm_core.errors import InvalidPredictionError
 from crm_core.schemas.recommendations import REASON_WORDS, RecommendationPublic
 from crm_core.services import audit
-from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.access import rows_in_reach
 from crm_core.services.idempotent import insert_ignoring_duplicates
 from crm_core.unit_of_work import UnitOfWork
 
@@ -68,19 +66,9 @@ def record_recommendations(
     known_products = set(uow.session.scalars(select(Product.id).where(Product.id.in_(products))))
     result = RecommendationWriteResult(rejected=_problems(rows, known_products))
     bad = {problem.row for problem in result.rejected}
-    reachable = contact_ids_in_reach(uow, principal, "recommendation", Action.CREATE, {r.contact_id for r in rows})
-    payload: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
-        if index in bad:
-            continue
-        if row.contact_id not in reachable:
-            result.rejected.append(
-                InvalidPredictionError(index, "contact_id", f"{row.contact_id} is not a known contact in reach")
-            )
-            continue
-        payload.append(
-            {name: getattr(row, name) for name in NewRecommendation.__dataclass_fields__} | {"written_at": written_at}
-        )
+    kept, out_of_reach = rows_in_reach(uow, principal, "recommendation", [row.contact_id for row in rows], bad)
+    result.rejected.extend(out_of_reach)
+    payload = [asdict(rows[index]) | {"written_at": written_at} for index in kept]
     if payload:
         statement = insert_ignoring_duplicates(uow, ProductRecommendation, IDENTITY_COLUMNS)
         result.inserted = len(uow.session.execute(statement.returning(ProductRecommendation.id), payload).all())
