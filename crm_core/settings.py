@@ -22,6 +22,9 @@ class CoreSettings(BaseSettings):
     session_hours: float = 12.0
     login_max_failures: int = 5
     login_window_minutes: float = 15.0
+    # Browser sessions: set CRM_SECURE_COOKIES=true wherever the pages are served over HTTPS
+    # (off by default only because the embedded default serves plain HTTP on 127.0.0.1).
+    secure_cookies: bool = False
     # Field encryption: comma-separated keys (first encrypts, all decrypt) and the lookup-hash
     # key. Unset, the embedded default keeps generated keys in <home>/keys/field_keys.json.
     field_keys: str | None = None

@@ -128,6 +128,8 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
         DELETE: {A: ALL, R: OWN, M: OWN, K: OWN, D: OWN, S: OWN},
         EXPORT: {},
     },
+    # The model registry (runs, champion alias): data scientists judge, promote and retrain.
+    "model": {READ: {A: ALL, D: ALL}, CREATE: {A: ALL, D: ALL}, UPDATE: {A: ALL, D: ALL}, DELETE: {}, EXPORT: {}},
     "login_attempt": _APPEND_ONLY_LOG,
     "audit_event": _APPEND_ONLY_LOG,
     "audit_chain_head": _APPEND_ONLY_LOG,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -42,10 +42,17 @@ class SegmentRule(NoNulInput):
         default=None, ge=0, le=Decimal("1e12"), description="spend in the last year"
     )
     lifecycle_stages: list[LifecycleStage] | None = Field(default=None, min_length=1, max_length=4)
+    clusters: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="keys of behaviour-cluster segments; a member of any of them qualifies",
+    )
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> SegmentRule:
-        if not self.scores and self.min_order_value_365d is None and self.lifecycle_stages is None:
+        conditions = (self.min_order_value_365d, self.lifecycle_stages, self.clusters)
+        if not self.scores and all(condition is None for condition in conditions):
             raise ValueError("a segment needs at least one condition")
         return self
 

@@ -157,3 +157,14 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, *, now: d
             changed_fields=["revoked_at"],
             at=now,
         )
+
+
+def sign_out(uow: UnitOfWork, token: str, *, now: datetime) -> None:
+    """End a browser session: its token stops working at once (a stolen cookie dies with it)."""
+    row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or row.kind != SESSION:
+        return
+    row.revoked_at = now
+    user = uow.session.get(User, row.user_id)
+    if user is not None:
+        audit.record(uow, principal_of(user), action="logout", entity="user", entity_id=user.id, at=now)

@@ -106,3 +106,20 @@ def _change(principal: Principal, before: Prediction, now: Prediction) -> ScoreC
         previous_scored_at=before.scored_at,
         factors=factors,
     )
+
+
+def score_history(
+    uow: UnitOfWork, principal: Principal, contact_id: int, model: str, limit: int = 60
+) -> list[Prediction]:
+    """The contact's scores of `model`, oldest first (for the trend chart); empty out of reach."""
+    if principal.scope("prediction", Action.READ) is Scope.NONE:
+        return []
+    if contact_id not in contact_ids_in_reach(uow, principal, "prediction", Action.READ, [contact_id]):
+        return []
+    newest = (
+        select(Prediction)
+        .where(Prediction.contact_id == contact_id, Prediction.model_name == model)
+        .order_by(Prediction.scored_at.desc(), Prediction.feature_timestamp.desc(), Prediction.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(uow.session.scalars(newest).all()))

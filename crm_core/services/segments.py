@@ -63,6 +63,13 @@ def rule_members(rule: SegmentRule, now: datetime) -> Select[tuple[int]]:
         query = query.join(spend, spend.c.contact_id == Contact.id)
     if rule.lifecycle_stages is not None:
         query = query.where(Contact.lifecycle_stage.in_([stage.value for stage in rule.lifecycle_stages]))
+    if rule.clusters is not None:
+        in_cluster = (
+            select(SegmentMember.contact_id)
+            .join(Segment, Segment.id == SegmentMember.segment_id)
+            .where(Segment.kind == CLUSTER, Segment.key.in_(rule.clusters))
+        )
+        query = query.where(Contact.id.in_(in_cluster))
     return query
 
 
