@@ -244,6 +244,28 @@ def models_rollback(name: Annotated[str, typer.Argument(help="model name, e.g. c
         )
 
 
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="model name, e.g. churn")],
+    version: Annotated[str, typer.Argument(help="the registry version to make champion")],
+    force: Annotated[bool, typer.Option(help="promote even where the version lost to the champion")] = False,
+) -> None:
+    """Make a version the champion by hand; refused where its own run found the champion better."""
+    from training.tracking import PromotionRefusedError, Tracker
+
+    ctx = _context()
+    try:
+        done = Tracker(ctx.training).promote(name, version, force=force)
+    except PromotionRefusedError as error:
+        _fail(str(error))
+    else:
+        before = f"v{done.from_version}" if done.from_version else "no champion"
+        console.print(
+            f"{name}: champion moved from {before} to v{done.to_version}; running servers follow within "
+            f"{ctx.serving.champion_refresh_seconds:g} s"
+        )
+
+
 @app.command()
 def evaluate(
     data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),
@@ -422,7 +444,8 @@ def serve(
     _ = ctx.engine  # migrate before workers start
     base = f"http://{host}:{port}"
     console.print(
-        f"serving on {base}\n  CRM API:     {base}/api/contacts/1  (docs {base}/api/docs)\n"
+        f"serving on {base}\n  web app:     {base}/app/  (sign in with a login from demo_logins.json)\n"
+        f"  CRM API:     {base}/api/contacts/1  (docs {base}/api/docs)\n"
         f"  predictions: POST {base}/predict/churn  (docs {base}/predict/docs)\n  readiness:   {base}/readyz"
     )
     env = dict(os.environ, CRM_HOME=str(ctx.home))

@@ -1,4 +1,4 @@
-"""The BentoML service: the CRM API and the prediction endpoints on one server.
+"""The BentoML service: the CRM API, the web pages and the prediction endpoints on one server.
 
 Heavy resources (database engine, Feast store, the champion model) are opened once per worker
 in `__init__`, never at import. Prediction routes are FastAPI class views on the service so
@@ -23,8 +23,12 @@ from crm_core.opening import open_crm
 from crm_core.schemas.common import NoNulInput, RecordId, UtcDateTime
 from crm_core.services.reasons import visible_reasons
 from crm_core.settings import CoreSettings
+from crm_core.web import WEB_PREFIX
 from features.settings import FeatureSettings
+from serving import web_models
 from serving.champion import ChampionCache, Loaded, NoChampionError, load_champion
+from serving.model_desk import ModelDesk
+from serving.model_jobs import ModelJobs
 from serving.online import FeaturesNotReadyError, score_contacts
 from serving.recommend import RECOMMENDER, load_recommender, recommend_contacts
 from serving.settings import ServingSettings
@@ -32,6 +36,7 @@ from serving.settings import ServingSettings
 crm_api = create_api()
 predict_api = FastAPI(title="crm-intel predictions", version="1")
 install_error_handlers(predict_api)
+web_app = web_models.create_pages()
 
 MAX_CONTACTS_PER_REQUEST = 1_000
 # The classifiers served; each has its own route so the API documents what it predicts.
@@ -84,6 +89,7 @@ class RecommendResponse(BaseModel):
 @bentoml.service(name="crm_intel", workers=1, traffic={"timeout": 60})
 @bentoml.asgi_app(crm_api, path="/api")
 @bentoml.asgi_app(predict_api, path="/predict")
+@bentoml.asgi_app(web_app, path=WEB_PREFIX)
 class CrmIntelService:
     def __init__(self) -> None:
         from features.store import open_store
@@ -95,6 +101,10 @@ class CrmIntelService:
         crm_api.state.session_factory = self.session_factory
         crm_api.state.settings = core
         predict_api.state.session_factory = self.session_factory
+        web_app.state.session_factory = self.session_factory
+        web_app.state.settings = core
+        web_app.state.model_desk = ModelDesk(self.serving.tracking_uri)
+        web_app.state.model_jobs = ModelJobs(self.serving.home.resolve() / "jobs")
         self.store = open_store(FeatureSettings())
         refresh = self.serving.champion_refresh_seconds
         self.champions = ChampionCache(self.serving.tracking_uri, load_champion, refresh_seconds=refresh)

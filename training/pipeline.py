@@ -22,6 +22,7 @@ from features.model_input import to_model_input
 from features.schema import EVENT_TIMESTAMP
 from features.store import historical_features, service_feature_names
 from models.bands import Bands
+from models.curves import CURVES_ARTIFACT, holdout_curves
 from models.graduated import fit_graduated
 from models.metrics import binary_metrics
 from training.labels import LABEL
@@ -146,12 +147,14 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
             "calibration": model.calibrator.method,
             "band_medium": bands.medium,
             "band_high": bands.high,
+            "champion_version": champion_version or "",
         }
         | readiness.params(),
         metrics={f"holdout_{name}": value for name, value in metrics.items()}
         | {f"calibration_auc_{kind}": value for kind, value in fitted.candidate_auc.items()}
         | ({f"champion_holdout_{spec.primary_metric}": champion_metric} if champion_metric is not None else {}),
         tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
+        documents={CURVES_ARTIFACT: holdout_curves(model, x_holdout, y_holdout)},
     )
     context.tracker.record_verdict(spec.model_name, logged.version, decision)
     return RunResult(

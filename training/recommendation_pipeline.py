@@ -170,6 +170,7 @@ def run_recommender(
             "history_purchases": history.height,
             "holdout_users": len(relevant),
             "data_timestamp": _newest(events).isoformat(timespec="seconds"),
+            "champion_version": champion_version or "",
         },
         metrics={f"holdout_{name}": value for name, value in metrics.items()}
         | {

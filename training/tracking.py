@@ -35,6 +35,10 @@ class NothingToRollBackError(RuntimeError):
     """No champion, or none recorded before the current one."""
 
 
+class PromotionRefusedError(RuntimeError):
+    """A hand promotion the registry's own record says would make things worse (or change nothing)."""
+
+
 @dataclass(frozen=True)
 class Rollback:
     model_name: str
@@ -73,11 +77,15 @@ class Tracker:
         params: dict[str, Any],
         metrics: dict[str, float],
         tags: dict[str, str],
+        documents: dict[str, dict[str, Any]] | None = None,
     ) -> LoggedModel:
-        """A scoring model's run: the registered pyfunc answers feature rows with probabilities."""
+        """A scoring model's run: the registered pyfunc answers feature rows with probabilities.
+        `documents` are JSON artifacts by path (the holdout curves the model page draws)."""
         wrapper = CalibratedPyfunc(model)
         requirements = [f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"]
-        return self._log_run(model_name, wrapper, example_input.head(5), requirements, params, metrics, tags)
+        return self._log_run(
+            model_name, wrapper, example_input.head(5), requirements, params, metrics, tags, documents or {}
+        )
 
     def log_recommender_run(
         self,
@@ -94,7 +102,7 @@ class Tracker:
         wrapper = RecommenderPyfunc(recommender, k=k)
         requirements = [f"implicit=={implicit.__version__}", f"scikit-learn=={sklearn.__version__}"]
         example = pd.DataFrame({"contact_id": example_users})
-        return self._log_run(model_name, wrapper, example, requirements, params, metrics, tags)
+        return self._log_run(model_name, wrapper, example, requirements, params, metrics, tags, {})
 
     def _log_run(
         self,
@@ -105,8 +113,9 @@ class Tracker:
         params: dict[str, Any],
         metrics: dict[str, float],
         tags: dict[str, str],
+        documents: dict[str, dict[str, Any]],
     ) -> LoggedModel:
-        """One run: params, metrics in one batch, the model with its signature, registered.
+        """One run: params, metrics in one batch, JSON documents, the model with its signature, registered.
 
         Requirements are explicit: inferring them costs ~20 s per run.
         """
@@ -115,6 +124,8 @@ class Tracker:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
             mlflow.set_tags(tags)
+            for path, document in documents.items():
+                mlflow.log_dict(document, path)
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=wrapper,
@@ -153,6 +164,37 @@ class Tracker:
         except MlflowException:
             return []
         return [str(version) for version in json.loads(tags.get(HISTORY_TAG, "[]"))]
+
+    def promote(self, model_name: str, version: str, *, force: bool = False) -> Rollback:
+        """Move the champion alias to `version` by hand (a data scientist's decision).
+
+        Refused, unless forced, when the version's own run measured the current champion on the
+        same holdout and found the champion better: the gate's evidence is not overruled silently.
+        """
+        try:
+            candidate = self.client.get_model_version(model_name, version)
+        except MlflowException as error:
+            raise PromotionRefusedError(f"'{model_name}' has no version {version}") from error
+        current = self.champion_version(model_name)
+        if current == version:
+            raise PromotionRefusedError(f"version {version} of '{model_name}' is already the champion")
+        run = self.client.get_run(str(candidate.run_id)).data
+        measured_against = run.params.get("champion_version") or None
+        for key, champion_value in sorted(run.metrics.items()):
+            metric = key.removeprefix("champion_holdout_")
+            own = run.metrics.get(f"holdout_{metric}")
+            if key == metric or own is None or measured_against != current or force:
+                continue
+            if own < champion_value:
+                raise PromotionRefusedError(
+                    f"version {version} scored {metric} {own:.4f} where champion v{current} scored "
+                    f"{champion_value:.4f} on the same holdout; promote with force to overrule"
+                )
+        self.set_champion(model_name, version)
+        self.tag_version(
+            model_name, version, {"promoted": "true", "reason": "promoted by hand" + (" (forced)" * force)}
+        )
+        return Rollback(model_name=model_name, from_version=current or "", to_version=version)
 
     def rollback(self, model_name: str) -> Rollback:
         """Give the alias back to the champion before the current one; the current version is

@@ -1,0 +1,215 @@
+"""The data scientists' model pages: runs and metrics, holdout charts, importance and drift,
+champion beside challenger, and the buttons that promote, roll back and retrain."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from markupsafe import Markup
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_core.api.deps import UoW
+from crm_core.auth.policy import Action
+from crm_core.clock import utc_now
+from crm_core.errors import ConflictError, NotFoundError, ValidationFailedError
+from crm_core.services import audit
+from crm_core.settings import CoreSettings
+from crm_core.web import create_web_app
+from crm_core.web.charts import Series, bar_chart, line_chart
+from crm_core.web.session import Csrf, Viewer
+from crm_core.web.templating import pages_of
+from serving.model_desk import ModelDesk, ModelView
+from serving.model_jobs import JobBusyError, ModelJobs
+
+router = APIRouter()
+TEMPLATES = FilePath(__file__).parent / "templates"
+
+# PSI above this is a shift worth acting on (the usual rule of thumb; 0.1-0.2 is "watch").
+DRIFT_ALERT = 0.2
+IMPORTANCE_SHOWN = 12
+RETRAINABLE = ("churn", "lead", "recommend")
+ModelName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+def create_pages(
+    desk: ModelDesk | None = None,
+    jobs: ModelJobs | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    settings: CoreSettings | None = None,
+) -> FastAPI:
+    """The whole web app: crm_core's pages plus these model pages (set desk and jobs before use)."""
+    web = create_web_app(session_factory, settings, routers=[router], template_dirs=[TEMPLATES])
+    web.state.model_desk, web.state.model_jobs = desk, jobs
+    return web
+
+
+def _desk(request: Request) -> ModelDesk:
+    desk: ModelDesk = request.app.state.model_desk
+    return desk
+
+
+def _jobs(request: Request) -> ModelJobs:
+    jobs: ModelJobs = request.app.state.model_jobs
+    return jobs
+
+
+def _view(request: Request, name: str) -> ModelView:
+    try:
+        return _desk(request).model(name)
+    except KeyError as error:
+        raise NotFoundError("model", name) from error
+
+
+def _charts(view: ModelView) -> list[tuple[str, Markup, str]]:
+    """(title, chart, caption) for each holdout curve, champion and challenger overlaid."""
+    shown = [(label, v) for label, v in (("champion", view.champion), ("challenger", view.challenger)) if v]
+    curves = [(f"{label} v{v.version}", view.curves[v.version]) for label, v in shown if v.version in view.curves]
+    if not curves:
+        return []
+
+    def series(key: str, pick: Any = None) -> list[Series]:
+        return [Series(name, [pick(p) if pick else tuple(p) for p in c[key]]) for name, c in curves]
+
+    def reliability(point: dict[str, float]) -> tuple[float, float]:
+        return (point["predicted"], point["observed"])
+
+    lift_top = max(max(p[1] for p in c["lift"]) for _, c in curves)
+    return [
+        (
+            "ROC",
+            line_chart(
+                series("roc"),
+                title="ROC curve",
+                x_label="false positive rate",
+                y_label="true positive rate",
+                diagonal=True,
+            ),
+            "Above the diagonal is better than chance.",
+        ),
+        (
+            "Precision-recall",
+            line_chart(
+                series("precision_recall"), title="Precision-recall curve", x_label="recall", y_label="precision"
+            ),
+            "Precision you get for each share of positives caught.",
+        ),
+        (
+            "Calibration",
+            line_chart(
+                series("reliability", reliability),
+                title="Calibration",
+                x_label="predicted",
+                y_label="observed",
+                diagonal=True,
+                markers=True,
+            ),
+            "On the diagonal, a 30% score means 30% happen.",
+        ),
+        (
+            "Lift",
+            line_chart(
+                series("lift"),
+                title="Cumulative lift",
+                x_label="share contacted, best scores first",
+                y_label="lift",
+                y_range=(0.0, max(1.0, lift_top) * 1.05),
+            ),
+            "How many times the base rate the top of the list holds.",
+        ),
+    ]
+
+
+@router.get("/models")
+def models_list(request: Request, viewer: Viewer) -> Response:
+    viewer.require("model", Action.READ)
+    return pages_of(request).render(request, "models.html", summaries=_desk(request).summaries(), alert=DRIFT_ALERT)
+
+
+@router.get("/models/jobs/{job_id}")
+def job_status(request: Request, viewer: Viewer, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]) -> Response:
+    viewer.require("model", Action.READ)
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise NotFoundError("job", job_id)
+    return JSONResponse(
+        {"id": job.id, "model": job.model, "action": job.action, "status": job.status, "output": job.output}
+    )
+
+
+@router.get("/models/{name}")
+def model_page(
+    request: Request,
+    viewer: Viewer,
+    name: ModelName,
+    job: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
+) -> Response:
+    viewer.require("model", Action.READ)
+    view = _view(request, name)
+    importance: Markup | None = None
+    champion_curves = view.curves.get(view.champion.version) if view.champion else None
+    if champion_curves:
+        top = champion_curves["feature_importance"][:IMPORTANCE_SHOWN]
+        importance = bar_chart([(str(f), float(v)) for f, v in top], title="Feature importance (mean |contribution|)")
+    drift = bar_chart(view.drift, title="Drift (PSI) per feature", warn_above=DRIFT_ALERT) if view.drift else None
+    running = _jobs(request).get(job) if job else None
+    return pages_of(request).render(
+        request,
+        "model.html",
+        view=view,
+        charts=_charts(view),
+        importance=importance,
+        drift=drift,
+        alert=DRIFT_ALERT,
+        job=running,
+        retrainable=name in RETRAINABLE,
+    )
+
+
+def _start(request: Request, uow: UoW, viewer: Viewer, name: str, action: str, arguments: list[str]) -> Response:
+    try:
+        job = _jobs(request).start(name, action, arguments)
+    except JobBusyError as error:
+        raise ConflictError("model", str(error)) from error
+    audit.record(
+        uow,
+        viewer,
+        action=f"model.{action}",
+        entity="model",
+        entity_id=name,
+        details={"job": job.id, "args": arguments},
+        at=utc_now(),
+    )
+    uow.commit()
+    return RedirectResponse(f"{pages_of(request).prefix}/models/{name}?job={job.id}", status_code=303)
+
+
+@router.post("/models/{name}/promote", dependencies=[Csrf])
+def promote(
+    request: Request, uow: UoW, viewer: Viewer, name: ModelName, version: Annotated[str, Form(max_length=12)]
+) -> Response:
+    viewer.require("model", Action.UPDATE)
+    if not re.fullmatch(r"[1-9][0-9]{0,9}", version):
+        raise ValidationFailedError("version", f"'{version}' is not a registry version number")
+    view = _view(request, name)
+    if version not in {v.version for v in view.versions}:
+        raise NotFoundError(f"version of model {name}", version)
+    return _start(request, uow, viewer, name, "promote", ["models", "promote", name, version])
+
+
+@router.post("/models/{name}/rollback", dependencies=[Csrf])
+def rollback(request: Request, uow: UoW, viewer: Viewer, name: ModelName) -> Response:
+    viewer.require("model", Action.UPDATE)
+    _view(request, name)
+    return _start(request, uow, viewer, name, "rollback", ["models", "rollback", name])
+
+
+@router.post("/models/{name}/retrain", dependencies=[Csrf])
+def retrain(request: Request, uow: UoW, viewer: Viewer, name: ModelName) -> Response:
+    viewer.require("model", Action.CREATE)
+    if name not in RETRAINABLE:
+        raise NotFoundError("trainable model", name)
+    return _start(request, uow, viewer, name, "retrain", ["train", name])

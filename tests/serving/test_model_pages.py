@@ -1,0 +1,151 @@
+"""The data scientists' model pages over a real MLflow registry: charts from the logged holdout
+curves, champion beside challenger, and promotion / rollback run as real operator commands."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
+from crm_core.db import make_session_factory
+from crm_core.exports import export_crm
+from crm_core.services.users import create_user
+from crm_core.settings import CoreSettings
+from crm_core.unit_of_work import UnitOfWork
+from crm_core.web import WEB_PREFIX
+from crm_intel.context import AppContext
+from serving.model_desk import ModelDesk
+from serving.model_jobs import ModelJobs
+from serving.web_models import create_pages
+from tests.conftest import CLI
+from training.settings import TrainingSettings
+from training.tracking import PromotionRefusedError, Tracker
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "model pages password"
+CSRF = re.compile(r'name="csrf-token" content="([0-9a-f]{64})"')
+PAYLOAD = "<script>window.__xss=1</script>"
+
+
+@dataclass(frozen=True)
+class Desk:
+    host: FastAPI
+    training: TrainingSettings
+    jobs: ModelJobs
+
+    def client(self, role: Role) -> TestClient:
+        client = TestClient(self.host, follow_redirects=False)
+        response = client.post(f"{WEB_PREFIX}/login", data={"email": f"web-{role.value}@x.test", "password": PASSWORD})
+        assert response.status_code == 303
+        return client
+
+
+@pytest.fixture(scope="module")
+def desk(generated_crm: AppContext, tmp_path_factory: pytest.TempPathFactory) -> Desk:
+    """Churn trained twice into a registry of its own: v1 champion, v2 an equal challenger the
+    gate did not promote (no margin)."""
+    from training.jobs import train
+
+    registry_home = tmp_path_factory.mktemp("registry")
+    training = TrainingSettings(home=registry_home)
+    export = export_crm(generated_crm.engine)
+    first = train("churn", export, generated_crm.features, training)
+    second = train("churn", export, generated_crm.features, training)
+    assert (first.decision.promote, second.decision.promote) == (True, False)
+    session_factory = make_session_factory(generated_crm.engine)
+    with UnitOfWork(session_factory) as uow:
+        for role in (Role.DATA_SCIENTIST, Role.SALES_REP):
+            create_user(
+                uow,
+                Principal.system(Role.ADMIN, "tests"),
+                email=f"web-{role.value}@x.test",
+                full_name=role.value,
+                role=role.value,
+                password=PASSWORD,
+                now=utc_now(),
+            )
+        uow.commit()
+    env = dict(os.environ, CRM_HOME=str(registry_home))
+    jobs = ModelJobs(registry_home / "jobs", command=CLI, env=env)
+    desk = ModelDesk(training.tracking_uri)
+    host = FastAPI()
+    host.mount(WEB_PREFIX, create_pages(desk, jobs, session_factory, CoreSettings(login_max_failures=1000)))
+    return Desk(host, training, jobs)
+
+
+def _run_job(desk: Desk, client: TestClient, path: str, data: dict[str, str]) -> str:
+    response = client.post(f"{WEB_PREFIX}{path}", data=data)
+    assert response.status_code == 303, response.text
+    job_id = response.headers["location"].rsplit("job=", 1)[1]
+    finished = desk.jobs.wait(job_id, timeout=300)
+    assert finished is not None and finished.status == "succeeded", finished.output if finished else job_id
+    polled = client.get(f"{WEB_PREFIX}/models/jobs/{job_id}").json()
+    assert polled["status"] == "succeeded"
+    return str(polled["output"])
+
+
+def test_model_page_draws_holdout_charts_and_sets_champion_beside_challenger(desk: Desk) -> None:
+    scientist = desk.client(Role.DATA_SCIENTIST)
+    listing = scientist.get(f"{WEB_PREFIX}/models").text
+    assert f"{WEB_PREFIX}/models/churn" in listing and "v1" in listing
+    page = scientist.get(f"{WEB_PREFIX}/models/churn").text
+    for chart in ("chart-roc", "chart-precision-recall", "chart-calibration", "chart-lift"):
+        figure = page[page.index(f'id="{chart}"') :]
+        figure = figure[: figure.index("</figure>")]
+        assert figure.count("<polyline") == 2, f"{chart}: champion and challenger overlaid"
+    assert 'id="importance"' in page and page[page.index('id="importance"') :].count('class="bar') >= 5
+    side = page[page.index('id="side-by-side"') :]
+    assert "Champion v1" in side and "Challenger v2" in side and "Promote v2 to champion" in side
+    assert "roc_auc" in side
+
+
+def test_promote_and_rollback_run_as_operator_jobs_and_move_the_alias(desk: Desk) -> None:
+    scientist = desk.client(Role.DATA_SCIENTIST)
+    tracker = Tracker(desk.training)
+    token = CSRF.search(scientist.get(f"{WEB_PREFIX}/models/churn").text)
+    assert token is not None
+    output = _run_job(desk, scientist, "/models/churn/promote", {"csrf": token.group(1), "version": "2"})
+    assert "champion moved from v1 to v2" in output
+    assert tracker.champion_version("churn") == "2"
+    page = scientist.get(f"{WEB_PREFIX}/models/churn").text
+    assert "Champion v2" in page and "promoted by hand" in page
+
+    output = _run_job(desk, scientist, "/models/churn/rollback", {"csrf": token.group(1)})
+    assert "from v2 to v1" in output and tracker.champion_version("churn") == "1"
+
+
+def test_hand_promotion_is_refused_where_the_version_lost_on_the_same_holdout(desk: Desk) -> None:
+    tracker = Tracker(desk.training)
+    assert tracker.champion_version("churn") == "1"
+    client = MlflowClient(desk.training.tracking_uri)
+    run_id = str(client.get_model_version("churn", "2").run_id)
+    own = client.get_run(run_id).data.metrics["holdout_roc_auc"]
+    client.log_metric(run_id, "champion_holdout_roc_auc", own + 0.05)  # as if v1 had beaten it
+    with pytest.raises(PromotionRefusedError, match="promote with force"):
+        tracker.promote("churn", "2")
+    with pytest.raises(PromotionRefusedError, match="already the champion"):
+        tracker.promote("churn", "1")
+    done = tracker.promote("churn", "2", force=True)
+    assert (done.from_version, done.to_version) == ("1", "2")
+    tracker.rollback("churn")
+
+
+def test_model_pages_are_for_data_scientists_and_escape_registry_text(desk: Desk) -> None:
+    rep = desk.client(Role.SALES_REP)
+    assert rep.get(f"{WEB_PREFIX}/models/churn").status_code == 403
+    token = CSRF.search(rep.get(f"{WEB_PREFIX}/segments").text)
+    assert token is not None
+    assert rep.post(f"{WEB_PREFIX}/models/churn/rollback", data={"csrf": token.group(1)}).status_code == 403
+
+    Tracker(desk.training).tag_version("churn", "1", {"reason": PAYLOAD})
+    page = desk.client(Role.DATA_SCIENTIST).get(f"{WEB_PREFIX}/models/churn").text
+    assert PAYLOAD not in page and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page
