@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 PORT ?= 3000
 PACKAGES := crm_core features training models serving crm_intel
 
-.PHONY: setup run test lint typecheck contracts pytest fuzz lock clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser run test lint typecheck contracts pytest fuzz screenshots lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +20,15 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The browser tests drive Debian's Chromium (Playwright uses it through executable_path; it
+# downloads no browser). Outside CI a machine without apt only skips those tests.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	} || [ "$$CI" != "true" ]
 
 run: setup
 	$(BIN)/crm-intel quickstart
@@ -33,7 +44,7 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
-pytest: setup
+pytest: setup browser
 	$(BIN)/pytest
 
 test: lint typecheck contracts pytest
@@ -43,6 +54,10 @@ FUZZ_REPORT ?= var/fuzz-report.jsonl
 fuzz: setup
 	mkdir -p $(dir $(FUZZ_REPORT)) && rm -f $(FUZZ_REPORT)
 	CRM_FUZZ_EXAMPLES=1000 CRM_FUZZ_REPORT=$(FUZZ_REPORT) $(BIN)/pytest -q -p no:cacheprovider tests/crm_core/test_api_fuzz.py $(FUZZ_ARGS)
+
+# The README's screenshots: the browser tests, saving their screenshots into docs/.
+screenshots: setup browser
+	CRM_TEST_ARTIFACTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_browser.py
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock:

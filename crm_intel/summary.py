@@ -81,7 +81,7 @@ def print_quickstart(ctx: AppContext, result: QuickstartResult) -> None:
         f"CRM database: {ctx.core.resolved_database_url()}",
         f"MLflow: {ctx.training.tracking_uri} (artifacts {ctx.training.artifact_root})",
         f"Feast: {ctx.features.feast_dir}",
-        "next: `crm-intel serve` then open /api/contacts/1",
+        "next: `crm-intel serve`, then open http://127.0.0.1:3000/app/ and sign in with a demo login",
     ]
     console.print(Panel("\n".join(lines), title="quickstart summary"))
 

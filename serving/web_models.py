@@ -31,6 +31,7 @@ TEMPLATES = FilePath(__file__).parent / "templates"
 # PSI above this is a shift worth acting on (the usual rule of thumb; 0.1-0.2 is "watch").
 DRIFT_ALERT = 0.2
 IMPORTANCE_SHOWN = 12
+DRIFT_SHOWN = 15
 RETRAINABLE = ("churn", "lead", "recommend")
 ModelName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
@@ -154,7 +155,9 @@ def model_page(
     if champion_curves:
         top = champion_curves["feature_importance"][:IMPORTANCE_SHOWN]
         importance = bar_chart([(str(f), float(v)) for f, v in top], title="Feature importance (mean |contribution|)")
-    drift = bar_chart(view.drift, title="Drift (PSI) per feature", warn_above=DRIFT_ALERT) if view.drift else None
+    drift = None
+    if view.drift:
+        drift = bar_chart(view.drift[:DRIFT_SHOWN], title="Drift (PSI) per feature, most moved", warn_above=DRIFT_ALERT)
     running = _jobs(request).get(job) if job else None
     return pages_of(request).render(
         request,

@@ -11,6 +11,7 @@ from features.store import open_store
 from training.pipeline import RunResult, StageCallback, TrainingContext, run
 from training.recommendation_pipeline import RecommenderRunResult, RecommenderSpec, run_recommender
 from training.settings import TrainingSettings
+from training.spec import TrainingSpec
 from training.specs import SPECS
 
 RECOMMENDER_SPECS = {spec.model_name: spec for spec in (RecommenderSpec(),)}
@@ -32,6 +33,18 @@ def train(
     spec = SPECS.get(model_name)
     if spec is None:
         raise UnknownModelError(model_name)
+    return train_spec(spec, export, feature_settings, training_settings, on_stage)
+
+
+def train_spec(
+    spec: TrainingSpec,
+    export: CrmExport,
+    feature_settings: FeatureSettings,
+    training_settings: TrainingSettings,
+    on_stage: StageCallback | None = None,
+) -> RunResult:
+    """Run one spec, which may be a variant of a registered one (another seed or scorer set):
+    what a data scientist does to compare a change on the same data before proposing it."""
     from training.tracking import Tracker  # mlflow import is slow; only pay it when training
 
     context = TrainingContext(

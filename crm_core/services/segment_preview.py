@@ -19,8 +19,8 @@ from crm_core.entities import Channel, Contact
 from crm_core.schemas.segments import SegmentRule
 from crm_core.services.access import within_reach
 from crm_core.services.consent import consented
+from crm_core.services.score_ranking import ranked_scores
 from crm_core.services.segments import rule_members
-from crm_core.services.worklists import ranked_scores
 from crm_core.unit_of_work import UnitOfWork
 
 

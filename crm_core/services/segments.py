@@ -16,10 +16,11 @@ from sqlalchemy import Select, and_, delete, func, insert, literal, select
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Contact, Order, Prediction, Segment, SegmentMember
+from crm_core.entities import Contact, Order, Segment, SegmentMember
 from crm_core.errors import ConflictError, NotFoundError
 from crm_core.schemas.segments import SegmentCreate, SegmentRule
 from crm_core.services import audit
+from crm_core.services.score_ranking import ranked_scores
 from crm_core.unit_of_work import UnitOfWork
 
 RULE, CLUSTER = "rule", "cluster"
@@ -29,21 +30,7 @@ def rule_members(rule: SegmentRule, now: datetime) -> Select[tuple[int]]:
     """Contact ids that meet every condition of `rule`, as one SQL query."""
     query = select(Contact.id)
     for index, condition in enumerate(rule.scores):
-        newest = (
-            select(
-                Prediction.contact_id,
-                Prediction.score,
-                Prediction.band,
-                func.row_number()
-                .over(
-                    partition_by=Prediction.contact_id,
-                    order_by=(Prediction.scored_at.desc(), Prediction.feature_timestamp.desc(), Prediction.id.desc()),
-                )
-                .label("rank"),
-            )
-            .where(Prediction.model_name == condition.model)
-            .subquery(f"newest_{index}")
-        )
+        newest = ranked_scores(condition.model, f"newest_{index}")
         tests = [newest.c.rank == 1]
         if condition.bands is not None:
             tests.append(newest.c.band.in_(condition.bands))

@@ -17,10 +17,11 @@ from sqlalchemy import Select, func, or_, select
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Contact, Prediction
+from crm_core.entities import Contact
 from crm_core.errors import ValidationFailedError
 from crm_core.services.access import within_reach
 from crm_core.services.reasons import visible_reasons
+from crm_core.services.score_ranking import ranked_scores
 from crm_core.unit_of_work import UnitOfWork
 
 MAX_PER_PAGE = 100
@@ -71,29 +72,6 @@ class Worklist:
     total: int
     page: int
     pages: int
-
-
-def ranked_scores(model: str) -> Any:
-    """Every contact's scores of `model`, numbered newest first (rank 1 is the current score)."""
-    return (
-        select(
-            Prediction.id,
-            Prediction.contact_id,
-            Prediction.score,
-            Prediction.band,
-            Prediction.model_version,
-            Prediction.scored_at,
-            Prediction.top_factors,
-            func.row_number()
-            .over(
-                partition_by=Prediction.contact_id,
-                order_by=(Prediction.scored_at.desc(), Prediction.feature_timestamp.desc(), Prediction.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(Prediction.model_name == model)
-        .subquery("ranked")
-    )
 
 
 def _filtered(query: Select[Any], filters: WorklistFilters, newest: Any) -> Select[Any]:

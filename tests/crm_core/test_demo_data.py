@@ -84,3 +84,20 @@ def test_load_inserts_everything_and_refuses_a_non_empty_crm(engine: Engine, tab
     clear_crm(engine)
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Contact)).scalar_one() == 0
+
+
+def test_demo_consents_give_marketers_a_lawful_audience_and_opt_outs(tables: dict[str, pl.DataFrame]) -> None:
+    consents = tables["consents"]
+    assert set(consents["contact_id"].to_list()) <= set(tables["contacts"]["id"].to_list())
+    newest_email = (
+        consents.filter(pl.col("channel") == "email")
+        .sort("recorded_at")
+        .group_by("contact_id")
+        .agg(pl.col("status").last())
+    )
+    opted_in = newest_email.filter(pl.col("status") == "granted").height / SMALL.contacts
+    assert 0.45 < opted_in < 0.75, "most but not all people take email"
+    assert newest_email.filter(pl.col("status") == "withdrawn").height > 0, "some withdrew after opting in"
+    signed_up = tables["contacts"].select("id", "created_at").rename({"id": "contact_id"})
+    joined = consents.join(signed_up, on="contact_id")
+    assert (joined["recorded_at"] >= joined["created_at"]).all(), "nobody consents before they exist"

@@ -4,14 +4,9 @@ generated CRM -> features in Feast -> churn trained in MLflow -> served -> writt
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,10 +15,9 @@ from sqlalchemy import create_engine, func, select
 
 from crm_core.entities import Contact, Prediction, User
 from tests.conftest import CLI, DataHome
+from tests.e2e.server import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-STARTUP_SECONDS = 180
 
 
 @dataclass(frozen=True)
@@ -76,26 +70,6 @@ class Server:
         return str(client.get_model_version_by_alias("churn", "champion").version)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A generated CRM with features published but no model yet, served over HTTP."""
@@ -104,29 +78,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for step in (["demo-data", "--contacts", "2000", "--seed", "3"], ["build-features"]):
         done = home.cli(*step)
         assert done.returncode == 0, done.stdout + done.stderr
-    port = free_port()
-    log = root / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)],
-            env=home.env(),
-            cwd=root,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, process, log)
+    with serving(home, root) as url:
         yield Server(url=url, home=home)
-    finally:
-        if process.poll() is None:  # a server that failed to start has nothing left to stop
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def test_score_reaches_the_profile_over_http(server: Server) -> None:

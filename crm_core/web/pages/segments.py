@@ -21,9 +21,9 @@ from crm_core.schemas.records import LifecycleStage
 from crm_core.schemas.segments import SegmentCreate, SegmentRule
 from crm_core.services.access import within_reach
 from crm_core.services.contact_export import ExportFormat, export_contacts
+from crm_core.services.score_ranking import ranked_scores
 from crm_core.services.segment_preview import preview_segment
 from crm_core.services.segments import CLUSTER, create_rule_segment, get_segment, list_segments, member_filter
-from crm_core.services.worklists import ranked_scores
 from crm_core.web.session import Csrf, Viewer
 from crm_core.web.templating import pages_of
 
