@@ -17,6 +17,7 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.exports import export_crm
+from crm_core.protection import keyring
 from crm_core.services.users import create_user
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
@@ -74,7 +75,15 @@ def desk(generated_crm: AppContext, tmp_path_factory: pytest.TempPathFactory) ->
                 now=utc_now(),
             )
         uow.commit()
-    env = dict(os.environ, CRM_HOME=str(registry_home))
+    # Jobs run the operator CLI on the generated CRM's data with this module's own registry.
+    keys = keyring.active()
+    env = dict(
+        os.environ,
+        CRM_HOME=str(generated_crm.home),
+        CRM_MLFLOW_TRACKING_URI=training.tracking_uri,
+        CRM_FIELD_KEYS=",".join(keys.encryption_keys),
+        CRM_LOOKUP_KEY=keys.lookup_key,
+    )
     jobs = ModelJobs(registry_home / "jobs", command=CLI, env=env)
     desk = ModelDesk(training.tracking_uri)
     host = FastAPI()
@@ -149,3 +158,15 @@ def test_model_pages_are_for_data_scientists_and_escape_registry_text(desk: Desk
     Tracker(desk.training).tag_version("churn", "1", {"reason": PAYLOAD})
     page = desk.client(Role.DATA_SCIENTIST).get(f"{WEB_PREFIX}/models/churn").text
     assert PAYLOAD not in page and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page
+
+
+def test_retrain_runs_the_training_command_and_registers_a_new_version(desk: Desk) -> None:
+    scientist = desk.client(Role.DATA_SCIENTIST)
+    token = CSRF.search(scientist.get(f"{WEB_PREFIX}/models/churn").text)
+    assert token is not None
+    output = _run_job(desk, scientist, "/models/churn/retrain", {"csrf": token.group(1)})
+    assert "churn v3" in output, output[-2000:]
+    page = scientist.get(f"{WEB_PREFIX}/models/churn").text
+    assert "3 versions" in page
+    unknown = scientist.post(f"{WEB_PREFIX}/models/nonesuch/retrain", data={"csrf": token.group(1)})
+    assert unknown.status_code == 404
