@@ -73,16 +73,13 @@ def load_challenger(tracking_uri: str, model_name: str) -> Champion | None:
 
 
 def _load_version(client: Any, tracking_uri: str, model_name: str, version: Any) -> Champion:
-    import mlflow
-
+    from models.artifacts import load_verified
     from models.pyfunc import unwrap
 
     if version.run_id is None:
         raise NoChampionError(model_name)
     params = client.get_run(version.run_id).data.params
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    model = unwrap(mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}"))
+    model = unwrap(load_verified(client, tracking_uri, model_name, str(version.version)))
     return Champion(
         model_name=model_name,
         version=str(version.version),

@@ -40,10 +40,10 @@ class RecommenderChampion:
 
 
 def load_recommender(tracking_uri: str, model_name: str = RECOMMENDER) -> RecommenderChampion:
-    import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from models.artifacts import load_verified
     from models.pyfunc import unwrap_recommender
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -54,15 +54,14 @@ def load_recommender(tracking_uri: str, model_name: str = RECOMMENDER) -> Recomm
     if version.run_id is None:
         raise NoChampionError(model_name)
     params = client.get_run(version.run_id).data.params
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    loaded = load_verified(client, tracking_uri, model_name, str(version.version))
     return RecommenderChampion(
         model_name=model_name,
         version=str(version.version),
         run_id=str(version.run_id),
         data_timestamp=datetime.fromisoformat(params["data_timestamp"]),
         k=int(params["k"]),
-        recommender=unwrap_recommender(mlflow.pyfunc.load_model(f"models:/{model_name}/{version.version}")),
+        recommender=unwrap_recommender(loaded),
     )
 
 

@@ -25,8 +25,10 @@ from crm_core.services.reasons import visible_reasons
 from crm_core.settings import CoreSettings
 from crm_core.web import WEB_PREFIX
 from features.settings import FeatureSettings
+from models.artifacts import ArtifactIntegrityError
 from serving import web_models
 from serving.champion import ChampionCache, Loaded, NoChampionError, load_champion
+from serving.json_only import refuse_non_json_bodies
 from serving.model_desk import ModelDesk
 from serving.model_jobs import ModelJobs
 from serving.online import FeaturesNotReadyError, score_contacts
@@ -36,6 +38,7 @@ from serving.settings import ServingSettings
 crm_api = create_api()
 predict_api = FastAPI(title="crm-intel predictions", version="1")
 install_error_handlers(predict_api)
+refuse_non_json_bodies(predict_api)
 web_app = web_models.create_pages()
 
 MAX_CONTACTS_PER_REQUEST = 1_000
@@ -116,15 +119,16 @@ class CrmIntelService:
     @staticmethod
     def _warm_up(cache: ChampionCache[Any], model_name: str) -> None:
         # Load at start so the first request is fast; a missing champion is not fatal: the CRM
-        # API still serves, and predictions answer 503 until a model is trained.
-        with contextlib.suppress(NoChampionError):
+        # API still serves, and predictions answer 503 until a model is trained. A tampered
+        # artifact is refused the same way, and said so on every request.
+        with contextlib.suppress(NoChampionError, ArtifactIntegrityError):
             cache.get(model_name)
 
     @staticmethod
     def _get(cache: ChampionCache[Loaded], model_name: str) -> Loaded:
         try:
             return cache.get(model_name)
-        except NoChampionError as error:
+        except (NoChampionError, ArtifactIntegrityError) as error:
             raise HTTPException(status_code=503, detail=str(error)) from error
 
     @predict_api.post("/recommend", response_model=RecommendResponse, openapi_extra=policy("recommendation", "create"))

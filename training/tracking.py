@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from models.artifacts import load_verified, seal
 from models.calibration import CalibratedModel
 from models.pyfunc import CalibratedPyfunc, RecommenderPyfunc, unwrap
 from models.recommenders import Recommender
@@ -117,7 +118,8 @@ class Tracker:
     ) -> LoggedModel:
         """One run: params, metrics in one batch, JSON documents, the model with its signature, registered.
 
-        Requirements are explicit: inferring them costs ~20 s per run.
+        Requirements are explicit: inferring them costs ~20 s per run. The artifacts are sealed
+        with their sha256 once registered: loading refuses them if they change afterwards.
         """
         self._activate()
         with mlflow.start_run(experiment_id=self.experiment_id(model_name)) as run:
@@ -134,7 +136,9 @@ class Tracker:
                 pip_requirements=requirements,
                 registered_model_name=model_name,
             )
-        return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
+        version = str(info.registered_model_version)
+        seal(self.client, self.settings.tracking_uri, model_name, version)
+        return LoggedModel(run_id=run.info.run_id, version=version)
 
     def record_verdict(self, model_name: str, version: str, decision: PromotionDecision) -> None:
         """Tag the version with the gate's verdict and move the alias if it won."""
@@ -149,8 +153,7 @@ class Tracker:
             return None
 
     def load_version(self, model_name: str, version: str) -> CalibratedModel:
-        self._activate()
-        return unwrap(mlflow.pyfunc.load_model(f"models:/{model_name}/{version}"))
+        return unwrap(load_verified(self.client, self.settings.tracking_uri, model_name, version))
 
     def set_champion(self, model_name: str, version: str) -> None:
         self.client.set_registered_model_alias(model_name, CHAMPION, version)

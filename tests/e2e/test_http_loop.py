@@ -4,9 +4,11 @@ generated CRM -> features in Feast -> churn trained in MLflow -> served -> writt
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -221,3 +223,30 @@ def test_unknown_and_malformed_contact_ids_on_the_crm_api(server: Server) -> Non
         timeout=30,
     )
     assert not_json.status_code == 422
+
+
+class _TouchesAFile:
+    """Unpickling this creates `path`: the marker of a server that deserialised a request body."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (_touch, (self.path,))
+
+
+def _touch(path: str) -> None:
+    with open(path, "w"):
+        pass
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "application/x-python-pickle", ""])
+def test_prediction_endpoints_refuse_pickled_bodies(server: Server, content_type: str, tmp_path: Path) -> None:
+    marker = tmp_path / "unpickled"
+    body = pickle.dumps(_TouchesAFile(str(marker)))
+    headers = {**server.auth("admin"), "content-type": content_type}
+    for route in ("churn", "lead", "recommend"):
+        response = httpx.post(f"{server.url}/predict/{route}", content=body, headers=headers, timeout=30)
+        assert response.status_code == 415, response.text
+        assert "application/json" in response.json()["detail"]
+    assert not marker.exists()
