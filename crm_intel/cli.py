@@ -114,6 +114,59 @@ def audit_verify() -> None:
     console.print(f"audit chain intact: {check.events:,} events")
 
 
+@app.command()
+def backup(
+    out: Annotated[Path | None, typer.Option(help="new folder (default: backups/ beside the home)")] = None,
+    include_keys: Annotated[
+        bool, typer.Option(help="also copy the field-encryption keys (keep such a backup as safe as the keys)")
+    ] = False,
+) -> None:
+    """Back up the CRM, the model registry and the feature store into one verified folder."""
+    from crm_core.backup import BackupError
+    from crm_core.clock import utc_now
+    from crm_intel.backup import backup as run_backup
+    from crm_intel.backup import default_bundle_path
+
+    ctx = _context()
+    target = out or default_bundle_path(ctx.home, utc_now())
+    try:
+        with console.status("backing up"):
+            result = run_backup(ctx, target, include_keys=include_keys)
+    except BackupError as error:
+        _fail(str(error))
+    else:
+        contacts = result.crm_rows.get("contacts", 0)
+        console.print(
+            f"backup written to {result.path}: {contacts:,} contacts, {sum(result.crm_rows.values()):,} CRM rows, "
+            f"{result.files:,} files, {result.bytes / 1e6:,.1f} MB, every file sha256-listed in manifest.json"
+        )
+        if not result.keys_included:
+            console.print("[yellow]field keys are not in the backup: keep them safe separately[/]")
+
+
+@app.command()
+def restore(
+    bundle: Annotated[Path, typer.Argument(help="a folder written by `crm-intel backup`")],
+    force: Annotated[bool, typer.Option(help="replace a CRM that already holds contacts")] = False,
+) -> None:
+    """Restore a backup into this data home after checking every file's sha256. Stop the server first."""
+    from crm_core.backup import BackupError
+    from crm_intel.backup import restore as run_restore
+
+    try:
+        with console.status("verifying and restoring"):
+            result = run_restore(_context(), bundle, force=force)
+    except BackupError as error:
+        _fail(str(error))
+    else:
+        for warning in result.warnings:
+            console.print(f"[yellow]{warning}[/]")
+        console.print(
+            f"restored {result.path}: {result.crm_rows.get('contacts', 0):,} contacts, "
+            f"{sum(result.crm_rows.values()):,} CRM rows, {result.files:,} files"
+        )
+
+
 @app.command("rotate-keys")
 def rotate_keys() -> None:
     """Re-encrypt every personal field under a new key and retire the old ones.
@@ -413,11 +466,12 @@ def train(model: Annotated[str, typer.Argument(help="churn, lead or recommend")]
 def recommend() -> None:
     """Write every contact's next-best products from the champion recommender back to the CRM."""
     from crm_intel import jobs
+    from models.artifacts import ArtifactIntegrityError
     from serving.champion import NoChampionError
 
     try:
         result, version = jobs.recommend(_context())
-    except NoChampionError as error:
+    except (NoChampionError, ArtifactIntegrityError) as error:
         _fail(str(error))
     else:
         console.print(
@@ -431,12 +485,13 @@ def score(model: Annotated[str, typer.Argument(help="model to score with, e.g. c
     """Batch-score every contact with the model's champion and write the scores back."""
     from crm_intel import jobs
     from crm_intel.summary import scoring_line
+    from models.artifacts import ArtifactIntegrityError
     from serving.batch import NoSnapshotError
     from serving.champion import NoChampionError
 
     try:
         result, version = jobs.score(_context(), model)
-    except (NoChampionError, NoSnapshotError) as error:
+    except (NoChampionError, NoSnapshotError, ArtifactIntegrityError) as error:
         _fail(str(error))
     else:
         console.print(scoring_line(result, model, version))
