@@ -376,6 +376,34 @@ class ShadowPrediction(ScoreColumns, Base):
     )
 
 
+class WriteBackRun(Base):
+    """Progress of one batch write-back (one model version scoring one feature snapshot),
+    committed in the same transaction as each chunk of scores it counts.
+
+    After a crash the rows written and the progress recorded therefore agree exactly, and the
+    next run resumes after `last_contact_id` instead of starting over.
+    """
+
+    __tablename__ = "write_back_runs"
+    __table_args__ = (
+        UniqueConstraint("target", "model_name", "model_version", "feature_timestamp", name="uq_write_back_runs_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(40))  # the table written: predictions or shadow_predictions
+    model_name: Mapped[str] = mapped_column(String(80))
+    model_version: Mapped[str] = mapped_column(String(40))
+    feature_timestamp: Mapped[datetime] = mapped_column(DateTime)
+    total_rows: Mapped[int] = mapped_column(Integer)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    last_contact_id: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class ProductRecommendation(Base):
     """One product offered to one contact by one recommender version, with its rank and reason.
 

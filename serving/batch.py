@@ -2,13 +2,13 @@
 
 Reads the snapshot Feast materialized (the offline store's newest `as_of`), selecting the
 champion's own feature list, so batch and online scores use the same values. Each chunk is
-scored and committed in its own transaction; write-back is idempotent, so a run that dies
-part-way is finished by running it again.
+scored and committed in one transaction with the run's progress, so a run that dies part-way
+resumes after the last committed contact when it is started again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +20,8 @@ from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
-from crm_core.services.predictions import record_predictions
-from crm_core.unit_of_work import UnitOfWork
+from crm_core.services.predictions import NewPrediction
+from crm_core.services.write_back_runs import RunKey, write_back_resumably
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from serving.champion import Champion
 from serving.scoring import score_features
@@ -43,6 +43,7 @@ class BatchResult:
     already_present: int = 0
     rejected: int = 0
     feature_timestamp: datetime | None = None
+    resumed_after_rows: int = 0  # committed by an earlier attempt that was interrupted
 
 
 # Who a model is for. Lead scores mean "this open deal converts": contacts with nothing open
@@ -70,20 +71,30 @@ def score_all(
     on_chunk: ChunkCallback | None = None,
     shadow: bool = False,
 ) -> BatchResult:
-    """Score `snapshot` chunk by chunk; `shadow` writes a challenger's scores to the side table."""
-    session_factory = make_session_factory(engine)
-    scored_at = utc_now()
+    """Score `snapshot` (sorted by contact) chunk by chunk; `shadow` writes a challenger's
+    scores to the side table."""
     result = BatchResult(contacts=snapshot.height)
-    if snapshot.height:
-        result.feature_timestamp = snapshot[EVENT_TIMESTAMP][0]
-    for chunk in snapshot.iter_slices(batch_size):
-        predictions = score_features(champion, chunk)
-        with UnitOfWork(session_factory) as uow:
-            written = record_predictions(uow, BATCH_PRINCIPAL, predictions, scored_at=scored_at, shadow=shadow)
-            uow.commit()
-        result.inserted += written.inserted
-        result.already_present += written.already_present
-        result.rejected += len(written.rejected)
-        if on_chunk is not None:
-            on_chunk(chunk.height)
+    if not snapshot.height:
+        return result
+    feature_timestamp = snapshot[EVENT_TIMESTAMP][0]
+    result.feature_timestamp = feature_timestamp
+
+    def chunks(after_contact_id: int) -> Iterator[list[NewPrediction]]:
+        remaining = snapshot.filter(pl.col(ENTITY_KEY) > after_contact_id)
+        for chunk in remaining.iter_slices(batch_size):
+            yield score_features(champion, chunk)
+
+    progress = write_back_resumably(
+        make_session_factory(engine),
+        BATCH_PRINCIPAL,
+        RunKey(champion.model_name, champion.version, feature_timestamp, shadow=shadow),
+        total_rows=snapshot.height,
+        chunks=chunks,
+        scored_at=utc_now(),
+        on_chunk=on_chunk,
+    )
+    result.inserted = progress.written.inserted
+    result.already_present = progress.written.already_present
+    result.rejected = len(progress.written.rejected)
+    result.resumed_after_rows = progress.rows_before
     return result

@@ -133,6 +133,8 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
     "login_attempt": _APPEND_ONLY_LOG,
     "audit_event": _APPEND_ONLY_LOG,
     "audit_chain_head": _APPEND_ONLY_LOG,
+    # Batch write-back bookkeeping: written by the scoring job itself, read by administrators.
+    "write_back_run": _APPEND_ONLY_LOG,
 }
 
 
@@ -191,6 +193,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "login_attempts": "login_attempt",
     "audit_events": "audit_event",
     "audit_chain_head": "audit_chain_head",
+    "write_back_runs": "write_back_run",
 }
 
 
