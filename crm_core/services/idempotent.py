@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import JSON, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_core.unit_of_work import UnitOfWork
@@ -19,3 +20,33 @@ def insert_ignoring_duplicates(uow: UnitOfWork, entity: Any, identity: Sequence[
     if dialect == "sqlite":
         return sqlite.insert(entity).on_conflict_do_nothing(index_elements=list(identity))
     raise NotImplementedError(f"idempotent write-back is not implemented for {dialect}")
+
+
+def copy_ignoring_duplicates(uow: UnitOfWork, table: Table, identity: Sequence[str], rows: list[dict[str, Any]]) -> int:
+    """PostgreSQL's fast path for the same thing: COPY into a transaction-local staging table,
+    then one INSERT ... SELECT ... ON CONFLICT DO NOTHING. Returns the rows inserted.
+
+    Several times faster than a multi-row INSERT for large batches (COPY skips per-statement
+    parsing and parameter binding), and still all-or-nothing with the caller's transaction.
+    """
+    columns = list(rows[0])
+    column_list = ", ".join(f'"{name}"' for name in columns)
+    staging = f"{table.name}_staging"
+    json_columns = {column.name for column in table.columns if isinstance(column.type, JSON)}
+    driver = uow.session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" ON COMMIT DELETE ROWS AS '
+            f'SELECT {column_list} FROM "{table.name}" WITH NO DATA'
+        )
+        with cursor.copy(f'COPY "{staging}" ({column_list}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[name]) if name in json_columns else row[name] for name in columns])
+        cursor.execute(
+            f'INSERT INTO "{table.name}" ({column_list}) SELECT {column_list} FROM "{staging}" '
+            f"ON CONFLICT ({', '.join(identity)}) DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute(f'TRUNCATE "{staging}"')
+    return int(inserted)

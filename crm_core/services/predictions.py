@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import Table
 
 from crm_core.auth.principal import Principal
 from crm_core.entities import Prediction, ShadowPrediction
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
 from crm_core.services.access import rows_in_reach
-from crm_core.services.idempotent import insert_ignoring_duplicates
+from crm_core.services.idempotent import copy_ignoring_duplicates, insert_ignoring_duplicates
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
@@ -53,6 +55,17 @@ def validate(rows: Sequence[NewPrediction]) -> list[InvalidPredictionError]:
     return problems
 
 
+_FIELDS = tuple(field.name for field in fields(NewPrediction))
+
+
+def _row_values(row: NewPrediction, scored_at: datetime) -> dict[str, Any]:
+    """A shallow dict of the row (the factor list is shared, not copied: it is only read)."""
+    values = {name: getattr(row, name) for name in _FIELDS}
+    values["score"] = float(row.score)
+    values["scored_at"] = scored_at
+    return values
+
+
 def record_predictions(
     uow: UnitOfWork, principal: Principal, rows: Sequence[NewPrediction], *, scored_at: datetime, shadow: bool = False
 ) -> WriteBackResult:
@@ -69,12 +82,16 @@ def record_predictions(
     entity, table = ("shadow_prediction", ShadowPrediction) if shadow else ("prediction", Prediction)
     kept, out_of_reach = rows_in_reach(uow, principal, entity, [row.contact_id for row in rows], rejected_rows)
     result.rejected.extend(out_of_reach)
-    payload = [asdict(rows[index]) | {"score": float(rows[index].score), "scored_at": scored_at} for index in kept]
+    payload = [_row_values(rows[index], scored_at) for index in kept]
     if payload:
-        inserted = uow.session.execute(
-            insert_ignoring_duplicates(uow, table, IDENTITY_COLUMNS).returning(table.id), payload
-        ).all()
-        result.inserted = len(inserted)
+        # Core (not ORM) insert of plain dicts: the ORM's bulk path and dataclasses.asdict's deep
+        # copies cost three quarters of the time at a million rows.
+        target = cast(Table, table.__table__)
+        if uow.session.get_bind().dialect.name == "postgresql":
+            result.inserted = copy_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
+        else:
+            statement = insert_ignoring_duplicates(uow, target, IDENTITY_COLUMNS).returning(target.c.id)
+            result.inserted = len(uow.session.execute(statement, payload).all())
     result.already_present = len(payload) - result.inserted
     models = sorted({(row.model_name, row.model_version) for row in rows})
     audit.record(
