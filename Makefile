@@ -9,7 +9,7 @@ PACKAGES := crm_core features training models serving crm_intel
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser run test lint typecheck contracts pytest fuzz screenshots lock clean
+.PHONY: setup browser run test lint typecheck contracts pytest fuzz screenshots bench bench-quick lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,14 @@ fuzz: setup
 # The README's screenshots: the browser tests, saving their screenshots into docs/.
 screenshots: setup browser
 	CRM_TEST_ARTIFACTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_browser.py
+
+# Side-by-side benchmarks: the table on screen, the figures in benchmarks/results.json.
+# Full sizes take a while (50M events, 1M contacts); bench-quick runs the same table small.
+bench: setup
+	$(BIN)/python -m benchmarks
+
+bench-quick: setup
+	$(BIN)/python -m benchmarks --quick
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock:

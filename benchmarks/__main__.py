@@ -1,0 +1,97 @@
+"""`python -m benchmarks [--quick] [--only NAME ...]`: run the side-by-side benchmarks, print the
+table, write benchmarks/results.json (and, at full size, the figures BENCHMARKS.md quotes)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmarks.results import Figure, save, show
+
+RESULTS = Path(__file__).with_name("results.json")
+POSTGRES_URL = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    feature_runs: tuple[tuple[int, int], ...]  # (contacts, events) compared with pandas
+    feature_absolute: tuple[int, int] | None  # (contacts, events) against the 5 s goal
+    write_back_rows: int
+    write_back_naive_rows: int
+    recommend_contacts: int
+    pit: tuple[int, int, int]  # contacts, events, entity rows
+
+
+QUICK = Sizes(((10_000, 1_000_000),), None, 20_000, 2_000, 20_000, (5_000, 300_000, 20_000))
+FULL = Sizes(
+    ((10_000, 1_000_000), (100_000, 10_000_000)),
+    (1_000_000, 50_000_000),
+    1_000_000,
+    20_000,
+    1_000_000,
+    (100_000, 10_000_000, 200_000),
+)
+
+
+def _stages(sizes: Sizes, scratch: Path) -> dict[str, Callable[[], list[Figure]]]:
+    from benchmarks import feature_build, point_in_time, recommendations, write_back
+
+    def features() -> list[Figure]:
+        figures = [figure for contacts, events in sizes.feature_runs for figure in feature_build.run(contacts, events)]
+        if sizes.feature_absolute:
+            figures.append(feature_build.run_absolute(*sizes.feature_absolute))
+        return figures
+
+    def writes() -> list[Figure]:
+        rows, naive = sizes.write_back_rows, sizes.write_back_naive_rows
+        return [
+            *write_back.run("sqlite", rows, naive, POSTGRES_URL, str(scratch)),
+            *write_back.run("postgresql", rows, naive, POSTGRES_URL, str(scratch)),
+        ]
+
+    return {
+        "feature_build": features,
+        "point_in_time": lambda: point_in_time.run(*sizes.pit, scratch / "pit"),
+        "write_back": writes,
+        "recommendations": lambda: recommendations.run(sizes.recommend_contacts),
+    }
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
+    parser.add_argument("--only", nargs="*", default=None, help="stages to run (default: all)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("FEAST_USAGE", "False")
+    from crm_core.protection import keyring
+    from crm_core.protection.keyring import FieldKeyring
+
+    keyring.install(FieldKeyring.generate())  # scratch CRMs only: keys die with the run
+    console = Console(width=150)  # the table is wider than a default 80-column pipe
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="crm-bench-") as folder:
+        stages = _stages(QUICK if args.quick else FULL, Path(folder))
+        for name in args.only or list(stages):
+            began = time.perf_counter()
+            with console.status(f"benchmark: {name}"):
+                figures.extend(stages[name]())
+            console.print(f"  {name}: {time.perf_counter() - began:,.1f} s")
+    size = "quick" if args.quick else "full"
+    show(figures, f"crm-intel benchmarks ({size} sizes, {platform.machine()}, {os.cpu_count()} cores)", console)
+    save(figures, args.out)
+    met = sum(figure.met for figure in figures)
+    console.print(f"{met} of {len(figures)} targets met; written to {args.out}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
