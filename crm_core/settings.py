@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Profile(enum.StrEnum):
+    """`embedded`: everything in files under the data home, no server needed (the default).
+    `production`: the CRM and the model registry on PostgreSQL, the online store on Redis; each
+    package's settings refuse to start without its server URL rather than fall back to a file."""
+
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+
+
+def require_server_url(profile: Profile, url: str | None, variable: str, schemes: tuple[str, ...]) -> None:
+    """In production, `url` must be set and use one of `schemes` (e.g. postgresql, redis)."""
+    if profile is not Profile.PRODUCTION:
+        return
+    if not url:
+        raise ValueError(f"CRM_PROFILE=production needs {variable} (a {' or '.join(schemes)} URL)")
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in schemes:
+        raise ValueError(f"CRM_PROFILE=production needs {variable} to be a {' or '.join(schemes)} URL, not {scheme}")
 
 
 class CoreSettings(BaseSettings):
@@ -17,6 +38,7 @@ class CoreSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
 
+    profile: Profile = Profile.EMBEDDED
     home: Path = Field(default=Path("var"))
     database_url: str | None = None
     session_hours: float = 12.0
@@ -29,6 +51,11 @@ class CoreSettings(BaseSettings):
     # key. Unset, the embedded default keeps generated keys in <home>/keys/field_keys.json.
     field_keys: str | None = None
     lookup_key: str | None = None
+
+    @model_validator(mode="after")
+    def _production_needs_postgresql(self) -> CoreSettings:
+        require_server_url(self.profile, self.database_url, "CRM_DATABASE_URL", ("postgresql",))
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

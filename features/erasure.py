@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -36,26 +37,33 @@ def purge_snapshots(settings: FeatureSettings, contact_ids: Sequence[int]) -> in
     return frame.height - kept.height
 
 
-def purge_online(settings: FeatureSettings, contact_ids: Sequence[int]) -> int:
-    """Delete the people's rows from every feature view's online table.
-
-    Feast has no delete for online rows (materialize only upserts), so this removes them by
-    their serialized entity key, the same key Feast writes and reads them by.
-    """
-    path = online_store_path(settings)
-    if not path.exists() or not contact_ids:
-        return 0
-    from feast.infra.key_encoding_utils import serialize_entity_key
-    from feast.infra.online_stores.helpers import compute_table_id
+def _entity_key(contact_id: int) -> Any:
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
+    return EntityKey(join_keys=[ENTITY_KEY], entity_values=[Value(int64_val=contact_id)])
+
+
+def purge_online(settings: FeatureSettings, contact_ids: Sequence[int]) -> int:
+    """Delete the people's rows from the online store (every feature view).
+
+    Feast has no delete for online rows (materialize only upserts), so this removes them by
+    the key Feast writes and reads them by: the serialized entity key (one row per feature
+    view in SQLite; one hash holding every view on Redis).
+    """
+    if not contact_ids:
+        return 0
+    if settings.redis_url:
+        return _purge_redis(settings, contact_ids)
+    path = online_store_path(settings)
+    if not path.exists():
+        return 0
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.infra.online_stores.helpers import compute_table_id
+
     store = open_store(settings)
     version = store.config.entity_key_serialization_version
-    keys = [
-        (serialize_entity_key(EntityKey(join_keys=[ENTITY_KEY], entity_values=[Value(int64_val=cid)]), version),)
-        for cid in contact_ids
-    ]
+    keys = [(serialize_entity_key(_entity_key(cid), version),) for cid in contact_ids]
     removed = 0
     with sqlite3.connect(path) as connection:
         existing = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -65,6 +73,21 @@ def purge_online(settings: FeatureSettings, contact_ids: Sequence[int]) -> int:
                 cursor = connection.executemany(f'DELETE FROM "{table}" WHERE entity_key = ?', keys)
                 removed += cursor.rowcount
     return removed
+
+
+def _purge_redis(settings: FeatureSettings, contact_ids: Sequence[int]) -> int:
+    import redis
+    from feast.infra.online_stores.helpers import _redis_key
+
+    assert settings.redis_url is not None
+    version = open_store(settings).config.entity_key_serialization_version
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = [_redis_key(PROJECT, _entity_key(cid), version) for cid in contact_ids]
+        deleted: int = client.delete(*keys)  # type: ignore[assignment]  # sync client: an int
+        return deleted
+    finally:
+        client.close()
 
 
 def forget_contacts(settings: FeatureSettings, contact_ids: Sequence[int]) -> PurgeResult:

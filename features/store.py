@@ -35,6 +35,7 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
     os.environ.setdefault("FEAST_USAGE", "False")  # no telemetry calls from a CRM
     from feast import FeatureStore, RepoConfig
     from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
     from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
 
     # Importing feast resets DeprecationWarnings to "once"; silence the one its DuckDB backend
@@ -42,12 +43,18 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
     warnings.filterwarnings("ignore", message="fetch_arrow_table", category=DeprecationWarning)
 
     settings.feast_dir.mkdir(parents=True, exist_ok=True)
+    redis = settings.redis_connection_string
+    online = (
+        RedisOnlineStoreConfig(connection_string=redis)
+        if redis
+        else SqliteOnlineStoreConfig(path=str(online_store_path(settings)))
+    )
     config = RepoConfig(
         project=PROJECT,
         provider="local",
         registry=str(settings.feast_dir / "registry.db"),
         offline_store=DuckDBOfflineStoreConfig(),
-        online_store=SqliteOnlineStoreConfig(path=str(online_store_path(settings))),
+        online_store=online,
         entity_key_serialization_version=3,
         repo_path=settings.feast_dir,
     )

@@ -51,6 +51,10 @@ def directory_digest(directory: Path) -> str:
 def _download(model_name: str, version: str, tracking_uri: str, into: Path) -> Path:
     import mlflow
 
+    # `models:/` URIs are resolved through the process-wide registry URI, whatever
+    # `tracking_uri` says: without this, a PostgreSQL registry is looked up in a default one.
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     return Path(
         mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{model_name}/{version}", dst_path=str(into), tracking_uri=tracking_uri

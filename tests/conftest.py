@@ -12,7 +12,8 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,60 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+PRODUCTION_DATABASES = {"CRM_DATABASE_URL": "crm", "CRM_MLFLOW_TRACKING_URI": "mlflow"}
+
+
+@contextmanager
+def production_services(admin: Engine, redis_database: int) -> Iterator[dict[str, str]]:
+    """The production profile's servers for one data home: a new PostgreSQL database each for
+    the CRM and MLflow, and an emptied Redis database; dropped and emptied afterwards."""
+    import redis
+
+    names = {variable: f"crm_{kind}_{uuid.uuid4().hex[:10]}" for variable, kind in PRODUCTION_DATABASES.items()}
+    with admin.connect() as connection:
+        for name in names.values():
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_database}"
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield {
+            "CRM_PROFILE": "production",
+            "CRM_REDIS_URL": redis_url,
+            **{
+                variable: make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+                for variable, name in names.items()
+            },
+        }
+    finally:
+        client.flushdb()
+        client.close()
+        with admin.connect() as connection:
+            for name in names.values():
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database of its own for the test (emptied before and after); fails in CI when
+    Redis is unreachable, skips elsewhere."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        client.close()
+        if IN_CI:
+            pytest.fail(f"Redis at {REDIS_URL} is unreachable in CI: {error}", pytrace=False)
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -102,27 +157,28 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 @dataclass(frozen=True)
 class DataHome:
-    """A data home on disk with the env a CLI or server started on it needs."""
+    """A data home on disk with the env a CLI or server started on it needs; `services` holds
+    the production profile's server URLs (empty: the embedded default)."""
 
     path: Path
     own_keys: bool = False  # True: the CLI keeps its own key file, as on a user's machine
+    services: dict[str, str] = field(default_factory=dict)
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.path / 'crm.db'}"
+        return self.services.get("CRM_DATABASE_URL") or f"sqlite:///{self.path / 'crm.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.services.get("CRM_MLFLOW_TRACKING_URI") or f"sqlite:///{self.path / 'mlflow.db'}"
 
     def env(self) -> dict[str, str]:
         """The run's field keys are passed on, so this process can read what the CLI wrote."""
         keys = keyring.active()
+        base = dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"), **self.services)
         if self.own_keys:
-            return dict(os.environ, CRM_HOME=str(self.path), BENTOML_HOME=str(self.path / "bentoml"))
-        return dict(
-            os.environ,
-            CRM_HOME=str(self.path),
-            BENTOML_HOME=str(self.path / "bentoml"),
-            CRM_FIELD_KEYS=",".join(keys.encryption_keys),
-            CRM_LOOKUP_KEY=keys.lookup_key,
-        )
+            return base
+        return dict(base, CRM_FIELD_KEYS=",".join(keys.encryption_keys), CRM_LOOKUP_KEY=keys.lookup_key)
 
     def cli(
         self, *args: str, cwd: Path | None = None, user_home: Path | None = None

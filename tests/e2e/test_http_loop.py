@@ -7,6 +7,7 @@ import json
 import pickle
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from mlflow import MlflowClient
 from sqlalchemy import create_engine, func, select
 
 from crm_core.entities import Contact, Prediction, User
-from tests.conftest import CLI, DataHome
+from tests.conftest import CLI, DataHome, production_services
 from tests.e2e.server import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -67,20 +68,31 @@ class Server:
             engine.dispose()
 
     def champion_version(self) -> str:
-        uri = f"sqlite:///{self.home.path / 'mlflow.db'}"
+        uri = self.home.tracking_uri
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return str(client.get_model_version_by_alias("churn", "champion").version)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A generated CRM with features published but no model yet, served over HTTP."""
-    root = tmp_path_factory.mktemp("e2e")
-    home = DataHome(root / "var")
-    for step in (["demo-data", "--contacts", "2000", "--seed", "3"], ["build-features"]):
-        done = home.cli(*step)
-        assert done.returncode == 0, done.stdout + done.stderr
-    with serving(home, root) as url:
+@pytest.fixture(
+    scope="module", params=["embedded", pytest.param("production", marks=[pytest.mark.postgres, pytest.mark.redis])]
+)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A generated CRM with features published but no model yet, served over HTTP: once on the
+    embedded default, once on the production profile (PostgreSQL for the CRM and MLflow, Redis
+    for the online store)."""
+    root = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    with ExitStack() as stack:
+        services = {}
+        if request.param == "production":
+            admin = request.getfixturevalue("postgres_admin")
+            services = stack.enter_context(production_services(admin, redis_database=13))
+        home = DataHome(root / "var", services=services)
+        for step in (["demo-data", "--contacts", "2000", "--seed", "3"], ["build-features"]):
+            done = home.cli(*step)
+            assert done.returncode == 0, done.stdout + done.stderr
+        if request.param == "production":
+            assert not (home.path / "crm.db").exists() and not (home.path / "feast" / "online.db").exists()
+        url = stack.enter_context(serving(home, root))
         yield Server(url=url, home=home)
 
 
