@@ -19,6 +19,7 @@ from crm_core.auth.principal import Principal
 from crm_core.db import make_engine, make_session_factory
 from crm_core.services.predictions import NewPrediction
 from crm_core.services.write_back_runs import RunKey, write_back_resumably
+from tests.crash.barrier import wait_for_go
 
 FEATURE_TIMESTAMP = datetime(2026, 11, 1)
 MODEL = "churn"
@@ -30,6 +31,7 @@ def expected_score(contact_id: int, version: str) -> float:
 
 def main(url: str, version: str, contacts: int, chunk: int) -> None:
     engine = make_engine(url)
+    wait_for_go()
 
     def chunks(after: int) -> Iterator[list[NewPrediction]]:
         print("writing", flush=True)
