@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-from sqlalchemy import Engine
 
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
@@ -33,16 +33,21 @@ from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
-from features.erasure import PurgeResult, forget_contacts
-from features.pipeline import FeatureBuildResult, build_and_publish
-from models.drift import FeatureDrift
-from serving.batch import POPULATIONS, BatchResult, latest_snapshot, score_all
-from serving.champion import load_champion
-from serving.recommend import RecommendBatchResult
-from serving.segment_refresh import SegmentRefresh
-from training.evaluation.runner import EvaluationReport
-from training.pipeline import RunResult
-from training.recommendation_pipeline import RecommenderRunResult
+
+# The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
+# imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from features.erasure import PurgeResult
+    from features.pipeline import FeatureBuildResult
+    from models.drift import FeatureDrift
+    from serving.batch import BatchResult
+    from serving.recommend import RecommendBatchResult
+    from serving.segment_refresh import SegmentRefresh
+    from training.evaluation.runner import EvaluationReport
+    from training.pipeline import RunResult
+    from training.recommendation_pipeline import RecommenderRunResult
 
 
 def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> dict[str, int]:
@@ -85,6 +90,8 @@ def export(ctx: AppContext) -> CrmExport:
 
 
 def build_features(ctx: AppContext, crm_export: CrmExport | None = None) -> FeatureBuildResult:
+    from features.pipeline import build_and_publish
+
     crm_export = crm_export or export(ctx)
     with StepReporter() as report:
         result = build_and_publish(crm_export, ctx.features, on_stage=report)
@@ -105,6 +112,8 @@ def erase(ctx: AppContext, contact_id: int, reason: ErasureReason) -> tuple[Eras
 
 def purge_pending_erasures(ctx: AppContext) -> PurgeResult:
     """Remove every erased person not yet purged from the feature side; marks them done after."""
+    from features.erasure import PurgeResult, forget_contacts
+
     session_factory = make_session_factory(ctx.engine)
     with UnitOfWork(session_factory) as uow:
         pending = pending_purges(uow)
@@ -128,6 +137,9 @@ def train(ctx: AppContext, model_name: str, crm_export: CrmExport | None = None)
 def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
     """Batch-score every contact with the champion, then refresh the segments built on scores;
     raises NoChampionError if there is no champion."""
+    from serving.batch import POPULATIONS, latest_snapshot, score_all
+    from serving.champion import load_champion
+
     champion = load_champion(ctx.serving.tracking_uri, model_name)
     snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names, POPULATIONS.get(model_name))
     with row_progress() as progress:
@@ -157,6 +169,7 @@ def log_drift(ctx: AppContext, model_name: str) -> None:
 
 def shadow_score(ctx: AppContext, model_name: str) -> BatchResult | None:
     """Score the same population with the challenger, if there is one, into the side table."""
+    from serving.batch import POPULATIONS, latest_snapshot, score_all
     from serving.champion import load_challenger
 
     challenger = load_challenger(ctx.serving.tracking_uri, model_name)
