@@ -50,3 +50,30 @@ def copy_ignoring_duplicates(uow: UnitOfWork, table: Table, identity: Sequence[s
         inserted = cursor.rowcount
         cursor.execute(f'TRUNCATE "{staging}"')
     return int(inserted)
+
+
+def executemany_ignoring_duplicates(
+    uow: UnitOfWork, table: Table, identity: Sequence[str], rows: list[dict[str, Any]]
+) -> int:
+    """SQLite's fast path: the driver's executemany of one INSERT ... ON CONFLICT DO NOTHING,
+    with values converted by the columns' own SQLAlchemy types (so they are stored exactly as
+    the ORM would store them). Returns the rows inserted (the connection's change counter)."""
+    columns = list(rows[0])
+    dialect = uow.session.get_bind().dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    converted = [
+        tuple(
+            value if process is None else process(value)
+            for process, value in zip(processors, row.values(), strict=True)
+        )
+        for row in rows
+    ]
+    driver = uow.session.connection().connection.driver_connection
+    assert driver is not None
+    before = driver.total_changes
+    driver.executemany(
+        f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))}) '
+        f"ON CONFLICT ({', '.join(identity)}) DO NOTHING",
+        converted,
+    )
+    return int(driver.total_changes - before)

@@ -203,3 +203,36 @@ def test_append_only_rows_cannot_be_updated(engine: Engine, contacts: list[int],
         connection.execute(text(f"UPDATE {table} SET {assignment}"))
     with engine.begin() as connection:  # erasure must still be able to delete
         connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.mark.parametrize("microsecond", [0, 250_000])
+def test_the_bulk_paths_store_rows_exactly_as_the_orm_does(
+    engine: Engine, contacts: list[int], microsecond: int
+) -> None:
+    """COPY (PostgreSQL) and the driver's executemany (SQLite) bypass the ORM: what they store must
+    read back identically and collide with an ORM-written row of the same identity."""
+    at = datetime(2026, 10, 1, 12, 30, 15, microsecond)
+    orm_row = Prediction(
+        contact_id=contacts[0],
+        model_name="churn",
+        model_version="7",
+        mlflow_run_id="run-7",
+        score=0.25,
+        band="low",
+        top_factors=[{"feature": "tenure_days", "contribution": -0.1, "description": "ünïcode"}],
+        feature_timestamp=at,
+        scored_at=at,
+    )
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        uow.session.add(orm_row)
+        uow.commit()
+    twin = prediction(contacts[0], version="7", at=at)
+    fresh = NewPrediction(**{**twin.__dict__, "contact_id": contacts[1], "top_factors": orm_row.top_factors})
+    assert write(engine, [twin, fresh], scored_at=at) == (1, 1, [])
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Prediction.feature_timestamp, Prediction.scored_at, Prediction.top_factors)
+            .where(Prediction.model_version == "7")
+            .order_by(Prediction.contact_id)
+        ).all()
+    assert [tuple(row) for row in stored] == [(at, at, orm_row.top_factors)] * 2
