@@ -44,6 +44,10 @@ def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("a bearer token is required")
     principal = authenticate(uow, credentials.credentials, now=utc_now())
+    # Authentication only reads: end its transaction so the connection goes back to the pool.
+    # Held to the end of the request, it starved the pool once requests that open their own
+    # units of work (scoring, write-back) ran concurrently: 16 in flight timed out at 30 s.
+    uow.session.rollback()
     request_id = (request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
     return replace(principal, request_id=request_id)
 

@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,9 +40,23 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
     pytest.fail(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]  # the leader of its own process group (the workers are in it)
+    log: Path
+
+
 @contextmanager
 def serving(home: DataHome, root: Path) -> Iterator[str]:
     """Serve `home` on a free loopback port; yields the base URL, stops the server after."""
+    with served(home, root) as server:
+        yield server.url
+
+
+@contextmanager
+def served(home: DataHome, root: Path) -> Iterator[RunningServer]:
+    """As `serving`, with the process, for tests that watch or signal it."""
     port = free_port()
     log = root / "server.log"
     with log.open("wb") as output:
@@ -56,7 +71,7 @@ def serving(home: DataHome, root: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process, log)
-        yield url
+        yield RunningServer(url, process, log)
     finally:
         if process.poll() is None:  # a server that failed to start has nothing left to stop
             os.killpg(process.pid, signal.SIGTERM)
