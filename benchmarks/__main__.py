@@ -28,9 +28,10 @@ class Sizes:
     write_back_naive_rows: int
     recommend_contacts: int
     pit: tuple[int, int, int]  # contacts, events, entity rows
+    online: tuple[int, float, float]  # contacts in the served CRM, requests per second, seconds
 
 
-QUICK = Sizes(((10_000, 1_000_000),), None, 20_000, 2_000, 20_000, (5_000, 300_000, 20_000))
+QUICK = Sizes(((10_000, 1_000_000),), None, 20_000, 2_000, 20_000, (5_000, 300_000, 20_000), (2_000, 200, 10))
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
     (1_000_000, 50_000_000),
@@ -38,11 +39,12 @@ FULL = Sizes(
     20_000,
     1_000_000,
     (100_000, 10_000_000, 200_000),
+    (10_000, 200, 60),
 )
 
 
 def _stages(sizes: Sizes, scratch: Path) -> dict[str, Callable[[], list[Figure]]]:
-    from benchmarks import feature_build, point_in_time, recommendations, write_back
+    from benchmarks import feature_build, online_scoring, point_in_time, recommendations, write_back
 
     def features() -> list[Figure]:
         figures = [figure for contacts, events in sizes.feature_runs for figure in feature_build.run(contacts, events)]
@@ -62,6 +64,7 @@ def _stages(sizes: Sizes, scratch: Path) -> dict[str, Callable[[], list[Figure]]
         "point_in_time": lambda: point_in_time.run(*sizes.pit, scratch / "pit"),
         "write_back": writes,
         "recommendations": lambda: recommendations.run(sizes.recommend_contacts),
+        "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),
     }
 
 

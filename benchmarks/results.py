@@ -36,6 +36,8 @@ class Figure:
 
     @property
     def met(self) -> bool:
+        if self.extra.get("errors"):
+            return False
         if self.target_is_ratio:
             return self.ratio is not None and self.ratio >= self.target
         return self.ours >= self.target if self.better == "higher" else self.ours <= self.target

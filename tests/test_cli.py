@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from benchmarks.server import free_port
 from crm_core.auth.policy import Role
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
@@ -23,7 +24,6 @@ from crm_core.services.identity import login
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from tests.conftest import CLI, DataHome
-from tests.e2e.server import free_port
 
 
 def counts(home: DataHome) -> tuple[int, int]:

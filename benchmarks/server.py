@@ -1,0 +1,80 @@
+"""Starting and stopping a real `crm-intel serve` on a free loopback port: for the load
+benchmark here, and for the end-to-end tests (which wrap it with pytest's failure reporting)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CLI = [sys.executable, "-m", "crm_intel.cli"]
+STARTUP_SECONDS = 180
+
+
+class ServerFailedError(RuntimeError):
+    """The server exited, or never answered /readyz, before it was ready."""
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]  # the leader of its own process group (the workers are in it)
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerFailedError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise ServerFailedError(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def served(env: Mapping[str, str], root: Path) -> Iterator[RunningServer]:
+    """`crm-intel serve` with `env` (CRM_HOME and friends), logging to root/server.log; stopped
+    with SIGTERM to its process group afterwards (SIGKILL if it does not stop in 30 s)."""
+    port = free_port()
+    log = root / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port)],
+            env=dict(env),
+            cwd=root,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process, log)
+        yield RunningServer(url, process, log)
+    finally:
+        if process.poll() is None:  # a server that failed to start has nothing left to stop
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
