@@ -26,6 +26,19 @@ HISTORY_DAYS = 730
 ACTIVITY_TYPES = ("email_sent", "email_open", "call", "meeting", "page_view", "chat_message")
 
 
+def bare_contacts(count: int) -> pl.DataFrame:
+    """`count` contacts with ids 1..count and nothing else: a table for write paths to point at."""
+    return pl.DataFrame(
+        {
+            "id": range(1, count + 1),
+            "first_name": ["Bare"] * count,
+            "last_name": ["Contact"] * count,
+            "lifecycle_stage": ["customer"] * count,
+            "created_at": [datetime(2025, 1, 1)] * count,
+        }
+    )
+
+
 def _owners(rng: np.random.Generator, weights: np.ndarray, count: int) -> np.ndarray:
     # Skewed like real CRMs: a few contacts have many events, most have a handful.
     return rng.choice(np.arange(1, weights.size + 1), size=count, p=weights)

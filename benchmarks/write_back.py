@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
-import polars as pl
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from benchmarks.results import Figure
+from benchmarks.synthetic import bare_contacts
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.bulk_load import load_tables
@@ -44,18 +44,6 @@ FACTORS = [
     {"feature": "orders_count_90d", "value": 0.0, "contribution": 0.12, "description": "orders in the last 90 days"},
     {"feature": "tickets_opened_count_30d", "value": 2.0, "contribution": -0.05, "description": "support tickets"},
 ]
-
-
-def _contacts(count: int) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "id": range(1, count + 1),
-            "first_name": ["Bench"] * count,
-            "last_name": ["Mark"] * count,
-            "lifecycle_stage": ["customer"] * count,
-            "created_at": [datetime(2025, 1, 1)] * count,
-        }
-    )
 
 
 def _prediction(contact_id: int, version: str) -> NewPrediction:
@@ -180,7 +168,7 @@ def raw_bulk(engine: Engine, rows: int, version: str) -> float:
 
 def run(kind: str, rows: int, naive_rows: int, postgres_url: str, folder: str) -> list[Figure]:
     with scratch_database(kind, postgres_url, folder) as engine:
-        load_tables(engine, {"contacts": _contacts(rows)})
+        load_tables(engine, {"contacts": bare_contacts(rows)})
         ours_rate = ours(engine, rows, "ours")
         naive_rate = row_by_row(engine, min(naive_rows, rows), "naive")
         raw_rate = raw_bulk(engine, rows, "raw")

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from sqlalchemy import func, select
 
+from benchmarks.synthetic import bare_contacts
 from crm_core.bulk_load import load_tables
 from crm_core.clock import utc_now
 from crm_core.db import make_engine, make_session_factory
@@ -25,7 +26,6 @@ from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from tests.conftest import DataHome
 from tests.crash.barrier import ENV as BARRIER
-from tests.crash.test_write_back_crash import _bare_contacts
 from tests.crm_core.conftest import OPERATOR, PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def test_eight_concurrent_writers_on_one_sqlite_file(data_home: DataHome, tmp_pa
     url = data_home.database_url
     engine = make_engine(url)
     upgrade(engine)
-    load_tables(engine, {"contacts": _bare_contacts(SCORED_CONTACTS)})
+    load_tables(engine, {"contacts": bare_contacts(SCORED_CONTACTS)})
     token = _admin_token(url)
     people = tmp_path / "people.csv"
     pl.DataFrame(

@@ -9,12 +9,11 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime
 
-import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
+from benchmarks.synthetic import bare_contacts
 from crm_core.bulk_load import load_tables
 from crm_core.entities import Prediction, WriteBackRun
 from tests.crash.writer import expected_score
@@ -31,18 +30,6 @@ SEED = 20261124
 class Tally:
     mid_run: int = 0  # kills that landed while chunks were being written
     completed: int = 0  # runs that finished before their kill came
-
-
-def _bare_contacts(count: int) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "id": range(1, count + 1),
-            "first_name": ["Crash"] * count,
-            "last_name": ["Test"] * count,
-            "lifecycle_stage": ["customer"] * count,
-            "created_at": [datetime(2025, 1, 1)] * count,
-        }
-    )
 
 
 def _writer(url: str, version: str) -> subprocess.Popen[str]:
@@ -83,7 +70,7 @@ def _check_consistent(engine: Engine, version: str) -> tuple[int, bool]:
 
 
 def test_sigkilled_write_back_resumes_with_nothing_partial_lost_or_doubled(database_url: str, engine: Engine) -> None:
-    load_tables(engine, {"contacts": _bare_contacts(CONTACTS)})
+    load_tables(engine, {"contacts": bare_contacts(CONTACTS)})
     rng = random.Random(SEED)
     tally, version_number = Tally(), 1
     for _ in range(KILLS):
