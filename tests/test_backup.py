@@ -39,7 +39,9 @@ def _people(ctx: AppContext) -> list[tuple[int, str, str | None]]:
         return [(contact.id, contact.email or "", contact.phone) for contact in contacts]
 
 
-def test_a_lost_home_comes_back_from_its_backup(tmp_path: Path, database_url: str) -> None:
+def test_a_lost_home_comes_back_from_its_backup(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> None:
     home = tmp_path / "var"
     if database_url.startswith("sqlite"):
         database_url = f"sqlite:///{home / 'crm.db'}"  # the embedded default: inside the home
@@ -62,6 +64,7 @@ def test_a_lost_home_comes_back_from_its_backup(tmp_path: Path, database_url: st
     fresh = _crm(home, database_url)
 
     restored = restore(fresh, done.path)
+    request.addfinalizer(fresh.engine.dispose)  # no pooled connection outlives the test
     assert restored.crm_rows == before_rows
     assert _people(fresh) == before_people
     with UnitOfWork(make_session_factory(fresh.engine)) as uow:
@@ -79,6 +82,7 @@ def test_a_damaged_or_unfinished_backup_is_refused_before_anything_is_touched(tm
     ctx = _crm(tmp_path / "var", f"sqlite:///{tmp_path / 'var' / 'crm.db'}")
     load_tables(ctx.engine, generate(DemoConfig(contacts=200, seed=2)))
     bundle = backup(ctx, tmp_path / "bundle").path
+    ctx.engine.dispose()
     assert read_verified_manifest(bundle)["crm"]["rows"]["contacts"] == 200
     with pytest.raises(BackupError, match="already exists"):
         backup(ctx, bundle)
