@@ -48,6 +48,9 @@ def _in_process_p(home: Path, calls: int) -> tuple[float, float]:
     return float(np.percentile(timings, 50)), float(np.percentile(timings, 99))
 
 
+STEP_RATES = (25, 50, 100)  # below the target rate: where the single worker's capacity lies
+
+
 def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
     home = root / "var"
     env = dict(os.environ, CRM_HOME=str(home), BENTOML_HOME=str(home / "bentoml"))
@@ -61,7 +64,10 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
         def one_contact(number: int) -> Call:
             return Call("POST", "/predict/churn", {"contact_ids": [1 + (number * 7919) % contacts]}, label="score")
 
-        warmup = run_load(server.url, headers, one_contact, rate=rate, seconds=WARMUP_SECONDS)
+        warmup = run_load(server.url, headers, one_contact, rate=STEP_RATES[0], seconds=WARMUP_SECONDS)
+        steps = {
+            step: run_load(server.url, headers, one_contact, rate=step, seconds=WARMUP_SECONDS) for step in STEP_RATES
+        }
         result = run_load(server.url, headers, one_contact, rate=rate, seconds=seconds)
     # Failed requests count with the time they took to fail: an overloaded server shows up as
     # a huge p99 and an error count, not as a crash of the benchmark.
@@ -85,6 +91,8 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
                 "p95_ms": result.percentile(95),
                 "in_process_p50_ms": in_process_p50,
                 "errors": float(result.errors + warmup.errors),
+                **{f"p99_ms_at_{step}_rps": steps[step].percentile(99) for step in STEP_RATES},
+                **{f"errors_at_{step}_rps": float(steps[step].errors) for step in STEP_RATES},
             },
         )
     ]
