@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
 
 if TYPE_CHECKING:
-    from feast import FeatureStore
+    from feast import FeatureService, FeatureStore
 
 PROJECT = "crm_intel"
 
@@ -105,13 +106,25 @@ def historical_features(store: FeatureStore, entity_rows: pl.DataFrame, service_
     return joined
 
 
+_SERVICES: weakref.WeakKeyDictionary[FeatureStore, dict[str, FeatureService]] = weakref.WeakKeyDictionary()
+
+
+def _feature_service(store: FeatureStore, service_name: str) -> FeatureService:
+    """The service's definition, parsed from the registry once per open store: Feast re-parses
+    the registry protos on every lookup, which was most of an online scoring request."""
+    known = _SERVICES.setdefault(store, {})
+    if service_name not in known:
+        known[service_name] = store.get_feature_service(service_name)
+    return known[service_name]
+
+
 def online_features(store: FeatureStore, service_name: str, contact_ids: list[int]) -> pl.DataFrame:
     """Latest online values for each contact, plus the snapshot time they were computed at.
 
     A contact the store has never seen comes back with null features and a null timestamp.
     """
     response = store.get_online_features(
-        features=store.get_feature_service(service_name),
+        features=_feature_service(store, service_name),
         entity_rows=[{ENTITY_KEY: contact_id} for contact_id in contact_ids],
     ).to_dict(include_event_timestamps=True)
     timestamp_columns = [name for name in response if name.endswith("__ts")]
