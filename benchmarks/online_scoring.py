@@ -8,27 +8,18 @@ same champion's scoring call in this process on one feature row, with no HTTP, s
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from benchmarks.load import Call, run_load
 from benchmarks.results import Figure
-from benchmarks.server import CLI, served
+from benchmarks.server import CLI, demo_login_headers, served
 
 WARMUP_SECONDS = 5
-
-
-def _admin_headers(url: str, home: Path) -> dict[str, str]:
-    login = next(entry for entry in json.loads((home / "demo_logins.json").read_text()) if entry["role"] == "admin")
-    response = httpx.post(f"{url}/api/auth/login", json={"email": login["email"], "password": login["password"]})
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def _in_process_p(home: Path, calls: int) -> tuple[float, float]:
@@ -59,7 +50,7 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
     root.mkdir(parents=True, exist_ok=True)
     subprocess.run([*CLI, "quickstart", "--contacts", str(contacts)], env=env, check=True, capture_output=True)
     with served(env, root) as server:
-        headers = _admin_headers(server.url, home)
+        headers = demo_login_headers(server.url, home)
 
         def one_contact(number: int) -> Call:
             return Call("POST", "/predict/churn", {"contact_ids": [1 + (number * 7919) % contacts]}, label="score")

@@ -3,6 +3,7 @@ benchmark here, and for the end-to-end tests (which wrap it with pytest's failur
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -49,6 +50,17 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
             pass
         time.sleep(0.5)
     raise ServerFailedError(f"server not ready after {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+def demo_login_headers(url: str, home: Path, role: str = "admin") -> dict[str, str]:
+    """Sign in over HTTP as the demo user of `role` (logins written by `demo-data` into the home)."""
+    logins = json.loads((home / "demo_logins.json").read_text())
+    login = next(entry for entry in logins if entry["role"] == role)
+    response = httpx.post(
+        f"{url}/api/auth/login", json={"email": login["email"], "password": login["password"]}, timeout=30
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 @contextmanager

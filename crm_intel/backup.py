@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, inspect
 
 from crm_core.backup import (
     BackupError,
@@ -30,6 +29,7 @@ from crm_core.backup import (
     restore_database,
     table_counts,
 )
+from crm_core.bulk_load import contact_count
 from crm_core.clock import utc_now
 from crm_core.db import make_engine
 from crm_core.entities import Contact
@@ -61,18 +61,15 @@ class RestoreResult:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _database_file(kind: DumpKind, name: str) -> str:
     return f"{name}.sqlite" if kind == "sqlite" else f"{name}.pgdump"
 
 
-def _copy_tree(source: Path, destination: Path, on_file: Callable[[Path], None]) -> None:
+def _copy_tree(source: Path, destination: Path) -> None:
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         if path.name.endswith(("-wal", "-shm", ".partial")):
             continue  # folded into the SQLite copy / never complete
@@ -82,7 +79,6 @@ def _copy_tree(source: Path, destination: Path, on_file: Callable[[Path], None])
             copy_sqlite(path, target)
         else:
             shutil.copy2(path, target)
-        on_file(target)
 
 
 def backup(ctx: AppContext, out: Path, *, include_keys: bool = False) -> BackupResult:
@@ -98,11 +94,10 @@ def backup(ctx: AppContext, out: Path, *, include_keys: bool = False) -> BackupR
         mlflow_kind = dump_database(mlflow_url, out / _database_file(dump_kind(mlflow_url), "mlflow"))
         mlflow = {"kind": mlflow_kind, "file": _database_file(mlflow_kind, "mlflow")}
     home = ctx.home.resolve()
-    copied: list[Path] = []
     trees = [*HOME_TREES, *([KEYS_DIR] if include_keys else [])]
     for tree in trees:
         if (home / tree).is_dir():
-            _copy_tree(home / tree, out / "home" / tree, copied.append)
+            _copy_tree(home / tree, out / "home" / tree)
     files = sorted(p for p in out.rglob("*") if p.is_file())
     manifest: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -189,10 +184,7 @@ def _close_engine(ctx: AppContext) -> None:
 def _holds_contacts(url: str) -> bool:
     engine = make_engine(url)
     try:
-        if Contact.__tablename__ not in inspect(engine).get_table_names():
-            return False
-        with engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(Contact)).scalar_one()) > 0
+        return Contact.__tablename__ in inspect(engine).get_table_names() and contact_count(engine) > 0
     finally:
         engine.dispose()
 

@@ -19,7 +19,6 @@ from typing import Any
 DIGEST_TAG = "artifact_sha256"
 # Written by MLflow into every download (the registered name and version), not stored with the model.
 _ADDED_ON_DOWNLOAD = frozenset({"registered_model_meta"})
-_CHUNK = 1 << 20
 
 
 class ArtifactIntegrityError(RuntimeError):
@@ -38,10 +37,8 @@ def directory_digest(directory: Path) -> str:
     outer = hashlib.sha256()
     files = (p for p in directory.rglob("*") if p.is_file())
     for path in sorted(p for p in files if p.relative_to(directory).as_posix() not in _ADDED_ON_DOWNLOAD):
-        inner = hashlib.sha256()
         with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                inner.update(chunk)
+            inner = hashlib.file_digest(handle, "sha256")
         outer.update(path.relative_to(directory).as_posix().encode())
         outer.update(b"\0")
         outer.update(inner.digest())

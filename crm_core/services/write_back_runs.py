@@ -37,12 +37,8 @@ class RunKey:
 
 @dataclass
 class RunProgress:
-    run_id: int
-    resumed_after: int  # contact id the run continued after (0: started from the beginning)
     rows_before: int  # rows an earlier, interrupted attempt had already committed
     written: WriteBackResult
-    chunks: int = 0
-    complete: bool = False
 
 
 # Yields chunks of predictions for contacts with ids above the given one, in contact id order.
@@ -99,9 +95,7 @@ def write_back_resumably(
     """Write every chunk `chunks` yields after the run's high-water mark, each chunk in one
     transaction with the run's progress; mark the run finished after the last one."""
     run = _open_run(session_factory, key, total_rows, scored_at)
-    progress = RunProgress(
-        run_id=run.id, resumed_after=run.last_contact_id, rows_before=run.rows_done, written=WriteBackResult()
-    )
+    progress = RunProgress(rows_before=run.rows_done, written=WriteBackResult())
     if on_chunk is not None and run.rows_done:
         on_chunk(run.rows_done)
     for rows in chunks(run.last_contact_id):
@@ -118,11 +112,9 @@ def write_back_resumably(
         progress.written.inserted += written.inserted
         progress.written.already_present += written.already_present
         progress.written.rejected.extend(written.rejected)
-        progress.chunks += 1
         if on_chunk is not None:
             on_chunk(len(rows))
     with UnitOfWork(session_factory) as uow:
         uow.session.get_one(WriteBackRun, run.id).finished_at = scored_at
         uow.commit()
-    progress.complete = True
     return progress

@@ -6,7 +6,6 @@ latency targets themselves."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from benchmarks.load import Call, process_tree, run_load, tree_rss_bytes
+from benchmarks.server import demo_login_headers
 from tests.conftest import DataHome
 from tests.e2e.server import RunningServer, served
 
@@ -39,13 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def _admin(server: RunningServer) -> dict[str, str]:
-    home = server.log.parent / "var"
-    login = next(entry for entry in json.loads((home / "demo_logins.json").read_text()) if entry["role"] == "admin")
-    response = httpx.post(
-        f"{server.url}/api/auth/login", json={"email": login["email"], "password": login["password"]}, timeout=30
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return demo_login_headers(server.url, server.log.parent / "var")
 
 
 def mixed(number: int) -> Call:
