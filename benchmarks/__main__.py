@@ -18,6 +18,8 @@ from benchmarks.results import Figure, save, show
 
 RESULTS = Path(__file__).with_name("results.json")
 POSTGRES_URL = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Two Redis databases: ours in this one, Feast's `materialize` in the next (both are emptied).
+REDIS_URL = os.environ.get("CRM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,21 @@ class Sizes:
     recommend_contacts: int
     pit: tuple[int, int, int]  # contacts, events, entity rows
     online: tuple[int, float, float]  # contacts in the served CRM, requests per second, seconds
+    refresh: tuple[int, int]  # (contacts, events) for the online refresh beside Feast's materialize
+    refresh_absolute: tuple[int, int] | None  # (contacts, events) against the 30 s goal
 
 
-QUICK = Sizes(((10_000, 1_000_000),), None, 20_000, 2_000, 20_000, (5_000, 300_000, 20_000), (2_000, 200, 10))
+QUICK = Sizes(
+    ((10_000, 1_000_000),),
+    None,
+    20_000,
+    2_000,
+    20_000,
+    (5_000, 300_000, 20_000),
+    (2_000, 200, 10),
+    (10_000, 500_000),
+    None,
+)
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
     (1_000_000, 50_000_000),
@@ -40,16 +54,25 @@ FULL = Sizes(
     1_000_000,
     (100_000, 10_000_000, 200_000),
     (10_000, 200, 60),
+    (100_000, 5_000_000),
+    (1_000_000, 20_000_000),
 )
 
 
 def _stages(sizes: Sizes, scratch: Path) -> dict[str, Callable[[], list[Figure]]]:
-    from benchmarks import feature_build, online_scoring, point_in_time, recommendations, write_back
+    from benchmarks import feature_build, online_refresh, online_scoring, point_in_time, recommendations, write_back
 
     def features() -> list[Figure]:
         figures = [figure for contacts, events in sizes.feature_runs for figure in feature_build.run(contacts, events)]
         if sizes.feature_absolute:
             figures.append(feature_build.run_absolute(*sizes.feature_absolute))
+        return figures
+
+    def refresh() -> list[Figure]:
+        redis_url = REDIS_URL if online_refresh.redis_reachable(REDIS_URL) else None
+        figures = online_refresh.run(*sizes.refresh, scratch / "refresh", redis_url)
+        if sizes.refresh_absolute:
+            figures.extend(online_refresh.run_absolute(*sizes.refresh_absolute, scratch / "refresh", redis_url))
         return figures
 
     def writes() -> list[Figure]:
@@ -62,6 +85,7 @@ def _stages(sizes: Sizes, scratch: Path) -> dict[str, Callable[[], list[Figure]]
     return {
         "feature_build": features,
         "point_in_time": lambda: point_in_time.run(*sizes.pit, scratch / "pit"),
+        "online_refresh": refresh,
         "write_back": writes,
         "recommendations": lambda: recommendations.run(sizes.recommend_contacts),
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),

@@ -438,7 +438,8 @@ def build_features() -> None:
     else:
         console.print(
             f"{result.snapshot_rows:,} snapshot rows over {len(result.as_of_dates)} dates; "
-            f"{result.contacts_latest:,} contacts materialized as of {result.as_of_dates[-1]:%Y-%m-%d}"
+            f"{result.contacts_latest:,} contacts online as of {result.as_of_dates[-1]:%Y-%m-%d}"
+            + (" (already current)" if result.online.already_current else f" in {result.online.seconds:.1f} s")
         )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+from rich.progress import TaskID
 
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
@@ -93,9 +94,16 @@ def build_features(ctx: AppContext, crm_export: CrmExport | None = None) -> Feat
     from features.pipeline import build_and_publish
 
     crm_export = crm_export or export(ctx)
-    with StepReporter() as report:
-        result = build_and_publish(crm_export, ctx.features, on_stage=report)
-    purge_pending_erasures(ctx)  # materialize only upserts: erased people's online rows go here
+    with StepReporter() as report, row_progress() as progress:
+        task: list[TaskID] = []
+
+        def online_progress(done: int, total: int) -> None:
+            if not task:
+                task.append(progress.add_task("contacts into the online store", total=total))
+            progress.update(task[0], completed=done)
+
+        result = build_and_publish(crm_export, ctx.features, on_stage=report, on_online_progress=online_progress)
+    purge_pending_erasures(ctx)  # the refresh only upserts: erased people's online rows go here
     return result
 
 
@@ -215,7 +223,7 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult
             demo_rows = demo_data(ctx, contacts=contacts, seed=seed, replace=False)
     with timer.stage("export CRM tables"):
         crm_export = export(ctx)
-    with timer.stage("features: snapshots, feast apply, materialize"):
+    with timer.stage("features: snapshots, feast apply, online store"):
         features = build_features(ctx, crm_export)
     with timer.stage("train churn (calibrated graduated fit, MLflow)"):
         training = train(ctx, "churn", crm_export)

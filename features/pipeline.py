@@ -1,4 +1,4 @@
-"""Build features from the CRM and publish them: snapshots -> Feast apply -> materialize."""
+"""Build features from the CRM and publish them: snapshots -> Feast apply -> online refresh."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crm_core.exports import CrmExport
+from features.online_refresh import ProgressCallback, RefreshResult, refresh_online_store
 from features.settings import FeatureSettings
 from features.snapshots import build_snapshots, data_end, snapshot_dates, write_snapshots
-from features.store import apply_definitions, materialize_latest, open_store
+from features.store import apply_definitions, open_store
 
 StageCallback = Callable[[str], None]
 
@@ -20,10 +21,14 @@ class FeatureBuildResult:
     contacts_latest: int
     as_of_dates: list[datetime]
     events_read: int
+    online: RefreshResult
 
 
 def build_and_publish(
-    export: CrmExport, settings: FeatureSettings, on_stage: StageCallback | None = None
+    export: CrmExport,
+    settings: FeatureSettings,
+    on_stage: StageCallback | None = None,
+    on_online_progress: ProgressCallback | None = None,
 ) -> FeatureBuildResult:
     """Snapshots from an export of the CRM (taken once by the caller, who may reuse it)."""
     stage = on_stage or (lambda _name: None)
@@ -34,11 +39,12 @@ def build_and_publish(
     stage("feast apply")
     store = open_store(settings)
     apply_definitions(store, settings)
-    stage("materialize latest snapshot to the online store")
-    materialize_latest(store, dates[-1])
+    stage("load the latest snapshot into the online store")
+    online = refresh_online_store(store, settings.snapshot_path, dates[-1], on_progress=on_online_progress)
     return FeatureBuildResult(
         snapshot_rows=snapshots.height,
         contacts_latest=snapshots.filter(snapshots["event_timestamp"] == dates[-1]).height,
         as_of_dates=dates,
         events_read=export.activities.height + export.orders.height + export.tickets.height,
+        online=online,
     )

@@ -1,4 +1,4 @@
-"""The Feast store under the data home: configuration, apply, materialize, retrieval.
+"""The Feast store under the data home: configuration, apply, retrieval.
 
 Feast is imported inside functions: `import feast` costs seconds, and commands or tests that
 never touch the store should not pay it.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import warnings
 import weakref
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,14 +75,6 @@ def apply_definitions(store: FeatureStore, settings: FeatureSettings) -> None:
 
     contact_snapshots.file_options.uri = str(settings.snapshot_path)
     store.apply([contact, contact_snapshots, *CONTACT_FEATURE_VIEWS, *FEATURE_SERVICES])
-
-
-def materialize_latest(store: FeatureStore, as_of: datetime) -> None:
-    """Load the newest snapshot (the one at `as_of`) into the online store.
-
-    Only a short window around `as_of` is read: older snapshots would be overwritten anyway.
-    """
-    store.materialize(start_date=as_of - timedelta(hours=1), end_date=as_of + timedelta(seconds=1))
 
 
 def historical_features(store: FeatureStore, entity_rows: pl.DataFrame, service_name: str) -> pl.DataFrame:

@@ -11,6 +11,7 @@ import redis
 from crm_core.exports import export_crm
 from crm_intel.context import AppContext
 from features.erasure import forget_contacts
+from features.online_redis import PROGRESS_KEY
 from features.pipeline import build_and_publish
 from features.schema import EVENT_TIMESTAMP
 from features.settings import FeatureSettings
@@ -27,7 +28,9 @@ def test_materialized_features_are_served_from_redis_and_erasure_removes_them(
     assert not (settings.feast_dir / "online.db").exists(), "nothing went to the embedded SQLite store"
     client = redis.Redis.from_url(redis_url)
     try:
-        assert client.dbsize() == built.contacts_latest, "one hash per contact of the latest snapshot"
+        # one hash per contact of the latest snapshot, and the refresh's own progress record
+        assert client.dbsize() == built.contacts_latest + 1
+        assert client.hget(PROGRESS_KEY, "finished") == b"1"
     finally:
         client.close()
 
