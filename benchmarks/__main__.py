@@ -33,6 +33,8 @@ class Sizes:
     online: tuple[int, float, float]  # contacts in the served CRM, requests per second, seconds
     refresh: tuple[int, int]  # (contacts, events) for the online refresh beside Feast's materialize
     refresh_absolute: tuple[int, int] | None  # (contacts, events) against the 30 s goal
+    scaling: tuple[int, int, int]  # contact counts for the scaling curve
+    end_to_end: int  # contacts for a whole quickstart
 
 
 QUICK = Sizes(
@@ -45,6 +47,8 @@ QUICK = Sizes(
     (2_000, 200, 10),
     (10_000, 500_000),
     None,
+    (1_000, 10_000, 100_000),
+    3_000,
 )
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
@@ -56,11 +60,23 @@ FULL = Sizes(
     (10_000, 200, 60),
     (100_000, 5_000_000),
     (1_000_000, 20_000_000),
+    (10_000, 100_000, 1_000_000),
+    1_000_000,
 )
 
 
-def _stages(sizes: Sizes, scratch: Path) -> dict[str, Callable[[], list[Figure]]]:
-    from benchmarks import feature_build, online_refresh, online_scoring, point_in_time, recommendations, write_back
+def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable[[], list[Figure]]]:
+    from benchmarks import (
+        end_to_end,
+        feature_build,
+        online_refresh,
+        online_scoring,
+        point_in_time,
+        recommendations,
+        scaling,
+        tracking,
+        write_back,
+    )
 
     def features() -> list[Figure]:
         figures = [figure for contacts, events in sizes.feature_runs for figure in feature_build.run(contacts, events)]
@@ -88,7 +104,10 @@ def _stages(sizes: Sizes, scratch: Path) -> dict[str, Callable[[], list[Figure]]
         "online_refresh": refresh,
         "write_back": writes,
         "recommendations": lambda: recommendations.run(sizes.recommend_contacts),
+        "mlflow_overhead": lambda: tracking.run(scratch / "mlflow"),
+        "end_to_end": lambda: end_to_end.run(sizes.end_to_end, scratch / "end_to_end"),
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),
+        "scaling": lambda: scaling.run(sizes.scaling, scratch / "scaling", POSTGRES_URL, console),
     }
 
 
@@ -106,7 +125,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     console = Console(width=150)  # the table is wider than a default 80-column pipe
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as folder:
-        stages = _stages(QUICK if args.quick else FULL, Path(folder))
+        stages = _stages(QUICK if args.quick else FULL, Path(folder), console)
         for name in args.only or list(stages):
             began = time.perf_counter()
             with console.status(f"benchmark: {name}"):

@@ -33,8 +33,12 @@ def purchases(contacts: int, seed: int = 3) -> pl.DataFrame:
     )
 
 
+def user_item_stats(contacts: int) -> UserItemStats:
+    return UserItemStats.from_events(purchases(contacts))
+
+
 def run(contacts: int) -> list[Figure]:
-    stats = UserItemStats.from_events(purchases(contacts))
+    stats = user_item_stats(contacts)
     began = time.perf_counter()
     model = ImplicitRecommender("als", factors=64).fit(stats)
     fit_seconds = time.perf_counter() - began

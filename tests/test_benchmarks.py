@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import feature_build
+from benchmarks import feature_build, scaling, tracking
 from benchmarks.__main__ import main
 from benchmarks.results import Figure
+from training.settings import TrainingSettings
+from training.tracking import Tracker
 
 pytestmark = pytest.mark.slow
 
@@ -39,3 +41,26 @@ def test_a_ratio_reads_as_times_better_whichever_way_the_unit_points() -> None:
     assert (more.ratio, more.met) == (5.0, False)
     absolute = Figure("1m", ours=9.0, baseline=None, unit="s", target=8, better="lower", target_is_ratio=False)
     assert (absolute.ratio, absolute.met) == (None, False)
+
+
+def test_the_scaling_curve_times_every_stage_at_every_size_with_its_peak_memory(tmp_path: Path) -> None:
+    sizes = (300, 600, 1_200)
+    figures = scaling.run(sizes, tmp_path, "postgresql+psycopg://unused")  # the SQLite paths only
+    assert [figure.name for figure in figures] == [
+        "scaling_feature_build",
+        "scaling_point_in_time_set",
+        "scaling_online_refresh",
+        "scaling_write_back",
+        "scaling_als_fit_top_10_for_all",
+    ]
+    for figure in figures:
+        assert figure.unit == "µs/contact" and figure.ours > 0 and figure.baseline
+        assert all(figure.extra[f"seconds_at_{size}"] > 0 for size in sizes)
+        assert all(figure.extra[f"peak_mb_at_{size}"] > 100 for size in sizes), "a Python process with polars"
+
+
+def test_mlflow_overhead_is_timed_per_run_and_every_run_is_registered(tmp_path: Path) -> None:
+    (figure,) = tracking.run(tmp_path, runs=3)
+    assert 0 < figure.ours <= figure.extra["slowest_seconds"]
+    registry = Tracker(TrainingSettings(home=tmp_path))
+    assert registry.champion_history(tracking.MODEL) == ["1", "2", "3"], "each run registered and promoted"

@@ -13,7 +13,7 @@ import pytest
 from benchmarks.online_refresh import published_home
 from benchmarks.synthetic import HISTORY_END, synthetic_export
 from features.online_format import FeastOnlineFormat, value_texts
-from features.online_refresh import refresh_online_store
+from features.online_refresh import online_views, refresh_online_store
 from features.resp_bulk import RedisBulkConnection, RedisBulkError, encode_command
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
@@ -73,8 +73,29 @@ def test_feast_reads_back_exactly_what_its_own_materialize_would_have_written(
     latest = snapshots.filter(pl.col(EVENT_TIMESTAMP) == DATES[-1]).sort(ENTITY_KEY)
     assert mine.head(CONTACTS).select(latest.columns).equals(latest), "the online store holds the latest snapshot"
     assert mine.row(CONTACTS, named=True)[EVENT_TIMESTAMP] is None
+    if kind == "sqlite":
+        _assert_reads_use_the_primary_key(ours)
     registry_views = open_store(ours).list_feature_views()
     assert all(view.materialization_intervals for view in registry_views), "the registry knows what is online"
+
+
+def _assert_reads_use_the_primary_key(settings: FeatureSettings) -> None:
+    """The refresh drops Feast's extra entity_key index: Feast's own read must still be an
+    index search, on the primary key, not a table scan."""
+    import sqlite3
+
+    connection = sqlite3.connect(settings.feast_dir / "online.db")
+    try:
+        for table in (view.table for view in online_views(open_store(settings))):
+            plan = connection.execute(
+                f'EXPLAIN QUERY PLAN SELECT entity_key, feature_name, value, event_ts FROM "{table}" '
+                "WHERE entity_key IN (?, ?) ORDER BY entity_key",
+                (b"a", b"b"),
+            ).fetchall()
+            detail = " ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX sqlite_autoindex" in detail and "SCAN" not in detail, detail
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

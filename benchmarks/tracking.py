@@ -1,0 +1,85 @@
+"""MLflow overhead per training run: everything the tracker adds to a run, timed apart from the
+fit. That is the champion lookup and load for the comparison, params, a batch of metrics, the
+holdout curves, the model logged with its signature and explicit requirements, registered,
+sealed with its sha256, then the verdict tags and the alias.
+
+The first run in a new home also creates MLflow's database; it is reported apart (`extra`),
+the figure is the median of the runs after it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.results import Figure
+from features.schema import FEATURE_NAMES
+from models.calibration import CalibratedModel, calibrate
+from models.curves import CURVES_ARTIFACT, holdout_curves
+from models.metrics import binary_metrics
+from models.scorers import LightGbmScorer
+from training.promotion import decide
+from training.settings import TrainingSettings
+from training.tracking import Tracker
+
+MODEL = "bench_churn"
+ROWS = 20_000
+
+
+def _model_and_holdout(seed: int = 0) -> tuple[CalibratedModel, pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(rng.normal(size=(ROWS, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    y = ((x.iloc[:, 0] + x.iloc[:, 1] + rng.normal(size=ROWS)) > 1.5).astype(int).to_numpy()
+    fit, calibration, holdout = slice(0, 12_000), slice(12_000, 16_000), slice(16_000, ROWS)
+    scorer = LightGbmScorer(seed=seed).fit(x.iloc[fit], y[fit])
+    return calibrate(scorer, x.iloc[calibration], y[calibration]), x.iloc[holdout], y[holdout]
+
+
+def _one_run(tracker: Tracker, model: CalibratedModel, x_holdout: pd.DataFrame, y_holdout: np.ndarray) -> float:
+    metrics = binary_metrics(y_holdout, model.predict_proba(x_holdout)[:, 1])
+    curves = holdout_curves(model, x_holdout, y_holdout)
+    began = time.perf_counter()
+    champion_version = tracker.champion_version(MODEL)
+    champion_metric = None
+    if champion_version is not None:
+        champion = tracker.load_version(MODEL, champion_version)
+        champion_metric = binary_metrics(y_holdout, champion.predict_proba(x_holdout)[:, 1])["roc_auc"]
+    decision = decide(metric="roc_auc", candidate=metrics["roc_auc"], champion=champion_metric, min_improvement=-1)
+    logged = tracker.log_training_run(
+        model_name=MODEL,
+        model=model,
+        example_input=x_holdout.head(50),
+        params={"seed": 0, "rows": ROWS, "features": len(FEATURE_NAMES), "champion_version": champion_version or ""},
+        metrics={f"holdout_{name}": value for name, value in metrics.items()},
+        tags={"promotion": decision.reason},
+        documents={CURVES_ARTIFACT: curves},
+    )
+    tracker.record_verdict(MODEL, logged.version, decision)
+    return time.perf_counter() - began
+
+
+def run(home: Path, runs: int = 5) -> list[Figure]:
+    model, x_holdout, y_holdout = _model_and_holdout()
+    tracker = Tracker(TrainingSettings(home=home))
+    seconds = [_one_run(tracker, model, x_holdout, y_holdout) for _ in range(runs)]
+    steady = statistics.median(seconds[1:])
+    return [
+        Figure(
+            "mlflow_overhead_per_training_run",
+            steady,
+            None,
+            "s",
+            1,
+            better="lower",
+            target_is_ratio=False,
+            note=(
+                f"median of {runs - 1} runs after the first (champion load, params, metrics, curves, "
+                "model logged, registered, sealed, verdict, alias); SQLite backend"
+            ),
+            extra={"first_run_seconds": seconds[0], "slowest_seconds": max(seconds[1:])},
+        )
+    ]
