@@ -14,6 +14,7 @@ tables' primary key, so every chunk appends to the index instead of landing all 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 import polars as pl
 
 from features.online_format import FeastOnlineFormat, OnlineFormatError
@@ -76,11 +78,12 @@ class OnlineTarget(Protocol):
     def close(self) -> None: ...
 
 
-def snapshot_run_id(snapshot_path: Path, as_of: datetime) -> str:
-    """Names one refresh: the snapshot file is replaced atomically (rename), so its size and
-    modification time identify the version being loaded; a rebuilt file starts a new run."""
-    status = snapshot_path.stat()
-    return f"{as_of.isoformat()}|{status.st_size}|{status.st_mtime_ns}"
+def snapshot_run_id(rows: pl.DataFrame, as_of: datetime) -> str:
+    """Names one refresh by what it loads: the snapshot date and a digest of its rows. A
+    snapshot rebuilt with the same content (`build-features` run again after a crash) resumes
+    the interrupted run; one whose values changed starts a new run."""
+    row_hashes = np.sort(rows.hash_rows(seed=0).to_numpy())
+    return f"{as_of.isoformat()}|{hashlib.sha256(row_hashes.tobytes()).hexdigest()[:20]}"
 
 
 def online_views(store: FeatureStore) -> list[ViewColumns]:
@@ -129,8 +132,8 @@ def refresh_online_store(
     began = time.perf_counter()
     layout = FeastOnlineFormat.probe(PROJECT, store.config.entity_key_serialization_version)
     views = online_views(store)
-    run = snapshot_run_id(snapshot_path, as_of)
     rows = latest_rows(snapshot_path, as_of, layout)
+    run = snapshot_run_id(rows, as_of)
     target = open_target(store, layout)
     try:
         before = target.progress(run)

@@ -118,7 +118,8 @@ def test_sigkilled_refresh_resumes_with_whole_chunks_and_ends_equal_to_the_offli
     # Runs alternate between the two snapshots, so each finished run is followed by one that
     # changes every contact again.
     views = online_views(store)
-    orders = {as_of: latest_rows(settings.snapshot_path, as_of, layout)[KEY].to_list() for as_of in DATES}
+    latest = {as_of: latest_rows(settings.snapshot_path, as_of, layout) for as_of in DATES}
+    orders = {as_of: rows[KEY].to_list() for as_of, rows in latest.items()}
     as_of, finished_runs, mid_run = DATES[1], 0, 0
     fork = multiprocessing.get_context("forkserver")
     fork.set_forkserver_preload([__name__, *PRELOADED])
@@ -138,7 +139,7 @@ def test_sigkilled_refresh_resumes_with_whole_chunks_and_ends_equal_to_the_offli
         assert child.exitcode in (0, -signal.SIGKILL)
         target = open_target(store, layout)
         try:
-            progress = target.progress(snapshot_run_id(settings.snapshot_path, as_of))
+            progress = target.progress(snapshot_run_id(latest[as_of], as_of))
         finally:
             target.close()
         committed, order = progress.contacts_committed, orders[as_of]

@@ -136,9 +136,18 @@ def test_an_interrupted_refresh_goes_on_after_its_last_committed_chunk_and_a_fin
 
     again = refresh_online_store(open_store(settings), settings.snapshot_path, DATES[1])
     assert again.already_current and again.written_now == 0
-    write_snapshots(snapshots, settings.snapshot_path)  # rebuilt: a new file is a new run
+    write_snapshots(snapshots, settings.snapshot_path)  # rebuilt, same content: nothing to do
+    assert refresh_online_store(open_store(settings), settings.snapshot_path, DATES[1]).already_current
+    changed = snapshots.with_columns(
+        pl.when(pl.col(ENTITY_KEY) == 1).then(pl.col("open_deals_count") + 1).otherwise("open_deals_count")
+    )
+    write_snapshots(changed, settings.snapshot_path)  # one value changed: a new run writes everyone
     rebuilt = refresh_online_store(open_store(settings), settings.snapshot_path, DATES[1])
     assert rebuilt.written_now == CONTACTS
+    assert (
+        _served(settings, [1])["open_deals_count"][0]
+        == changed.filter((pl.col(ENTITY_KEY) == 1) & (pl.col(EVENT_TIMESTAMP) == DATES[1]))["open_deals_count"][0]
+    )
 
 
 def test_the_encoders_agree_with_feasts_own_serializers() -> None:
