@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.load import tree_rss_bytes
+from benchmarks.load import peak_resident_bytes
 from benchmarks.results import Figure
 
 MEMORY_BUDGET_GIB = 24
@@ -34,7 +34,7 @@ def run(contacts: int, home: Path) -> list[Figure]:
     }
     environment["CRM_HOME"] = str(home)
     log = home / "quickstart.log"
-    peak, done, stopped = [0], threading.Event(), threading.Event()
+    stopped = threading.Event()
     began = time.perf_counter()
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -44,53 +44,37 @@ def run(contacts: int, home: Path) -> list[Figure]:
             env=environment,
         )
 
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], tree_rss_bytes(process.pid))
-                if peak[0] > STOP_AT_GIB * 2**30:
-                    stopped.set()
-                    process.kill()
-                done.wait(0.5)
+        def stop() -> None:
+            stopped.set()
+            process.kill()
 
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        returncode = process.wait()
-        done.set()
-        sampler.join()
+        with peak_resident_bytes(process.pid, every=0.5, limit=STOP_AT_GIB * 2**30, on_limit=stop) as peak:
+            returncode = process.wait()
     seconds = time.perf_counter() - began
     if stopped.is_set():
         last_stage = [line for line in log.read_text().splitlines() if line.strip()][-1:]
-        return [
-            Figure(
-                f"end_to_end_quickstart_{contacts // 1000}k_contacts_peak_memory",
-                peak[0] / 2**30,
-                None,
-                "GiB",
-                MEMORY_BUDGET_GIB,
-                better="lower",
-                target_is_ratio=False,
-                note=f"stopped past {STOP_AT_GIB} GiB after {seconds:,.0f} s, at: {' '.join(last_stage)[:120]}",
-                extra={"seconds": seconds, "errors": 1},
-            )
-        ]
-    if returncode != 0:
+        note = f"stopped past {STOP_AT_GIB} GiB after {seconds:,.0f} s, at: {' '.join(last_stage)[:120]}"
+        extra = {"seconds": seconds, "errors": 1.0}
+    elif returncode != 0:
         raise RuntimeError(f"quickstart at {contacts:,} contacts failed ({returncode}); see {log}")
-    with sqlite3.connect(home / "crm.db") as connection:
-        events = sum(
-            connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("activities", "orders", "tickets")
-        )
-    peak_gib = peak[0] / 2**30
+    else:
+        with sqlite3.connect(home / "crm.db") as connection:
+            events = sum(
+                connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("activities", "orders", "tickets")
+            )
+        note = f"{contacts:,} contacts, {events:,} events: {seconds:,.0f} s end to end"
+        extra = {"seconds": seconds, "events": float(events)}
     return [
         Figure(
             f"end_to_end_quickstart_{contacts // 1000}k_contacts_peak_memory",
-            peak_gib,
+            peak[0] / 2**30,
             None,
             "GiB",
             MEMORY_BUDGET_GIB,
             better="lower",
             target_is_ratio=False,
-            note=f"{contacts:,} contacts, {events:,} events: {seconds:,.0f} s end to end",
-            extra={"seconds": seconds, "events": events},
+            note=note,
+            extra=extra,
         )
     ]

@@ -8,9 +8,11 @@ Also reads a served process tree's resident memory from /proc, to check it stays
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,3 +124,30 @@ def tree_rss_bytes(root: int) -> int:
         except OSError:
             continue
     return total
+
+
+@contextmanager
+def peak_resident_bytes(
+    root: int, every: float, *, limit: int | None = None, on_limit: Callable[[], object] | None = None
+) -> Iterator[list[int]]:
+    """Samples the resident memory of `root`'s process tree every `every` seconds; yields a
+    list whose one item is the peak so far (final once the block ends). Past `limit` bytes,
+    `on_limit` is called once."""
+    peak, done = [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], tree_rss_bytes(root))
+            if limit is not None and on_limit is not None and peak[0] > limit:
+                on_limit()
+                return
+            done.wait(every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+        peak[0] = max(peak[0], tree_rss_bytes(root))

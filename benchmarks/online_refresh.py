@@ -59,7 +59,13 @@ def redis_reachable(url: str) -> bool:
         client.close()
 
 
-def _flush_redis(url: str) -> None:
+def next_redis_database(url: str) -> str:
+    """The Redis database after the one `url` names: Feast's side, beside ours."""
+    base, _, database = url.rpartition("/")
+    return f"{base}/{int(database or 0) + 1}"
+
+
+def flush_redis(url: str) -> None:
     import redis
 
     client = redis.Redis.from_url(url)
@@ -81,11 +87,9 @@ def run(contacts: int, events: int, home: Path, redis_url: str | None = None) ->
     for kind, url in stores:
         ours_home, feast_home = home / f"{kind}-ours", home / f"{kind}-feast"
         if url:
-            # two Redis databases side by side: ours in the given one, Feast's in the next
-            base, _, database = url.rpartition("/")
-            feast_url = f"{base}/{int(database or 0) + 1}"
-            _flush_redis(url)
-            _flush_redis(feast_url)
+            feast_url = next_redis_database(url)
+            flush_redis(url)
+            flush_redis(feast_url)
         ours = published_home(ours_home, snapshots, url)
         feasts = published_home(feast_home, snapshots, feast_url if url else None)
 
@@ -97,8 +101,8 @@ def run(contacts: int, events: int, home: Path, redis_url: str | None = None) ->
         feast_seconds = time.perf_counter() - began
         _compare(ours, feasts, sampled)
         if url:
-            _flush_redis(url)
-            _flush_redis(feast_url)
+            flush_redis(url)
+            flush_redis(feast_url)
         figures.append(
             Figure(
                 f"online_refresh_{kind}_vs_feast_materialize",
@@ -123,11 +127,11 @@ def run_absolute(contacts: int, events: int, home: Path, redis_url: str | None =
     figures = []
     for kind, url in [("sqlite", None), *([("redis", redis_url)] if redis_url else [])]:
         if url:
-            _flush_redis(url)
+            flush_redis(url)
         settings = published_home(home / f"{kind}-absolute", snapshots, url)
         result = refresh_online_store(open_store(settings), settings.snapshot_path, dates[-1])
         if url:
-            _flush_redis(url)
+            flush_redis(url)
         figures.append(
             Figure(
                 f"online_refresh_{kind}_{contacts // 1000}k_contacts",

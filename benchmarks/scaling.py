@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import recommendations, write_back
-from benchmarks.load import tree_rss_bytes
+from benchmarks.load import peak_resident_bytes
 from benchmarks.online_refresh import published_home
 from benchmarks.point_in_time import entity_rows
 from benchmarks.results import Figure
@@ -52,37 +50,13 @@ class Point:
         return self.seconds * 1e6 / self.contacts
 
 
-@contextmanager
-def _peak_memory() -> Iterator[list[float]]:
-    """Samples this process's resident memory every 20 ms; yields a list that holds the peak
-    in MB once the block ends."""
-    peak, done = [0.0], threading.Event()
-
-    def resident_mb() -> float:
-        return tree_rss_bytes(os.getpid()) / 2**20
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], resident_mb())
-            done.wait(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield peak
-    finally:
-        done.set()
-        sampler.join()
-        peak[0] = max(peak[0], resident_mb())
-
-
 def _measure(stage: str, contacts: int, work: Callable[..., object], *args: object) -> Point:
     gc.collect()
-    with _peak_memory() as peak:
+    with peak_resident_bytes(os.getpid(), every=0.02) as peak:
         began = time.perf_counter()
         work(*args)
         seconds = time.perf_counter() - began
-    return Point(stage, contacts, seconds, peak[0])
+    return Point(stage, contacts, seconds, peak[0] / 2**20)
 
 
 def _stages_at(contacts: int, home: Path, postgres_url: str) -> list[Point]:

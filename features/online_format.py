@@ -66,27 +66,20 @@ class FeastOnlineFormat:
     def entity_key(self, contact_id: int) -> bytes:
         return self.key_header + struct.pack("<q", contact_id)
 
-    def entity_keys(self, contact_ids: pl.Series) -> pa.Array:
-        """Serialized keys for a column of ids, built as one buffer (no Python loop)."""
-        width = len(self.key_header) + _ID_WIDTH
-        matrix = np.empty((len(contact_ids), width), dtype=np.uint8)
-        matrix[:, : len(self.key_header)] = np.frombuffer(self.key_header, dtype=np.uint8)
-        matrix[:, len(self.key_header) :] = (
-            contact_ids.cast(pl.Int64).to_numpy().astype("<i8").view(np.uint8).reshape(-1, _ID_WIDTH)
-        )
-        return _binary(matrix, None)
-
-    def redis_keys(self, contact_ids: pl.Series) -> pa.Array:
-        """Feast's Redis hash names: the entity key followed by the project name."""
-        suffix = self.project.encode()
+    def entity_keys(self, contact_ids: pl.Series, suffix: bytes = b"") -> pa.Array:
+        """Serialized keys for a column of ids, each followed by `suffix`, built as one buffer
+        (no Python loop)."""
         header = self.key_header
-        width = len(header) + _ID_WIDTH + len(suffix)
-        matrix = np.empty((len(contact_ids), width), dtype=np.uint8)
+        matrix = np.empty((len(contact_ids), len(header) + _ID_WIDTH + len(suffix)), dtype=np.uint8)
         matrix[:, : len(header)] = np.frombuffer(header, dtype=np.uint8)
         ids = contact_ids.cast(pl.Int64).to_numpy().astype("<i8").view(np.uint8).reshape(-1, _ID_WIDTH)
         matrix[:, len(header) : len(header) + _ID_WIDTH] = ids
         matrix[:, len(header) + _ID_WIDTH :] = np.frombuffer(suffix, dtype=np.uint8)
         return _binary(matrix, None)
+
+    def redis_keys(self, contact_ids: pl.Series) -> pa.Array:
+        """Feast's Redis hash names: the entity key followed by the project name."""
+        return self.entity_keys(contact_ids, suffix=self.project.encode())
 
     def values(self, column: pl.Series) -> pa.Array:
         """Serialized ValueProto bytes for an Int64 or Float64 column; null -> empty message."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.online_refresh import published_home
+from benchmarks.online_refresh import flush_redis, next_redis_database, published_home
 from benchmarks.synthetic import HISTORY_END, synthetic_export
 from features.online_format import FeastOnlineFormat, value_texts
 from features.online_refresh import online_views, refresh_online_store
@@ -36,19 +36,6 @@ def _served(settings: FeatureSettings, contact_ids: list[int]) -> pl.DataFrame:
     return online_features(open_store(settings), SERVICE, contact_ids)
 
 
-def _second_redis_database(url: str) -> str:
-    base, _, database = url.rpartition("/")
-    return f"{base}/{int(database) + 1}"
-
-
-def _flush(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-
-
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def test_feast_reads_back_exactly_what_its_own_materialize_would_have_written(
     kind: str, snapshots: pl.DataFrame, tmp_path: Path, request: pytest.FixtureRequest
@@ -56,8 +43,8 @@ def test_feast_reads_back_exactly_what_its_own_materialize_would_have_written(
     ours_url = feast_url = None
     if kind == "redis":
         ours_url = str(request.getfixturevalue("redis_url"))
-        feast_url = _second_redis_database(ours_url)
-        _flush(feast_url)
+        feast_url = next_redis_database(ours_url)
+        flush_redis(feast_url)
     ours = published_home(tmp_path / "ours", snapshots, ours_url)
     feasts = published_home(tmp_path / "feast", snapshots, feast_url)
     try:
@@ -67,7 +54,7 @@ def test_feast_reads_back_exactly_what_its_own_materialize_would_have_written(
         mine, theirs = _served(ours, everyone), _served(feasts, everyone)
     finally:
         if feast_url:
-            _flush(feast_url)
+            flush_redis(feast_url)
     assert result.contacts == CONTACTS and result.written_now == CONTACTS
     assert mine.equals(theirs), "every value, null and event time as Feast's own materialize left them"
     latest = snapshots.filter(pl.col(EVENT_TIMESTAMP) == DATES[-1]).sort(ENTITY_KEY)
