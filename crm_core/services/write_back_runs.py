@@ -50,12 +50,14 @@ def _open_run(session_factory: sessionmaker[Session], key: RunKey, total_rows: i
     asking for a write-back again means checking every row is there."""
     with UnitOfWork(session_factory) as uow:
         run = uow.session.scalars(
-            select(WriteBackRun).where(
+            select(WriteBackRun)
+            .where(
                 WriteBackRun.target == key.target,
                 WriteBackRun.model_name == key.model_name,
                 WriteBackRun.model_version == key.model_version,
                 WriteBackRun.feature_timestamp == key.feature_timestamp,
             )
+            .with_for_update()
         ).one_or_none()
         if run is None:
             run = WriteBackRun(
@@ -82,6 +84,23 @@ def _open_run(session_factory: sessionmaker[Session], key: RunKey, total_rows: i
         return run
 
 
+def _advance(stored: WriteBackRun, rows: list[NewPrediction], written: WriteBackResult) -> None:
+    """Count into the run's progress the rows of this chunk that lie past its high-water mark as
+    stored now, not as this attempt last read it.
+
+    The two differ when another attempt's transaction committed in between: on PostgreSQL a
+    client killed just after sending COMMIT is still committed by its server backend, which can
+    happen after the next attempt read the progress. Its rows make our insert wait and then count
+    as already present, and the run row, read locked after that wait, already counts them.
+    """
+    fresh = [row.contact_id for row in rows if row.contact_id > stored.last_contact_id]
+    stored.inserted += written.inserted
+    if fresh:
+        stored.rows_done += len(fresh)
+        stored.chunks_done += 1
+        stored.last_contact_id = max(fresh)
+
+
 def write_back_resumably(
     session_factory: sessionmaker[Session],
     principal: Principal,
@@ -103,11 +122,7 @@ def write_back_resumably(
             continue
         with UnitOfWork(session_factory) as uow:
             written = record_predictions(uow, principal, rows, scored_at=scored_at, shadow=key.shadow)
-            stored = uow.session.get_one(WriteBackRun, run.id)
-            stored.rows_done += len(rows)
-            stored.inserted += written.inserted
-            stored.chunks_done += 1
-            stored.last_contact_id = max(row.contact_id for row in rows)
+            _advance(uow.session.get_one(WriteBackRun, run.id, with_for_update=True), rows, written)
             uow.commit()
         progress.written.inserted += written.inserted
         progress.written.already_present += written.already_present

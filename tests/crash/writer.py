@@ -2,7 +2,8 @@
 
 It writes deterministic scores (a function of contact and version, standing in for a model:
 the test is about the write path, which is the product's own `write_back_resumably`) and says
-"writing" once it is about to commit its first chunk.
+"writing" once it is about to commit its first chunk. The crash drill calls `write_scores` in a
+forked child instead, which skips an interpreter's start-up on each of its fifty runs.
 
     python -m tests.crash.writer DATABASE_URL MODEL_VERSION CONTACTS CHUNK
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from crm_core.auth.policy import Role
@@ -29,12 +30,13 @@ def expected_score(contact_id: int, version: str) -> float:
     return (zlib.crc32(f"{contact_id}:{version}".encode()) % 10_000) / 10_000
 
 
-def main(url: str, version: str, contacts: int, chunk: int) -> None:
+def write_scores(url: str, version: str, contacts: int, chunk: int, writing: Callable[[], None]) -> None:
+    """Write `version`'s score for every contact, resuming the run; `writing` is called once the
+    first chunk is about to be written."""
     engine = make_engine(url)
-    wait_for_go()
 
     def chunks(after: int) -> Iterator[list[NewPrediction]]:
-        print("writing", flush=True)
+        writing()
         for start in range(after + 1, contacts + 1, chunk):
             yield [
                 NewPrediction(
@@ -58,6 +60,12 @@ def main(url: str, version: str, contacts: int, chunk: int) -> None:
         chunks=chunks,
         scored_at=datetime(2026, 11, 2),
     )
+    engine.dispose()
+
+
+def main(url: str, version: str, contacts: int, chunk: int) -> None:
+    wait_for_go()
+    write_scores(url, version, contacts, chunk, lambda: print("writing", flush=True))
     print("done", flush=True)
 
 
