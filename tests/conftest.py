@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from crm_core.auth import passwords
 from crm_core.bulk_load import load_tables
 from crm_core.db import make_engine
 from crm_core.demo import DemoConfig, generate
@@ -50,6 +52,21 @@ def field_keys() -> FieldKeyring:
     keys = FieldKeyring.generate()
     keyring.install(keys)
     return keys
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_password_hasher() -> Iterator[PasswordHasher]:
+    """Argon2id at its lowest cost for the in-process CRMs of the run, yielding the product's own.
+
+    At the product's cost (64 MiB, 3 passes) a hash and a check take 0.3 s, and every fixture
+    that signs in one user per role paid 2 s for it, minutes over the suite. The algorithm, the
+    stored format and the checks are the same at any cost; servers and CLIs the tests start as
+    processes keep the product's cost, and a test checks that cost is what the product uses.
+    """
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield production
+    passwords._hasher = production
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from argon2 import PasswordHasher, Type
 from sqlalchemy import Engine, func, select
 
 from crm_core.auth.passwords import WeakPasswordError, hash_password, verify_password
@@ -31,6 +32,13 @@ def uow(engine: Engine) -> Iterator[UnitOfWork]:
         )
         unit.commit()
         yield unit
+
+
+def test_the_product_hashes_at_rfc_9106s_recommended_cost(production_password_hasher: PasswordHasher) -> None:
+    # the suite hashes at a lower cost (see conftest); what users get is this
+    hasher = production_password_hasher
+    assert (hasher.type, hasher.time_cost, hasher.memory_cost) == (Type.ID, 3, 64 * 1024)
+    assert hasher.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,")
 
 
 def test_passwords_are_argon2id_and_never_stored_in_clear() -> None:
