@@ -33,7 +33,7 @@ from serving.model_desk import ModelDesk
 from serving.model_jobs import ModelJobs
 from serving.online import FeaturesNotReadyError, score_contacts
 from serving.recommend import RECOMMENDER, load_recommender, recommend_contacts
-from serving.settings import ServingSettings
+from serving.settings import ServingSettings, serve_workers
 
 crm_api = create_api()
 predict_api = FastAPI(title="crm-intel predictions", version="1")
@@ -89,7 +89,7 @@ class RecommendResponse(BaseModel):
     recommendations: list[ContactRecommendations]
 
 
-@bentoml.service(name="crm_intel", workers=1, traffic={"timeout": 60})
+@bentoml.service(name="crm_intel", workers=serve_workers(), traffic={"timeout": 60})
 @bentoml.asgi_app(crm_api, path="/api")
 @bentoml.asgi_app(predict_api, path="/predict")
 @bentoml.asgi_app(web_app, path=WEB_PREFIX)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -27,3 +28,27 @@ class ServingSettings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
+
+def serve_workers() -> int:
+    """Worker processes for `crm-intel serve`: `CRM_SERVE_WORKERS`, else one.
+
+    One by default until the end-to-end suite and the load benchmark have run on several;
+    `CRM_SERVE_WORKERS=2` (at most one per core up to four is the aim) is what lifts the online
+    rate.
+
+    Read from the environment alone, because BentoML takes the count when the service module is
+    imported, before any settings could be validated. Every worker holds its own models and
+    Feast store; the CRM, the registry and the model-page jobs are shared through the database
+    and the data home, so any worker can answer any request.
+    """
+    configured = os.environ.get("CRM_SERVE_WORKERS")
+    if configured is None:
+        return 1
+    try:
+        workers = int(configured)
+    except ValueError:
+        raise ValueError(f"CRM_SERVE_WORKERS must be a whole number of worker processes, not {configured!r}") from None
+    if workers < 1:
+        raise ValueError(f"CRM_SERVE_WORKERS must be at least 1, not {workers}")
+    return workers
