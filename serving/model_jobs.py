@@ -63,16 +63,16 @@ class ModelJobs:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             job_id = uuid.uuid4().hex[:12]
-            meta: dict[str, object] = {"model": model, "action": action, "started_at": datetime.now(UTC).isoformat()}
-            self._meta(job_id).write_text(json.dumps(meta))
-            (self.log_dir / f"{model}.current").write_text(job_id)
-            meta["pid"] = self._spawn(job_id, arguments, lock)  # from here on the waiter closes `lock`
+            started_at = datetime.now(UTC).isoformat()
+            self._current(model).write_text(job_id)
+            pid = self._spawn(job_id, arguments, lock)  # from here on the waiter closes `lock`
         except BlockingIOError:
             lock.close()
             raise JobBusyError(self._busy_message(model)) from None
         except BaseException:
             lock.close()
             raise
+        meta = {"model": model, "action": action, "started_at": started_at, "pid": pid}
         self._meta(job_id).write_text(json.dumps(meta))
         view = self._read(job_id)
         if view is None:
@@ -116,7 +116,7 @@ class ModelJobs:
             lock.close()  # only now, with the status on disk, may the model's next job start
 
     def _busy_message(self, model: str) -> str:
-        current = self.log_dir / f"{model}.current"
+        current = self._current(model)
         running = self._read(current.read_text().strip()) if current.exists() else None
         if running is None:
             return f"'{model}' is busy with another job"
@@ -143,7 +143,7 @@ class ModelJobs:
         return JobView(job_id, meta["model"], meta["action"], started_at, status, output, meta.get("pid"))
 
     def _command_holds_lock(self, model: str, job_id: str) -> bool:
-        current = self.log_dir / f"{model}.current"
+        current = self._current(model)
         if not current.exists() or current.read_text().strip() != job_id:
             return False  # a later job of the same model started, so this one has ended
         with (self.log_dir / f"{model}.lock").open("a") as lock:
@@ -154,6 +154,10 @@ class ModelJobs:
                 return True
             fcntl.flock(lock, fcntl.LOCK_UN)
         return False
+
+    def _current(self, model: str) -> Path:
+        """Names the model's latest job, so another worker can say what it is busy with."""
+        return self.log_dir / f"{model}.current"
 
     def _meta(self, job_id: str) -> Path:
         return self.log_dir / f"{job_id}.json"
