@@ -18,6 +18,7 @@ import numpy as np
 from benchmarks.load import Call, run_load
 from benchmarks.results import Figure
 from benchmarks.server import CLI, demo_login_headers, served
+from serving.settings import serve_workers
 
 WARMUP_SECONDS = 5
 
@@ -39,7 +40,7 @@ def _in_process_p(home: Path, calls: int) -> tuple[float, float]:
     return float(np.percentile(timings, 50)), float(np.percentile(timings, 99))
 
 
-STEP_RATES = (25, 50, 100)  # below the target rate: where the single worker's capacity lies
+STEP_RATES = (50, 100, 150)  # below the target rate: where the server's capacity lies
 
 
 def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
@@ -73,7 +74,7 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
             better="lower",
             target_is_ratio=False,
             note=(
-                f"{result.sent:,} requests over {seconds:g} s, {result.errors:,} errors "
+                f"{result.sent:,} requests over {seconds:g} s to {serve_workers()} workers, {result.errors:,} errors "
                 f"({', '.join(sorted(set(result.failures)))[:120] or 'none'}); includes Feast online read, reasons "
                 "and write-back; baseline: the in-process scoring call"
             ),
@@ -81,6 +82,7 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
                 "p50_ms": result.percentile(50),
                 "p95_ms": result.percentile(95),
                 "in_process_p50_ms": in_process_p50,
+                "workers": float(serve_workers()),
                 "errors": float(result.errors + warmup.errors),
                 **{f"p99_ms_at_{step}_rps": steps[step].percentile(99) for step in STEP_RATES},
                 **{f"errors_at_{step}_rps": float(steps[step].errors) for step in STEP_RATES},

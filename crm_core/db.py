@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm_core.sqlite_gate import install_write_gate
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -26,6 +28,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _configure_sqlite)
+        install_write_gate(engine, SQLITE_BUSY_TIMEOUT_MS / 1000)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -49,7 +50,9 @@ class Calibrator:
     def probability(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
             return np.asarray(self._map.predict(raw), dtype=np.float64)
-        return np.asarray(self._map.predict_proba(raw.reshape(-1, 1))[:, 1], dtype=np.float64)
+        # Platt's sigmoid from the fitted coefficients: what `predict_proba` computes, without
+        # its per-call validation (a third of the scoring time for one online contact).
+        return np.asarray(expit(raw * self._map.coef_[0, 0] + self._map.intercept_[0]), dtype=np.float64)
 
 
 @dataclass
@@ -74,6 +77,13 @@ class CalibratedModel:
 
     def raw_score(self, x: pd.DataFrame) -> np.ndarray:
         return self.scorer.raw_score(x)
+
+    def explain(self, x: pd.DataFrame) -> tuple[np.ndarray, Contributions]:
+        """Each row's probability and the contributions behind it, from one pass of the scorer:
+        a scorer's contributions add up to its raw score, so serving, which needs both, need
+        not score twice."""
+        contributions = self.scorer.contributions(x)
+        return self.calibrator.probability(contributions.raw_score()), contributions
 
     def contributions(self, x: pd.DataFrame) -> Contributions:
         return self.scorer.contributions(x)

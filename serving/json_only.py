@@ -7,23 +7,43 @@ input out, and tells a client that sent one why (415) instead of a vague validat
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 JSON_MEDIA_TYPE = "application/json"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def refuse_non_json_bodies(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _json_only(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.method in _BODY_METHODS:
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+class JsonOnlyMiddleware:
+    """Plain ASGI, not `@app.middleware("http")`: Starlette's function middleware runs each
+    request through a task and two memory streams, which cost a scoring request a tenth of its
+    time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+            media_type = _content_type(scope)
             if media_type != JSON_MEDIA_TYPE:
-                return JSONResponse(
-                    status_code=415,
-                    content={"detail": f"request bodies must be {JSON_MEDIA_TYPE}, not {media_type or 'untyped'}"},
-                )
-        return await call_next(request)
+                body = json.dumps(
+                    {"detail": f"request bodies must be {JSON_MEDIA_TYPE}, not {media_type or 'untyped'}"}
+                ).encode()
+                headers = [(b"content-type", JSON_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": 415, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def _content_type(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return str(value.decode("latin-1").split(";")[0].strip().lower())
+    return ""
+
+
+def refuse_non_json_bodies(app: FastAPI) -> None:
+    app.add_middleware(JsonOnlyMiddleware)

@@ -16,8 +16,8 @@ def score_features(champion: Champion, frame: pl.DataFrame) -> list[NewPredictio
     if frame.is_empty():
         return []
     model_input = to_model_input(frame, champion.feature_names)
-    scores = champion.model.predict_proba(model_input)[:, 1]
-    reasons = top_factors(champion.model.contributions(model_input), model_input)
+    scores, contributions = champion.model.explain(model_input)
+    reasons = top_factors(contributions, model_input)
     return [
         NewPrediction(
             contact_id=int(contact_id),

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crm_core.sqlite_gate import hold_write_gate
 from crm_core.unit_of_work import UnitOfWork
 
 
@@ -68,7 +69,9 @@ def executemany_ignoring_duplicates(
         )
         for row in rows
     ]
-    driver = uow.session.connection().connection.driver_connection
+    connection = uow.session.connection()
+    hold_write_gate(connection)
+    driver = connection.connection.driver_connection
     assert driver is not None
     before = driver.total_changes
     driver.executemany(

@@ -120,3 +120,38 @@ def test_reasons_split_up_and_down_and_never_name_a_hidden_feature() -> None:
     strongest_up = max(range(3), key=lambda c: parts.values[0, c])
     if parts.values[0, strongest_up] > 0:
         assert every[0]["positive"][0]["feature"] == parts.feature_names[strongest_up]
+
+
+def test_the_logistic_scorers_own_standardising_matches_its_fitted_pipeline() -> None:
+    x, y = synthetic(2_000, seed=6)
+    x["empty"] = np.nan  # a feature with no value in training: imputed as 0, like the pipeline's
+    scorer = LogisticScorer(0).fit(x, y)
+    probe = x.sample(300, random_state=1).reset_index(drop=True)
+    probe.loc[::7, "signal"] = np.nan
+    expected = scorer.pipeline[:-1].transform(probe.to_numpy(dtype=np.float64)) * scorer.pipeline[-1].coef_[0]
+    assert np.allclose(scorer.contributions(probe).values, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("factory", [LightGbmScorer, LogisticScorer, RateTableScorer])
+@pytest.mark.parametrize("calibration_size", [400, 4_000])  # few positives: sigmoid; plenty: isotonic
+def test_explain_gives_predict_probas_probabilities_and_the_same_contributions(
+    factory: type[Scorer], calibration_size: int
+) -> None:
+    x, y = synthetic(3_000, seed=7)
+    x_cal, y_cal = synthetic(calibration_size, seed=8)
+    model = calibrate(factory(0).fit(x, y), x_cal, y_cal)  # type: ignore[call-arg]
+    assert model.calibrator.method == choose_method(y_cal)
+    probe = x.head(250)
+    probability, contributions = model.explain(probe)
+    assert np.allclose(probability, model.predict_proba(probe)[:, 1], rtol=0, atol=1e-9)
+    assert np.array_equal(contributions.values, model.contributions(probe).values)
+
+
+def test_platt_calibration_matches_scikit_learns_own_probabilities() -> None:
+    x, y = synthetic(3_000, seed=9)
+    x_cal, y_cal = synthetic(300, seed=10)
+    model = calibrate(LogisticScorer(0).fit(x, y), x_cal, y_cal)
+    assert model.calibrator.method == "sigmoid"
+    raw = model.raw_score(x.head(500))
+    fitted = model.calibrator._map
+    assert np.allclose(model.calibrator.probability(raw), fitted.predict_proba(raw.reshape(-1, 1))[:, 1], atol=1e-15)
