@@ -5,18 +5,22 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from crm_intel.cli_models import models_app
+from crm_intel.cli_safety import safety
+from crm_intel.cli_segments import segments_app
+from crm_intel.cli_support import context, fail
 from crm_intel.console import console
-
-if TYPE_CHECKING:
-    from crm_intel.context import AppContext
 
 app = typer.Typer(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
 
 DEFAULT_PORT = 3000
+
+app.add_typer(segments_app, name="segments")
+app.add_typer(models_app, name="models")
 
 
 @app.callback()
@@ -28,21 +32,10 @@ def _before_any_command() -> None:
     quiet_third_parties(CoreSettings().home.resolve())
 
 
-def _context() -> AppContext:
-    from crm_intel.context import AppContext
-
-    return AppContext.from_environment()
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/] {message}")
-    raise typer.Exit(code=1)
-
-
 @app.command("db-upgrade")
 def db_upgrade() -> None:
     """Create or migrate the CRM database to the latest schema."""
-    ctx = _context()
+    ctx = context()
     _ = ctx.engine
     console.print(f"database at {ctx.core.resolved_database_url()} is up to date")
 
@@ -58,12 +51,12 @@ def demo_data(
     from crm_intel import jobs
 
     try:
-        loaded = jobs.demo_data(_context(), contacts=contacts, seed=seed, replace=replace)
+        loaded = jobs.demo_data(context(), contacts=contacts, seed=seed, replace=replace)
     except DatabaseNotEmptyError as error:
-        _fail(f"{error} (use --replace to start over)")
+        fail(f"{error} (use --replace to start over)")
     else:
         console.print(", ".join(f"{name}: {rows:,}" for name, rows in loaded.items()))
-        console.print(f"demo logins, one per role: {_context().demo_logins_path}")
+        console.print(f"demo logins, one per role: {context().demo_logins_path}")
 
 
 @app.command("create-user")
@@ -86,7 +79,7 @@ def create_user(
     from crm_core.services.users import create_user as create
     from crm_core.unit_of_work import UnitOfWork
 
-    ctx = _context()
+    ctx = context()
     try:
         with UnitOfWork(make_session_factory(ctx.engine)) as uow:
             operator = Principal.system(Role.ADMIN, "crm-intel create-user")
@@ -95,92 +88,9 @@ def create_user(
             )
             uow.commit()
     except (ValidationFailedError, WeakPasswordError) as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         console.print(f"created {user.role} {user.email} (id {user.id})")
-
-
-@app.command("audit-verify")
-def audit_verify() -> None:
-    """Recompute the audit trail's hash chain; exits 1 at the first tampered event."""
-    from crm_core.db import make_session_factory
-    from crm_core.services.audit import verify_chain
-    from crm_core.unit_of_work import UnitOfWork
-
-    with UnitOfWork(make_session_factory(_context().engine)) as uow:
-        check = verify_chain(uow)
-    if not check.intact:
-        _fail(f"audit chain broken at event {check.first_broken_id} (after {check.events:,} intact events)")
-    console.print(f"audit chain intact: {check.events:,} events")
-
-
-@app.command()
-def backup(
-    out: Annotated[Path | None, typer.Option(help="new folder (default: backups/ beside the home)")] = None,
-    include_keys: Annotated[
-        bool, typer.Option(help="also copy the field-encryption keys (keep such a backup as safe as the keys)")
-    ] = False,
-) -> None:
-    """Back up the CRM, the model registry and the feature store into one verified folder."""
-    from crm_core.backup import BackupError
-    from crm_core.clock import utc_now
-    from crm_intel.backup import backup as run_backup
-    from crm_intel.backup import default_bundle_path
-
-    ctx = _context()
-    target = out or default_bundle_path(ctx.home, utc_now())
-    try:
-        with console.status("backing up"):
-            result = run_backup(ctx, target, include_keys=include_keys)
-    except BackupError as error:
-        _fail(str(error))
-    else:
-        contacts = result.crm_rows.get("contacts", 0)
-        console.print(
-            f"backup written to {result.path}: {contacts:,} contacts, {sum(result.crm_rows.values()):,} CRM rows, "
-            f"{result.files:,} files, {result.bytes / 1e6:,.1f} MB, every file sha256-listed in manifest.json"
-        )
-        if not result.keys_included:
-            console.print("[yellow]field keys are not in the backup: keep them safe separately[/]")
-
-
-@app.command()
-def restore(
-    bundle: Annotated[Path, typer.Argument(help="a folder written by `crm-intel backup`")],
-    force: Annotated[bool, typer.Option(help="replace a CRM that already holds contacts")] = False,
-) -> None:
-    """Restore a backup into this data home after checking every file's sha256. Stop the server first."""
-    from crm_core.backup import BackupError
-    from crm_intel.backup import restore as run_restore
-
-    try:
-        with console.status("verifying and restoring"):
-            result = run_restore(_context(), bundle, force=force)
-    except BackupError as error:
-        _fail(str(error))
-    else:
-        for warning in result.warnings:
-            console.print(f"[yellow]{warning}[/]")
-        console.print(
-            f"restored {result.path}: {result.crm_rows.get('contacts', 0):,} contacts, "
-            f"{sum(result.crm_rows.values()):,} CRM rows, {result.files:,} files"
-        )
-
-
-@app.command("rotate-keys")
-def rotate_keys() -> None:
-    """Re-encrypt every personal field under a new key and retire the old ones.
-
-    With keys in CRM_FIELD_KEYS, first put the new key in front of the old ones; remove the old
-    ones from the setting once this has finished.
-    """
-    from crm_intel import jobs
-
-    ctx = _context()
-    result = jobs.rotate_field_keys(ctx)
-    console.print(f"{result.values_rewritten:,} values re-encrypted, {result.values_already_current:,} already current")
-    if ctx.core.field_keys:
-        console.print("now remove every key but the first from CRM_FIELD_KEYS")
 
 
 @app.command("import")
@@ -201,8 +111,8 @@ def import_file(
     from crm_intel.summary import import_table
 
     if entity != "contacts":
-        _fail(f"unknown import '{entity}'; importable: contacts")
-    ctx = _context()
+        fail(f"unknown import '{entity}'; importable: contacts")
+    ctx = context()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     problems_path = ctx.home / "imports" / f"{path.stem}-{stamp}-problems.csv"
     try:
@@ -210,7 +120,7 @@ def import_file(
             ctx, path, parse_mapping_pairs(map_ or []), allow_erased=allow_erased, problems_path=problems_path
         )
     except ValidationFailedError as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         console.print(import_table(report))
         if report.rejected or report.flagged:
@@ -229,94 +139,13 @@ def import_dataset(
     from crm_intel import jobs
 
     if name not in DATASETS:
-        _fail(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
+        fail(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
     try:
-        loaded = jobs.import_dataset(_context(), name, data_dir)
+        loaded = jobs.import_dataset(context(), name, data_dir)
     except (DatasetMissingError, DatabaseNotEmptyError) as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
-
-
-segments_app = typer.Typer(help="Audiences: rule segments and behaviour clusters.", no_args_is_help=True)
-app.add_typer(segments_app, name="segments")
-
-
-@segments_app.command("refresh")
-def segments_refresh() -> None:
-    """Re-evaluate rule segments on the newest scores and refit the behaviour clusters."""
-    from crm_intel import jobs
-
-    jobs.refresh_segments_now(_context())
-
-
-@segments_app.command("list")
-def segments_list() -> None:
-    """Every segment with its size and when it was last refreshed."""
-    from crm_core.auth.policy import Role
-    from crm_core.auth.principal import Principal
-    from crm_core.db import make_session_factory
-    from crm_core.services.segments import list_segments
-    from crm_core.unit_of_work import UnitOfWork
-
-    with UnitOfWork(make_session_factory(_context().engine)) as uow:
-        for segment in list_segments(uow, Principal.system(Role.ADMIN, "crm-intel segments")):
-            refreshed = f"{segment.refreshed_at:%Y-%m-%d %H:%M}" if segment.refreshed_at else "never"
-            console.print(
-                f"{segment.id:>4}  {segment.kind:<7} {segment.member_count:>8,}  {segment.name}  ({refreshed})"
-            )
-
-
-models_app = typer.Typer(help="Champions, challengers and rollbacks in the model registry.", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-
-
-@models_app.command("status")
-def models_status() -> None:
-    """Each model's champion, the versions that held the title before, and the latest verdict."""
-    from crm_intel import jobs
-    from crm_intel.summary import model_status_table
-
-    console.print(model_status_table(jobs.model_status(_context())))
-
-
-@models_app.command("rollback")
-def models_rollback(name: Annotated[str, typer.Argument(help="model name, e.g. churn")]) -> None:
-    """Give the champion alias back to the previous champion (servers follow within their refresh)."""
-    from training.tracking import NothingToRollBackError, Tracker
-
-    ctx = _context()
-    try:
-        done = Tracker(ctx.training).rollback(name)
-    except NothingToRollBackError as error:
-        _fail(str(error))
-    else:
-        console.print(
-            f"{name}: champion moved back from v{done.from_version} to v{done.to_version}; running servers "
-            f"follow within {ctx.serving.champion_refresh_seconds:g} s"
-        )
-
-
-@models_app.command("promote")
-def models_promote(
-    name: Annotated[str, typer.Argument(help="model name, e.g. churn")],
-    version: Annotated[str, typer.Argument(help="the registry version to make champion")],
-    force: Annotated[bool, typer.Option(help="promote even where the version lost to the champion")] = False,
-) -> None:
-    """Make a version the champion by hand; refused where its own run found the champion better."""
-    from training.tracking import PromotionRefusedError, Tracker
-
-    ctx = _context()
-    try:
-        done = Tracker(ctx.training).promote(name, version, force=force)
-    except PromotionRefusedError as error:
-        _fail(str(error))
-    else:
-        before = f"v{done.from_version}" if done.from_version else "no champion"
-        console.print(
-            f"{name}: champion moved from {before} to v{done.to_version}; running servers follow within "
-            f"{ctx.serving.champion_refresh_seconds:g} s"
-        )
 
 
 @app.command("mlflow-ui")
@@ -324,7 +153,7 @@ def mlflow_ui(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
 ) -> None:
     """Open the MLflow UI on this data home's runs and registry, for data scientists (loopback only)."""
-    ctx = _context()
+    ctx = context()
     uri = ctx.training.tracking_uri
     console.print(f"MLflow UI on http://127.0.0.1:{port}  (runs and registry: {uri})")
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--registry-store-uri", uri]
@@ -356,11 +185,11 @@ def evaluate(
 
     unknown = sorted(set(only or ()) - set(CASE_KEYS))
     if unknown:
-        _fail(f"unknown evaluation {unknown}; known: {', '.join(CASE_KEYS)}")
+        fail(f"unknown evaluation {unknown}; known: {', '.join(CASE_KEYS)}")
     try:
-        report = jobs.evaluate(_context(), data_dir, out_dir, set(only) if only else None)
+        report = jobs.evaluate(context(), data_dir, out_dir, set(only) if only else None)
     except DatasetMissingError as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         console.print(evaluation_table(report))
 
@@ -379,15 +208,15 @@ def export_file(
     from crm_intel import jobs
 
     if entity != "contacts":
-        _fail(f"unknown export '{entity}'; exportable: contacts")
+        fail(f"unknown export '{entity}'; exportable: contacts")
     file_format = ExportFormat.PARQUET if out.suffix.lower() == ".parquet" else ExportFormat.CSV
     try:
         channels = [Channel(name) for name in consent or []]
-        export = jobs.export_contacts_file(_context(), out, file_format, channels, limit)
+        export = jobs.export_contacts_file(context(), out, file_format, channels, limit)
     except ValueError as error:
-        _fail(f"--consent: {error}")
+        fail(f"--consent: {error}")
     except ValidationFailedError as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         note = " (truncated at the row cap)" if export.truncated else ""
         console.print(f"{export.rows:,} contacts written to {out}{note}")
@@ -407,8 +236,8 @@ def erase(
     from crm_intel import jobs
 
     if reason not in {r.value for r in ErasureReason}:
-        _fail(f"unknown reason '{reason}'; one of: {', '.join(r.value for r in ErasureReason)}")
-    ctx = _context()
+        fail(f"unknown reason '{reason}'; one of: {', '.join(r.value for r in ErasureReason)}")
+    ctx = context()
     if pending or contact_id is None:
         purged = jobs.purge_pending_erasures(ctx)
         console.print(f"purged {purged.snapshot_rows_removed:,} snapshot rows, {purged.online_rows_removed:,} online")
@@ -416,7 +245,7 @@ def erase(
     try:
         result, purged = jobs.erase(ctx, contact_id, ErasureReason(reason))
     except NotFoundError as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         rows = sum(result.rows_deleted.values())
         console.print(
@@ -432,9 +261,9 @@ def build_features() -> None:
     from features.snapshots import NoActivityError
 
     try:
-        result = jobs.build_features(_context())
+        result = jobs.build_features(context())
     except NoActivityError as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         console.print(
             f"{result.snapshot_rows:,} snapshot rows over {len(result.as_of_dates)} dates; "
@@ -456,11 +285,11 @@ def train(model: Annotated[str, typer.Argument(help="churn, lead or recommend")]
 
     try:
         if model in RECOMMENDER_SPECS:
-            console.print(recommender_table(jobs.train_recommender(_context(), model)))
+            console.print(recommender_table(jobs.train_recommender(context(), model)))
         else:
-            console.print(training_table(jobs.train(_context(), model)))
+            console.print(training_table(jobs.train(context(), model)))
     except (UnknownModelError, NotEnoughHistoryError, NotReadyError, InsufficientDataError, NoPurchasesError) as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 @app.command()
@@ -471,9 +300,9 @@ def recommend() -> None:
     from serving.champion import NoChampionError
 
     try:
-        result, version = jobs.recommend(_context())
+        result, version = jobs.recommend(context())
     except (NoChampionError, ArtifactIntegrityError) as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         console.print(
             f"recommend v{version}: {result.contacts:,} contacts, {result.inserted:,} recommendations written, "
@@ -491,9 +320,9 @@ def score(model: Annotated[str, typer.Argument(help="model to score with, e.g. c
     from serving.champion import NoChampionError
 
     try:
-        result, version = jobs.score(_context(), model)
+        result, version = jobs.score(context(), model)
     except (NoChampionError, NoSnapshotError, ArtifactIntegrityError) as error:
-        _fail(str(error))
+        fail(str(error))
     else:
         console.print(scoring_line(result, model, version))
 
@@ -507,7 +336,7 @@ def quickstart(
     from crm_intel import jobs
     from crm_intel.summary import print_quickstart
 
-    ctx = _context()
+    ctx = context()
     print_quickstart(ctx, jobs.quickstart(ctx, contacts=contacts, seed=seed))
 
 
@@ -517,7 +346,7 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind; loopback unless you mean it")] = "127.0.0.1",
 ) -> None:
     """Serve the CRM API and prediction endpoints on one BentoML server."""
-    ctx = _context()
+    ctx = context()
     _ = ctx.engine  # migrate before workers start
     base = f"http://{host}:{port}"
     console.print(
@@ -529,6 +358,9 @@ def serve(
     command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CrmIntelService"]
     os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
 
+
+# Top-level, after the everyday commands in `--help`: `crm-intel backup`, `restore`, ...
+app.registered_commands.extend(safety.registered_commands)
 
 if __name__ == "__main__":
     app()

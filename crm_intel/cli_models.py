@@ -1,0 +1,60 @@
+"""`crm-intel models ...`: champions, challengers and rollbacks in the model registry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from crm_intel.cli_support import context, fail
+from crm_intel.console import console
+
+models_app = typer.Typer(help="Champions, challengers and rollbacks in the model registry.", no_args_is_help=True)
+
+
+@models_app.command("status")
+def models_status() -> None:
+    """Each model's champion, the versions that held the title before, and the latest verdict."""
+    from crm_intel import jobs
+    from crm_intel.summary import model_status_table
+
+    console.print(model_status_table(jobs.model_status(context())))
+
+
+@models_app.command("rollback")
+def models_rollback(name: Annotated[str, typer.Argument(help="model name, e.g. churn")]) -> None:
+    """Give the champion alias back to the previous champion (servers follow within their refresh)."""
+    from training.tracking import NothingToRollBackError, Tracker
+
+    ctx = context()
+    try:
+        done = Tracker(ctx.training).rollback(name)
+    except NothingToRollBackError as error:
+        fail(str(error))
+    else:
+        console.print(
+            f"{name}: champion moved back from v{done.from_version} to v{done.to_version}; running servers "
+            f"follow within {ctx.serving.champion_refresh_seconds:g} s"
+        )
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="model name, e.g. churn")],
+    version: Annotated[str, typer.Argument(help="the registry version to make champion")],
+    force: Annotated[bool, typer.Option(help="promote even where the version lost to the champion")] = False,
+) -> None:
+    """Make a version the champion by hand; refused where its own run found the champion better."""
+    from training.tracking import PromotionRefusedError, Tracker
+
+    ctx = context()
+    try:
+        done = Tracker(ctx.training).promote(name, version, force=force)
+    except PromotionRefusedError as error:
+        fail(str(error))
+    else:
+        before = f"v{done.from_version}" if done.from_version else "no champion"
+        console.print(
+            f"{name}: champion moved from {before} to v{done.to_version}; running servers follow within "
+            f"{ctx.serving.champion_refresh_seconds:g} s"
+        )

@@ -1,0 +1,100 @@
+"""The commands that keep a data home safe: audit-chain check, backup, restore, key rotation.
+
+Registered on the root command by `crm_intel.cli`; kept apart so the CLI module stays a list
+of thin shells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crm_intel.cli_support import context, fail
+from crm_intel.console import console
+
+safety = typer.Typer()
+
+
+@safety.command("audit-verify")
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain; exits 1 at the first tampered event."""
+    from crm_core.db import make_session_factory
+    from crm_core.services.audit import verify_chain
+    from crm_core.unit_of_work import UnitOfWork
+
+    with UnitOfWork(make_session_factory(context().engine)) as uow:
+        check = verify_chain(uow)
+    if not check.intact:
+        fail(f"audit chain broken at event {check.first_broken_id} (after {check.events:,} intact events)")
+    console.print(f"audit chain intact: {check.events:,} events")
+
+
+@safety.command()
+def backup(
+    out: Annotated[Path | None, typer.Option(help="new folder (default: backups/ beside the home)")] = None,
+    include_keys: Annotated[
+        bool, typer.Option(help="also copy the field-encryption keys (keep such a backup as safe as the keys)")
+    ] = False,
+) -> None:
+    """Back up the CRM, the model registry and the feature store into one verified folder."""
+    from crm_core.backup import BackupError
+    from crm_core.clock import utc_now
+    from crm_intel.backup import backup as run_backup
+    from crm_intel.backup import default_bundle_path
+
+    ctx = context()
+    target = out or default_bundle_path(ctx.home, utc_now())
+    try:
+        with console.status("backing up"):
+            result = run_backup(ctx, target, include_keys=include_keys)
+    except BackupError as error:
+        fail(str(error))
+    else:
+        contacts = result.crm_rows.get("contacts", 0)
+        console.print(
+            f"backup written to {result.path}: {contacts:,} contacts, {sum(result.crm_rows.values()):,} CRM rows, "
+            f"{result.files:,} files, {result.bytes / 1e6:,.1f} MB, every file sha256-listed in manifest.json"
+        )
+        if not result.keys_included:
+            console.print("[yellow]field keys are not in the backup: keep them safe separately[/]")
+
+
+@safety.command()
+def restore(
+    bundle: Annotated[Path, typer.Argument(help="a folder written by `crm-intel backup`")],
+    force: Annotated[bool, typer.Option(help="replace a CRM that already holds contacts")] = False,
+) -> None:
+    """Restore a backup into this data home after checking every file's sha256. Stop the server first."""
+    from crm_core.backup import BackupError
+    from crm_intel.backup import restore as run_restore
+
+    try:
+        with console.status("verifying and restoring"):
+            result = run_restore(context(), bundle, force=force)
+    except BackupError as error:
+        fail(str(error))
+    else:
+        for warning in result.warnings:
+            console.print(f"[yellow]{warning}[/]")
+        console.print(
+            f"restored {result.path}: {result.crm_rows.get('contacts', 0):,} contacts, "
+            f"{sum(result.crm_rows.values()):,} CRM rows, {result.files:,} files"
+        )
+
+
+@safety.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every personal field under a new key and retire the old ones.
+
+    With keys in CRM_FIELD_KEYS, first put the new key in front of the old ones; remove the old
+    ones from the setting once this has finished.
+    """
+    from crm_intel import jobs
+
+    ctx = context()
+    result = jobs.rotate_field_keys(ctx)
+    console.print(f"{result.values_rewritten:,} values re-encrypted, {result.values_already_current:,} already current")
+    if ctx.core.field_keys:
+        console.print("now remove every key but the first from CRM_FIELD_KEYS")
