@@ -1,4 +1,4 @@
-"""The `crm-intel` command. Each sub-command is a thin shell over a job in `crm_intel.jobs`."""
+"""The `crm-intel` command. Each sub-command is a thin shell over a job in `crm_intel.jobs` or `crm_intel.data_jobs`."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def import_file(
 
     from crm_core.errors import ValidationFailedError
     from crm_core.imports.mapping import parse_mapping_pairs
-    from crm_intel import jobs
+    from crm_intel import data_jobs
     from crm_intel.summary import import_table
 
     if entity != "contacts":
@@ -116,7 +116,7 @@ def import_file(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     problems_path = ctx.home / "imports" / f"{path.stem}-{stamp}-problems.csv"
     try:
-        report = jobs.import_contacts_file(
+        report = data_jobs.import_contacts_file(
             ctx, path, parse_mapping_pairs(map_ or []), allow_erased=allow_erased, problems_path=problems_path
         )
     except ValidationFailedError as error:
@@ -136,12 +136,12 @@ def import_dataset(
     from crm_core.datasets.common import DatasetMissingError
     from crm_core.datasets.registry import DATASETS
     from crm_core.errors import DatabaseNotEmptyError
-    from crm_intel import jobs
+    from crm_intel import data_jobs
 
     if name not in DATASETS:
         fail(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
     try:
-        loaded = jobs.import_dataset(context(), name, data_dir)
+        loaded = data_jobs.import_dataset(context(), name, data_dir)
     except (DatasetMissingError, DatabaseNotEmptyError) as error:
         fail(str(error))
     else:
@@ -205,14 +205,14 @@ def export_file(
     from crm_core.entities import Channel
     from crm_core.errors import ValidationFailedError
     from crm_core.services.contact_export import ExportFormat
-    from crm_intel import jobs
+    from crm_intel import data_jobs
 
     if entity != "contacts":
         fail(f"unknown export '{entity}'; exportable: contacts")
     file_format = ExportFormat.PARQUET if out.suffix.lower() == ".parquet" else ExportFormat.CSV
     try:
         channels = [Channel(name) for name in consent or []]
-        export = jobs.export_contacts_file(context(), out, file_format, channels, limit)
+        export = data_jobs.export_contacts_file(context(), out, file_format, channels, limit)
     except ValueError as error:
         fail(f"--consent: {error}")
     except ValidationFailedError as error:

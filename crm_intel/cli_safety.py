@@ -91,10 +91,10 @@ def rotate_keys() -> None:
     With keys in CRM_FIELD_KEYS, first put the new key in front of the old ones; remove the old
     ones from the setting once this has finished.
     """
-    from crm_intel import jobs
+    from crm_intel import data_jobs
 
     ctx = context()
-    result = jobs.rotate_field_keys(ctx)
+    result = data_jobs.rotate_field_keys(ctx)
     console.print(f"{result.values_rewritten:,} values re-encrypted, {result.values_already_current:,} already current")
     if ctx.core.field_keys:
         console.print("now remove every key but the first from CRM_FIELD_KEYS")

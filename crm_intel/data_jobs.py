@@ -1,0 +1,120 @@
+"""The jobs that move CRM data in and out (file imports and exports, public data sets) and
+rotate the field-encryption keys: CRM-side only, so none of them imports the model stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
+from crm_core.db import make_session_factory
+from crm_core.entities import Channel
+from crm_core.imports.contacts import import_contacts
+from crm_core.imports.reading import read_table
+from crm_core.protection import keyring
+from crm_core.protection.keys import add_primary_key, retire_old_keys
+from crm_core.protection.rotation import RotationResult, reencrypt
+from crm_core.schemas.imports import ImportReport
+from crm_core.services import audit
+from crm_core.services.contact_export import ContactExport, ExportFormat, export_contacts
+from crm_core.unit_of_work import UnitOfWork
+from crm_intel.console import console, row_progress
+from crm_intel.context import AppContext
+
+KEY_ROTATION = Principal.system(Role.ADMIN, "crm-intel rotate-keys")
+
+
+def rotate_field_keys(ctx: AppContext) -> RotationResult:
+    """Put every personal field under a new key, then retire the old ones.
+
+    With the embedded key file the new key is generated here; with keys from the environment
+    the operator has already put the new key first and removes the old ones afterwards.
+    """
+    engine = ctx.engine
+    managed_file = not ctx.core.field_keys
+    if managed_file:
+        keyring.install(add_primary_key(ctx.core.key_file))
+    with row_progress() as progress:
+        task = progress.add_task("re-encrypting personal fields", total=None)
+        result = reencrypt(engine, on_progress=lambda rows: progress.advance(task, rows))
+    if managed_file:
+        keyring.install(retire_old_keys(ctx.core.key_file))
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        audit.record(
+            uow,
+            KEY_ROTATION,
+            action="keys.rotate",
+            entity="contact",
+            details={"rewritten": result.values_rewritten, "key_id": keyring.active().primary_key_id},
+            at=utc_now(),
+        )
+        uow.commit()
+    return result
+
+
+IMPORTER = Principal.system(Role.ADMIN, "crm-intel import")
+
+
+def import_contacts_file(
+    ctx: AppContext, path: Path, mapping: dict[str, str], *, allow_erased: bool, problems_path: Path
+) -> ImportReport:
+    """Import one file in one transaction; every rejected or flagged row goes to `problems_path`."""
+    with console.status(f"reading {path.name}"):
+        frame = read_table(path)
+    with (
+        console.status(f"validating and loading {frame.height:,} rows"),
+        UnitOfWork(make_session_factory(ctx.engine)) as uow,
+    ):
+        report = import_contacts(
+            uow, IMPORTER, frame, mapping=mapping, source=path.name, now=utc_now(), allow_erased=allow_erased
+        )
+        uow.commit()
+    if report.rejected or report.flagged:
+        problems_path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [problem.model_dump() | {"kind": "rejected"} for problem in report.rejected] + [
+            problem.model_dump() | {"kind": "flagged"} for problem in report.flagged
+        ]
+        pl.DataFrame(rows).sort("row").write_csv(problems_path)
+    return report
+
+
+EXPORTER = Principal.system(Role.ADMIN, "crm-intel export")
+
+
+def export_contacts_file(
+    ctx: AppContext, out: Path, file_format: ExportFormat, consent: list[Channel], limit: int
+) -> ContactExport:
+    """Write the export atomically: a half-written file is never mistaken for a complete one."""
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        export = export_contacts(uow, EXPORTER, file_format=file_format, consent=consent, limit=limit, now=utc_now())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scratch = out.with_name(out.name + ".partial")
+        scratch.write_bytes(export.content)
+        scratch.replace(out)
+        uow.commit()
+    return export
+
+
+def import_dataset(ctx: AppContext, name: str, data_dir: Path) -> dict[str, int]:
+    """Load a public data set into this (empty) CRM, with row progress; audited as a load."""
+    from crm_core.datasets.registry import DATASETS
+    from crm_core.datasets.registry import import_dataset as load
+
+    tables = DATASETS[name].tables(data_dir)
+    with row_progress() as progress:
+        task = progress.add_task(f"loading {name}", total=sum(frame.height for frame in tables.values()))
+        loaded = load(ctx.engine, name, data_dir, on_progress=lambda _table, rows: progress.advance(task, rows))
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        audit.record(
+            uow,
+            Principal.system(Role.ADMIN, "crm-intel import-dataset"),
+            action="dataset.load",
+            entity="contact",
+            details={"dataset": name, "rows": loaded},
+            at=utc_now(),
+        )
+        uow.commit()
+    return loaded
