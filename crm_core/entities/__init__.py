@@ -1,0 +1,67 @@
+"""The CRM schema as typed SQLAlchemy 2 entities, one module per group; import them from here.
+
+Timestamps are naive UTC throughout: SQLite has no time-zone type and mixing aware and naive
+values is the classic way to shift a timeline by hours. Activities and predictions are
+append-only by design: nothing in the services updates or deletes them.
+"""
+
+from crm_core.entities.audit import AuditChainHead, AuditEvent
+from crm_core.entities.base import DEAL_STAGE_ORDER, MONEY, NAMING_CONVENTION, Base, Channel, DealStage
+from crm_core.entities.customers import (
+    Account,
+    Consent,
+    ConsentStatus,
+    Contact,
+    CustomFieldDefinition,
+    CustomFieldType,
+    Erasure,
+    ErasureReason,
+)
+from crm_core.entities.identity import ApiToken, LoginAttempt, Team, User
+from crm_core.entities.intelligence import (
+    Prediction,
+    ProductRecommendation,
+    ScoreColumns,
+    Segment,
+    SegmentMember,
+    ShadowPrediction,
+    WriteBackRun,
+)
+from crm_core.entities.sales import Activity, Deal, DealStageChange, Order, OrderLine, Product, Ticket
+
+__all__ = [
+    "DEAL_STAGE_ORDER",
+    "MONEY",
+    "NAMING_CONVENTION",
+    "Account",
+    "Activity",
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
+    "Base",
+    "Channel",
+    "Consent",
+    "ConsentStatus",
+    "Contact",
+    "CustomFieldDefinition",
+    "CustomFieldType",
+    "Deal",
+    "DealStage",
+    "DealStageChange",
+    "Erasure",
+    "ErasureReason",
+    "LoginAttempt",
+    "Order",
+    "OrderLine",
+    "Prediction",
+    "Product",
+    "ProductRecommendation",
+    "ScoreColumns",
+    "Segment",
+    "SegmentMember",
+    "ShadowPrediction",
+    "Team",
+    "Ticket",
+    "User",
+    "WriteBackRun",
+]
