@@ -132,6 +132,8 @@ def refresh_online_store(
     began = time.perf_counter()
     layout = FeastOnlineFormat.probe(PROJECT, store.config.entity_key_serialization_version)
     views = online_views(store)
+    if not views:
+        raise OnlineFormatError("the Feast registry lists no feature views: run `crm-intel build-features` first")
     rows = latest_rows(snapshot_path, as_of, layout)
     run = snapshot_run_id(rows, as_of)
     target = open_target(store, layout)

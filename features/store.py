@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
 
 PROJECT = "crm_intel"
+# Feast's own file registry store rewrites the file in place; ours replaces it in one rename.
+ATOMIC_FILE_REGISTRY_STORE = "features.registry_store.AtomicFileRegistryStore"
 
 
 class FeatureRetrievalError(RuntimeError):
@@ -37,6 +39,7 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
     from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
     from feast.infra.online_stores.redis import RedisOnlineStoreConfig
     from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+    from feast.repo_config import RegistryConfig
 
     # Importing feast resets DeprecationWarnings to "once"; silence the one its DuckDB backend
     # (ibis) raises on every query, which we cannot fix from here.
@@ -52,7 +55,9 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
     config = RepoConfig(
         project=PROJECT,
         provider="local",
-        registry=str(settings.feast_dir / "registry.db"),
+        registry=RegistryConfig(
+            path=str(settings.feast_dir / "registry.db"), registry_store_type=ATOMIC_FILE_REGISTRY_STORE
+        ),
         offline_store=DuckDBOfflineStoreConfig(),
         online_store=online,
         entity_key_serialization_version=3,
