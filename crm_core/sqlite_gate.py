@@ -39,18 +39,18 @@ class SqliteWriteGate:
     def __init__(self, lock_path: Path | None, timeout_seconds: float) -> None:
         self._lock_path = lock_path
         self._timeout_seconds = timeout_seconds
+        self._file: int | None = None
         self._reset()
 
     def _reset(self) -> None:
         """Fresh state: at creation, and in a forked child (whose copy of a held lock would
         never be released, and whose inherited lock file is its parent's: kept open, it would
         keep the parent's file lock alive after the parent died)."""
-        inherited: int | None = getattr(self, "_file", None)
-        if inherited is not None:
-            os.close(inherited)
+        if self._file is not None:
+            os.close(self._file)
         self._lock = threading.Lock()
         self._holder: int | None = None  # id() of the DB-API connection holding the gate
-        self._file: int | None = None
+        self._file = None
         self._file_locked = False
 
     def enter(self, dbapi_connection: Any) -> None:

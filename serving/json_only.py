@@ -7,9 +7,9 @@ input out, and tells a client that sent one why (415) instead of a vague validat
 
 from __future__ import annotations
 
-import json
-
 from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 JSON_MEDIA_TYPE = "application/json"
@@ -26,23 +26,12 @@ class JsonOnlyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
-            media_type = _content_type(scope)
+            media_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
             if media_type != JSON_MEDIA_TYPE:
-                body = json.dumps(
-                    {"detail": f"request bodies must be {JSON_MEDIA_TYPE}, not {media_type or 'untyped'}"}
-                ).encode()
-                headers = [(b"content-type", JSON_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-                await send({"type": "http.response.start", "status": 415, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                detail = f"request bodies must be {JSON_MEDIA_TYPE}, not {media_type or 'untyped'}"
+                await JSONResponse(status_code=415, content={"detail": detail})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _content_type(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return str(value.decode("latin-1").split(";")[0].strip().lower())
-    return ""
 
 
 def refuse_non_json_bodies(app: FastAPI) -> None:

@@ -7,9 +7,9 @@ Query strings and paths are checked here; request bodies by `NoNulInput` (schema
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -19,15 +19,8 @@ class RejectNulMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _has_nul(scope):
-            body = json.dumps({"detail": "the URL contains a NUL character", "field": "query"}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 422,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            detail = {"detail": "the URL contains a NUL character", "field": "query"}
+            await JSONResponse(status_code=422, content=detail)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
