@@ -54,11 +54,23 @@ def contact_ids_in_reach(
 
 
 def rows_in_reach(
-    uow: UnitOfWork, principal: Principal, entity: str, contact_ids: Sequence[int], skip: set[int]
+    uow: UnitOfWork,
+    principal: Principal,
+    entity: str,
+    contact_ids: Sequence[int],
+    skip: set[int],
+    *,
+    reachable: set[int] | None = None,
 ) -> tuple[list[int], list[InvalidPredictionError]]:
     """For a write-back batch (row i is about contact_ids[i]): the rows, other than `skip`, whose
-    contact the principal may write `entity` for, and one problem naming each other row."""
-    reachable = contact_ids_in_reach(uow, principal, entity, Action.CREATE, set(contact_ids))
+    contact the principal may write `entity` for, and one problem naming each other row.
+
+    `reachable`, when the caller already looked it up in this transaction, saves the query; the
+    policy is still asked, so a role that may never write `entity` is refused either way."""
+    if reachable is None:
+        reachable = contact_ids_in_reach(uow, principal, entity, Action.CREATE, set(contact_ids))
+    else:
+        principal.require(entity, Action.CREATE)
     kept: list[int] = []
     problems: list[InvalidPredictionError] = []
     for index, contact_id in enumerate(contact_ids):

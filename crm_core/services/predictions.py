@@ -71,11 +71,20 @@ def _row_values(row: NewPrediction, scored_at: datetime) -> dict[str, Any]:
 
 
 def record_predictions(
-    uow: UnitOfWork, principal: Principal, rows: Sequence[NewPrediction], *, scored_at: datetime, shadow: bool = False
+    uow: UnitOfWork,
+    principal: Principal,
+    rows: Sequence[NewPrediction],
+    *,
+    scored_at: datetime,
+    shadow: bool = False,
+    reachable: set[int] | None = None,
 ) -> WriteBackResult:
     """Store `rows` in one transaction; rows already stored (same identity) are skipped.
 
     `shadow` puts them in the challengers' side table instead, under its own policy entry.
+    `reachable` is the result of `contact_ids_in_reach` for these rows' contacts, taken by the
+    caller in this same unit of work (online scoring checks before it reads features); without
+    it the reach is looked up here.
 
     Bad rows (invalid fields, unknown contacts or contacts outside the caller's reach) are
     reported and left out; the good rows of the same batch are still written. The caller
@@ -84,7 +93,8 @@ def record_predictions(
     result = WriteBackResult(rejected=validate(rows))
     rejected_rows = {problem.row for problem in result.rejected}
     entity, table = ("shadow_prediction", ShadowPrediction) if shadow else ("prediction", Prediction)
-    kept, out_of_reach = rows_in_reach(uow, principal, entity, [row.contact_id for row in rows], rejected_rows)
+    contact_ids = [row.contact_id for row in rows]
+    kept, out_of_reach = rows_in_reach(uow, principal, entity, contact_ids, rejected_rows, reachable=reachable)
     result.rejected.extend(out_of_reach)
     payload = [_row_values(rows[index], scored_at) for index in kept]
     if payload:

@@ -12,6 +12,7 @@ from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.entities import Activity, Contact, Prediction
+from crm_core.errors import ForbiddenError
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.services.profiles import get_contact_profile
 from crm_core.services.users import create_user
@@ -82,6 +83,23 @@ def test_bad_rows_are_named_and_good_rows_kept(engine: Engine, contacts: list[in
         "prediction row 3: field 'score' 1.5 is outside [0, 1]",
         "prediction row 2: field 'contact_id' 999999 is not a known contact in reach",
     ]
+    assert count_predictions(engine) == 1
+
+
+def test_a_reach_checked_by_the_caller_is_used_and_the_policy_still_asked(engine: Engine, contacts: list[int]) -> None:
+    """Online scoring looks the contacts up before reading features and hands the result on;
+    a contact left out of it is refused, and a role that may never write scores still is."""
+    rows = [prediction(contacts[0]), prediction(contacts[1])]
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        result = record_predictions(uow, MODEL_SERVICE, rows, scored_at=T0, reachable={contacts[0]})
+        uow.commit()
+    assert result.inserted == 1
+    assert [str(problem) for problem in result.rejected] == [
+        f"prediction row 1: field 'contact_id' {contacts[1]} is not a known contact in reach"
+    ]
+    marketer = Principal.system(Role.MARKETER, "tests")
+    with UnitOfWork(make_session_factory(engine)) as uow, pytest.raises(ForbiddenError):
+        record_predictions(uow, marketer, rows, scored_at=T0, reachable=set(contacts))
     assert count_predictions(engine) == 1
 
 
