@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.auth.policy import Action
@@ -15,13 +13,10 @@ from crm_core.errors import NotFoundError
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.unit_of_work import UnitOfWork
-from features.schema import EVENT_TIMESTAMP
-from features.store import online_features
+from features.online_read import OnlineReader
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from serving.champion import Champion
 from serving.scoring import score_features
-
-if TYPE_CHECKING:
-    from feast import FeatureStore
 
 
 class FeaturesNotReadyError(RuntimeError):
@@ -42,24 +37,30 @@ class OnlineScores:
 
 def score_contacts(
     session_factory: sessionmaker[Session],
-    store: FeatureStore,
+    online: OnlineReader,
     champion: Champion,
     principal: Principal,
     contact_ids: list[int],
 ) -> OnlineScores:
-    """Score contacts the caller may score; unknown and out-of-reach ids are both "not found"."""
+    """Score contacts the caller may score; unknown and out-of-reach ids are both "not found".
+
+    One unit of work from the reach check to the write-back, so the contacts are looked up once.
+    """
     wanted = list(dict.fromkeys(contact_ids))  # keep order, drop repeats
     with UnitOfWork(session_factory) as uow:
         known = contact_ids_in_reach(uow, principal, "prediction", Action.CREATE, wanted)
-    unknown = [contact_id for contact_id in wanted if contact_id not in known]
-    if unknown:
-        raise NotFoundError("contact", unknown[0] if len(unknown) == 1 else unknown)
-    features = online_features(store, champion.feature_service, wanted)
-    not_ready = features.filter(pl.col(EVENT_TIMESTAMP).is_null())["contact_id"].to_list()
-    if not_ready:
-        raise FeaturesNotReadyError(not_ready)
-    predictions = score_features(champion, features)
-    with UnitOfWork(session_factory) as uow:
-        written = record_predictions(uow, principal, predictions, scored_at=utc_now())
+        unknown = [contact_id for contact_id in wanted if contact_id not in known]
+        if unknown:
+            raise NotFoundError("contact", unknown[0] if len(unknown) == 1 else unknown)
+        features = online.read(champion.feature_service, wanted)
+        not_ready = [
+            contact_id
+            for contact_id, computed_at in zip(features[ENTITY_KEY], features[EVENT_TIMESTAMP], strict=True)
+            if computed_at is None
+        ]
+        if not_ready:
+            raise FeaturesNotReadyError(not_ready)
+        predictions = score_features(champion, features)
+        written = record_predictions(uow, principal, predictions, scored_at=utc_now(), reachable=known)
         uow.commit()
     return OnlineScores(predictions=predictions, inserted=written.inserted)

@@ -95,6 +95,7 @@ class RecommendResponse(BaseModel):
 @bentoml.asgi_app(web_app, path=WEB_PREFIX)
 class CrmIntelService:
     def __init__(self) -> None:
+        from features.online_read import open_online_reader
         from features.store import open_store
 
         core = CoreSettings()
@@ -108,7 +109,7 @@ class CrmIntelService:
         web_app.state.settings = core
         web_app.state.model_desk = ModelDesk(self.serving.tracking_uri)
         web_app.state.model_jobs = ModelJobs(self.serving.home.resolve() / "jobs")
-        self.store = open_store(FeatureSettings())
+        self.online = open_online_reader(open_store(FeatureSettings()))
         refresh = self.serving.champion_refresh_seconds
         self.champions = ChampionCache(self.serving.tracking_uri, load_champion, refresh_seconds=refresh)
         self.recommenders = ChampionCache(self.serving.tracking_uri, load_recommender, refresh_seconds=refresh)
@@ -155,7 +156,7 @@ class CrmIntelService:
     def _predict(self, model_name: str, request: PredictRequest, caller: Principal) -> PredictResponse:
         champion = self._get(self.champions, model_name)
         try:
-            scored = score_contacts(self.session_factory, self.store, champion, caller, request.contact_ids)
+            scored = score_contacts(self.session_factory, self.online, champion, caller, request.contact_ids)
         except NotFoundError as error:
             raise HTTPException(status_code=404, detail={"error": str(error), "id": error.entity_id}) from error
         except FeaturesNotReadyError as error:

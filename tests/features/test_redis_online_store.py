@@ -11,6 +11,7 @@ import redis
 from crm_core.exports import export_crm
 from crm_intel.context import AppContext
 from features.erasure import forget_contacts
+from features.online_read import RedisOnlineReader, open_online_reader
 from features.online_redis import PROGRESS_KEY
 from features.pipeline import build_and_publish
 from features.schema import EVENT_TIMESTAMP
@@ -40,7 +41,16 @@ def test_materialized_features_are_served_from_redis_and_erasure_removes_them(
     served = online_features(store, "churn_v1", sample["contact_id"].to_list()).sort("contact_id")
     assert served.select(sample.columns).equals(sample), "online values equal the offline latest snapshot"
 
+    reader = open_online_reader(store)
+    assert isinstance(reader, RedisOnlineReader)
+    wanted = [*sample["contact_id"].to_list(), 10_000_000]
+    for service in ("churn_v1", "lead_v1"):
+        feast = online_features(store, service, wanted)
+        assert reader.read(service, wanted).select(feast.columns).equals(feast), "the direct read equals Feast's"
+
     erased = int(sample["contact_id"][0])
     assert forget_contacts(settings, [erased]).online_rows_removed == 1
     after = online_features(store, "churn_v1", [erased, int(sample["contact_id"][1])])
     assert after[EVENT_TIMESTAMP].to_list()[0] is None and after[EVENT_TIMESTAMP].to_list()[1] is not None
+    direct = reader.read("churn_v1", [erased, int(sample["contact_id"][1])])
+    assert direct.select(after.columns).equals(after), "an erased contact is gone from the direct read too"
