@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from feast import FeatureStore
 
 # The feature types the CRM's views declare (see feature_repo); any other is refused, not guessed.
-_POLARS_TYPES: dict[str, pl.DataType] = {"Float64": pl.Float64(), "Int64": pl.Int64()}
+_SCALAR_TYPES = frozenset({"Float64", "Int64"})
 
 
 class OnlineReader(Protocol):
@@ -55,11 +55,14 @@ class ViewRead:
 @dataclass(frozen=True)
 class ServiceRead:
     views: tuple[ViewRead, ...]
-    schema: dict[str, pl.DataType]  # contact_id, the features in the service's order, the time
 
     @property
     def feature_names(self) -> list[str]:
         return [feature for view in self.views for feature in view.features]
+
+    @property
+    def columns(self) -> list[str]:
+        return [ENTITY_KEY, *self.feature_names, EVENT_TIMESTAMP]
 
 
 def describe_service(store: FeatureStore, service_name: str) -> ServiceRead:
@@ -67,16 +70,13 @@ def describe_service(store: FeatureStore, service_name: str) -> ServiceRead:
 
     views = {view.name: view for view in store.list_feature_views()}
     reads: list[ViewRead] = []
-    schema: dict[str, pl.DataType] = {ENTITY_KEY: pl.Int64()}
     for projection in store.get_feature_service(service_name).feature_view_projections:
         view = views[projection.name]
         reads.append(ViewRead(view.name, compute_table_id(PROJECT, view), tuple(f.name for f in projection.features)))
         for feature in projection.features:
-            if str(feature.dtype) not in _POLARS_TYPES:
+            if str(feature.dtype) not in _SCALAR_TYPES:
                 raise OnlineFormatError(f"no direct online read for {feature.name} of type {feature.dtype}")
-            schema[feature.name] = _POLARS_TYPES[str(feature.dtype)]
-    schema[EVENT_TIMESTAMP] = pl.Datetime("us")
-    return ServiceRead(tuple(reads), schema)
+    return ServiceRead(tuple(reads))
 
 
 def _value(serialized: bytes | None) -> Any:
@@ -112,8 +112,11 @@ class _DirectReader:
             values, newest = found.get(contact_id, ({}, None))
             rows.append((contact_id, *[values.get(name) for name in names], newest))
         # Row-oriented: one constructor parses every value in Rust, five times faster for an
-        # online request's few rows than building forty-odd column Series.
-        return pl.DataFrame(rows, schema=service.schema, orient="row")
+        # online request's few rows than building forty-odd column Series. Types are inferred
+        # from the values, as `online_features` infers them from Feast's (a declared schema
+        # costs polars twice the time in dtype checks): int64 stays Int64, doubles Float64, and
+        # a column with no value at all is Null in both.
+        return pl.DataFrame(rows, schema=service.columns, orient="row", infer_schema_length=None)
 
     def _fetch(self, service: ServiceRead, contact_ids: list[int]) -> dict[int, tuple[dict[str, Any], datetime | None]]:
         raise NotImplementedError
@@ -155,26 +158,25 @@ class SqliteOnlineReader(_DirectReader):
             for position, view in enumerate(service.views)
         )
         wanted = [set(view.features) for view in service.views]
-        found: dict[int, tuple[dict[str, Any], datetime | None]] = {}
         connection = self._connection()
         if connection is None:
-            return found  # nothing built yet: every contact is "not ready"
+            return {}  # nothing built yet: every contact is "not ready"
         try:
             rows = connection.execute(query, list(keys) * len(wanted)).fetchall()
         except sqlite3.OperationalError as error:
             if "no such table" in str(error):
-                return found  # the views are registered but were never refreshed into this file
+                return {}  # the views are registered but were never refreshed into this file
             raise
+        values: dict[int, dict[str, Any]] = {}
+        newest: dict[int, int] = {}
         for key, feature, value, event_ts, position in rows:
             if feature not in wanted[position]:
                 continue
             contact_id = keys[bytes(key)]
-            values, newest = found.get(contact_id, ({}, None))
-            values[feature] = _value(value)
-            # Feast reads the stored seconds back as a local time and calls it UTC; so do we.
-            stamp = datetime.fromtimestamp(int(event_ts))
-            found[contact_id] = (values, stamp if newest is None or stamp > newest else newest)
-        return found
+            values.setdefault(contact_id, {})[feature] = _value(value)
+            newest[contact_id] = max(newest.get(contact_id, event_ts), event_ts)
+        # Feast reads the stored seconds back as a local time and calls it UTC; so do we.
+        return {contact_id: (found, datetime.fromtimestamp(newest[contact_id])) for contact_id, found in values.items()}
 
 
 class RedisOnlineReader(_DirectReader):
@@ -206,10 +208,11 @@ class RedisOnlineReader(_DirectReader):
 
         fields = self._service_fields(service)
         names = [field for _, _, field in fields]
-        keys = self.layout.redis_keys(pl.Series(contact_ids, dtype=pl.Int64)).to_pylist()
+        project = self.layout.project.encode()  # Feast's hash name: entity key, then project
+        keys = [self.layout.entity_key(contact_id) + project for contact_id in contact_ids]
         with self._client.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.hmget(key, names)
+                pipe.hmget(key, names)  # type: ignore[arg-type]  # redis-py takes bytes keys; its stubs say str
             replies: list[list[bytes | None]] = pipe.execute()
         found: dict[int, tuple[dict[str, Any], datetime | None]] = {}
         for contact_id, reply in zip(contact_ids, replies, strict=True):

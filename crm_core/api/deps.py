@@ -41,13 +41,20 @@ def current_principal(
     The principal carries the request id (the caller's X-Request-ID, or a fresh one), so audit
     events can be tied to the request that caused them.
     """
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("a bearer token is required")
-    principal = authenticate(uow, credentials.credentials, now=utc_now())
+    principal = principal_for(uow, request, credentials)
     # Authentication only reads: end its transaction so the connection goes back to the pool.
     # Held to the end of the request, it starved the pool once requests that open their own
     # units of work (scoring, write-back) ran concurrently: 16 in flight timed out at 30 s.
     uow.session.rollback()
+    return principal
+
+
+def principal_for(uow: UnitOfWork, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The caller behind `credentials`, stamped with the request's id; for routes that
+    authenticate inside their own unit of work instead of through `Caller`."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("a bearer token is required")
+    principal = authenticate(uow, credentials.credentials, now=utc_now())
     request_id = (request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
     return replace(principal, request_id=request_id)
 
@@ -62,6 +69,9 @@ def core_settings(request: Request) -> CoreSettings:
 UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
 Settings = Annotated[CoreSettings, Depends(core_settings)]
 Caller = Annotated[Principal, Depends(current_principal)]
+# The bearer credentials alone (declared, so the route documents its security), for routes
+# that resolve the principal themselves with `principal_for`.
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def policy(entity: str, action: str) -> dict[str, str]:

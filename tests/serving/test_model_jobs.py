@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from serving.model_jobs import JobBusyError, ModelJobs
-from serving.settings import serve_workers
+from serving.settings import serve_workers, service_tracing
 
 # argv: seconds to sleep, exit code; prints before and after so the output is checked too
 SLEEPER = [
@@ -91,3 +91,16 @@ def test_the_worker_count_comes_from_the_environment_or_the_cores(monkeypatch: p
         monkeypatch.setenv("CRM_SERVE_WORKERS", bad)
         with pytest.raises(ValueError, match="CRM_SERVE_WORKERS"):
             serve_workers()
+
+
+def test_request_tracing_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no exporter the spans BentoML opens for every request go nowhere; the exclusion
+    must cover every URL as OpenTelemetry itself parses it, or the cost silently comes back."""
+    from opentelemetry.util.http import parse_excluded_urls
+
+    monkeypatch.delenv("CRM_TRACE_REQUESTS", raising=False)
+    excluded = parse_excluded_urls(service_tracing()["excluded_urls"])
+    for url in ("http://127.0.0.1:3000/predict/churn", "http://127.0.0.1:3000/api/contacts/1?limit=5"):
+        assert excluded.url_disabled(url)
+    monkeypatch.setenv("CRM_TRACE_REQUESTS", "1")
+    assert "excluded_urls" not in service_tracing()
