@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import polars as pl
 
 from features.online_format import FeastOnlineFormat, OnlineFormatError, redis_field
+from features.online_refresh import ViewColumns
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.store import PROJECT, online_features
 
@@ -44,17 +45,10 @@ class OnlineReader(Protocol):
 
 
 @dataclass(frozen=True)
-class ViewRead:
-    """What one feature view contributes to a service: its online table and requested features."""
-
-    name: str
-    table: str
-    features: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class ServiceRead:
-    views: tuple[ViewRead, ...]
+    """The views a service reads, each with only the features the service asks of it."""
+
+    views: tuple[ViewColumns, ...]
 
     @property
     def feature_names(self) -> list[str]:
@@ -69,10 +63,11 @@ def describe_service(store: FeatureStore, service_name: str) -> ServiceRead:
     from feast.infra.online_stores.helpers import compute_table_id
 
     views = {view.name: view for view in store.list_feature_views()}
-    reads: list[ViewRead] = []
+    reads: list[ViewColumns] = []
     for projection in store.get_feature_service(service_name).feature_view_projections:
         view = views[projection.name]
-        reads.append(ViewRead(view.name, compute_table_id(PROJECT, view), tuple(f.name for f in projection.features)))
+        requested = tuple(feature.name for feature in projection.features)
+        reads.append(ViewColumns(view.name, compute_table_id(PROJECT, view), requested))
         for feature in projection.features:
             if str(feature.dtype) not in _SCALAR_TYPES:
                 raise OnlineFormatError(f"no direct online read for {feature.name} of type {feature.dtype}")
