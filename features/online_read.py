@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import polars as pl
 
 from features.online_format import FeastOnlineFormat, OnlineFormatError, redis_field
-from features.online_refresh import ViewColumns
+from features.online_refresh import ViewColumns, online_views
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.store import PROJECT, online_features
 
@@ -60,17 +60,15 @@ class ServiceRead:
 
 
 def describe_service(store: FeatureStore, service_name: str) -> ServiceRead:
-    from feast.infra.online_stores.helpers import compute_table_id
-
-    views = {view.name: view for view in store.list_feature_views()}
+    """The service's views as the refresh writes them, narrowed to the features it projects."""
+    tables = {view.name: view for view in online_views(store)}
     reads: list[ViewColumns] = []
     for projection in store.get_feature_service(service_name).feature_view_projections:
-        view = views[projection.name]
-        requested = tuple(feature.name for feature in projection.features)
-        reads.append(ViewColumns(view.name, compute_table_id(PROJECT, view), requested))
         for feature in projection.features:
             if str(feature.dtype) not in _SCALAR_TYPES:
                 raise OnlineFormatError(f"no direct online read for {feature.name} of type {feature.dtype}")
+        requested = tuple(feature.name for feature in projection.features)
+        reads.append(replace(tables[projection.name], features=requested))
     return ServiceRead(tuple(reads))
 
 

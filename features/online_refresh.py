@@ -90,7 +90,7 @@ def online_views(store: FeatureStore) -> list[ViewColumns]:
     from feast.infra.online_stores.helpers import compute_table_id
 
     if store.config.registry.enable_online_feature_view_versioning:
-        raise OnlineFormatError("versioned online feature views are not supported by the bulk refresh")
+        raise OnlineFormatError("versioned online feature views are not supported by the direct online read or refresh")
     return [
         ViewColumns(view.name, compute_table_id(PROJECT, view), tuple(feature.name for feature in view.features))
         for view in sorted(store.list_feature_views(), key=lambda view: view.name)

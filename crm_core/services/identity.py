@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import bindparam, func, select
 
@@ -32,7 +33,20 @@ class IssuedToken:
     principal: Principal
 
 
-def principal_of(user: User, scopes: frozenset[str] = ALL_SCOPES) -> Principal:
+class UserColumns(Protocol):
+    """What a principal is built from: a `User` entity or the sign-in query's plain row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def email(self) -> str: ...
+
+
+def principal_of(user: UserColumns, scopes: frozenset[str] = ALL_SCOPES) -> Principal:
     return Principal(user_id=user.id, role=user.role, team_id=user.team_id, label=user.email, scopes=scopes)
 
 
@@ -127,7 +141,7 @@ def authenticate(uow: UnitOfWork, token: str, *, now: datetime) -> Principal:
         or not row.is_active
     ):
         raise AuthenticationError("invalid, expired or revoked token")
-    return Principal(user_id=row.id, role=row.role, team_id=row.team_id, label=row.email, scopes=frozenset(row.scopes))
+    return principal_of(row, frozenset(row.scopes))
 
 
 def create_integration_token(
