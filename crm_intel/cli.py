@@ -18,6 +18,7 @@ from crm_intel.console import console
 app = typer.Typer(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
 
 DEFAULT_PORT = 3000
+ACTIVITY_SCALE_HELP = "multiplies the demo contacts' everyday activity (1: about 26 events each over two years)"
 
 app.add_typer(segments_app, name="segments")
 app.add_typer(models_app, name="models")
@@ -45,13 +46,14 @@ def demo_data(
     contacts: Annotated[int, typer.Option(min=10, help="number of contacts to generate")] = 2_000,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same CRM")] = 7,
     replace: Annotated[bool, typer.Option(help="delete every CRM record first")] = False,
+    activity_scale: Annotated[float, typer.Option(min=0.1, max=20.0, help=ACTIVITY_SCALE_HELP)] = 1.0,
 ) -> None:
     """Generate a coherent two-year demo CRM history into an empty CRM."""
     from crm_core.errors import DatabaseNotEmptyError
     from crm_intel import jobs
 
     try:
-        loaded = jobs.demo_data(context(), contacts=contacts, seed=seed, replace=replace)
+        loaded = jobs.demo_data(context(), contacts=contacts, seed=seed, replace=replace, activity_scale=activity_scale)
     except DatabaseNotEmptyError as error:
         fail(f"{error} (use --replace to start over)")
     else:
@@ -331,13 +333,14 @@ def score(model: Annotated[str, typer.Argument(help="model to score with, e.g. c
 def quickstart(
     contacts: Annotated[int, typer.Option(min=200, help="demo contacts, if the CRM is empty")] = 5_000,
     seed: Annotated[int, typer.Option(help="random seed for the demo data")] = 7,
+    activity_scale: Annotated[float, typer.Option(min=0.1, max=20.0, help=ACTIVITY_SCALE_HELP)] = 1.0,
 ) -> None:
     """Demo data -> features -> train -> promote -> batch score, then a summary. Safe to rerun."""
     from crm_intel import jobs
     from crm_intel.summary import print_quickstart
 
     ctx = context()
-    print_quickstart(ctx, jobs.quickstart(ctx, contacts=contacts, seed=seed))
+    print_quickstart(ctx, jobs.quickstart(ctx, contacts=contacts, seed=seed, activity_scale=activity_scale))
 
 
 @app.command()

@@ -43,13 +43,15 @@ if TYPE_CHECKING:
     from training.recommendation_pipeline import RecommenderRunResult
 
 
-def demo_data(ctx: AppContext, *, contacts: int, seed: int, replace: bool) -> dict[str, int]:
+def demo_data(
+    ctx: AppContext, *, contacts: int, seed: int, replace: bool, activity_scale: float = 1.0
+) -> dict[str, int]:
     if replace:
         clear_crm(ctx.engine)
         with UnitOfWork(make_session_factory(ctx.engine)) as uow:
             audit.record(uow, DEMO_SETUP, action="crm.clear", entity="contact", at=utc_now())
             uow.commit()
-    tables = generate(DemoConfig(contacts=contacts, seed=seed))
+    tables = generate(DemoConfig(contacts=contacts, seed=seed, activity_scale=activity_scale))
     total = sum(frame.height for frame in tables.values())
     with row_progress() as progress:
         task = progress.add_task("inserting demo rows", total=total)
@@ -203,7 +205,7 @@ class QuickstartResult:
     more: list[str]
 
 
-def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult:
+def quickstart(ctx: AppContext, *, contacts: int, seed: int, activity_scale: float = 1.0) -> QuickstartResult:
     timer = StageTimer()
     with timer.stage("database migrations"):
         existing = contact_count(ctx.engine)
@@ -212,7 +214,7 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int) -> QuickstartResult
         console.print(f"[yellow]the CRM already holds {existing:,} contacts: keeping them, no demo data added[/]")
     else:
         with timer.stage(f"demo data ({contacts:,} contacts, seed {seed})"):
-            demo_rows = demo_data(ctx, contacts=contacts, seed=seed, replace=False)
+            demo_rows = demo_data(ctx, contacts=contacts, seed=seed, replace=False, activity_scale=activity_scale)
     with timer.stage("export CRM tables"):
         crm_export = export(ctx)
     with timer.stage("features: snapshots, feast apply, online store"):

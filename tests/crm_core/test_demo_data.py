@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import polars as pl
@@ -26,6 +27,19 @@ def test_same_seed_same_crm_and_another_seed_differs(tables: dict[str, pl.DataFr
     assert all(tables[name].equals(again[name]) for name in tables)
     other = generate(DemoConfig(contacts=SMALL.contacts, seed=SMALL.seed + 1))
     assert not tables["activities"].equals(other["activities"])
+
+
+def test_activity_scale_multiplies_activities_only_and_refuses_a_non_positive_scale() -> None:
+    config = DemoConfig(contacts=3_000, seed=SMALL.seed)
+    usual, busy = generate(config), generate(replace(config, activity_scale=2.2))
+    ratio = busy["activities"].height / usual["activities"].height
+    assert 2.1 < ratio < 2.3, f"activities grew {ratio:.2f}x for a scale of 2.2"
+    events_per_contact = sum(busy[name].height for name in ("activities", "orders", "tickets")) / config.contacts
+    assert 45 < events_per_contact < 55, "the sizing runs count on about 50 events per contact"
+    for name in ("orders", "tickets"):
+        assert 0.9 < busy[name].height / usual[name].height < 1.1, f"{name} should keep their rate"
+    with pytest.raises(ValueError, match="activity_scale must be positive"):
+        DemoConfig(activity_scale=0)
 
 
 def test_history_is_coherent(tables: dict[str, pl.DataFrame]) -> None:
