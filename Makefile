@@ -44,8 +44,11 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
+# Two workers, one per core: much of the suite waits on servers, CLIs and databases, so the
+# cores stay busy. Each worker takes whole modules (module fixtures are built once).
+TEST_WORKERS ?= 2
 pytest: setup browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck contracts pytest
 

@@ -46,6 +46,14 @@ POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://pos
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding slow tests run first (in their own order): with parallel workers taking
+    whole modules, the long drills then start at once instead of finishing alone at the end,
+    and the many quick modules fill in behind them."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def field_keys() -> FieldKeyring:
     """One generated keyring for the in-process CRMs of the run (subprocesses use their home's)."""
@@ -94,7 +102,20 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+def _redis_databases_of_this_worker() -> tuple[int, int]:
+    """Three Redis databases this test process owns: 13-15 for the first (or only) one, 10-12
+    for the second pytest-xdist worker, and so on down, so parallel workers never flush each
+    other's data. The first serves production-profile homes, the second the `redis_url`
+    fixture, the third Feast's side beside it (`next_redis_database`)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    first = 13 - 3 * worker
+    if first < 0:
+        raise RuntimeError(f"Redis has 16 databases: not enough for pytest-xdist worker {worker}")
+    return first, first + 1
+
+
+PRODUCTION_REDIS_DATABASE, FIXTURE_REDIS_DATABASE = _redis_databases_of_this_worker()
+REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/") + f"/{FIXTURE_REDIS_DATABASE}"
 PRODUCTION_DATABASES = {"CRM_DATABASE_URL": "crm", "CRM_MLFLOW_TRACKING_URI": "mlflow"}
 
 

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from sqlalchemy import create_engine, func, select
 
 from crm_core.entities import Contact, Prediction, User
-from tests.conftest import CLI, DataHome, production_services
+from tests.conftest import CLI, PRODUCTION_REDIS_DATABASE, DataHome, production_services
 from tests.e2e.server import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -85,7 +85,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         services = {}
         if request.param == "production":
             admin = request.getfixturevalue("postgres_admin")
-            services = stack.enter_context(production_services(admin, redis_database=13))
+            services = stack.enter_context(production_services(admin, redis_database=PRODUCTION_REDIS_DATABASE))
         home = DataHome(root / "var", services=services)
         for step in (["demo-data", "--contacts", "2000", "--seed", "3"], ["build-features"]):
             done = home.cli(*step)
