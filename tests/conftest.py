@@ -62,6 +62,18 @@ def field_keys() -> FieldKeyring:
     return keys
 
 
+@pytest.fixture(autouse=True)
+def run_keyring_in_place(field_keys: FieldKeyring) -> None:
+    """Every test starts with the run's keyring installed.
+
+    Opening a CRM home of its own, rotating keys or running the benchmarks in process installs
+    another keyring process-wide; without this, a later test in the same worker reads the
+    session's CRMs with the wrong keys, and which tests share a worker changes with the run's
+    order and worker count (CI saw it: the benchmarks' scratch keys, then a shadow-scoring test).
+    """
+    keyring.install(field_keys)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def production_password_hasher() -> Iterator[PasswordHasher]:
     """Argon2id at its lowest cost for the in-process CRMs of the run, yielding the product's own.
@@ -234,9 +246,8 @@ def data_home(tmp_path: Path) -> DataHome:
     return DataHome(home)
 
 
-def app_context(home: Path) -> AppContext:
+def app_context(home: Path, keys: FieldKeyring) -> AppContext:
     """Settings for every package pointed at one data home, as the CLI would build them."""
-    keys = keyring.active()
     return AppContext(
         core=CoreSettings(home=home, field_keys=",".join(keys.encryption_keys), lookup_key=keys.lookup_key),
         features=FeatureSettings(home=home),
@@ -250,9 +261,9 @@ GENERATED_SEED = 11
 
 
 @pytest.fixture(scope="session")
-def generated_crm(tmp_path_factory: pytest.TempPathFactory) -> AppContext:
+def generated_crm(tmp_path_factory: pytest.TempPathFactory, field_keys: FieldKeyring) -> AppContext:
     """A generated CRM with features built and published to Feast; no model yet."""
-    ctx = app_context(tmp_path_factory.mktemp("generated") / "var")
+    ctx = app_context(tmp_path_factory.mktemp("generated") / "var", field_keys)
     load_tables(ctx.engine, generate(DemoConfig(contacts=GENERATED_CONTACTS, seed=GENERATED_SEED)))
     build_and_publish(export_crm(ctx.engine), ctx.features)
     return ctx

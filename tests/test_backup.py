@@ -14,6 +14,7 @@ from crm_core.db import make_session_factory
 from crm_core.demo import DemoConfig, generate
 from crm_core.entities import Contact
 from crm_core.exports import export_crm
+from crm_core.protection import keyring
 from crm_core.services.audit import verify_chain
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.backup import MANIFEST, backup, read_verified_manifest, restore
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 
 def _crm(home: Path, database_url: str) -> AppContext:
-    ctx = app_context(home)
+    ctx = app_context(home, keyring.active())  # the run's keys: every test starts with them
     ctx.core.database_url = database_url
     return ctx
 

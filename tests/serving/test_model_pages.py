@@ -17,7 +17,7 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.exports import export_crm
-from crm_core.protection import keyring
+from crm_core.protection.keyring import FieldKeyring
 from crm_core.services.users import create_user
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
@@ -51,7 +51,7 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-def desk(generated_crm: AppContext, tmp_path_factory: pytest.TempPathFactory) -> Desk:
+def desk(generated_crm: AppContext, field_keys: FieldKeyring, tmp_path_factory: pytest.TempPathFactory) -> Desk:
     """Churn trained twice into a registry of its own: v1 champion, v2 an equal challenger the
     gate did not promote (no margin)."""
     from training.jobs import train
@@ -76,13 +76,12 @@ def desk(generated_crm: AppContext, tmp_path_factory: pytest.TempPathFactory) ->
             )
         uow.commit()
     # Jobs run the operator CLI on the generated CRM's data with this module's own registry.
-    keys = keyring.active()
     env = dict(
         os.environ,
         CRM_HOME=str(generated_crm.home),
         CRM_MLFLOW_TRACKING_URI=training.tracking_uri,
-        CRM_FIELD_KEYS=",".join(keys.encryption_keys),
-        CRM_LOOKUP_KEY=keys.lookup_key,
+        CRM_FIELD_KEYS=",".join(field_keys.encryption_keys),
+        CRM_LOOKUP_KEY=field_keys.lookup_key,
     )
     jobs = ModelJobs(registry_home / "jobs", command=CLI, env=env)
     desk = ModelDesk(training.tracking_uri)

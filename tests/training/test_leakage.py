@@ -13,6 +13,7 @@ from crm_core.bulk_load import load_tables
 from crm_core.demo import DemoConfig, generate
 from crm_core.entities import Activity, Order
 from crm_core.exports import export_crm
+from crm_core.protection.keyring import FieldKeyring
 from features.pipeline import build_and_publish
 from features.schema import EVENT_TIMESTAMP
 from features.snapshots import available_snapshot_dates
@@ -27,8 +28,8 @@ from training.tracking import Tracker
 pytestmark = pytest.mark.slow
 
 
-def test_events_after_as_of_change_no_training_row(tmp_path: Path) -> None:
-    ctx = app_context(tmp_path / "var")
+def test_events_after_as_of_change_no_training_row(tmp_path: Path, field_keys: FieldKeyring) -> None:
+    ctx = app_context(tmp_path / "var", field_keys)
     load_tables(ctx.engine, generate(DemoConfig(contacts=800, seed=5)))
 
     def training_set() -> tuple[pl.DataFrame, SplitPlan]:
