@@ -39,6 +39,20 @@ class Champion:
     model: CalibratedModel
 
 
+def prepare_registry(tracking_uri: str) -> None:
+    """Create or upgrade the registry's tables once, before the server's workers start.
+
+    MLflow builds a SQL store's tables on first open. Two workers opening a new registry at the
+    same moment both ran its migrations and one died at start ("table _alembic_tmp_experiments
+    already exists"), so a server started before any model was trained came up half.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client.search_experiments(max_results=1)
+    client.search_registered_models(max_results=1)
+
+
 def load_champion(tracking_uri: str, model_name: str) -> Champion:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
