@@ -9,11 +9,8 @@ from pathlib import Path
 
 from serving.champion import prepare_registry
 
-OPEN_REGISTRY = (
-    "import sys; from mlflow import MlflowClient; uri = sys.argv[1]; "
-    "client = MlflowClient(tracking_uri=uri, registry_uri=uri); "
-    "client.search_experiments(max_results=1); client.search_registered_models(max_results=1)"
-)
+# What a starting worker does to the registry: open both stores (prepare_registry opens them).
+OPEN_REGISTRY = "import sys; from serving.champion import prepare_registry; prepare_registry(sys.argv[1])"
 
 
 def _tables(database: Path) -> set[str]:
