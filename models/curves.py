@@ -2,6 +2,11 @@
 
 Curves are thinned to at most `MAX_POINTS` so a run's record stays small whatever the holdout
 size; the chart looks the same, and the exact metrics are logged separately.
+
+Feature importance is the mean |contribution| over a fixed-seed sample of the holdout: exact
+TreeSHAP costs a few tenths of a millisecond per row on this machine's two cores (a 1M-contact holdout took
+over two minutes, reported as MLflow time), while the ranking it draws is settled long before
+`IMPORTANCE_ROWS` rows. The ROC, precision-recall, reliability and lift curves use every row.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from models.scorers import Contributions
 CURVES_ARTIFACT = "evaluation/curves.json"
 MAX_POINTS = 101
 LIFT_BUCKETS = 10
+IMPORTANCE_ROWS = 10_000
 
 
 def _thin(xs: np.ndarray, ys: np.ndarray) -> list[list[float]]:
@@ -48,6 +54,11 @@ def feature_importance(contributions: Contributions) -> list[list[Any]]:
     return [[name, round(float(value), 6)] for name, value in ranked]
 
 
+def importance_sample(x: pd.DataFrame, rows: int = IMPORTANCE_ROWS, seed: int = 0) -> pd.DataFrame:
+    """At most `rows` rows of `x`, the same ones for the same frame: a rerun draws the same chart."""
+    return x if len(x) <= rows else x.sample(n=rows, random_state=seed).sort_index()
+
+
 def evaluation_curves(y_true: ArrayLike, y_score: ArrayLike, contributions: Contributions) -> dict[str, Any]:
     truth = np.asarray(y_true)
     scores = np.asarray(y_score, dtype=np.float64)
@@ -60,9 +71,14 @@ def evaluation_curves(y_true: ArrayLike, y_score: ArrayLike, contributions: Cont
         "lift": cumulative_lift(truth, scores),
         "feature_importance": feature_importance(contributions),
         "rows": len(truth),
+        "importance_rows": len(contributions.values),
     }
 
 
-def holdout_curves(model: Any, x_holdout: pd.DataFrame, y_holdout: ArrayLike) -> dict[str, Any]:
-    """Curves of a calibrated model on its holdout (probabilities, and its own contributions)."""
-    return evaluation_curves(y_holdout, model.predict_proba(x_holdout)[:, 1], model.contributions(x_holdout))
+def holdout_curves(
+    model: Any, x_holdout: pd.DataFrame, y_holdout: ArrayLike, y_score: ArrayLike | None = None
+) -> dict[str, Any]:
+    """Curves of a calibrated model on its holdout; `y_score` is its probabilities there when the
+    caller already has them (the pipeline scored the holdout for its metrics)."""
+    scores = model.predict_proba(x_holdout)[:, 1] if y_score is None else y_score
+    return evaluation_curves(y_holdout, scores, model.contributions(importance_sample(x_holdout)))

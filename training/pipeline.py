@@ -112,7 +112,8 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         factories=spec.scorers,
     )
     model = fitted.model
-    metrics = binary_metrics(y_holdout, model.predict_proba(x_holdout)[:, 1])
+    holdout_scores = model.predict_proba(x_holdout)[:, 1]
+    metrics = binary_metrics(y_holdout, holdout_scores)
     bands = Bands.from_outcome_rate(float(np.mean(y_calibration)))
 
     stage("champion comparison")
@@ -127,6 +128,9 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         champion=champion_metric,
         min_improvement=spec.min_improvement,
     )
+
+    stage("holdout curves and importance")
+    curves = holdout_curves(model, x_holdout, y_holdout, holdout_scores)
 
     stage("log and register in MLflow")
     logged = context.tracker.log_training_run(
@@ -154,7 +158,7 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         | {f"calibration_auc_{kind}": value for kind, value in fitted.candidate_auc.items()}
         | ({f"champion_holdout_{spec.primary_metric}": champion_metric} if champion_metric is not None else {}),
         tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
-        documents={CURVES_ARTIFACT: holdout_curves(model, x_holdout, y_holdout)},
+        documents={CURVES_ARTIFACT: curves},
     )
     context.tracker.record_verdict(spec.model_name, logged.version, decision)
     return RunResult(
