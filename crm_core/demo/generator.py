@@ -9,19 +9,18 @@ noise. Everything is drawn from one seeded generator, so a seed is a data snapsh
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from crm_core.entities import DEAL_STAGE_ORDER, Channel, DealStage
+from crm_core.demo.consents import draw_consents
+from crm_core.demo.deals import draw_deals
+from crm_core.demo.timeline import HISTORY_DAYS, HISTORY_END, EventDraw, sigmoid, timestamps
+from crm_core.entities import Channel
 
-HISTORY_END = datetime(2026, 11, 1)
 DEMO_TEAMS = 2
-HISTORY_DAYS = 730
-FADE_DAYS = 120
 
 ACTIVITY_TYPES: list[tuple[str, Channel, float]] = [
     ("email_open", Channel.EMAIL, 0.33),
@@ -39,7 +38,6 @@ PRODUCTS_PER_CATEGORY = 10
 INDUSTRIES = ["retail", "finance", "health", "manufacturing", "media", "education"]
 FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Eva", "Femi", "Gus", "Hana", "Ivan", "Jia", "Kofi", "Lea"]
 LAST_NAMES = ["Silva", "Okafor", "Martin", "Nguyen", "Kowalski", "Haddad", "Ito", "Berg", "Rossi", "Diaz"]
-OPEN_PIPELINE = [DealStage.PROSPECTING, DealStage.QUALIFICATION, DealStage.PROPOSAL, DealStage.NEGOTIATION]
 
 
 @dataclass(frozen=True)
@@ -57,35 +55,6 @@ class DemoConfig:
             raise ValueError(f"activity_scale must be positive, got {self.activity_scale}")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-x)))
-
-
-def _timestamps(start: datetime, offsets_days: np.ndarray) -> pl.Series:
-    """Naive-UTC timestamps `offsets_days` after `start`, at microsecond precision."""
-    start_micros = calendar.timegm(start.timetuple()) * 1_000_000
-    micros = start_micros + np.round(np.asarray(offsets_days, dtype=np.float64) * 86_400_000_000).astype(np.int64)
-    return pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us"))
-
-
-class _Draw:
-    """Events for many contacts at once: a Poisson count each, times uniform in their window,
-    thinned near churn so activity fades before a customer leaves."""
-
-    def __init__(self, rng: np.random.Generator, start: np.ndarray, end: np.ndarray, churn: np.ndarray) -> None:
-        self.rng, self.start, self.end, self.churn = rng, start, end, churn
-
-    def events(self, rate_per_day: np.ndarray, fade_floor: float) -> tuple[np.ndarray, np.ndarray]:
-        span = np.maximum(self.end - self.start, 0.0)
-        counts = self.rng.poisson(rate_per_day * span)
-        owner = np.repeat(np.arange(len(counts)), counts)
-        when = self.start[owner] + self.rng.random(len(owner)) * span[owner]
-        days_to_churn = self.churn[owner] - when
-        keep_probability = fade_floor + (1 - fade_floor) * np.clip(days_to_churn / FADE_DAYS, 0.0, 1.0)
-        keep = self.rng.random(len(owner)) < keep_probability
-        return owner[keep], when[keep]
-
-
 def generate(config: DemoConfig) -> dict[str, pl.DataFrame]:
     """Tables keyed by name, in foreign-key order, with explicit ids (deterministic per seed)."""
     rng = np.random.default_rng(config.seed)
@@ -96,10 +65,10 @@ def generate(config: DemoConfig) -> dict[str, pl.DataFrame]:
     value = rng.normal(0.0, 0.6, n)
     satisfaction = rng.normal(0.0, 1.0, n)
     created = rng.uniform(0.0, HISTORY_DAYS * 0.8, n)
-    monthly_hazard = _sigmoid(-3.4 - 0.9 * engagement - 0.7 * satisfaction + rng.normal(0.0, 0.5, n))
+    monthly_hazard = sigmoid(-3.4 - 0.9 * engagement - 0.7 * satisfaction + rng.normal(0.0, 0.5, n))
     churn = created + rng.exponential(30.0 / monthly_hazard)
     active_end = np.minimum(churn, HISTORY_DAYS)
-    draw = _Draw(rng, created, active_end, churn)
+    draw = EventDraw(rng, created, active_end, churn)
 
     users = _users(max(5, n // 400), start)
     accounts = _accounts(rng, max(1, n // 4), users.height, start)
@@ -110,7 +79,7 @@ def generate(config: DemoConfig) -> dict[str, pl.DataFrame]:
     products = _products(rng)
     orders, order_lines = _orders(rng, draw, engagement, value, start, products)
     tickets = _tickets(rng, draw, satisfaction, churn, start)
-    deals, stage_history = _deals(rng, engagement, value, created, active_end, account_of, owner_of, start)
+    deals, stage_history = draw_deals(rng, engagement, value, created, active_end, account_of, owner_of, start)
 
     buyers = set(orders["contact_id"].to_list())
     ids = np.arange(1, n + 1)
@@ -128,7 +97,7 @@ def generate(config: DemoConfig) -> dict[str, pl.DataFrame]:
             ],
             "phone": [f"+1555{p:07d}" for p in rng.integers(0, 10_000_000, n)],
             "lifecycle_stage": ["customer" if i in buyers else "lead" for i in ids],
-            "created_at": _timestamps(start, created),
+            "created_at": timestamps(start, created),
         }
     )
     return {
@@ -145,43 +114,8 @@ def generate(config: DemoConfig) -> dict[str, pl.DataFrame]:
         "tickets": tickets,
         "deals": deals,
         "deal_stage_history": stage_history,
-        "consents": _consents(np.random.default_rng([config.seed, 1]), n, created, start),
+        "consents": draw_consents(np.random.default_rng([config.seed, 1]), n, created, start),
     }
-
-
-# Share of people who opted in per channel when they signed up, and who later withdrew email.
-OPT_IN = {"email": 0.65, "sms": 0.3, "phone": 0.2}
-EMAIL_WITHDRAWN = 0.08
-
-
-def _consents(rng: np.random.Generator, n: int, created: np.ndarray, start: datetime) -> pl.DataFrame:
-    """Opt-ins recorded at sign-up, and some email opt-outs later: marketing audiences are
-    filtered by the newest decision per channel, so the demo needs both. A separate random
-    stream keeps every other demo table identical to earlier versions for the same seed."""
-    contact_ids, channels, statuses, days = [], [], [], []
-    for channel, share in OPT_IN.items():
-        opted = np.flatnonzero(rng.random(n) < share)
-        contact_ids.append(opted + 1)
-        channels += [channel] * len(opted)
-        statuses += ["granted"] * len(opted)
-        days.append(created[opted])
-        if channel == "email":
-            withdrawn = opted[rng.random(len(opted)) < EMAIL_WITHDRAWN]
-            contact_ids.append(withdrawn + 1)
-            channels += [channel] * len(withdrawn)
-            statuses += ["withdrawn"] * len(withdrawn)
-            days.append(np.minimum(created[withdrawn] + rng.uniform(1.0, 200.0, len(withdrawn)), HISTORY_DAYS - 1))
-    ids = np.concatenate(contact_ids)
-    return pl.DataFrame(
-        {
-            "id": np.arange(1, len(ids) + 1),
-            "contact_id": ids,
-            "channel": channels,
-            "status": statuses,
-            "source": ["demo sign-up form"] * len(ids),
-            "recorded_at": _timestamps(start, np.concatenate(days)),
-        }
-    )
 
 
 def _users(count: int, start: datetime) -> pl.DataFrame:
@@ -211,7 +145,7 @@ def _accounts(rng: np.random.Generator, count: int, users: int, start: datetime)
     )
 
 
-def _activities(rng: np.random.Generator, draw: _Draw, busyness: np.ndarray, start: datetime) -> pl.DataFrame:
+def _activities(rng: np.random.Generator, draw: EventDraw, busyness: np.ndarray, start: datetime) -> pl.DataFrame:
     owner, when = draw.events(0.05 * busyness, fade_floor=0.2)
     weights = np.array([w for _, _, w in ACTIVITY_TYPES])
     kind = rng.choice(len(ACTIVITY_TYPES), size=len(owner), p=weights / weights.sum())
@@ -220,7 +154,7 @@ def _activities(rng: np.random.Generator, draw: _Draw, busyness: np.ndarray, sta
             "contact_id": owner + 1,
             "type": np.array([t for t, _, _ in ACTIVITY_TYPES])[kind],
             "channel": np.array([c.value for _, c, _ in ACTIVITY_TYPES])[kind],
-            "occurred_at": _timestamps(start, when),
+            "occurred_at": timestamps(start, when),
         }
     ).sort("contact_id", "occurred_at")
     return frame.with_row_index("id", offset=1).with_columns(pl.col("id").cast(pl.Int64))
@@ -242,7 +176,7 @@ def _products(rng: np.random.Generator) -> pl.DataFrame:
 
 def _orders(
     rng: np.random.Generator,
-    draw: _Draw,
+    draw: EventDraw,
     engagement: np.ndarray,
     value: np.ndarray,
     start: datetime,
@@ -280,7 +214,7 @@ def _orders(
         {
             "id": order_ids,
             "contact_id": owner + 1,
-            "ordered_at": _timestamps(start, when),
+            "ordered_at": timestamps(start, when),
             "status": ["completed"] * len(owner),
         }
     ).join(totals, left_on="id", right_on="order_id", how="left")
@@ -288,7 +222,7 @@ def _orders(
 
 
 def _tickets(
-    rng: np.random.Generator, draw: _Draw, satisfaction: np.ndarray, churn: np.ndarray, start: datetime
+    rng: np.random.Generator, draw: EventDraw, satisfaction: np.ndarray, churn: np.ndarray, start: datetime
 ) -> pl.DataFrame:
     owner, when = draw.events(0.004 * np.exp(-0.7 * satisfaction), fade_floor=1.0)
     # Frustration before leaving: extra tickets in the two months before churn.
@@ -310,8 +244,8 @@ def _tickets(
             "priority": np.array(["low", "normal", "high"])[rng.choice(3, count, p=[0.3, 0.5, 0.2])],
             "status": np.where(resolved, "resolved", "open"),
             "subject": ["Support request"] * count,
-            "opened_at": _timestamps(start, when),
-            "resolved_at": _timestamps(start, when + resolve_days),
+            "opened_at": timestamps(start, when),
+            "resolved_at": timestamps(start, when + resolve_days),
             "satisfaction": score.astype(np.int64),
         }
     ).with_columns(
@@ -321,81 +255,3 @@ def _tickets(
     return (
         frame.sort("contact_id", "opened_at").with_row_index("id", offset=1).with_columns(pl.col("id").cast(pl.Int64))
     )
-
-
-def _deals(
-    rng: np.random.Generator,
-    engagement: np.ndarray,
-    value: np.ndarray,
-    created: np.ndarray,
-    active_end: np.ndarray,
-    account_of: np.ndarray,
-    owner_of: np.ndarray,
-    start: datetime,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    contact = np.flatnonzero(rng.random(len(engagement)) < 0.35)
-    count = len(contact)
-    opened = created[contact] + rng.random(count) * np.maximum(active_end[contact] - created[contact], 0.0)
-    duration = rng.exponential(45.0, count)
-    closed = opened + duration < HISTORY_DAYS
-    won = rng.random(count) < _sigmoid(-0.6 + 0.8 * engagement[contact] + 0.5 * value[contact])
-    reached = np.where(
-        closed,
-        np.where(won, len(OPEN_PIPELINE), rng.integers(1, len(OPEN_PIPELINE) + 1, count)),
-        np.clip(1 + ((HISTORY_DAYS - opened) / 15).astype(np.int64), 1, len(OPEN_PIPELINE)),
-    )
-    final_stage = np.where(
-        closed,
-        np.where(won, DealStage.CLOSED_WON.value, DealStage.CLOSED_LOST.value),
-        np.array([s.value for s in OPEN_PIPELINE])[reached - 1],
-    )
-    deal_ids = np.arange(1, count + 1)
-    deals = pl.DataFrame(
-        {
-            "id": deal_ids,
-            "account_id": account_of[contact],
-            "contact_id": contact + 1,
-            "owner_id": owner_of[contact],
-            "name": [f"Deal {i}" for i in deal_ids],
-            "amount": np.round(rng.lognormal(8.0, 0.7, count) * np.exp(value[contact]), 2),
-            "stage": final_stage,
-            "status": np.where(closed, np.where(won, "won", "lost"), "open"),
-            "opened_at": _timestamps(start, opened),
-            "closed_at": _timestamps(start, opened + duration),
-        }
-    ).with_columns(pl.when(pl.col("status") != "open").then(pl.col("closed_at")).alias("closed_at"))
-    history = _stage_history(deal_ids, reached, closed, final_stage, opened, duration, start)
-    return deals, history
-
-
-def _stage_history(
-    deal_ids: np.ndarray,
-    reached: np.ndarray,
-    closed: np.ndarray,
-    final_stage: np.ndarray,
-    opened: np.ndarray,
-    duration: np.ndarray,
-    start: datetime,
-) -> pl.DataFrame:
-    steps = reached + closed.astype(np.int64)
-    deal = np.repeat(np.arange(len(deal_ids)), steps)
-    position = np.arange(len(deal)) - np.repeat(np.cumsum(steps) - steps, steps)
-    pipeline = np.array([s.value for s in OPEN_PIPELINE])
-    is_close = position >= reached[deal]
-    to_stage = np.where(is_close, final_stage[deal], pipeline[np.minimum(position, len(pipeline) - 1)])
-    from_stage = np.where(
-        position == 0, None, np.where(is_close, pipeline[reached[deal] - 1], pipeline[np.maximum(position - 1, 0)])
-    )
-    at = opened[deal] + duration[deal] * position / np.maximum(steps[deal] - (~closed[deal]).astype(np.int64), 1)
-    at = np.minimum(at, HISTORY_DAYS - 1e-3)
-    frame = pl.DataFrame(
-        {
-            "deal_id": deal_ids[deal],
-            "from_stage": list(from_stage),
-            "to_stage": to_stage,
-            "changed_at": _timestamps(start, at),
-        },
-        schema_overrides={"from_stage": pl.String},
-    )
-    assert set(frame["to_stage"].unique().to_list()) <= {s.value for s in DEAL_STAGE_ORDER}
-    return frame.with_row_index("id", offset=1).with_columns(pl.col("id").cast(pl.Int64))
