@@ -6,6 +6,8 @@ field before the field keys are in place.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
 from crm_core.db import make_engine
@@ -21,4 +23,20 @@ def open_crm(settings: CoreSettings, *, migrate: bool = True) -> Engine:
     engine = make_engine(settings.resolved_database_url())
     if migrate:
         upgrade(engine)
+    return engine
+
+
+def open_scratch_crm(home: Path) -> Engine:
+    """A throwaway CRM under `home` (the real-data evaluation imports each data set into one).
+
+    Always an embedded SQLite file there, whatever CRM_DATABASE_URL names: in production that
+    is the live CRM, and public data sets must not land in it. It is read and written with the
+    keys this process already holds, so opening it neither writes a key file nor swaps the
+    process's keyring under the CRM that is open beside it.
+    """
+    keyring.active()  # a clear error, before any file is made, when no keys are loaded
+    folder = home.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(f"sqlite:///{folder / 'crm.db'}")
+    upgrade(engine)
     return engine

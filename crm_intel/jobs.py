@@ -19,10 +19,11 @@ from crm_core.demo import DemoConfig, generate
 from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
 from crm_core.entities import ErasureReason
 from crm_core.exports import CrmExport, export_crm
-from crm_core.opening import open_crm
+from crm_core.opening import open_scratch_crm
+from crm_core.protection import keyring
+from crm_core.protection.keys import load_keyring
 from crm_core.services import audit
 from crm_core.services.erasure import ErasureResult, erase_person, mark_purged, pending_purges
-from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
@@ -30,8 +31,6 @@ from crm_intel.context import AppContext
 # The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
 # imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from features.erasure import PurgeResult
     from features.pipeline import FeatureBuildResult
     from models.drift import FeatureDrift
@@ -283,11 +282,9 @@ def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | No
     from training.evaluation.report import write_report
     from training.evaluation.runner import evaluate as run_evaluation
 
-    def open_scratch(home: Path) -> Engine:
-        return open_crm(CoreSettings(home=home))
-
+    keyring.install(load_keyring(ctx.core))  # the home's keys: its scratch CRMs are written with them
     with StepReporter() as report:
-        result = run_evaluation(data_dir, ctx.home / "evaluation", open_scratch, only=only, on_stage=report)
+        result = run_evaluation(data_dir, ctx.home / "evaluation", open_scratch_crm, only=only, on_stage=report)
     markdown_file, json_file = write_report(result, out_dir)
     console.print(f"  - wrote {markdown_file} and {json_file}")
     return result

@@ -11,10 +11,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from sqlalchemy import Engine
 
-from crm_core.db import make_engine
-from crm_core.migrate import upgrade
+from crm_core.opening import open_scratch_crm
 from tests.conftest import DataHome
 from training.evaluation.encoding import OTHER, CategoryEncoder
 from training.evaluation.report import write_report
@@ -78,13 +76,6 @@ def test_category_levels_come_from_the_training_slice_only() -> None:
     assert encoded.iloc[0].tolist() == [5.0, 0.0, 0.0, 1.0], "an unseen level is 'other'"
 
 
-def scratch_opener(home: Path) -> Engine:
-    """A scratch CRM with the test session's field keys (already installed by conftest)."""
-    engine = make_engine(f"sqlite:///{home / 'crm.db'}")
-    upgrade(engine)
-    return engine
-
-
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
     if not DATA_DIR.is_dir():
@@ -96,7 +87,7 @@ def data_dir() -> Path:
 @pytest.mark.slow
 def test_the_evaluation_runs_on_real_data_and_reports_every_target(data_dir: Path, tmp_path: Path) -> None:
     stages: list[str] = []
-    report = evaluate(data_dir, tmp_path / "work", scratch_opener, on_stage=stages.append)
+    report = evaluate(data_dir, tmp_path / "work", open_scratch_crm, on_stage=stages.append)
     by_key = {result.key: result for result in report.scoring}
     assert set(by_key) == {"telco_churn", "bank_marketing", "olist_funnel"}
     assert any("import bank" in stage for stage in stages)
