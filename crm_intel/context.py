@@ -22,6 +22,9 @@ QUIET_THIRD_PARTIES = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "BENTOML_DO_NOT_TRACK": "True",
     "DO_NOT_TRACK": "true",
+    # MLflow draws a progress bar per artifact download: seven lines in the job's log each time
+    # a model is loaded for scoring or comparison, inside our own progress display.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 
 

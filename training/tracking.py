@@ -7,6 +7,7 @@ would write `mlflow.db` into whatever directory the process started in.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,11 @@ class Tracker:
         with their sha256 once registered: loading refuses them if they change afterwards.
         """
         self._activate()
+        with warnings.catch_warnings():
+            # Only the recommender's input has integers (contact ids, never missing), so MLflow's
+            # hint that an integer column cannot carry missing values does not apply.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+            signature = infer_signature(example, wrapper.predict(None, example))
         with mlflow.start_run(experiment_id=self.experiment_id(model_name)) as run:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
@@ -131,7 +137,7 @@ class Tracker:
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=wrapper,
-                signature=infer_signature(example, wrapper.predict(None, example)),
+                signature=signature,
                 input_example=example,
                 pip_requirements=requirements,
                 registered_model_name=model_name,
