@@ -6,6 +6,7 @@ recommendations, segments), with the peak resident memory of its whole process t
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,26 @@ STOP_AT_GIB = 21
 # The demo's everyday activity scaled so a contact logs about 50 events over its two years:
 # the size goal is 1M contacts with 50M events (the demo's default gives about 26 each).
 ACTIVITY_SCALE = 2.2
+
+
+# How the quickstart reports its stages: "done NAME in S s" for a job, "    STEP: S s" within one.
+JOB_DONE = re.compile(r"^done (?P<name>.+?) in (?P<seconds>[\d,.]+) s$")
+STEP_DONE = re.compile(r"^ {4}(?P<name>[^ ].*?): (?P<seconds>[\d,.]+) s$")
+
+
+def stage_seconds(log: str) -> dict[str, float]:
+    """Seconds per job and per step within it ("job / step"), read from the quickstart's log, so
+    the saved figure says where the time went; the log itself goes with the scratch home."""
+    stages: dict[str, float] = {}
+    steps: list[tuple[str, float]] = []
+    for line in log.replace("\r", "\n").splitlines():
+        if step := STEP_DONE.match(line):
+            steps.append((step["name"], float(step["seconds"].replace(",", ""))))
+        elif job := JOB_DONE.match(line):
+            stages[job["name"]] = float(job["seconds"].replace(",", ""))
+            stages.update({f"{job['name']} / {name}": seconds for name, seconds in steps})
+            steps = []
+    return stages
 
 
 def _quickstart_command() -> list[str]:
@@ -74,7 +95,7 @@ def run(contacts: int, home: Path) -> list[Figure]:
                 for table in ("activities", "orders", "tickets")
             )
         note = f"{contacts:,} contacts, {events:,} events ({events / contacts:.1f} each): {seconds:,.0f} s end to end"
-        extra = {"seconds": seconds, "events": float(events)}
+        extra = {"seconds": seconds, "events": float(events), **stage_seconds(log.read_text(errors="replace"))}
     return [
         Figure(
             f"end_to_end_quickstart_{contacts // 1000}k_contacts_peak_memory",

@@ -3,14 +3,16 @@ by `make bench`, never asserted here)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
-from benchmarks import feature_build, scaling, tracking
+from benchmarks import end_to_end, feature_build, scaling, tracking
 from benchmarks.__main__ import main
 from benchmarks.results import Figure
+from crm_intel import console as console_module
 from training.settings import TrainingSettings
 from training.tracking import Tracker
 
@@ -64,3 +66,26 @@ def test_mlflow_overhead_is_timed_per_run_and_every_run_is_registered(tmp_path: 
     assert 0 < figure.ours <= figure.extra["slowest_seconds"]
     registry = Tracker(TrainingSettings(home=tmp_path))
     assert registry.champion_history(tracking.MODEL) == ["1", "2", "3"], "each run registered and promoted"
+
+
+def test_the_end_to_end_figure_reads_each_stage_from_the_quickstarts_own_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    log = io.StringIO()
+    monkeypatch.setattr(console_module.console, "file", log)
+    timer = console_module.StageTimer()
+    with timer.stage("demo data (1,000 contacts, seed 7)"):
+        pass
+    with timer.stage("train churn (calibrated graduated fit, MLflow)"), console_module.StepReporter() as step:
+        step("fit on 1,694,021 rows, calibrate on 682,456")
+        step("log and register in MLflow")
+    log.write("Downloading artifacts: 100%|##| 7/7\r  scoring churn v1 ---- 1000/1000\n")
+
+    stages = end_to_end.stage_seconds(log.getvalue())
+
+    churn = "train churn (calibrated graduated fit, MLflow)"
+    assert set(stages) == {
+        "demo data (1,000 contacts, seed 7)",
+        churn,
+        f"{churn} / fit on 1,694,021 rows, calibrate on 682,456",
+        f"{churn} / log and register in MLflow",
+    }
+    assert [stages[name] for name, _, _ in timer.rows] == [round(seconds, 1) for _, seconds, _ in timer.rows]
