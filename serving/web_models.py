@@ -154,7 +154,10 @@ def model_page(
     champion_curves = view.curves.get(view.champion.version) if view.champion else None
     if champion_curves:
         top = champion_curves["feature_importance"][:IMPORTANCE_SHOWN]
-        importance = bar_chart([(str(f), float(v)) for f, v in top], title="Feature importance (mean |contribution|)")
+        # Runs logged before importance was sampled measured it on the whole holdout.
+        rows = int(champion_curves.get("importance_rows", champion_curves["rows"]))
+        title = f"Feature importance (mean |contribution| over {rows:,} holdout rows)"
+        importance = bar_chart([(str(f), float(v)) for f, v in top], title=title)
     drift = None
     if view.drift:
         drift = bar_chart(view.drift[:DRIFT_SHOWN], title="Drift (PSI) per feature, most moved", warn_above=DRIFT_ALERT)

@@ -110,7 +110,10 @@ def test_model_page_draws_holdout_charts_and_sets_champion_beside_challenger(des
         figure = page[page.index(f'id="{chart}"') :]
         figure = figure[: figure.index("</figure>")]
         assert figure.count("<polyline") == 2, f"{chart}: champion and challenger overlaid"
-    assert 'id="importance"' in page and page[page.index('id="importance"') :].count('class="bar') >= 5
+    importance = page[page.index('id="importance"') :]
+    importance = importance[: importance.index("</section>")]
+    assert importance.count('class="bar') >= 5
+    assert re.search(r"mean \|contribution\| over [1-9][\d,]* holdout rows", importance)
     side = page[page.index('id="side-by-side"') :]
     assert "Champion v1" in side and "Challenger v2" in side and "Promote v2 to champion" in side
     assert "roc_auc" in side
