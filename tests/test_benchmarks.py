@@ -62,8 +62,9 @@ def test_the_scaling_curve_times_every_stage_at_every_size_with_its_peak_memory(
 
 
 def test_mlflow_overhead_is_timed_per_run_and_every_run_is_registered(tmp_path: Path) -> None:
-    (figure,) = tracking.run(tmp_path, runs=3)
+    (figure,) = tracking.run(tmp_path, runs=3, curves_rows=30_000)
     assert 0 < figure.ours <= figure.extra["slowest_seconds"]
+    assert figure.extra["holdout_rows_for_curves"] == 30_000 and figure.extra["holdout_curves_seconds"] > 0
     registry = Tracker(TrainingSettings(home=tmp_path))
     assert registry.champion_history(tracking.MODEL) == ["1", "2", "3"], "each run registered and promoted"
 
