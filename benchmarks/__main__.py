@@ -35,6 +35,7 @@ class Sizes:
     refresh_absolute: tuple[int, int] | None  # (contacts, events) against the 30 s goal
     scaling: tuple[int, int, int]  # contact counts for the scaling curve
     end_to_end: int  # contacts for a whole quickstart
+    curves_holdout: int  # holdout rows for the curves a training run logs
 
 
 QUICK = Sizes(
@@ -49,6 +50,7 @@ QUICK = Sizes(
     None,
     (2_000, 10_000, 50_000),
     3_000,
+    50_000,
 )
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
@@ -62,6 +64,7 @@ FULL = Sizes(
     (1_000_000, 20_000_000),
     (10_000, 100_000, 1_000_000),
     1_000_000,
+    500_000,
 )
 
 
@@ -104,7 +107,7 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         "online_refresh": refresh,
         "write_back": writes,
         "recommendations": lambda: recommendations.run(sizes.recommend_contacts),
-        "mlflow_overhead": lambda: tracking.run(scratch / "mlflow"),
+        "mlflow_overhead": lambda: tracking.run(scratch / "mlflow", curves_rows=sizes.curves_holdout),
         "end_to_end": lambda: end_to_end.run(sizes.end_to_end, scratch / "end_to_end"),
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),
         "scaling": lambda: scaling.run(sizes.scaling, scratch / "scaling", POSTGRES_URL, console),

@@ -28,8 +28,6 @@ from training.tracking import Tracker
 
 MODEL = "bench_churn"
 ROWS = 20_000
-# A holdout the size of one snapshot of a million-contact CRM (the churn holdout there is ~680k).
-CURVES_HOLDOUT_ROWS = 500_000
 
 
 def _model_and_holdout(seed: int = 0) -> tuple[CalibratedModel, pd.DataFrame, np.ndarray]:
@@ -77,7 +75,7 @@ def curves_seconds(model: CalibratedModel, rows: int, seed: int = 1) -> float:
     return time.perf_counter() - began
 
 
-def run(home: Path, runs: int = 5, curves_rows: int = CURVES_HOLDOUT_ROWS) -> list[Figure]:
+def run(home: Path, curves_rows: int, runs: int = 5) -> list[Figure]:
     model, x_holdout, y_holdout = _model_and_holdout()
     tracker = Tracker(TrainingSettings(home=home))
     seconds = [_one_run(tracker, model, x_holdout, y_holdout) for _ in range(runs)]
