@@ -30,10 +30,16 @@ MODEL = "bench_churn"
 ROWS = 20_000
 
 
-def _model_and_holdout(seed: int = 0) -> tuple[CalibratedModel, pd.DataFrame, np.ndarray]:
+def _labelled_rows(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Feature rows whose outcome follows the first two features, with noise."""
     rng = np.random.default_rng(seed)
-    x = pd.DataFrame(rng.normal(size=(ROWS, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
-    y = ((x.iloc[:, 0] + x.iloc[:, 1] + rng.normal(size=ROWS)) > 1.5).astype(int).to_numpy()
+    x = pd.DataFrame(rng.normal(size=(rows, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    y = ((x.iloc[:, 0] + x.iloc[:, 1] + rng.normal(size=rows)) > 1.5).astype(int).to_numpy()
+    return x, y
+
+
+def _model_and_holdout(seed: int = 0) -> tuple[CalibratedModel, pd.DataFrame, np.ndarray]:
+    x, y = _labelled_rows(ROWS, seed)
     fit, calibration, holdout = slice(0, 12_000), slice(12_000, 16_000), slice(16_000, ROWS)
     scorer = LightGbmScorer(seed=seed).fit(x.iloc[fit], y[fit])
     return calibrate(scorer, x.iloc[calibration], y[calibration]), x.iloc[holdout], y[holdout]
@@ -66,9 +72,7 @@ def curves_seconds(model: CalibratedModel, rows: int, seed: int = 1) -> float:
     """The curves a training run logs, timed on a holdout of `rows`: not MLflow's cost but the
     step before it, which at a million contacts took minutes while importance was computed on
     every holdout row. The holdout is scored first, as the pipeline does for its metrics."""
-    rng = np.random.default_rng(seed)
-    x = pd.DataFrame(rng.normal(size=(rows, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
-    y = ((x.iloc[:, 0] + x.iloc[:, 1] + rng.normal(size=rows)) > 1.5).astype(int).to_numpy()
+    x, y = _labelled_rows(rows, seed)
     scores = model.predict_proba(x)[:, 1]
     began = time.perf_counter()
     holdout_curves(model, x, y, scores)
