@@ -14,13 +14,22 @@ from crm_core.db import make_engine
 from crm_core.migrate import upgrade
 from crm_core.protection import keyring
 from crm_core.protection.keys import load_keyring
-from crm_core.settings import CoreSettings
+from crm_core.settings import CoreSettings, embedded_database_url
+
+
+def install_keys(settings: CoreSettings) -> None:
+    """Load the home's field keys (settings or key file) as the process's keyring."""
+    keyring.install(load_keyring(settings))
 
 
 def open_crm(settings: CoreSettings, *, migrate: bool = True) -> Engine:
-    keyring.install(load_keyring(settings))
-    settings.home.resolve().mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url())
+    install_keys(settings)
+    return _open_database(settings.home, settings.resolved_database_url(), migrate=migrate)
+
+
+def _open_database(home: Path, url: str, *, migrate: bool) -> Engine:
+    home.resolve().mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
     if migrate:
         upgrade(engine)
     return engine
@@ -35,8 +44,4 @@ def open_scratch_crm(home: Path) -> Engine:
     process's keyring under the CRM that is open beside it.
     """
     keyring.active()  # a clear error, before any file is made, when no keys are loaded
-    folder = home.resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(f"sqlite:///{folder / 'crm.db'}")
-    upgrade(engine)
-    return engine
+    return _open_database(home, embedded_database_url(home), migrate=True)

@@ -29,6 +29,11 @@ def require_server_url(profile: Profile, url: str | None, variable: str, schemes
         raise ValueError(f"CRM_PROFILE=production needs {variable} to be a {' or '.join(schemes)} URL, not {scheme}")
 
 
+def embedded_database_url(home: Path) -> str:
+    """The embedded default: one SQLite file inside the data home."""
+    return f"sqlite:///{home.resolve() / 'crm.db'}"
+
+
 class CoreSettings(BaseSettings):
     """Where CRM state lives.
 
@@ -58,9 +63,7 @@ class CoreSettings(BaseSettings):
         return self
 
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{self.home.resolve() / 'crm.db'}"
+        return self.database_url or embedded_database_url(self.home)
 
     @property
     def key_file(self) -> Path:

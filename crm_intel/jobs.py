@@ -19,9 +19,7 @@ from crm_core.demo import DemoConfig, generate
 from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
 from crm_core.entities import ErasureReason
 from crm_core.exports import CrmExport, export_crm
-from crm_core.opening import open_scratch_crm
-from crm_core.protection import keyring
-from crm_core.protection.keys import load_keyring
+from crm_core.opening import install_keys, open_scratch_crm
 from crm_core.services import audit
 from crm_core.services.erasure import ErasureResult, erase_person, mark_purged, pending_purges
 from crm_core.unit_of_work import UnitOfWork
@@ -282,7 +280,7 @@ def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | No
     from training.evaluation.report import write_report
     from training.evaluation.runner import evaluate as run_evaluation
 
-    keyring.install(load_keyring(ctx.core))  # the home's keys: its scratch CRMs are written with them
+    install_keys(ctx.core)  # the home's keys: its scratch CRMs are written with them
     with StepReporter() as report:
         result = run_evaluation(data_dir, ctx.home / "evaluation", open_scratch_crm, only=only, on_stage=report)
     markdown_file, json_file = write_report(result, out_dir)
