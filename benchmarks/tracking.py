@@ -46,8 +46,9 @@ def _model_and_holdout(seed: int = 0) -> tuple[CalibratedModel, pd.DataFrame, np
 
 
 def _one_run(tracker: Tracker, model: CalibratedModel, x_holdout: pd.DataFrame, y_holdout: np.ndarray) -> float:
-    metrics = binary_metrics(y_holdout, model.predict_proba(x_holdout)[:, 1])
-    curves = holdout_curves(model, x_holdout, y_holdout)
+    scores = model.predict_proba(x_holdout)[:, 1]
+    metrics = binary_metrics(y_holdout, scores)
+    curves = holdout_curves(model, x_holdout, y_holdout, scores)
     began = time.perf_counter()
     champion_version = tracker.champion_version(MODEL)
     champion_metric = None
