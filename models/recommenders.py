@@ -18,7 +18,9 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from models.gc_pause import without_cycle_collection
 from models.interactions import ITEM, USER, UserItemStats
+from models.top_items import top_items
 
 BOUGHT_BEFORE = "bought_before"
 SIMILAR_CUSTOMERS = "similar_customers"
@@ -154,22 +156,16 @@ class ImplicitRecommender:
         users = np.asarray(list(user_ids), dtype=np.int64)
         positions = self.stats.users.positions(users)
         known = positions >= 0
-        out: dict[int, list[tuple[int, float]]] = {}
-        if known.any():
-            rows = positions[known]
-            n = min(n, len(self.stats.items))
-            with threadpool_limits(1, "blas"):
-                item_positions, scores = self.model.recommend(
-                    rows, self._liked[rows], N=n, filter_already_liked_items=self.exclude_owned
-                )
-            for user, items, values in zip(users[known], item_positions, scores, strict=True):
-                keep = items >= 0
-                out[int(user)] = [
-                    (int(item), float(score))
-                    for item, score in zip(self.stats.items.ids[items[keep]], values[keep], strict=True)
-                ]
-        return out
+        if not known.any():
+            return {}
+        rows = positions[known]
+        with threadpool_limits(1, "blas"):
+            item_positions, scores = top_items(
+                self.model, rows, self._liked[rows], min(n, len(self.stats.items)), exclude_owned=self.exclude_owned
+            )
+        return _pairs_per_user(users[known], self.stats.items.ids, item_positions, scores)
 
+    @without_cycle_collection
     def recommend(self, user_ids: Sequence[int], k: int) -> Recommendations:
         scored = self.scored_candidates(user_ids, k)
         cold = [user for user in user_ids if user not in scored]
@@ -227,6 +223,7 @@ class BlendRecommender:
             self.staples.setdefault(int(user), {})[int(item)] = float(value)
         return self
 
+    @without_cycle_collection
     def recommend(self, user_ids: Sequence[int], k: int) -> Recommendations:
         scored = self.als.scored_candidates(user_ids, self.candidates)
         cold = [user for user in user_ids if user not in scored]
@@ -253,6 +250,24 @@ class BlendRecommender:
             ]
             out[user] = (ranked + fresh)[:k]
         return out
+
+
+def _pairs_per_user(
+    users: np.ndarray, item_ids: np.ndarray, item_positions: np.ndarray, scores: np.ndarray
+) -> dict[int, list[tuple[int, float]]]:
+    """implicit's (users x n) answer as (item id, score) lists, converted a whole batch at a time:
+    per-element int()/float() calls cost as much as implicit's own top-n for every contact.
+    A position of -1 pads a row that had fewer than n candidates and is dropped."""
+    ids = item_ids[np.maximum(item_positions, 0)].tolist()
+    values = scores.tolist()
+    rows = zip(users.tolist(), ids, values, strict=True)
+    if bool((item_positions >= 0).all()):
+        return {user: list(zip(row_ids, row_values, strict=True)) for user, row_ids, row_values in rows}
+    keep = (item_positions >= 0).tolist()
+    return {
+        user: [pair for pair, kept in zip(zip(row_ids, row_values, strict=True), row_keep, strict=True) if kept]
+        for (user, row_ids, row_values), row_keep in zip(rows, keep, strict=True)
+    }
 
 
 FAVOURITES = 3
