@@ -231,25 +231,39 @@ class BlendRecommender:
         neighbours = self._neighbours_of_favourites(list(scored))
         for user, pairs in scored.items():
             staples = self.staples.get(user, {}) if self.repeat_domain else {}
-            als_rank = {item: 1.0 - position / len(pairs) for position, (item, _) in enumerate(pairs)}
-            ranked: list[Recommendation] = sorted(
-                (
-                    Recommendation(item, share + 0.01 * als_rank.get(item, 0.0), BOUGHT_BEFORE)
-                    for item, share in staples.items()
-                ),
-                key=lambda rec: (-rec.score, rec.item_id),
-            )
-            fresh = [
-                Recommendation(
-                    item,
-                    0.01 * als_rank[item],
-                    SIMILAR_PRODUCTS if item in neighbours.get(user, ()) else SIMILAR_CUSTOMERS,
-                )
-                for item, _ in pairs
-                if item not in staples
-            ]
-            out[user] = (ranked + fresh)[:k]
+            ranked = _ranked_staples(staples, pairs)[:k]
+            out[user] = ranked + _fresh_picks(pairs, staples, neighbours.get(user, set()), k - len(ranked))
         return out
+
+
+def _ranked_staples(staples: dict[int, float], pairs: list[tuple[int, float]]) -> list[Recommendation]:
+    """A user's own items by share of their buying; ALS's order among the candidates breaks ties."""
+    if not staples:
+        return []
+    als_rank = {item: 1.0 - position / len(pairs) for position, (item, _) in enumerate(pairs) if item in staples}
+    return sorted(
+        (
+            Recommendation(item, share + 0.01 * als_rank.get(item, 0.0), BOUGHT_BEFORE)
+            for item, share in staples.items()
+        ),
+        key=lambda rec: (-rec.score, rec.item_id),
+    )
+
+
+def _fresh_picks(
+    pairs: list[tuple[int, float]], staples: dict[int, float], near_favourites: set[int], wanted: int
+) -> list[Recommendation]:
+    """The first `wanted` ALS candidates the user does not already buy. Only those are built:
+    the blend asks ALS for 50 candidates, and building all of them for every contact cost more
+    than ALS's own ranking."""
+    picks: list[Recommendation] = []
+    for position, (item, _) in enumerate(pairs):
+        if len(picks) >= wanted:
+            break
+        if item not in staples:
+            reason = SIMILAR_PRODUCTS if item in near_favourites else SIMILAR_CUSTOMERS
+            picks.append(Recommendation(item, 0.01 * (1.0 - position / len(pairs)), reason))
+    return picks
 
 
 def _pairs_per_user(
