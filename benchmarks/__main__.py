@@ -117,7 +117,9 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
 def main(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
-    parser.add_argument("--only", nargs="*", default=None, help="stages to run (default: all)")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="stages to run (default: all); other figures in --out are kept"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     os.environ.setdefault("FEAST_USAGE", "False")
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
             console.print(f"  {name}: {time.perf_counter() - began:,.1f} s")
     size = "quick" if args.quick else "full"
     show(figures, f"crm-intel benchmarks ({size} sizes, {platform.machine()}, {os.cpu_count()} cores)", console)
-    save(figures, args.out)
+    save(figures, args.out, sizes=size, keep_others=args.only is not None)
     met = sum(figure.met for figure in figures)
     console.print(f"{met} of {len(figures)} targets met; written to {args.out}")
     return figures

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -76,8 +77,14 @@ def table(figures: list[Figure], title: str) -> Table:
     return out
 
 
-def save(figures: list[Figure], path: Path) -> None:
-    path.write_text(json.dumps({figure.name: figure.as_json() for figure in figures}, indent=2) + "\n")
+def save(figures: list[Figure], path: Path, *, sizes: str, keep_others: bool = False) -> None:
+    """Each entry says which sizes and which day it was measured at. With `keep_others` (a run of
+    some stages only) the figures not re-run stay as they were, so re-measuring one stage does
+    not wipe the rest of the table."""
+    kept = json.loads(path.read_text()) if keep_others and path.exists() else {}
+    measured = {"sizes": sizes, "measured_on": date.today().isoformat()}
+    fresh = {figure.name: figure.as_json() | measured for figure in figures}
+    path.write_text(json.dumps(kept | fresh, indent=2) + "\n")
 
 
 def show(figures: list[Figure], title: str, console: Console | None = None) -> None:

@@ -26,14 +26,18 @@ def test_the_pandas_twin_computes_the_same_features_as_ours() -> None:
     assert figure.name == "feature_build_0.15m_events_vs_pandas"
 
 
-def test_a_quick_run_writes_results_in_the_documented_shape(tmp_path: Path) -> None:
+def test_a_quick_run_of_some_stages_writes_their_figures_and_keeps_the_others(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
+    earlier = {"online_refresh_sqlite_1000k_contacts": {"ours": 202.0, "sizes": "full"}}
+    out.write_text(json.dumps(earlier | {"als_fit_seconds": {"ours": -1.0, "sizes": "full"}}))
     figures = main(["--quick", "--only", "feature_build", "recommendations", "--out", str(out)])
     saved = json.loads(out.read_text())
-    assert set(saved) == {figure.name for figure in figures} and len(saved) == 3
-    for entry in saved.values():
+    assert len(figures) == 3 and set(saved) == {figure.name for figure in figures} | set(earlier)
+    assert saved["online_refresh_sqlite_1000k_contacts"] == earlier["online_refresh_sqlite_1000k_contacts"]
+    for figure in figures:
+        entry = saved[figure.name]
         assert {"ours", "baseline", "ratio", "target", "met", "unit"} <= set(entry)
-        assert isinstance(entry["met"], bool)
+        assert isinstance(entry["met"], bool) and entry["sizes"] == "quick" and entry["ours"] > 0
 
 
 def test_a_ratio_reads_as_times_better_whichever_way_the_unit_points() -> None:
