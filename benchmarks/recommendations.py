@@ -19,15 +19,22 @@ BATCH = 10_000
 
 
 def purchases(contacts: int, seed: int = 3) -> pl.DataFrame:
+    """Zipf-popular purchases, plus one purchase of every product by a random contact.
+
+    Without those, the catalogue the model ranks grew with the sample (4,418 products bought
+    at 100k contacts, 12,939 at 1M), and ranking cost grows with the catalogue: the scaling
+    curve measured that, not contacts. A real catalogue is there at any number of contacts."""
     rng = np.random.default_rng(seed)
     count = contacts * PURCHASES_PER_CONTACT
     popularity = rng.zipf(1.6, ITEMS).astype(float)
     popularity /= popularity.sum()
-    seconds = rng.integers(0, 365 * 86_400, count)
+    every_product = np.arange(1, ITEMS + 1)
+    items = np.concatenate([rng.choice(every_product, count, p=popularity), every_product])
+    seconds = rng.integers(0, 365 * 86_400, len(items))
     return pl.DataFrame(
         {
-            USER: rng.integers(1, contacts + 1, count),
-            ITEM: rng.choice(np.arange(1, ITEMS + 1), count, p=popularity),
+            USER: rng.integers(1, contacts + 1, len(items)),
+            ITEM: items,
             AT: pl.Series(seconds * 1_000_000).cast(pl.Duration("us")) + datetime(2025, 11, 1),
         }
     )
@@ -60,7 +67,7 @@ def run(contacts: int) -> list[Figure]:
             better="lower",
             target_is_ratio=False,
             note=f"measured on {len(users):,} contacts x {ITEMS:,} products, scaled to 1M",
-            extra={"contacts_per_second": len(users) / recommend_seconds},
+            extra={"contacts_per_second": len(users) / recommend_seconds, "products_ranked": float(len(stats.items))},
         ),
         Figure(
             "als_fit_seconds",

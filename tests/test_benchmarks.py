@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import end_to_end, feature_build, scaling, tracking
+from benchmarks import end_to_end, feature_build, recommendations, scaling, tracking
 from benchmarks.__main__ import main
 from benchmarks.results import Figure
 from crm_intel import console as console_module
@@ -38,6 +38,8 @@ def test_a_quick_run_of_some_stages_writes_their_figures_and_keeps_the_others(tm
         entry = saved[figure.name]
         assert {"ours", "baseline", "ratio", "target", "met", "unit"} <= set(entry)
         assert isinstance(entry["met"], bool) and entry["sizes"] == "quick" and entry["ours"] > 0
+    ranked = saved["recommend_top10_1m_contacts_seconds"]["extra"]["products_ranked"]
+    assert ranked == recommendations.ITEMS, "the whole catalogue is ranked at any size"
 
 
 def test_a_ratio_reads_as_times_better_whichever_way_the_unit_points() -> None:
