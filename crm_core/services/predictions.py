@@ -15,11 +15,7 @@ from crm_core.entities import Prediction, ShadowPrediction
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
 from crm_core.services.access import rows_in_reach
-from crm_core.services.idempotent import (
-    copy_ignoring_duplicates,
-    executemany_ignoring_duplicates,
-    insert_ignoring_duplicates,
-)
+from crm_core.services.idempotent import bulk_insert_ignoring_duplicates
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
@@ -101,14 +97,7 @@ def record_predictions(
         # Core (not ORM) insert of plain dicts: the ORM's bulk path and dataclasses.asdict's deep
         # copies cost three quarters of the time at a million rows.
         target = cast(Table, table.__table__)
-        dialect = uow.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            result.inserted = copy_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
-        elif dialect == "sqlite":
-            result.inserted = executemany_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
-        else:
-            statement = insert_ignoring_duplicates(uow, target, IDENTITY_COLUMNS).returning(target.c.id)
-            result.inserted = len(uow.session.execute(statement, payload).all())
+        result.inserted = bulk_insert_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
     result.already_present = len(payload) - result.inserted
     models = sorted({(row.model_name, row.model_version) for row in rows})
     audit.record(

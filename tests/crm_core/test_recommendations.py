@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -78,6 +78,8 @@ def test_the_record_shows_the_newest_list_best_first_and_erasure_removes_it(
         record = get_customer_360(uow, ADMIN, c1)
     assert [(r.product_id, r.rank, r.version) for r in shown] == [(p3, 1, "2"), (p1, 2, "2")]
     assert shown[0].reason_text == "bought it before" and shown[0].product_name == "Product 2"
+    # the bulk paths (COPY, executemany) store values exactly as the ORM reads them back
+    assert (shown[1].score, shown[1].written_at) == (0.5, datetime(2026, 11, 1, tzinfo=UTC))
     assert record.recommendations == shown
     with UnitOfWork(make_session_factory(engine)) as uow:
         erase_person(uow, ADMIN, c1, ErasureReason.SUBJECT_REQUEST, now=datetime(2026, 11, 2))
