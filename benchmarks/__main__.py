@@ -75,6 +75,7 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         online_refresh,
         online_scoring,
         point_in_time,
+        recommendation_write_back,
         recommendations,
         scaling,
         tracking,
@@ -101,12 +102,20 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
             *write_back.run("postgresql", rows, naive, POSTGRES_URL, str(scratch)),
         ]
 
+    def recommendation_writes() -> list[Figure]:
+        contacts = sizes.write_back_rows // recommendation_write_back.PER_CONTACT
+        return [
+            *recommendation_write_back.run("sqlite", contacts, POSTGRES_URL, str(scratch)),
+            *recommendation_write_back.run("postgresql", contacts, POSTGRES_URL, str(scratch)),
+        ]
+
     return {
         "feature_build": features,
         "point_in_time": lambda: point_in_time.run(*sizes.pit, scratch / "pit"),
         "online_refresh": refresh,
         "write_back": writes,
         "recommendations": lambda: recommendations.run(sizes.recommend_contacts),
+        "recommendation_write_back": recommendation_writes,
         "mlflow_overhead": lambda: tracking.run(scratch / "mlflow", curves_rows=sizes.curves_holdout),
         "end_to_end": lambda: end_to_end.run(sizes.end_to_end, scratch / "end_to_end"),
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),

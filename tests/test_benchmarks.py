@@ -8,10 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, func, select
 
-from benchmarks import end_to_end, feature_build, recommendations, scaling, tracking
+from benchmarks import end_to_end, feature_build, recommendation_write_back, recommendations, scaling, tracking
 from benchmarks.__main__ import main
 from benchmarks.results import Figure
+from benchmarks.synthetic import bare_contacts
+from crm_core.bulk_load import load_tables
+from crm_core.entities import ProductRecommendation
 from crm_intel import console as console_module
 from training.settings import TrainingSettings
 from training.tracking import Tracker
@@ -96,3 +100,23 @@ def test_the_end_to_end_figure_reads_each_stage_from_the_quickstarts_own_log(mon
         f"{churn} / log and register in MLflow",
     }
     assert [stages[name] for name, _, _ in timer.rows] == [round(seconds, 1) for _, seconds, _ in timer.rows]
+
+
+def test_both_recommendation_writes_store_every_list_whole(engine: Engine) -> None:
+    """Ours and the raw baseline write the same lists (under different versions) on each dialect."""
+    contacts = 250
+    load_tables(engine, {"contacts": bare_contacts(contacts), "products": recommendation_write_back.products_table()})
+    assert recommendation_write_back.ours(engine, contacts, "ours") > 0
+    assert recommendation_write_back.raw_bulk(engine, contacts, "raw") > 0
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(
+                ProductRecommendation.model_version,
+                func.count(),
+                func.count(func.distinct(ProductRecommendation.contact_id)),
+            )
+            .group_by(ProductRecommendation.model_version)
+            .order_by(ProductRecommendation.model_version)
+        ).all()
+    per_version = (contacts * recommendation_write_back.PER_CONTACT, contacts)
+    assert [tuple(row) for row in stored] == [("ours", *per_version), ("raw", *per_version)]
