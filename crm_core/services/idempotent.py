@@ -12,6 +12,17 @@ from crm_core.sqlite_gate import hold_write_gate
 from crm_core.unit_of_work import UnitOfWork
 
 
+def plain_values(row: Any, names: Sequence[str], **overrides: Any) -> dict[str, Any]:
+    """A shallow dict of a dataclass row for the bulk paths below, `overrides` applied.
+
+    Not `dataclasses.asdict`: its recursive copy of every row cost more than the insert itself
+    at a million rows; nested values (a factor list) are shared here, which is safe because the
+    insert only reads them."""
+    values = {name: getattr(row, name) for name in names}
+    values.update(overrides)
+    return values
+
+
 def copy_ignoring_duplicates(uow: UnitOfWork, table: Table, identity: Sequence[str], rows: list[dict[str, Any]]) -> int:
     """PostgreSQL's fast path for the same thing: COPY into a transaction-local staging table,
     then one INSERT ... SELECT ... ON CONFLICT DO NOTHING. Returns the rows inserted.

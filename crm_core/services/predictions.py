@@ -15,7 +15,7 @@ from crm_core.entities import Prediction, ShadowPrediction
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
 from crm_core.services.access import rows_in_reach
-from crm_core.services.idempotent import bulk_insert_ignoring_duplicates
+from crm_core.services.idempotent import bulk_insert_ignoring_duplicates, plain_values
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
@@ -58,14 +58,6 @@ def validate(rows: Sequence[NewPrediction]) -> list[InvalidPredictionError]:
 _FIELDS = tuple(field.name for field in fields(NewPrediction))
 
 
-def _row_values(row: NewPrediction, scored_at: datetime) -> dict[str, Any]:
-    """A shallow dict of the row (the factor list is shared, not copied: it is only read)."""
-    values = {name: getattr(row, name) for name in _FIELDS}
-    values["score"] = float(row.score)
-    values["scored_at"] = scored_at
-    return values
-
-
 def record_predictions(
     uow: UnitOfWork,
     principal: Principal,
@@ -92,7 +84,9 @@ def record_predictions(
     contact_ids = [row.contact_id for row in rows]
     kept, out_of_reach = rows_in_reach(uow, principal, entity, contact_ids, rejected_rows, reachable=reachable)
     result.rejected.extend(out_of_reach)
-    payload = [_row_values(rows[index], scored_at) for index in kept]
+    payload = [
+        plain_values(rows[index], _FIELDS, score=float(rows[index].score), scored_at=scored_at) for index in kept
+    ]
     if payload:
         # Core (not ORM) insert of plain dicts: the ORM's bulk path and dataclasses.asdict's deep
         # copies cost three quarters of the time at a million rows.

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, select
 
@@ -16,7 +16,7 @@ from crm_core.errors import InvalidPredictionError
 from crm_core.schemas.recommendations import REASON_WORDS, RecommendationPublic
 from crm_core.services import audit
 from crm_core.services.access import rows_in_reach
-from crm_core.services.idempotent import bulk_insert_ignoring_duplicates
+from crm_core.services.idempotent import bulk_insert_ignoring_duplicates, plain_values
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "data_timestamp", "product_id")
@@ -46,14 +46,6 @@ class RecommendationWriteResult:
 _FIELDS = tuple(spec.name for spec in fields(NewRecommendation))
 
 
-def _row_values(row: NewRecommendation, written_at: datetime) -> dict[str, Any]:
-    """A plain dict of the row: `asdict`'s recursive copy cost more than the insert itself."""
-    values = {name: getattr(row, name) for name in _FIELDS}
-    values["score"] = float(row.score)
-    values["written_at"] = written_at
-    return values
-
-
 def _problems(rows: Sequence[NewRecommendation], known_products: set[int]) -> list[InvalidPredictionError]:
     problems = []
     for index, row in enumerate(rows):
@@ -80,7 +72,9 @@ def record_recommendations(
     bad = {problem.row for problem in result.rejected}
     kept, out_of_reach = rows_in_reach(uow, principal, "recommendation", [row.contact_id for row in rows], bad)
     result.rejected.extend(out_of_reach)
-    payload = [_row_values(rows[index], written_at) for index in kept]
+    payload = [
+        plain_values(rows[index], _FIELDS, score=float(rows[index].score), written_at=written_at) for index in kept
+    ]
     if payload:
         table = cast(Table, ProductRecommendation.__table__)
         result.inserted = bulk_insert_ignoring_duplicates(uow, table, IDENTITY_COLUMNS, payload)
