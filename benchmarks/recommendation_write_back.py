@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from benchmarks.results import Figure
 from benchmarks.synthetic import bare_contacts
-from benchmarks.write_back import scratch_database
+from benchmarks.write_back import raw_insert, scratch_database
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.bulk_load import load_tables
@@ -99,19 +99,7 @@ def raw_bulk(engine: Engine, contacts: int, version: str) -> float:
          r.data_timestamp, WRITTEN_AT)
         for r in rows
     ]  # fmt: skip
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        if engine.dialect.name == "postgresql":
-            with cursor.copy(f"COPY recommendations ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for row in tuples:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join("?" * len(COLUMNS))
-            cursor.executemany(f"INSERT INTO recommendations ({', '.join(COLUMNS)}) VALUES ({marks})", tuples)
-        raw.commit()
-    finally:
-        raw.close()
+    raw_insert(engine, "recommendations", COLUMNS, tuples)
     return len(rows) / (time.perf_counter() - began)
 
 
