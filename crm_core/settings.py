@@ -49,6 +49,10 @@ class CoreSettings(BaseSettings):
     session_hours: float = 12.0
     login_max_failures: int = 5
     login_window_minutes: float = 15.0
+    # Failed sign-ins one client address may make per window, across all accounts.
+    login_client_max_failures: int = 50
+    # Integration tokens must expire; this is the furthest ahead a caller may set it.
+    token_max_days: int = Field(default=365, ge=1, le=3650)
     # Browser sessions: set CRM_SECURE_COOKIES=true wherever the pages are served over HTTPS
     # (off by default only because the embedded default serves plain HTTP on 127.0.0.1).
     secure_cookies: bool = False

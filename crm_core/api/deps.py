@@ -59,6 +59,12 @@ def principal_for(uow: UnitOfWork, request: Request, credentials: HTTPAuthorizat
     return replace(principal, request_id=request_id)
 
 
+def client_of(request: Request) -> str | None:
+    """The caller's network address, for per-client sign-in throttling (behind a reverse proxy
+    this is the proxy's, which then throttles everyone together: have the proxy rate-limit)."""
+    return request.client.host if request.client else None
+
+
 def core_settings(request: Request) -> CoreSettings:
     if request.app.state.settings is None:
         request.app.state.settings = CoreSettings()

@@ -131,6 +131,8 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
     # The model registry (runs, champion alias): data scientists judge, promote and retrain.
     "model": {READ: {A: ALL, D: ALL}, CREATE: {A: ALL, D: ALL}, UPDATE: {A: ALL, D: ALL}, DELETE: {}, EXPORT: {}},
     "login_attempt": _APPEND_ONLY_LOG,
+    # Sign-in counters: kept by the sign-in itself; administrators read them.
+    "login_throttle": _APPEND_ONLY_LOG,
     "audit_event": _APPEND_ONLY_LOG,
     "audit_chain_head": _APPEND_ONLY_LOG,
     # Batch write-back bookkeeping: written by the scoring job itself, read by administrators.
@@ -191,6 +193,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "teams": "team",
     "api_tokens": "api_token",
     "login_attempts": "login_attempt",
+    "login_throttles": "login_throttle",
     "audit_events": "audit_event",
     "audit_chain_head": "audit_chain_head",
     "write_back_runs": "write_back_run",

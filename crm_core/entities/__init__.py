@@ -17,7 +17,7 @@ from crm_core.entities.customers import (
     Erasure,
     ErasureReason,
 )
-from crm_core.entities.identity import ApiToken, LoginAttempt, Team, User
+from crm_core.entities.identity import ApiToken, LoginAttempt, LoginThrottle, Team, User
 from crm_core.entities.intelligence import (
     Prediction,
     ProductRecommendation,
@@ -51,6 +51,7 @@ __all__ = [
     "Erasure",
     "ErasureReason",
     "LoginAttempt",
+    "LoginThrottle",
     "Order",
     "OrderLine",
     "Prediction",

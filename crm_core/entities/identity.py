@@ -67,3 +67,18 @@ class LoginAttempt(Base):
     email: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(DateTime)
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts counted per account and per client in a fixed window.
+
+    A sign-in claims its slot here (one atomic upsert, committed) before any password is
+    checked, so parallel guesses queue on this row instead of all reading "4 failures so far"
+    and all going on to Argon2. `key` is "account:<email>" or "client:<address>".
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer)

@@ -6,16 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
 from crm_core.auth.passwords import verify_password
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import ALL_SCOPES, Principal
 from crm_core.auth.tokens import new_token, token_digest
 from crm_core.entities import ApiToken, LoginAttempt, User
-from crm_core.errors import AuthenticationError, LoginThrottledError, NotFoundError, ValidationFailedError
+from crm_core.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    LoginThrottledError,
+    NotFoundError,
+    ValidationFailedError,
+)
 from crm_core.normalise import normalise_email
 from crm_core.services import audit
+from crm_core.services.login_throttle import SlotLimit, claim_slots, give_back_slots
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 
@@ -69,27 +76,35 @@ def _issue(
     return IssuedToken(token, row.id, expires_at, principal_of(user, frozenset(scopes)))
 
 
-def login(uow: UnitOfWork, settings: CoreSettings, *, email: str, password: str, now: datetime) -> IssuedToken:
+def sign_in_limits(settings: CoreSettings, address: str, client: str | None) -> list[SlotLimit]:
+    limits = [SlotLimit(f"account:{address}", settings.login_max_failures)]
+    if client:
+        limits.append(SlotLimit(f"client:{client}", settings.login_client_max_failures))
+    return limits
+
+
+def login(
+    uow: UnitOfWork,
+    settings: CoreSettings,
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    client: str | None = None,
+) -> IssuedToken:
     """Exchange a password for a session token; commits, so failed attempts are remembered.
 
-    After `login_max_failures` failures within the window, even the right password is refused
-    until the window has passed, which caps online guessing per account.
+    Each attempt first claims a slot for the account and for the client address (committed
+    before the password is checked, so parallel guesses cannot all slip under the limit). Past
+    `login_max_failures` for the account, or `login_client_max_failures` for the client, within
+    the window, even the right password is refused until the window has passed.
     """
     address = normalise_email(email)
-    window_start = now - timedelta(minutes=settings.login_window_minutes)
-    failures = uow.session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.email == address, LoginAttempt.at > window_start, LoginAttempt.succeeded.is_(False))
-    )
-    if (failures or 0) >= settings.login_max_failures:
-        oldest = uow.session.scalar(
-            select(func.min(LoginAttempt.at)).where(
-                LoginAttempt.email == address, LoginAttempt.at > window_start, LoginAttempt.succeeded.is_(False)
-            )
-        )
-        retry = (oldest or now) + timedelta(minutes=settings.login_window_minutes) - now
-        raise LoginThrottledError(max(1, int(retry.total_seconds())))
+    limits = sign_in_limits(settings, address, client)
+    window = timedelta(minutes=settings.login_window_minutes)
+    retry_after = claim_slots(uow, limits, now=now, window=window)
+    if retry_after is not None:
+        raise LoginThrottledError(retry_after)
     user = uow.session.scalar(select(User).where(User.email == address))
     valid = verify_password(user.password_hash if user else None, password) and user is not None and user.is_active
     uow.session.add(LoginAttempt(email=address, at=now, succeeded=valid))
@@ -98,6 +113,7 @@ def login(uow: UnitOfWork, settings: CoreSettings, *, email: str, password: str,
         audit.record(uow, anonymous, action="login.failed", entity="user", details={"email": address}, at=now)
         uow.commit()
         raise AuthenticationError("wrong email or password")
+    give_back_slots(uow, limits)
     issued = _issue(
         uow,
         user,
@@ -147,13 +163,19 @@ def authenticate(uow: UnitOfWork, token: str, *, now: datetime) -> Principal:
 def create_integration_token(
     uow: UnitOfWork,
     principal: Principal,
+    settings: CoreSettings,
     *,
     name: str,
     scopes: list[str],
     now: datetime,
-    expires_at: datetime | None = None,
+    expires_at: datetime,
 ) -> IssuedToken:
-    """A named token for an integration, limited to `scopes` (each "entity:action")."""
+    """A named token for an integration, limited to `scopes` (each "entity:action").
+
+    A token never widens what made it: its scopes are a subset of the creating token's, so a
+    token scoped to `api_token:create` cannot mint a `*` one. Every token expires, no later than
+    `token_max_days` from now, so a leaked one dies on its own.
+    """
     principal.require("api_token", Action.CREATE)
     if principal.user_id is None:
         raise ValidationFailedError("user", "system principals cannot own tokens")
@@ -161,6 +183,15 @@ def create_integration_token(
         entity, _, action = scope.partition(":")
         if scope != "*" and (action not in {a.value for a in Action} or not entity):
             raise ValidationFailedError("scopes", f"'{scope}' is not '*' or 'entity:action'")
+    if "*" not in principal.scopes:
+        wider = sorted(set(scopes) - principal.scopes)
+        if wider:
+            raise ForbiddenError(f"a token cannot grant scopes its creator lacks: {', '.join(wider)}")
+    if expires_at <= now:
+        raise ValidationFailedError("expires_at", "is in the past")
+    latest = now + timedelta(days=settings.token_max_days)
+    if expires_at > latest:
+        raise ValidationFailedError("expires_at", f"is more than {settings.token_max_days} days ahead")
     user = uow.session.get(User, principal.user_id)
     if user is None:
         raise NotFoundError("user", principal.user_id)
@@ -171,10 +202,20 @@ def create_integration_token(
         action="api_token.create",
         entity="api_token",
         entity_id=issued.token_id,
-        details={"name": name, "scopes": scopes},
+        details={"name": name, "scopes": scopes, "expires_at": expires_at.isoformat()},
         at=now,
     )
     return issued
+
+
+def list_tokens(uow: UnitOfWork, principal: Principal, *, limit: int) -> list[ApiToken]:
+    """The caller's own tokens, newest first: sessions and integration tokens, live or not, so a
+    person can see what acts in their name and revoke it. Secrets are never stored, so never shown."""
+    principal.require("api_token", Action.READ)
+    if principal.user_id is None:
+        return []
+    query = select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id.desc()).limit(limit)
+    return list(uow.session.scalars(query))
 
 
 def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int, *, now: datetime) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from crm_core.api import create_api
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import AuditEvent
 from crm_core.services import audit
@@ -87,7 +88,7 @@ def test_api_writes_carry_the_request_id_into_the_audit_trail(engine: Engine) ->
     token = client.post("/auth/login", json={"email": "a@x.test", "password": PASSWORD}).json()["access_token"]
     created = client.post(
         "/tokens",
-        json={"name": "crm sync", "scopes": ["contact:read"]},
+        json={"name": "crm sync", "scopes": ["contact:read"], "expires_at": str(utc_now() + timedelta(days=30))},
         headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-42"},
     )
     assert created.status_code == 201, created.text

@@ -14,6 +14,7 @@ import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import Engine, select
 from crm_core.api import create_api
 from crm_core.auth.policy import POLICY, Action, Role, Scope, scope_of
 from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import (
     Account,
@@ -40,11 +42,13 @@ from crm_core.entities import (
     User,
 )
 from crm_core.services.identity import create_integration_token
+from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from tests.crm_core.conftest import NOW, World
 
 TARGETS = ("own", "team", "other")
 CATALOGUES = frozenset({"product", "custom_field"})
+TOMORROW = utc_now() + timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -232,7 +236,11 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         lambda c: Call("/users", json={"email": f"{unique('u')}@example.com", "full_name": "U", "role": "sales_rep"}),
     ),
     ("PATCH", "/users/{user_id}"): R("record", lambda c: Call(f"/users/{c.records.owner_id}", json={"full_name": "R"})),
-    ("POST", "/tokens"): R("open", lambda c: Call("/tokens", json={"name": "integration", "scopes": ["*"]})),
+    ("POST", "/tokens"): R(
+        "open",
+        lambda c: Call("/tokens", json={"name": "integration", "scopes": ["*"], "expires_at": str(TOMORROW)}),
+    ),
+    ("GET", "/tokens"): R("open", lambda c: Call("/tokens")),
     ("DELETE", "/tokens/{token_id}"): R("record", lambda c: Call(f"/tokens/{c.records.token}")),
 }
 
@@ -325,7 +333,9 @@ class Fixtures:
             session.add(SegmentMember(segment_id=self.segment, contact_id=contact.id))
             owner = session.get_one(User, owner_id)
             principal = Principal(user_id=owner.id, role=owner.role, team_id=owner.team_id)
-            token = create_integration_token(uow, principal, name="t", scopes=["*"], now=NOW, expires_at=None)
+            token = create_integration_token(
+                uow, principal, CoreSettings(), name="t", scopes=["*"], now=NOW, expires_at=NOW + timedelta(days=1)
+            )
             uow.commit()
             return Records(owner_id, account.id, contact.id, email, deal.id, ticket.id, order.id, token.token_id)
 

@@ -22,6 +22,7 @@ NOW = datetime(2026, 11, 1, 9, 0)
 PASSWORD = "correct horse battery staple"
 OPERATOR = Principal.system(Role.ADMIN, "tests")
 SETTINGS = CoreSettings(login_max_failures=3, login_window_minutes=10, session_hours=8)
+IN_A_MONTH = NOW + timedelta(days=30)
 
 
 @pytest.fixture
@@ -90,7 +91,9 @@ def test_unknown_users_and_inactive_users_cannot_log_in(uow: UnitOfWork) -> None
 
 def test_integration_tokens_are_scoped_and_revocable(uow: UnitOfWork) -> None:
     session = login(uow, SETTINGS, email="rep@example.com", password=PASSWORD, now=NOW)
-    issued = create_integration_token(uow, session.principal, name="dialer", scopes=["contact:read"], now=NOW)
+    issued = create_integration_token(
+        uow, session.principal, SETTINGS, name="dialer", scopes=["contact:read"], now=NOW, expires_at=IN_A_MONTH
+    )
     uow.commit()
     principal = authenticate(uow, issued.token, now=NOW)
     assert principal.scope("contact", Action.READ) is Scope.OWN
@@ -101,7 +104,60 @@ def test_integration_tokens_are_scoped_and_revocable(uow: UnitOfWork) -> None:
     with pytest.raises(AuthenticationError):
         authenticate(uow, issued.token, now=NOW)
     with pytest.raises(ValidationFailedError, match="scopes"):
-        create_integration_token(uow, session.principal, name="bad", scopes=["contact:fly"], now=NOW)
+        create_integration_token(
+            uow, session.principal, SETTINGS, name="bad", scopes=["contact:fly"], now=NOW, expires_at=IN_A_MONTH
+        )
+
+
+def test_a_token_never_mints_a_wider_token(uow: UnitOfWork) -> None:
+    """The attack: a token scoped to `api_token:create` minted a `["*"]` token."""
+    session = login(uow, SETTINGS, email="rep@example.com", password=PASSWORD, now=NOW)
+    narrow = create_integration_token(
+        uow,
+        session.principal,
+        SETTINGS,
+        name="minter",
+        scopes=["api_token:create", "contact:read"],
+        now=NOW,
+        expires_at=IN_A_MONTH,
+    )
+    uow.commit()
+    minter = authenticate(uow, narrow.token, now=NOW)
+    for wider in (["*"], ["contact:update"], ["contact:read", "deal:read"]):
+        with pytest.raises(ForbiddenError, match="scopes its creator lacks"):
+            create_integration_token(
+                uow, minter, SETTINGS, name="escalate", scopes=wider, now=NOW, expires_at=IN_A_MONTH
+            )
+    same = create_integration_token(
+        uow, minter, SETTINGS, name="child", scopes=["contact:read"], now=NOW, expires_at=IN_A_MONTH
+    )
+    assert authenticate(uow, same.token, now=NOW).scopes == frozenset({"contact:read"})
+
+
+def test_every_token_expires_within_the_bound(uow: UnitOfWork) -> None:
+    session = login(uow, SETTINGS, email="rep@example.com", password=PASSWORD, now=NOW)
+    for past in (NOW, NOW - timedelta(seconds=1), NOW - timedelta(days=400)):
+        with pytest.raises(ValidationFailedError, match="in the past"):
+            create_integration_token(
+                uow, session.principal, SETTINGS, name="old", scopes=["contact:read"], now=NOW, expires_at=past
+            )
+    too_far = NOW + timedelta(days=SETTINGS.token_max_days, seconds=1)
+    with pytest.raises(ValidationFailedError, match="days ahead"):
+        create_integration_token(
+            uow, session.principal, SETTINGS, name="forever", scopes=["contact:read"], now=NOW, expires_at=too_far
+        )
+    longest = create_integration_token(
+        uow,
+        session.principal,
+        SETTINGS,
+        name="year",
+        scopes=["contact:read"],
+        now=NOW,
+        expires_at=NOW + timedelta(days=SETTINGS.token_max_days),
+    )
+    assert longest.expires_at == NOW + timedelta(days=SETTINGS.token_max_days)
+    with pytest.raises(AuthenticationError):
+        authenticate(uow, longest.token, now=NOW + timedelta(days=SETTINGS.token_max_days))
 
 
 def test_users_need_a_known_role_and_a_unique_email(uow: UnitOfWork) -> None:

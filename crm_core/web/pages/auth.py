@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from crm_core.api.deps import Settings, UoW
+from crm_core.api.deps import Settings, UoW, client_of
 from crm_core.clock import utc_now
 from crm_core.errors import AuthenticationError, LoginThrottledError
 from crm_core.services.identity import login, sign_out
@@ -34,7 +34,7 @@ def login_submit(
 ) -> Response:
     pages = pages_of(request)
     try:
-        issued = login(uow, settings, email=email, password=password, now=utc_now())
+        issued = login(uow, settings, email=email, password=password, now=utc_now(), client=client_of(request))
     except LoginThrottledError as error:
         message = f"Too many failed sign-ins; try again in {error.retry_after_seconds} s."
         return pages.render(request, "login.html", status_code=429, next=next, error=message, email=email)
