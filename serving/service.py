@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crm_core.api import create_api, install_error_handlers
 from crm_core.api.deps import Credentials, policy, principal_for
+from crm_core.api.server_errors import ContainServerErrors
 from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.errors import NotFoundError
@@ -41,6 +42,7 @@ from serving.settings import ServingSettings, serve_workers, service_tracing
 crm_api = create_api()
 predict_api = FastAPI(title="crm-intel predictions", version="1")
 install_error_handlers(predict_api)
+predict_api.add_middleware(ContainServerErrors)
 refuse_non_json_bodies(predict_api)
 web_app = web_models.create_pages()
 

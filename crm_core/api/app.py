@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,7 @@ from crm_core.api import (
 )
 from crm_core.api.deps import PUBLIC
 from crm_core.api.nul_guard import RejectNulMiddleware
+from crm_core.api.server_errors import ContainServerErrors
 from crm_core.errors import (
     AuthenticationError,
     ConflictError,
@@ -47,6 +49,7 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
         api.include_router(module.router, responses=ERROR_RESPONSES)
     install_error_handlers(api)
     api.add_middleware(RejectNulMiddleware)
+    api.add_middleware(ContainServerErrors)
 
     @api.get("/health", include_in_schema=False, openapi_extra=PUBLIC)
     def health() -> dict[str, str]:
@@ -80,6 +83,27 @@ def install_error_handlers(api: FastAPI) -> None:
     async def conflict(_request: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc), "field": exc.field})
 
+    @api.exception_handler(RequestValidationError)
+    async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": validation_details(exc)})
+
     @api.exception_handler(ValidationFailedError)
     async def invalid(_request: Request, exc: ValidationFailedError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc), "field": exc.field})
+
+
+MAX_REPORTED_ERRORS = 20
+
+
+def validation_details(exc: RequestValidationError) -> list[dict[str, object]]:
+    """Where and why a request was refused, without echoing what was sent: FastAPI's default
+    body quotes every invalid input whole (a 10 MB field came back as a 10 MB answer), and
+    inputs can be personal data or not even serialisable (NaN)."""
+    return [
+        {
+            "loc": [part if isinstance(part, int) else str(part)[:100] for part in error["loc"]],
+            "msg": str(error["msg"])[:300],
+            "type": error["type"],
+        }
+        for error in exc.errors()[:MAX_REPORTED_ERRORS]
+    ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm_core.entities import Channel
-from crm_core.schemas.common import InUtc, NoNulInput, RecordId
+from crm_core.schemas.common import InUtc, NoNulInput, RecordId, StoredJson
 
 MAX_BATCH = 1_000
 
@@ -19,13 +19,20 @@ class ActivityIn(NoNulInput):
     type: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
     channel: Channel
     occurred_at: InUtc
-    properties: dict[str, Any] | None = None
+    properties: StoredJson | None = None
 
 
 class ActivityBatch(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     activities: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """Rows are checked one by one (as `ActivityIn`), so one bad row is rejected alone
+        and the good rows beside it are kept; only the batch's shape is checked here."""
+        return data
 
 
 class RowProblem(BaseModel):

@@ -9,6 +9,7 @@ from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from crm_core.clock import as_naive_utc
+from crm_core.text_safety import input_problem, stored_json
 
 T = TypeVar("T")
 
@@ -54,29 +55,27 @@ class Page(BaseModel, Generic[T]):
 
 CustomValue = str | bool | int | float | None
 CUSTOM = Field(default=None, description="custom field values by name; null clears one")
+# A free-form JSON object to store (activity properties): bounded in depth and size.
+StoredJson = Annotated[dict[str, Any], AfterValidator(stored_json)]
 # Custom values as stored (records written before custom fields existed hold none).
 CustomValues = Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})]
 
 
-def _refuse_nul(value: Any) -> Any:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("contains a NUL character")
-    if isinstance(value, dict):
-        for item in value.values():
-            _refuse_nul(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _refuse_nul(item)
+def _refuse_unstorable(value: Any) -> Any:
+    problem = input_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
 class NoNulInput(BaseModel):
     """Base of every request body: unknown fields are refused, and so are NUL characters
-    (PostgreSQL text cannot hold them; see crm_core.api.nul_guard)."""
+    (PostgreSQL text cannot hold them; see crm_core.api.nul_guard), lone surrogates, non-finite
+    numbers and nesting past `MAX_INPUT_DEPTH` (see crm_core.text_safety)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        return _refuse_nul(data)
+        return _refuse_unstorable(data)

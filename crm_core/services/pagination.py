@@ -10,12 +10,15 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from crm_core.clock import as_naive_utc
 from crm_core.errors import ValidationFailedError
+from crm_core.text_safety import is_storable_text
 
 
 @dataclass(frozen=True)
@@ -26,19 +29,70 @@ class PageRequest:
     descending: bool = False
 
 
+MAX_CURSOR_ID = 2**63 - 1
+MAX_CURSOR_TEXT = 1000
+MAX_CURSOR_NUMBER = Decimal(10) ** 15
+
+
 def encode_cursor(sort_value: Any, row_id: int) -> str:
-    value = sort_value.isoformat() if isinstance(sort_value, datetime) else sort_value
+    if isinstance(sort_value, datetime):
+        value: Any = sort_value.isoformat()
+    elif isinstance(sort_value, Decimal):
+        value = str(sort_value)
+    else:
+        value = sort_value
     return base64.urlsafe_b64encode(json.dumps([value, row_id]).encode()).decode()
 
 
 def decode_cursor(cursor: str, sample: InstrumentedAttribute[Any]) -> tuple[Any, int]:
+    """The sort value and id a cursor holds, each checked against the shape `encode_cursor`
+    writes for this column: a cursor is client input, and a dict, a huge number or a string
+    where a date belongs would otherwise reach the database driver and fail there."""
     try:
-        value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if sample.type.python_type is datetime and value is not None:
-            value = datetime.fromisoformat(value)
-        return value, int(row_id)
-    except (ValueError, TypeError, json.JSONDecodeError) as error:
-        raise ValidationFailedError("cursor", "is not a cursor this API issued") from error
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError, RecursionError) as error:
+        raise _not_ours() from error
+    if not isinstance(decoded, list) or len(decoded) != 2:
+        raise _not_ours()
+    value, row_id = decoded
+    if type(row_id) is not int or not 0 <= row_id <= MAX_CURSOR_ID:
+        raise _not_ours()
+    return _sort_value(value, sample.type.python_type), row_id
+
+
+def _not_ours() -> ValidationFailedError:
+    return ValidationFailedError("cursor", "is not a cursor this API issued")
+
+
+def _sort_value(value: Any, python_type: type) -> Any:
+    """Sortable columns are NOT NULL, so a cursor never holds null (SQL cannot order by
+    comparison with it either)."""
+    if python_type is datetime:
+        if not isinstance(value, str) or len(value) > 40:
+            raise _not_ours()
+        try:
+            return as_naive_utc(datetime.fromisoformat(value))
+        except (ValueError, OverflowError) as error:
+            raise _not_ours() from error
+    if python_type is int:
+        if type(value) is not int or abs(value) > MAX_CURSOR_ID:
+            raise _not_ours()
+        return value
+    if python_type is Decimal or python_type is float:
+        if type(value) not in (str, int, float) or len(str(value)) > 40:
+            raise _not_ours()
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation as error:
+            raise _not_ours() from error
+        if not number.is_finite() or abs(number) >= MAX_CURSOR_NUMBER:
+            raise _not_ours()
+        return number if python_type is Decimal else float(number)
+    if python_type is str:
+        if not isinstance(value, str) or len(value) > MAX_CURSOR_TEXT or not is_storable_text(value):
+            raise _not_ours()
+        return value
+    raise _not_ours()
 
 
 def keyset_page(

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm_core.api.server_errors import ContainServerErrors
 from crm_core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
 from crm_core.settings import CoreSettings
 from crm_core.web.pages import auth, contacts, home, records, segments
@@ -56,6 +57,7 @@ def create_web_app(
         web.include_router(router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_error_pages(web, prefix)
+    web.add_middleware(ContainServerErrors)
 
     @web.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
