@@ -177,9 +177,7 @@ def test_a_poisoned_activity_is_rejected_alone_and_the_record_stays_readable(
     rep = world.headers(Role.SALES_REP)
     contact = world.contacts[(Role.SALES_REP, "own")]
     body = json.dumps({"activities": [_activity(world, {"fine": 1}), _activity(world, properties)]})
-    outcome = world.client.post(
-        "/activities/batch", content=body, headers={**rep, "Content-Type": "application/json"}
-    )
+    outcome = world.client.post("/activities/batch", content=body, headers={**rep, "Content-Type": "application/json"})
     assert outcome.status_code == 200, outcome.text
     assert outcome.json()["inserted"] == 1, "the good row beside the bad one is kept"
     [problem] = outcome.json()["rejected"]
