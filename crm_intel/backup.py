@@ -31,9 +31,12 @@ from crm_core.backup import (
 )
 from crm_core.bulk_load import contact_count
 from crm_core.clock import utc_now
-from crm_core.db import make_engine
+from crm_core.db import make_engine, make_session_factory
 from crm_core.entities import Contact
 from crm_core.opening import open_crm
+from crm_core.services.audit import chain_head
+from crm_core.unit_of_work import UnitOfWork
+from crm_intel.audit_heads import export_head
 from crm_intel.context import AppContext
 
 MANIFEST = "manifest.json"
@@ -108,6 +111,7 @@ def backup(ctx: AppContext, out: Path, *, include_keys: bool = False) -> BackupR
         "keys_included": include_keys,
         "files": {p.relative_to(out).as_posix(): _sha256(p) for p in files},
     }
+    manifest["audit_head"] = _export_audit_head(ctx)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return BackupResult(
         path=out,
@@ -116,6 +120,14 @@ def backup(ctx: AppContext, out: Path, *, include_keys: bool = False) -> BackupR
         bytes=sum(p.stat().st_size for p in files),
         keys_included=include_keys,
     )
+
+
+def _export_audit_head(ctx: AppContext) -> dict[str, Any]:
+    """The audit chain's head at backup time, in the manifest and in the home's exported heads."""
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        head = chain_head(uow)
+    export_head(ctx.home.resolve(), head, reason="backup")
+    return {"last_event_id": head.last_event_id, "last_hash": head.last_hash}
 
 
 def read_verified_manifest(bundle: Path) -> dict[str, Any]:

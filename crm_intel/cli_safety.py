@@ -19,16 +19,28 @@ safety = typer.Typer()
 
 @safety.command("audit-verify")
 def audit_verify() -> None:
-    """Recompute the audit trail's hash chain; exits 1 at the first tampered event."""
-    from crm_core.db import make_session_factory
-    from crm_core.services.audit import verify_chain
-    from crm_core.unit_of_work import UnitOfWork
+    """Recompute the audit trail's keyed hash chain; exits 1 at the first tampered event.
 
-    with UnitOfWork(make_session_factory(context().engine)) as uow:
-        check = verify_chain(uow)
+    Every head exported at an earlier verify or backup must still be in the chain; an intact
+    chain's head is exported again.
+    """
+    from crm_core.db import make_session_factory
+    from crm_core.services.audit import chain_head, verify_chain
+    from crm_core.unit_of_work import UnitOfWork
+    from crm_intel.audit_heads import export_head, exported_heads
+
+    ctx = context()
+    home = ctx.home.resolve()
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        check = verify_chain(uow, exported_heads(home))
+        head = chain_head(uow)
     if not check.intact:
-        fail(f"audit chain broken at event {check.first_broken_id} (after {check.events:,} intact events)")
-    console.print(f"audit chain intact: {check.events:,} events")
+        fail(
+            f"audit chain broken at event {check.first_broken_id} (after {check.events:,} intact events): "
+            f"{check.reason}"
+        )
+    export_head(home, head, reason="audit-verify")
+    console.print(f"audit chain intact: {check.events:,} events; head {head.last_hash[:16]}... exported")
 
 
 @safety.command()

@@ -47,3 +47,8 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_event_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # Events from this id on are sealed with a keyed HMAC; earlier ones (written before the
+    # chain was keyed) with plain SHA-256. The seal binds the cut-over to the key, so it cannot
+    # be moved past an edited event without the key.
+    keyed_from_id: Mapped[int] = mapped_column(Integer, server_default="1")
+    keyed_from_seal: Mapped[str | None] = mapped_column(String(64))

@@ -98,6 +98,12 @@ class FieldKeyring:
     def written_with_primary(self, token: str) -> bool:
         return token.split(":", 2)[1:2] == [self._primary_id]
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for one purpose (the audit chain, model seals), derived from the lookup key:
+        it lives wherever the field keys live, never in the database, and rotating the
+        encryption keys leaves it unchanged, so what it sealed stays verifiable."""
+        return hmac.new(self._lookup_raw, b"crm-intel derived key: " + purpose.encode(), hashlib.sha256).digest()
+
     def lookup_hash(self, normalised: str) -> str:
         """The keyed hash equal values share; callers normalise first (see `normalise`)."""
         return hmac.new(self._lookup_raw, normalised.encode(), hashlib.sha256).hexdigest()

@@ -1,4 +1,4 @@
-"""The audit trail: append-only events in a SHA-256 hash chain, and its verification.
+"""The audit trail: append-only events in a keyed hash chain (HMAC-SHA-256), and its verification.
 
 Appenders claim the next id on the single chain-head row first, so concurrent writers queue up
 and the chain never forks (a row lock on PostgreSQL, the database write lock on SQLite).
@@ -6,9 +6,8 @@ and the chain never forks (a row lock on PostgreSQL, the database write lock on 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable
+import hmac
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,6 +16,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 
 from crm_core.auth.principal import Principal
 from crm_core.entities import AuditChainHead, AuditEvent
+from crm_core.services.audit_seal import cut_over_seal, keyed_event_hash, unkeyed_event_hash
 from crm_core.unit_of_work import UnitOfWork
 
 GENESIS_HASH = "0" * 64
@@ -32,11 +32,6 @@ _CLAIM_NEXT_ID = (
 )
 _APPEND = insert(_EVENTS)
 _ADVANCE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("digest"))
-
-
-def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
 _HASHED = (
@@ -100,7 +95,7 @@ def record(
         "details": details or {},
         "request_id": actor.request_id,
     }
-    digest = event_hash(prev_hash, _canonical(values))
+    digest = keyed_event_hash(prev_hash, _canonical(values))
     connection.execute(_APPEND, {**values, "prev_hash": prev_hash, "hash": digest})
     connection.execute(_ADVANCE_HEAD, {"digest": digest})
     return event_id
@@ -110,15 +105,35 @@ def record(
 class ChainCheck:
     events: int
     first_broken_id: int | None
+    reason: str | None = None
 
     @property
     def intact(self) -> bool:
         return self.first_broken_id is None
 
 
-def verify_chain(uow: UnitOfWork) -> ChainCheck:
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest event's id and hash, as exported outside the database at a verify or backup."""
+
+    last_event_id: int
+    last_hash: str
+
+
+def verify_chain(uow: UnitOfWork, exported_heads: Sequence[ChainHead] = ()) -> ChainCheck:
     """Recompute every hash in order; the first event whose hash or link does not match is
-    where tampering (an edit, an insertion or a deletion) begins."""
+    where tampering (an edit, an insertion or a deletion) begins.
+
+    Events from the head's `keyed_from_id` on carry a keyed HMAC, so an edit with every later
+    hash recomputed still fails without the key; the cut-over itself is sealed with the key.
+    Heads exported earlier (`exported_heads`) must still be in the chain with the same hash,
+    which also catches a rewrite by someone holding the key, back to the last export.
+    """
+    head = uow.session.get(AuditChainHead, 1)
+    keyed_from = head.keyed_from_id if head is not None else 1
+    if head is not None and not hmac.compare_digest(head.keyed_from_seal or "", cut_over_seal(keyed_from)):
+        return ChainCheck(0, 1, "the chain's keyed cut-over was changed, or the keys are not this home's")
+    pinned = {known.last_event_id: known.last_hash for known in exported_heads}
     previous, expected_id, checked = GENESIS_HASH, 1, 0
     last_id = 0
     while True:
@@ -128,15 +143,24 @@ def verify_chain(uow: UnitOfWork) -> ChainCheck:
         if not batch:
             break
         for event in batch:
+            seal = keyed_event_hash if event.id >= keyed_from else unkeyed_event_hash
             if (
                 event.id != expected_id
                 or event.prev_hash != previous
-                or event_hash(previous, _hashed_fields(event)) != event.hash
+                or not hmac.compare_digest(seal(previous, _hashed_fields(event)), event.hash)
             ):
-                return ChainCheck(checked, event.id)
+                return ChainCheck(checked, event.id, "its hash or its link to the previous event does not match")
+            if event.id in pinned and pinned.pop(event.id) != event.hash:
+                return ChainCheck(checked, event.id, "it differs from the head exported at an earlier verify")
             previous, expected_id, checked = event.hash, expected_id + 1, checked + 1
         last_id = batch[-1].id
-    head = uow.session.get(AuditChainHead, 1)
     if head is not None and (head.last_hash != previous or head.last_event_id != checked):
-        return ChainCheck(checked, checked + 1)  # the newest events were removed
+        return ChainCheck(checked, checked + 1, "the newest events were removed")
+    if pinned:
+        return ChainCheck(checked, min(pinned), "an event exported at an earlier verify is gone")
     return ChainCheck(checked, None)
+
+
+def chain_head(uow: UnitOfWork) -> ChainHead:
+    head = uow.session.get_one(AuditChainHead, 1)
+    return ChainHead(head.last_event_id, head.last_hash)
