@@ -6,6 +6,7 @@ field before the field keys are in place.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -15,6 +16,15 @@ from crm_core.migrate import upgrade
 from crm_core.protection import keyring
 from crm_core.protection.keys import load_keyring
 from crm_core.settings import CoreSettings, embedded_database_url
+
+
+def secure_home(home: Path) -> None:
+    """Create the data home owner-only, and make an existing one so: with the folder closed to
+    others, files an older release left world-readable inside it are out of their reach too."""
+    resolved = home.resolve()
+    resolved.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if resolved.stat().st_uid == os.getuid():
+        resolved.chmod(0o700)
 
 
 def install_keys(settings: CoreSettings) -> None:
@@ -28,7 +38,7 @@ def open_crm(settings: CoreSettings, *, migrate: bool = True) -> Engine:
 
 
 def _open_database(home: Path, url: str, *, migrate: bool) -> Engine:
-    home.resolve().mkdir(parents=True, exist_ok=True)
+    secure_home(home)
     engine = make_engine(url)
     if migrate:
         upgrade(engine)

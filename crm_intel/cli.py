@@ -18,6 +18,7 @@ from crm_intel.console import console
 app = typer.Typer(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
 
 DEFAULT_PORT = 3000
+OWNER_ONLY_UMASK = 0o077
 ACTIVITY_SCALE_HELP = "multiplies the demo contacts' everyday activity (1: about 26 events each over two years)"
 
 app.add_typer(segments_app, name="segments")
@@ -26,10 +27,13 @@ app.add_typer(models_app, name="models")
 
 @app.callback()
 def _before_any_command() -> None:
-    """Silence telemetry before a command imports MLflow, Feast or BentoML (some write at import)."""
+    """Files this process (and the servers and jobs it starts) creates are its owner's only:
+    the data home holds personal data, keys, backups and exports. Then silence telemetry before
+    a command imports MLflow, Feast or BentoML (some write at import)."""
     from crm_core.settings import CoreSettings
     from crm_intel.context import quiet_third_parties
 
+    os.umask(OWNER_ONLY_UMASK)
     quiet_third_parties(CoreSettings().home.resolve())
 
 

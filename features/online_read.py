@@ -37,10 +37,19 @@ if TYPE_CHECKING:
 _SCALAR_TYPES = frozenset({"Float64", "Int64"})
 
 
+class OnlineStoreUnavailableError(Exception):
+    """The online store cannot be read (a corrupted file, an unreachable server): scoring and
+    readiness say so instead of failing with the driver's error."""
+
+
 class OnlineReader(Protocol):
     def read(self, service_name: str, contact_ids: Sequence[int]) -> pl.DataFrame:
         """Latest online values of `service_name` for each contact, in the order given, with the
         time they were computed at (null, with null features, for a contact never stored)."""
+        ...
+
+    def probe(self) -> None:
+        """Raise OnlineStoreUnavailableError unless the store answers a cheap read."""
         ...
 
 
@@ -98,7 +107,10 @@ class _DirectReader:
 
     def read(self, service_name: str, contact_ids: Sequence[int]) -> pl.DataFrame:
         service = self._service(service_name)
-        found = self._fetch(service, list(contact_ids))
+        try:
+            found = self._fetch(service, list(contact_ids))
+        except self._store_errors() as error:
+            raise OnlineStoreUnavailableError(f"the online store could not be read ({type(error).__name__})") from error
         names = service.feature_names
         rows = []
         for contact_id in contact_ids:
@@ -113,6 +125,18 @@ class _DirectReader:
 
     def _fetch(self, service: ServiceRead, contact_ids: list[int]) -> dict[int, tuple[dict[str, Any], datetime | None]]:
         raise NotImplementedError
+
+    def _store_errors(self) -> tuple[type[Exception], ...]:
+        raise NotImplementedError
+
+    def _ping(self) -> None:
+        raise NotImplementedError
+
+    def probe(self) -> None:
+        try:
+            self._ping()
+        except self._store_errors() as error:
+            raise OnlineStoreUnavailableError(f"the online store could not be read ({error})") from error
 
 
 class SqliteOnlineReader(_DirectReader):
@@ -140,6 +164,24 @@ class SqliteOnlineReader(_DirectReader):
         connection = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, isolation_level=None)
         self._local.held = (identity, connection)
         return connection
+
+    def _store_errors(self) -> tuple[type[Exception], ...]:
+        return (sqlite3.DatabaseError,)
+
+    def _ping(self) -> None:
+        """Read the schema and one row of every table through a fresh connection: a file that
+        is not a database, or whose pages are damaged where the tables start, fails here (a
+        held connection could answer from pages it cached before the damage)."""
+        if not self._path.exists():
+            return  # nothing built yet: a state, not a fault (contacts answer "not ready")
+        connection = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                quoted = table.replace('"', '""')
+                connection.execute(f'SELECT * FROM "{quoted}" LIMIT 1').fetchall()
+        finally:
+            connection.close()
 
     def _fetch(self, service: ServiceRead, contact_ids: list[int]) -> dict[int, tuple[dict[str, Any], datetime | None]]:
         keys = {self.layout.entity_key(contact_id): contact_id for contact_id in contact_ids}
@@ -184,6 +226,14 @@ class RedisOnlineReader(_DirectReader):
         super().__init__(store)
         self._client = redis.Redis(**connection_options(connection_string))
         self._fields: dict[str, list[tuple[int, str | None, bytes]]] = {}
+
+    def _store_errors(self) -> tuple[type[Exception], ...]:
+        import redis
+
+        return (redis.RedisError,)
+
+    def _ping(self) -> None:
+        self._client.ping()
 
     def _service_fields(self, service: ServiceRead) -> list[tuple[int, str | None, bytes]]:
         """(view position, feature or None for the view's timestamp, hash field) per field read."""
@@ -231,6 +281,9 @@ class FeastOnlineReader:
 
     def read(self, service_name: str, contact_ids: Sequence[int]) -> pl.DataFrame:
         return online_features(self._store, service_name, list(contact_ids))
+
+    def probe(self) -> None:
+        """Feast's own path has no cheap read to try; its reads fail loudly on their own."""
 
 
 def open_online_reader(store: FeatureStore) -> OnlineReader:

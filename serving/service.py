@@ -8,15 +8,17 @@ request validation answers 422 with field-level detail, like the CRM API beside 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import bentoml
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm_core.api import create_api, install_error_handlers
+from crm_core.api.body_limit import MAX_JSON_BODY_BYTES, LimitRequestBody
 from crm_core.api.deps import Credentials, policy, principal_for
 from crm_core.api.server_errors import ContainServerErrors
 from crm_core.auth.principal import Principal
@@ -28,10 +30,12 @@ from crm_core.services.reasons import visible_reasons
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
+from features.online_read import OnlineStoreUnavailableError
 from features.settings import FeatureSettings
 from models.artifacts import ArtifactIntegrityError
 from serving import web_models
 from serving.champion import ChampionCache, Loaded, NoChampionError, load_champion
+from serving.edge import ServerEdge
 from serving.json_only import refuse_non_json_bodies
 from serving.model_desk import ModelDesk
 from serving.model_jobs import ModelJobs
@@ -40,9 +44,12 @@ from serving.recommend import RECOMMENDER, load_recommender, recommend_contacts
 from serving.settings import ServingSettings, serve_workers, service_tracing
 
 crm_api = create_api()
-predict_api = FastAPI(title="crm-intel predictions", version="1")
+# No HTML docs: FastAPI's pages load Swagger UI from a CDN (a third-party script, and blank
+# offline); the OpenAPI documents stay at /api/openapi.json and /predict/openapi.json.
+predict_api = FastAPI(title="crm-intel predictions", version="1", docs_url=None, redoc_url=None)
 install_error_handlers(predict_api)
 predict_api.add_middleware(ContainServerErrors)
+predict_api.add_middleware(LimitRequestBody, default_bytes=MAX_JSON_BODY_BYTES)
 refuse_non_json_bodies(predict_api)
 web_app = web_models.create_pages()
 
@@ -94,7 +101,16 @@ class RecommendResponse(BaseModel):
     recommendations: list[ContactRecommendations]
 
 
-@bentoml.service(name="crm_intel", workers=serve_workers(), traffic={"timeout": 60}, tracing=service_tracing())
+# BentoML's request metrics are off: they label series by raw request path, so every distinct
+# URL (record ids included) became a new series on an anonymous /metrics (2,200 random paths
+# grew it from 422 KB to 9.8 MB and exposed which records were read).
+@bentoml.service(
+    name="crm_intel",
+    workers=serve_workers(),
+    traffic={"timeout": 60},
+    tracing=service_tracing(),
+    metrics={"enabled": False},
+)
 @bentoml.asgi_app(crm_api, path="/api")
 @bentoml.asgi_app(predict_api, path="/predict")
 @bentoml.asgi_app(web_app, path=WEB_PREFIX)
@@ -121,6 +137,23 @@ class CrmIntelService:
         for model_name in SCORING_MODELS:
             self._warm_up(self.champions, model_name)
         self._warm_up(self.recommenders, RECOMMENDER)
+
+    def __is_ready__(self) -> bool:
+        """BentoML's `/readyz`: ready only when the CRM database and the online store both
+        answer a read; otherwise 503 naming which one failed (raised, so the reason reaches
+        the response instead of BentoML's generic "returns False")."""
+        from sqlalchemy import text
+
+        try:
+            with self.session_factory() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as error:  # any driver's failure means the same: not ready
+            raise StarletteHTTPException(503, f"the CRM database could not be read ({type(error).__name__})") from None
+        try:
+            self.online.probe()
+        except OnlineStoreUnavailableError as error:
+            raise StarletteHTTPException(503, str(error)) from None
+        return True
 
     @staticmethod
     def _warm_up(cache: ChampionCache[Any], model_name: str) -> None:
@@ -186,6 +219,8 @@ class CrmIntelService:
             raise HTTPException(status_code=404, detail={"error": str(error), "id": error.entity_id}) from error
         except FeaturesNotReadyError as error:
             raise HTTPException(status_code=409, detail={"error": str(error), "ids": error.contact_ids}) from error
+        except OnlineStoreUnavailableError as error:
+            raise HTTPException(status_code=503, detail={"error": str(error)}) from error
         return PredictResponse(
             model=champion.model_name,
             version=champion.version,
@@ -213,6 +248,10 @@ class CrmIntelService:
     async def predict_lead(self, request: PredictRequest, http: Request, credentials: Credentials) -> Response:
         """Probability that an open deal of the contact is won in the next 90 days."""
         return _json(await run_in_threadpool(self._predict, "lead", request, http, credentials))
+
+
+# The decorators made the class a BentoML Service (its type stubs do not say so).
+cast("bentoml.Service[CrmIntelService]", CrmIntelService).add_asgi_middleware(ServerEdge, home_path=f"{WEB_PREFIX}/")
 
 
 def _json(answer: BaseModel) -> Response:

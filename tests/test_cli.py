@@ -96,6 +96,25 @@ def test_demo_data_refuses_a_non_empty_crm(tmp_path: Path) -> None:
     assert verified.returncode == 0, "the audit trail survives a replace, intact"
 
 
+def test_data_home_files_and_exports_are_owner_only(tmp_path: Path) -> None:
+    """The finding: data files, backups and exports were world-readable (umask 022)."""
+    home = DataHome(tmp_path / "home")
+    previous = os.umask(0o022)
+    try:
+        assert home.cli("demo-data", "--contacts", "50", cwd=tmp_path).returncode == 0
+        out = tmp_path / "people.csv"
+        exported = home.cli("export", "contacts", "--out", str(out), cwd=tmp_path)
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        backup = home.cli("backup", "--out", str(tmp_path / "backup"), cwd=tmp_path)
+        assert backup.returncode == 0, backup.stdout + backup.stderr
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(home.path.stat().st_mode) == 0o700
+    written = [out, *home.path.rglob("*"), *(tmp_path / "backup").rglob("*")]
+    readable = [str(path) for path in written if stat.S_IMODE(path.stat().st_mode) & 0o077]
+    assert readable == [], "group or others may read these"
+
+
 def test_training_an_unknown_model_names_the_known_ones(tmp_path: Path) -> None:
     done = DataHome(tmp_path / "home").cli("train", "upsell", cwd=tmp_path)
     assert done.returncode == 1

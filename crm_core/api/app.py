@@ -23,6 +23,13 @@ from crm_core.api import (
     tickets,
     users,
 )
+from crm_core.api.body_limit import (
+    MAX_JSON_BODY_BYTES,
+    MAX_UPLOAD_BYTES,
+    MULTIPART_ALLOWANCE,
+    BodyLimit,
+    LimitRequestBody,
+)
 from crm_core.api.deps import PUBLIC
 from crm_core.api.nul_guard import RejectNulMiddleware
 from crm_core.api.server_errors import ContainServerErrors
@@ -41,7 +48,9 @@ from crm_core.settings import CoreSettings
 def create_api(session_factory: sessionmaker[Session] | None = None, settings: CoreSettings | None = None) -> FastAPI:
     """Build the API without touching the environment or the database: a host that opens them
     later sets `api.state.session_factory` and `api.state.settings` (read on first use if unset)."""
-    api = FastAPI(title="crm-intel CRM API", version="1")
+    # No HTML docs: FastAPI's pages load Swagger UI from a CDN (a third-party script); the
+    # OpenAPI document stays at /openapi.json.
+    api = FastAPI(title="crm-intel CRM API", version="1", docs_url=None, redoc_url=None)
     api.state.session_factory = session_factory
     api.state.settings = settings
     routers = (auth, contacts, accounts, deals, activities, tickets, products, orders)
@@ -50,6 +59,11 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     install_error_handlers(api)
     api.add_middleware(RejectNulMiddleware)
     api.add_middleware(ContainServerErrors)
+    api.add_middleware(
+        LimitRequestBody,
+        default_bytes=MAX_JSON_BODY_BYTES,
+        exceptions=[BodyLimit("/imports/", MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE)],
+    )
 
     @api.get("/health", include_in_schema=False, openapi_extra=PUBLIC)
     def health() -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
+from crm_core.api.body_limit import MAX_UPLOAD_BYTES
 from crm_core.api.deps import Caller, UoW, policy
 from crm_core.clock import utc_now
 from crm_core.errors import ValidationFailedError
@@ -15,8 +16,6 @@ from crm_core.imports.reading import read_table
 from crm_core.schemas.imports import ImportReport
 
 router = APIRouter(prefix="/imports", tags=["imports"])
-
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
 def _mapping(text: str | None) -> dict[str, str] | None:

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm_core.api.body_limit import LimitRequestBody
 from crm_core.api.server_errors import ContainServerErrors
 from crm_core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
 from crm_core.settings import CoreSettings
@@ -35,6 +36,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+
+# Pages post small forms (sign-in, segment rules, model actions).
+MAX_FORM_BODY_BYTES = 256 * 1024
 
 
 def create_web_app(
@@ -58,6 +63,7 @@ def create_web_app(
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_error_pages(web, prefix)
     web.add_middleware(ContainServerErrors)
+    web.add_middleware(LimitRequestBody, default_bytes=MAX_FORM_BODY_BYTES)
 
     @web.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -6,10 +6,12 @@ import csv
 import io
 
 import polars as pl
+import pytest
 from sqlalchemy import select
 
 from crm_core.auth.policy import Role
 from crm_core.entities import AuditEvent
+from crm_core.protection.formulas import defuse, defuse_text_columns
 from crm_core.protection.masking import mask_email
 from tests.crm_core.conftest import World
 
@@ -102,3 +104,29 @@ def test_exports_follow_reach_caps_and_are_audited(world: World) -> None:
         ).all()
     assert [event.details["rows"] for event in events] == [len(team_ids), 2, frame.height]
     assert events[-1].details["format"] == "parquet"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [" =HYPERLINK(1)", "\u00a0=1+1", "\u3000+cmd", "＝SUM(A1)", "\u200b@SUM(1)", "\ufeff-2+3", "  ＋1", "\t=1"],
+    ids=[
+        "space",
+        "nbsp",
+        "ideographic space",
+        "full-width equals",
+        "zero-width space",
+        "bom",
+        "full-width plus",
+        "tab",
+    ],
+)
+def test_formulas_behind_blanks_or_in_full_width_are_defused(cell: str) -> None:
+    """The attack: a leading space, a no-break space or a full-width '＝' slipped past."""
+    assert defuse(cell) == "'" + cell
+    assert defuse_text_columns(pl.DataFrame({"name": [cell]}))["name"].to_list() == ["'" + cell]
+
+
+@pytest.mark.parametrize("cell", ["Ada", "a=b", " plain words", "50%", "O'Brien", ""])
+def test_ordinary_text_is_left_alone(cell: str) -> None:
+    assert defuse(cell) == cell
+    assert defuse_text_columns(pl.DataFrame({"name": [cell]}))["name"].to_list() == [cell]

@@ -4,12 +4,15 @@ generated CRM -> features in Feast -> churn trained in MLflow -> served -> writt
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from select import select as wait_for_io
 
 import httpx
 import pytest
@@ -262,3 +265,80 @@ def test_prediction_endpoints_refuse_pickled_bodies(server: Server, content_type
         assert response.status_code == 415, response.text
         assert "application/json" in response.json()["detail"]
     assert not marker.exists()
+
+
+def _stream_until_answered(url: str, path: str, *, declare_length: bool, total: int = 200 * 2**20) -> tuple[int, int]:
+    """Send a `total`-byte JSON body to `path` a megabyte at a time until the server answers;
+    returns (status, bytes sent before the answer)."""
+    host, port = url.removeprefix("http://").split(":")
+    chunk = b"[" + b"1," * (2**19 - 1)
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        framing = f"Content-Length: {total}" if declare_length else "Transfer-Encoding: chunked"
+        kind = "application/x-www-form-urlencoded" if path.startswith("/app/") else "application/json"
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {kind}\r\n{framing}\r\n\r\n"
+        connection.sendall(head.encode())
+        sent = 0
+        while sent < total:
+            readable, _, _ = wait_for_io([connection], [], [], 0)
+            if readable:
+                break
+            piece = chunk if declare_length else f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+            try:
+                connection.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        answer = connection.recv(4096).decode(errors="replace")
+    return int(answer.split(" ", 2)[1]), sent
+
+
+@pytest.mark.parametrize("declare_length", [True, False], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("path", ["/api/auth/login", "/predict/churn", "/app/login"])
+def test_a_200_mb_body_is_refused_while_it_streams(server: Server, path: str, declare_length: bool) -> None:
+    """The attack: a 200 MB anonymous body to the sign-in route was buffered and parsed (23 s)."""
+    status, sent = _stream_until_answered(server.url, path, declare_length=declare_length)
+    assert status == 413
+    assert sent < 40 * 2**20, f"the server read {sent / 2**20:.0f} MiB before refusing"
+    assert httpx.get(f"{server.url}/api/health", timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("server", ["embedded"], indirect=True)
+def test_a_broken_online_store_is_a_503_with_its_reason_not_ready(server: Server, tmp_path: Path) -> None:
+    """The finding: a corrupted online store gave bare 500s while /readyz said ready."""
+    assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
+    uri = server.home.tracking_uri
+    if not MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions("name = 'churn'"):
+        trained = server.home.cli("train", "churn")
+        assert trained.returncode == 0, trained.stdout + trained.stderr
+    store = server.home.path / "feast" / "online.db"
+    aside = tmp_path / "online.db.aside"
+    os.replace(store, aside)
+    try:
+        store.write_bytes(os.urandom(64 * 1024))
+        ready = httpx.get(f"{server.url}/readyz", timeout=30)
+        assert ready.status_code == 503
+        assert "online store could not be read" in ready.text
+        scored = httpx.post(
+            f"{server.url}/predict/churn", json={"contact_ids": [1]}, headers=server.auth("admin"), timeout=30
+        )
+        assert scored.status_code == 503, scored.text
+        assert "online store could not be read" in scored.text
+    finally:
+        os.replace(aside, store)
+    assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
+
+
+def test_the_server_serves_no_third_party_page_and_no_metrics(server: Server) -> None:
+    """The finding: an anonymous /metrics labelled by raw path, and BentoML's root page loading
+    Google Tag Manager with no CSP."""
+    for path in ("/metrics", f"/metrics?x={os.getpid()}"):
+        assert httpx.get(f"{server.url}{path}", timeout=30).status_code == 404
+    root = httpx.get(f"{server.url}/", timeout=30)
+    assert root.status_code == 303 and root.headers["location"] == "/app/"
+    for path in ("/readyz", "/livez", "/api/health", "/app/login", "/api/openapi.json"):
+        response = httpx.get(f"{server.url}{path}", timeout=30)
+        policy = response.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in policy, path
+        assert "googletagmanager" not in response.text
+    for docs in ("/api/docs", "/predict/docs"):
+        assert httpx.get(f"{server.url}{docs}", timeout=30).status_code == 404

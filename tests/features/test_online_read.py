@@ -12,7 +12,12 @@ import polars as pl
 import pytest
 
 from crm_intel.context import AppContext
-from features.online_read import SqliteOnlineReader, describe_service, open_online_reader
+from features.online_read import (
+    OnlineStoreUnavailableError,
+    SqliteOnlineReader,
+    describe_service,
+    open_online_reader,
+)
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
 from features.store import online_features, online_store_path, open_store
@@ -82,3 +87,43 @@ def test_a_replaced_store_file_is_read_afresh(generated_crm: AppContext, tmp_pat
     after = reader.read("churn_v1", [contact_id])
     assert after[EVENT_TIMESTAMP][0] is None, "the replaced file no longer holds the contact"
     assert_same_as_feast(after, online_features(open_store(copy), "churn_v1", [contact_id]))
+
+
+def _copied_store(generated_crm: AppContext, home: Path) -> FeatureSettings:
+    copy = FeatureSettings(home=home)
+    shutil.copytree(generated_crm.features.feast_dir, copy.feast_dir, ignore=shutil.ignore_patterns("offline"))
+    for leftover in copy.feast_dir.glob("online.db-*"):
+        leftover.unlink()
+    with (
+        sqlite3.connect(online_store_path(generated_crm.features)) as source,
+        sqlite3.connect(online_store_path(copy)) as target,
+    ):
+        source.backup(target)
+    return copy
+
+
+def test_a_corrupted_store_file_is_reported_as_unavailable(generated_crm: AppContext, tmp_path: Path) -> None:
+    """The finding: a corrupted online store gave bare 500s while /readyz said ready."""
+    copy = _copied_store(generated_crm, tmp_path / "var")
+    reader = open_online_reader(open_store(copy))
+    contact_id = sample_ids(generated_crm, 1, seed=9)[0]
+    reader.probe()
+    assert reader.read("churn_v1", [contact_id])[EVENT_TIMESTAMP][0] is not None
+    path = online_store_path(copy)
+    with path.open("r+b") as damaged:
+        damaged.write(os.urandom(4096))  # the header and first page: not a database any more
+    with pytest.raises(OnlineStoreUnavailableError, match="could not be read"):
+        reader.probe()
+    restarted = open_online_reader(open_store(copy))
+    with pytest.raises(OnlineStoreUnavailableError, match="DatabaseError"):
+        restarted.read("churn_v1", [contact_id])
+
+
+def test_an_unreachable_redis_is_reported_as_unavailable(generated_crm: AppContext) -> None:
+    from features.online_read import RedisOnlineReader
+
+    reader = RedisOnlineReader(open_store(generated_crm.features), "127.0.0.1:1")
+    with pytest.raises(OnlineStoreUnavailableError, match="could not be read"):
+        reader.probe()
+    with pytest.raises(OnlineStoreUnavailableError, match="ConnectionError"):
+        reader.read("churn_v1", [1])
