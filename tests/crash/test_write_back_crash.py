@@ -21,6 +21,8 @@ from sqlalchemy import Engine, func, select
 from benchmarks.synthetic import bare_contacts
 from crm_core.bulk_load import load_tables
 from crm_core.entities import Prediction, WriteBackRun
+from crm_core.protection import keyring
+from crm_core.protection.keyring import FieldKeyring
 from tests.crash.writer import expected_score, write_scores
 
 pytestmark = pytest.mark.slow
@@ -37,7 +39,8 @@ class Tally:
     completed: int = 0  # runs that finished before their kill came
 
 
-def _write(url: str, version: str, writing: Event) -> None:
+def _write(url: str, version: str, writing: Event, keys: tuple[tuple[str, ...], str]) -> None:
+    keyring.install(FieldKeyring(*keys))  # the forked writer signs its audit events like the parent
     write_scores(url, version, CONTACTS, CHUNK, writing.set)
 
 
@@ -74,12 +77,14 @@ def test_sigkilled_write_back_resumes_with_nothing_partial_lost_or_doubled(datab
     load_tables(engine, {"contacts": bare_contacts(CONTACTS)})
     rng = random.Random(SEED)
     tally, version_number = Tally(), 1
+    active = keyring.active()
+    keys = (active.encryption_keys, active.lookup_key)
     fork = multiprocessing.get_context("forkserver")
     fork.set_forkserver_preload([__name__, "psycopg"])
     for _ in range(KILLS):
         version = str(version_number)
         writing = fork.Event()
-        writer = fork.Process(target=_write, args=(database_url, version, writing))
+        writer = fork.Process(target=_write, args=(database_url, version, writing, keys))
         writer.start()
         assert writing.wait(60), "the writer did not start writing"
         writer.join(timeout=rng.uniform(0.0, 1.5))

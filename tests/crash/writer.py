@@ -18,8 +18,11 @@ from datetime import datetime
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.db import make_engine, make_session_factory
+from crm_core.protection import keyring
+from crm_core.protection.keys import load_keyring
 from crm_core.services.predictions import NewPrediction
 from crm_core.services.write_back_runs import RunKey, write_back_resumably
+from crm_core.settings import CoreSettings
 from tests.crash.barrier import wait_for_go
 
 FEATURE_TIMESTAMP = datetime(2026, 11, 1)
@@ -64,6 +67,9 @@ def write_scores(url: str, version: str, contacts: int, chunk: int, writing: Cal
 
 
 def main(url: str, version: str, contacts: int, chunk: int) -> None:
+    # The keys come from the environment, as for any process of the product: the write-back's
+    # audit events are sealed with a key derived from them.
+    keyring.install(load_keyring(CoreSettings(database_url=url)))
     wait_for_go()
     write_scores(url, version, contacts, chunk, lambda: print("writing", flush=True))
     print("done", flush=True)

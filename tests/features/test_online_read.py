@@ -110,6 +110,8 @@ def test_a_corrupted_store_file_is_reported_as_unavailable(generated_crm: AppCon
     reader.probe()
     assert reader.read("churn_v1", [contact_id])[EVENT_TIMESTAMP][0] is not None
     path = online_store_path(copy)
+    with sqlite3.connect(path) as settle:  # every page in the file itself, none left in the WAL
+        settle.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     with path.open("r+b") as damaged:
         damaged.write(os.urandom(4096))  # the header and first page: not a database any more
     with pytest.raises(OnlineStoreUnavailableError, match="could not be read"):
