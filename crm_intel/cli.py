@@ -154,27 +154,6 @@ def import_dataset(
         console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
 
 
-@app.command("mlflow-ui")
-def mlflow_ui(
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
-) -> None:
-    """Open the MLflow UI on this data home's runs and registry, for data scientists (loopback only)."""
-    ctx = context()
-    uri = ctx.training.tracking_uri
-    console.print(f"MLflow UI on http://127.0.0.1:{port}  (runs and registry: {uri})")
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--registry-store-uri", uri]
-    command += [
-        "--default-artifact-root",
-        ctx.training.artifact_root.as_uri(),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    command += ["--workers", "1"]
-    os.execve(sys.executable, command, dict(os.environ))
-
-
 @app.command()
 def evaluate(
     data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),

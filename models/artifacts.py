@@ -1,9 +1,15 @@
-"""Registered model artifacts, sealed with a sha256 at registration and checked before loading.
+"""Registered model artifacts, sealed at registration and checked before loading.
 
 A pyfunc artifact is a pickle: whoever can write to the artifact store can run code in every
-process that loads it. The registry database records the digest of the artifact directory at
-registration; loading copies the files out of the store, hashes the copy and unpickles that
-same copy only if it matches, so nothing changed between the check and the load.
+process that loads it. At registration the sha256 of the artifact directory is sealed with an
+HMAC whose key the registry does not hold (the caller passes it; it lives with the field keys),
+and the seal is stored on the model version. Loading copies the files out of the store, hashes
+the copy, checks the seal, and unpickles that same copy only if it matches, so nothing changed
+between the check and the load. Someone who can write the registry can rewrite a tag, but not
+compute a seal for files of their own.
+
+The champion alias is sealed the same way when the product moves it: an alias moved, or set,
+by anyone else (the MLflow UI, a script against the registry) is refused at load.
 
 This is the one place the registering side (training) and the loading side (serving) can both
 reach, which is why a little file I/O lives in `models`.
@@ -12,11 +18,13 @@ reach, which is why a little file I/O lives in `models`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import tempfile
 from pathlib import Path
 from typing import Any
 
-DIGEST_TAG = "artifact_sha256"
+SEAL_TAG = "artifact_seal"
+CHAMPION_SEAL_TAG = "champion_seal"
 # Written by MLflow into every download (the registered name and version), not stored with the model.
 _ADDED_ON_DOWNLOAD = frozenset({"registered_model_meta"})
 
@@ -59,26 +67,74 @@ def _download(model_name: str, version: str, tracking_uri: str, into: Path) -> P
     )
 
 
-def seal(client: Any, tracking_uri: str, model_name: str, version: str) -> str:
-    """Record the digest of the version's artifacts, as stored, on the model version."""
+def _mac(key: bytes, *parts: str) -> str:
+    return hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def artifact_seal(key: bytes, model_name: str, version: str, digest: str) -> str:
+    """Binds the files' digest to this model and version: a seal copied onto another version
+    does not verify there."""
+    return _mac(key, "artifact", model_name, version, digest)
+
+
+def seal(client: Any, tracking_uri: str, model_name: str, version: str, key: bytes) -> str:
+    """Record the keyed seal of the version's artifacts, as stored, on the model version."""
     with tempfile.TemporaryDirectory(prefix="crm-seal-") as scratch:
         digest = directory_digest(_download(model_name, version, tracking_uri, Path(scratch)))
-    client.set_model_version_tag(model_name, version, DIGEST_TAG, digest)
-    return digest
+    sealed = artifact_seal(key, model_name, version, digest)
+    client.set_model_version_tag(model_name, version, SEAL_TAG, sealed)
+    return sealed
 
 
-def load_verified(client: Any, tracking_uri: str, model_name: str, version: str) -> Any:
+def load_verified(client: Any, tracking_uri: str, model_name: str, version: str, key: bytes) -> Any:
     """The pyfunc model of `model_name` v`version`, loaded only if its files match the seal."""
     import mlflow
 
-    expected = client.get_model_version(model_name, version).tags.get(DIGEST_TAG)
+    expected = client.get_model_version(model_name, version).tags.get(SEAL_TAG)
     if not expected:
-        raise ArtifactIntegrityError(model_name, version, "no artifact digest was recorded at registration")
+        raise ArtifactIntegrityError(
+            model_name, version, "it carries no keyed seal (registered outside crm-intel, or before seals were keyed)"
+        )
     with tempfile.TemporaryDirectory(prefix="crm-load-") as scratch:
         local = _download(model_name, version, tracking_uri, Path(scratch))
-        actual = directory_digest(local)
-        if actual != expected:
+        digest = directory_digest(local)
+        if not hmac.compare_digest(artifact_seal(key, model_name, version, digest), expected):
             raise ArtifactIntegrityError(
-                model_name, version, f"artifact sha256 {actual[:12]}... differs from the registered {expected[:12]}..."
+                model_name,
+                version,
+                f"its files (sha256 {digest[:12]}...) do not match the seal recorded at registration, "
+                "or the seal was not made with this home's keys",
             )
         return mlflow.pyfunc.load_model(str(local))
+
+
+def champion_seal(key: bytes, model_name: str, version: str) -> str:
+    """The tag value recording that the product made `version` champion: the version, then its MAC."""
+    return f"{version}:{_mac(key, 'champion', model_name, version)}"
+
+
+def seal_champion(client: Any, model_name: str, version: str, key: bytes) -> None:
+    """Record that the product made `version` champion; set just before the alias, every time."""
+    client.set_registered_model_tag(model_name, CHAMPION_SEAL_TAG, champion_seal(key, model_name, version))
+
+
+def sealed_champion(client: Any, model_name: str) -> str | None:
+    """The version the product last made champion (whatever the alias says now), if any."""
+    try:
+        sealed = str(client.get_registered_model(model_name).tags.get(CHAMPION_SEAL_TAG, ""))
+    except Exception:  # no such registered model: nothing was ever sealed
+        return None
+    version, _, _ = sealed.partition(":")
+    return version or None
+
+
+def verify_champion(client: Any, model_name: str, version: str, key: bytes) -> None:
+    """Refuse a champion alias the product did not set: moved in the MLflow UI or by a script."""
+    sealed = str(client.get_registered_model(model_name).tags.get(CHAMPION_SEAL_TAG, ""))
+    if not hmac.compare_digest(champion_seal(key, model_name, version), sealed):
+        made = sealed.partition(":")[0] or "none"
+        raise ArtifactIntegrityError(
+            model_name,
+            version,
+            f"the champion alias points here, but crm-intel made v{made} champion: it was moved outside crm-intel",
+        )

@@ -55,14 +55,34 @@ def prepare_registry(tracking_uri: str) -> None:
 
 def load_champion(tracking_uri: str, model_name: str) -> Champion:
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = champion_entry(client, model_name)
+    return _load_version(client, tracking_uri, model_name, version)
+
+
+def champion_entry(client: Any, model_name: str) -> Any:
+    """The model version the champion alias names, after checking the product put it there.
+
+    An alias moved outside crm-intel, or removed while crm-intel had sealed one, is refused with
+    ArtifactIntegrityError (the server answers 503 saying so); none ever set is NoChampionError.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from crm_core.protection.keyring import model_seal_key
+    from models.artifacts import ArtifactIntegrityError, sealed_champion, verify_champion
+
     try:
         version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
     except MlflowException as error:
+        made = sealed_champion(client, model_name)
+        if made is not None:
+            raise ArtifactIntegrityError(
+                model_name, made, "crm-intel made it champion, but the alias was removed outside crm-intel"
+            ) from error
         raise NoChampionError(model_name) from error
-    return _load_version(client, tracking_uri, model_name, version)
+    verify_champion(client, model_name, str(version.version), model_seal_key())
+    return version
 
 
 def load_challenger(tracking_uri: str, model_name: str) -> Champion | None:
@@ -87,13 +107,14 @@ def load_challenger(tracking_uri: str, model_name: str) -> Champion | None:
 
 
 def _load_version(client: Any, tracking_uri: str, model_name: str, version: Any) -> Champion:
+    from crm_core.protection.keyring import model_seal_key
     from models.artifacts import load_verified
     from models.pyfunc import unwrap
 
     if version.run_id is None:
         raise NoChampionError(model_name)
     params = client.get_run(version.run_id).data.params
-    model = unwrap(load_verified(client, tracking_uri, model_name, str(version.version)))
+    model = unwrap(load_verified(client, tracking_uri, model_name, str(version.version), model_seal_key()))
     return Champion(
         model_name=model_name,
         version=str(version.version),

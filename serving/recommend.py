@@ -24,7 +24,7 @@ from crm_core.services.access import contact_ids_in_reach
 from crm_core.services.recommendations import NewRecommendation, record_recommendations
 from crm_core.unit_of_work import UnitOfWork
 from models.recommenders import Recommender
-from serving.champion import CHAMPION_ALIAS, NoChampionError
+from serving.champion import NoChampionError, champion_entry
 
 RECOMMENDER = "recommend"
 
@@ -41,20 +41,17 @@ class RecommenderChampion:
 
 def load_recommender(tracking_uri: str, model_name: str = RECOMMENDER) -> RecommenderChampion:
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
+    from crm_core.protection.keyring import model_seal_key
     from models.artifacts import load_verified
     from models.pyfunc import unwrap_recommender
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-    except MlflowException as error:
-        raise NoChampionError(model_name) from error
+    version = champion_entry(client, model_name)
     if version.run_id is None:
         raise NoChampionError(model_name)
     params = client.get_run(version.run_id).data.params
-    loaded = load_verified(client, tracking_uri, model_name, str(version.version))
+    loaded = load_verified(client, tracking_uri, model_name, str(version.version), model_seal_key())
     return RecommenderChampion(
         model_name=model_name,
         version=str(version.version),

@@ -20,7 +20,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from models.artifacts import load_verified, seal
+from crm_core.protection.keyring import model_seal_key
+from models.artifacts import load_verified, seal, seal_champion
 from models.calibration import CalibratedModel
 from models.pyfunc import CalibratedPyfunc, RecommenderPyfunc, unwrap
 from models.recommenders import Recommender
@@ -143,7 +144,7 @@ class Tracker:
                 registered_model_name=model_name,
             )
         version = str(info.registered_model_version)
-        seal(self.client, self.settings.tracking_uri, model_name, version)
+        seal(self.client, self.settings.tracking_uri, model_name, version, model_seal_key())
         return LoggedModel(run_id=run.info.run_id, version=version)
 
     def record_verdict(self, model_name: str, version: str, decision: PromotionDecision) -> None:
@@ -159,12 +160,17 @@ class Tracker:
             return None
 
     def load_version(self, model_name: str, version: str) -> CalibratedModel:
-        return unwrap(load_verified(self.client, self.settings.tracking_uri, model_name, version))
+        return unwrap(load_verified(self.client, self.settings.tracking_uri, model_name, version, model_seal_key()))
 
     def set_champion(self, model_name: str, version: str) -> None:
-        self.client.set_registered_model_alias(model_name, CHAMPION, version)
+        self._move_alias(model_name, version)
         history = [*self.champion_history(model_name), version][-MAX_HISTORY:]
         self.client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
+
+    def _move_alias(self, model_name: str, version: str) -> None:
+        """Seal the designation, then move the alias: serving refuses an alias nobody sealed."""
+        seal_champion(self.client, model_name, version, model_seal_key())
+        self.client.set_registered_model_alias(model_name, CHAMPION, version)
 
     def champion_history(self, model_name: str) -> list[str]:
         """Versions that held the champion alias, oldest first, the current one last."""
@@ -217,7 +223,7 @@ class Tracker:
         if not history:
             raise NothingToRollBackError(f"no champion of '{model_name}' is recorded before version {current}")
         previous = history[-1]
-        self.client.set_registered_model_alias(model_name, CHAMPION, previous)
+        self._move_alias(model_name, previous)
         self.client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
         self.tag_version(model_name, current, {"rolled_back": "true", "rolled_back_to": previous})
         return Rollback(model_name=model_name, from_version=current, to_version=previous)

@@ -129,3 +129,11 @@ def active() -> FieldKeyring:
             "(crm_intel.context.AppContext) or call crm_core.protection.keyring.install() first"
         )
     return _active
+
+
+MODEL_SEAL_PURPOSE = "model seal"
+
+
+def model_seal_key() -> bytes:
+    """The key registered models and the champion alias are sealed with (see models.artifacts)."""
+    return active().derived_key(MODEL_SEAL_PURPOSE)

@@ -1,4 +1,5 @@
-"""Registered artifacts are sealed with a sha256 and refused when they change afterwards."""
+"""Registered artifacts and the champion alias are sealed with a key the registry does not hold,
+and refused when anyone changes them outside the product (the registry-takeover chain)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from urllib.parse import urlparse
 import pytest
 from mlflow import MlflowClient
 
+from crm_core.protection.keyring import model_seal_key
 from crm_intel.context import AppContext
-from models.artifacts import DIGEST_TAG, ArtifactIntegrityError, directory_digest
+from models.artifacts import SEAL_TAG, ArtifactIntegrityError, artifact_seal, directory_digest
 from serving.champion import load_champion
 from training.pipeline import RunResult
 from training.tracking import Tracker
@@ -70,16 +72,24 @@ def test_a_tampered_champion_is_refused_before_it_is_unpickled(
 ) -> None:
     ctx, trained = trained_crm
     client = Tracker(ctx.training).client
-    recorded = client.get_model_version("churn", trained.version).tags[DIGEST_TAG]
+    recorded = client.get_model_version("churn", trained.version).tags[SEAL_TAG]
     stored = _artifact_dir(client, "churn", trained.version)
-    assert directory_digest(stored) == recorded, "sealed with the digest of what was stored"
+    expected = artifact_seal(model_seal_key(), "churn", trained.version, directory_digest(stored))
+    assert recorded == expected, "sealed over the digest of what was stored"
     assert load_champion(ctx.serving.tracking_uri, "churn").version == trained.version
 
     marker = tmp_path / "marker"
     pickled = next(stored.rglob("python_model.pkl"))
     with _replaced(pickled, pickle.dumps(_WritesAMarker(str(marker)))):
-        with pytest.raises(ArtifactIntegrityError, match=rf"churn v{trained.version}: artifact sha256 .* differs"):
+        with pytest.raises(ArtifactIntegrityError, match=rf"churn v{trained.version}: its files .* do not match"):
             load_champion(ctx.serving.tracking_uri, "churn")
+        # The attacker re-seals with what the registry could tell them: the new files' sha256.
+        client.set_model_version_tag("churn", trained.version, SEAL_TAG, directory_digest(stored))
+        try:
+            with pytest.raises(ArtifactIntegrityError, match="do not match the seal"):
+                load_champion(ctx.serving.tracking_uri, "churn")
+        finally:
+            client.set_model_version_tag("churn", trained.version, SEAL_TAG, recorded)
         with pytest.raises(ArtifactIntegrityError):
             Tracker(ctx.training).load_version("churn", trained.version)
     assert not marker.exists(), "the replaced pickle was never loaded"
@@ -87,13 +97,38 @@ def test_a_tampered_champion_is_refused_before_it_is_unpickled(
 
 
 @pytest.mark.slow
-def test_a_version_registered_without_a_digest_is_refused(trained_crm: tuple[AppContext, RunResult]) -> None:
+def test_a_version_registered_without_a_seal_is_refused(trained_crm: tuple[AppContext, RunResult]) -> None:
     ctx, trained = trained_crm
     client = Tracker(ctx.training).client
-    recorded = client.get_model_version("churn", trained.version).tags[DIGEST_TAG]
-    client.delete_model_version_tag("churn", trained.version, DIGEST_TAG)
+    recorded = client.get_model_version("churn", trained.version).tags[SEAL_TAG]
+    client.delete_model_version_tag("churn", trained.version, SEAL_TAG)
     try:
-        with pytest.raises(ArtifactIntegrityError, match="no artifact digest was recorded"):
+        with pytest.raises(ArtifactIntegrityError, match="carries no keyed seal"):
             load_champion(ctx.serving.tracking_uri, "churn")
     finally:
-        client.set_model_version_tag("churn", trained.version, DIGEST_TAG, recorded)
+        client.set_model_version_tag("churn", trained.version, SEAL_TAG, recorded)
+
+
+@pytest.mark.slow
+def test_a_version_registered_and_made_champion_outside_the_product_is_refused(
+    trained_crm: tuple[AppContext, RunResult], tmp_path: Path
+) -> None:
+    """The takeover chain: a new version registered straight in the registry (as MLflow's UI or
+    its artifact proxy allowed), given a copied seal, and made champion."""
+    ctx, trained = trained_crm
+    client = Tracker(ctx.training).client
+    source = client.get_model_version("churn", trained.version)
+    planted = client.create_model_version("churn", source.source, run_id=source.run_id)
+    try:
+        copied = client.get_model_version("churn", trained.version).tags[SEAL_TAG]
+        client.set_model_version_tag("churn", planted.version, SEAL_TAG, copied)
+        client.set_registered_model_alias("churn", "champion", planted.version)
+        with pytest.raises(ArtifactIntegrityError, match="moved outside crm-intel"):
+            load_champion(ctx.serving.tracking_uri, "churn")
+        client.delete_registered_model_alias("churn", "champion")
+        with pytest.raises(ArtifactIntegrityError, match="alias was removed outside crm-intel"):
+            load_champion(ctx.serving.tracking_uri, "churn")
+    finally:
+        client.set_registered_model_alias("churn", "champion", trained.version)
+        client.delete_model_version("churn", planted.version)
+    assert load_champion(ctx.serving.tracking_uri, "churn").version == trained.version
