@@ -20,6 +20,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted content is overwritten with zeros, not left in free pages: an erased person's
+    # name and texts must not be readable from the file afterwards.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

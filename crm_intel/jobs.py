@@ -21,7 +21,7 @@ from crm_core.entities import ErasureReason
 from crm_core.exports import CrmExport, export_crm
 from crm_core.opening import install_keys, open_scratch_crm
 from crm_core.services import audit
-from crm_core.services.erasure import ErasureResult, erase_person, mark_purged, pending_purges
+from crm_core.services.erasure import ErasureResult, erase_person, mark_purged, pending_purges, scrub_freed_space
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.console import StageTimer, StepReporter, console, row_progress
 from crm_intel.context import AppContext
@@ -106,12 +106,14 @@ def erase(ctx: AppContext, contact_id: int, reason: ErasureReason) -> tuple[Eras
     with UnitOfWork(make_session_factory(ctx.engine)) as uow:
         result = erase_person(uow, ERASER, contact_id, reason, now=utc_now())
         uow.commit()
+        scrub_freed_space(uow)
     return result, purge_pending_erasures(ctx)
 
 
 def purge_pending_erasures(ctx: AppContext) -> PurgeResult:
     """Remove every erased person not yet purged from the feature side; marks them done after."""
     from features.erasure import PurgeResult, forget_contacts
+    from training.erasure import purge_training_sets
 
     session_factory = make_session_factory(ctx.engine)
     with UnitOfWork(session_factory) as uow:
@@ -119,6 +121,8 @@ def purge_pending_erasures(ctx: AppContext) -> PurgeResult:
     if not pending:
         return PurgeResult(0, 0)
     purged = forget_contacts(ctx.features, pending)
+    training_rows = purge_training_sets(ctx.training.training_sets_dir, pending)
+    purged = PurgeResult(purged.snapshot_rows_removed, purged.online_rows_removed, training_rows)
     with UnitOfWork(session_factory) as uow:
         mark_purged(uow, pending, now=utc_now())
         uow.commit()

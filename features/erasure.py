@@ -24,6 +24,7 @@ from features.store import PROJECT, online_store_path, open_store
 class PurgeResult:
     snapshot_rows_removed: int
     online_rows_removed: int
+    training_rows_removed: int = 0
 
 
 def purge_snapshots(settings: FeatureSettings, contact_ids: Sequence[int]) -> int:

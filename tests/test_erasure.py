@@ -74,12 +74,36 @@ def test_an_erased_person_is_found_nowhere_and_is_held_back_on_reimport(tmp_path
     target = busiest_contact(home)
     tag = uuid.uuid4().hex[:8]
     canary_email, canary_phone = f"erase.me.{tag}@example.com", f"+4479{int(tag, 16) % 10**8:08d}"
+    canary_name, canary_subject, canary_text = f"Zyx{tag}", f"Refund dispute {tag}", f"called about {tag} invoice"
     engine = make_engine(home.database_url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         contact = uow.session.get_one(Contact, target)
         contact.email, contact.phone, contact.notes = canary_email, canary_phone, f"canary {tag}"
+        contact.last_name = canary_name
+        uow.session.add(
+            Ticket(
+                contact_id=target,
+                channel="email",
+                priority="high",
+                status="open",
+                subject=canary_subject,
+                opened_at=utc_now(),
+            )
+        )
+        uow.session.add(
+            Activity(
+                contact_id=target,
+                type="call",
+                channel="phone",
+                occurred_at=utc_now(),
+                properties={"summary": canary_text},
+            )
+        )
         uow.commit()
     run("build-features")
+    run("train", "churn")
+    training_sets = list((home.path / "training_sets").glob("churn-*.parquet"))
+    assert any(pl.read_parquet(path).filter(pl.col("contact_id") == target).height for path in training_sets)
     assert online_rows(home, target) == 1, "before erasure the person is in the online store"
     snapshots = FeatureSettings(home=home.path).snapshot_path
     assert pl.read_parquet(snapshots).filter(pl.col("contact_id") == target).height > 0
@@ -102,7 +126,10 @@ def test_an_erased_person_is_found_nowhere_and_is_held_back_on_reimport(tmp_path
         assert online.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
     assert target not in export_crm(engine).contacts["contact_id"].to_list(), "excluded from future training sets"
 
+    for path in training_sets:
+        assert pl.read_parquet(path).filter(pl.col("contact_id") == target).height == 0, path.name
     needles = [canary_email.encode(), canary_phone.encode(), canary_phone[1:].encode(), f"canary {tag}".encode()]
+    needles += [canary_name.encode(), canary_subject.encode(), canary_text.encode()]
     assert files_containing(home.path, needles) == []
     assert not any(needle.decode() in output for output in outputs for needle in needles)
 

@@ -26,6 +26,7 @@ from crm_core.services.customer360 import get_customer_360
 from crm_core.services.kinds import CONTACTS
 from crm_core.services.owned_records import create_record, list_records, update_record
 from crm_core.services.pagination import PageRequest
+from crm_core.services.person_guard import person_lookups, refuse_erased_person
 from crm_core.services.profiles import get_contact_profile
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -112,7 +113,8 @@ def change_consent(
     "", response_model=ContactPublic, status_code=status.HTTP_201_CREATED, openapi_extra=policy("contact", "create")
 )
 def create_contact(body: ContactCreate, uow: UoW, caller: Caller) -> ContactPublic:
-    values = body.model_dump() | {"lifecycle_stage": body.lifecycle_stage.value}
+    values = body.model_dump(exclude={"allow_erased"}) | {"lifecycle_stage": body.lifecycle_stage.value}
+    refuse_erased_person(uow, caller, person_lookups(body.email, body.phone), allow_erased=body.allow_erased)
     contact = create_record(uow, caller, CONTACTS, values, now=utc_now())
     uow.commit()
     return present_contact(contact, caller.role)
@@ -123,6 +125,7 @@ def update_contact(contact_id: RecordId, body: ContactUpdate, uow: UoW, caller: 
     changes = body.model_dump(exclude_unset=True)
     if body.lifecycle_stage is not None:
         changes["lifecycle_stage"] = body.lifecycle_stage.value
+    refuse_erased_person(uow, caller, person_lookups(changes.get("email"), changes.get("phone")), allow_erased=False)
     contact = update_record(uow, caller, CONTACTS, contact_id, changes, now=utc_now())
     uow.commit()
     return present_contact(contact, caller.role)

@@ -12,7 +12,7 @@ from crm_core.api.deps import Caller, UoW, policy
 from crm_core.clock import utc_now
 from crm_core.entities import ErasureReason
 from crm_core.schemas.common import NoNulInput, RecordId
-from crm_core.services.erasure import erase_person
+from crm_core.services.erasure import erase_person, scrub_freed_space
 from crm_core.services.subject_export import subject_export
 
 router = APIRouter(prefix="/contacts", tags=["privacy"])
@@ -45,6 +45,7 @@ def export_subject(contact_id: RecordId, uow: UoW, caller: Caller) -> dict[str, 
 def erase_contact(contact_id: RecordId, body: ErasureRequest, uow: UoW, caller: Caller) -> ErasureReceipt:
     result = erase_person(uow, caller, contact_id, body.reason, now=utc_now())
     uow.commit()
+    scrub_freed_space(uow)
     return ErasureReceipt(
         contact_id=result.contact_id, rows_deleted=result.rows_deleted, deals_unlinked=result.deals_unlinked
     )

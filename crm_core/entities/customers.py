@@ -38,6 +38,9 @@ class Contact(Base):
     email through `email_hash` (a keyed hash kept in step by `_hash_email`), never in clear."""
 
     __tablename__ = "contacts"
+    # An id is never handed out twice (SQLite would reuse an erased person's): audit events and
+    # subject exports are found by contact id.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)

@@ -30,6 +30,7 @@ class ContactCreate(NoNulInput):
     account_id: RecordId | None = None
     owner_id: RecordId | None = Field(default=None, description="defaults to the caller")
     custom: dict[str, CustomValue] | None = CUSTOM
+    allow_erased: bool = Field(default=False, description="administrators only: re-add a person erased before")
 
 
 class ContactUpdate(NoNulInput):

@@ -108,3 +108,17 @@ def pending_purges(uow: UnitOfWork) -> list[int]:
 
 def mark_purged(uow: UnitOfWork, contact_ids: list[int], *, now: datetime) -> None:
     uow.session.execute(update(Erasure).where(Erasure.contact_id.in_(contact_ids)).values(features_purged_at=now))
+
+
+def scrub_freed_space(uow: UnitOfWork) -> None:
+    """After an erasure commits, leave no copy of the deleted rows in the database files.
+
+    SQLite: the engine runs with `secure_delete` on (deleted content is zeroed in the database
+    pages), and this checkpoints the write-ahead log and truncates it, since the log still holds
+    the page images written before the delete. PostgreSQL keeps dead row versions until VACUUM
+    reclaims them; its autovacuum does so on its own schedule.
+    """
+    connection = uow.session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    uow.session.rollback()

@@ -27,6 +27,7 @@ from crm_core.services.access import contact_ids_in_reach, within_reach
 from crm_core.services.custom_fields import definitions_of, merge_custom
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.pagination import PageRequest, encode_cursor, keyset_page
+from crm_core.services.person_guard import HELD_BACK
 from crm_core.unit_of_work import UnitOfWork
 
 
@@ -133,10 +134,22 @@ def _check_values(
             select(kind.column("id")).where(kind.column(unique.column) == unique.lookup(values[name]))
         )
         if clash is not None and clash != record_id:
-            raise ConflictError(name, f"this {name} already belongs to another {kind.entity}")
+            raise ConflictError(name, _clash_message(uow, principal, kind, name, clash))
     for name, target in kind.references.items():
         if values.get(name) is not None and not _linkable(uow, principal, target, values[name]):
             raise ValidationFailedError(name, f"{values[name]} is not a known {target.__tablename__[:-1]} in reach")
+
+
+def _clash_message(uow: UnitOfWork, principal: Principal, kind: OwnedKind, name: str, clash: int) -> str:
+    """Name the clashing record only to a caller who may read it: otherwise the answer would
+    tell a rep that another team holds this person (see `person_guard`)."""
+    scope = principal.scope(kind.entity, Action.READ)
+    visible = scope is not Scope.NONE and uow.session.scalar(
+        _in_reach(select(kind.column("id")).where(kind.column("id") == clash), kind, principal, scope)
+    )
+    if visible:
+        return f"this {name} already belongs to {kind.entity} {clash}"
+    return HELD_BACK if kind.entity == "contact" else f"this {name} already belongs to another {kind.entity}"
 
 
 def _linkable(uow: UnitOfWork, principal: Principal, target: type[Base], record_id: int) -> bool:

@@ -1,0 +1,35 @@
+"""Forgetting erased people in the training sets kept beside each run.
+
+Every run keeps the exact rows it trained on (`training_sets/<model>-<digest>.parquet`) so it
+can be re-run and audited; an erased person's rows must not outlive the erasure there either.
+Each file keeps its name (the run's record of which set it was) and loses the person's rows,
+written beside and renamed over, so a reader sees the old file or the new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from features.schema import ENTITY_KEY
+
+
+def purge_training_sets(directory: Path, contact_ids: Sequence[int]) -> int:
+    """Remove the contacts' rows from every training set in `directory`; the rows removed."""
+    if not contact_ids or not directory.is_dir():
+        return 0
+    removed = 0
+    for path in sorted(directory.glob("*.parquet")):
+        if ENTITY_KEY not in pl.read_parquet_schema(path):
+            continue
+        frame = pl.read_parquet(path)
+        kept = frame.filter(~pl.col(ENTITY_KEY).is_in(list(contact_ids)))
+        if kept.height == frame.height:
+            continue
+        partial = path.with_suffix(".parquet.partial")
+        kept.write_parquet(partial)
+        partial.replace(path)
+        removed += frame.height - kept.height
+    return removed
