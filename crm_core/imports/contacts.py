@@ -18,18 +18,19 @@ import polars as pl
 from pydantic import ValidationError
 from sqlalchemy import func, select, tuple_
 
-from crm_core.auth.policy import Action
+from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
-from crm_core.entities import Account, Contact, CustomFieldDefinition, Erasure, User
-from crm_core.errors import ValidationFailedError
+from crm_core.entities import Account, Contact, CustomFieldDefinition, User
+from crm_core.errors import ForbiddenError, ValidationFailedError
 from crm_core.imports.contact_rows import IMPORTABLE_CONTACT_FIELDS, MERGEABLE, ContactImportRow
 from crm_core.imports.mapping import resolve_mapping
 from crm_core.protection.lookup import email_lookup, phone_lookup
 from crm_core.schemas.imports import ImportProblem, ImportReport
 from crm_core.services import audit
-from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.access import contact_ids_in_reach, within_reach
 from crm_core.services.custom_fields import definitions_of, merge_custom
 from crm_core.services.ownership import resolve_owner
+from crm_core.services.person_guard import HELD_BACK, erased_hashes, may_readd_erased
 from crm_core.unit_of_work import UnitOfWork
 
 CHUNK = 2_000
@@ -37,6 +38,7 @@ REQUIRED = ("first_name", "last_name")
 
 MatchKey = tuple[str, ...]
 MATCHED_ON = {"email": "email", "phone": "phone", "name": "first_name"}
+NOT_ASSIGNABLE = "'{}' is not a user you may assign contacts to"
 
 
 @dataclass
@@ -85,6 +87,8 @@ def import_contacts(
     allow_erased: bool = False,
 ) -> ImportReport:
     principal.require("contact", Action.CREATE)
+    if allow_erased and not may_readd_erased(principal):
+        raise ForbiddenError("only an administrator may re-load people erased on request")
     definitions = definitions_of(uow, "contact")
     importable = [name for name in IMPORTABLE_CONTACT_FIELDS if name != "custom"]
     resolved = resolve_mapping(frame.columns, [*importable, *(f"custom.{name}" for name in definitions)], mapping)
@@ -93,20 +97,27 @@ def import_contacts(
             raise ValidationFailedError("mapping", f"no column feeds {name}; map one with {name}=<column>")
     selected = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
     people, rejected = _read_people(selected, _Owners(uow, principal), definitions)
-    erased = _previously_erased(uow, people.values())
-    flagged = [
-        ImportProblem(
-            row=person.rows[0],
-            field="email" if person.email_hash in erased else "phone",
-            reason="this person was erased on request before"
-            + ("; loaded as allowed" if allow_erased else "; not loaded (allow erased people to load)"),
-        )
-        for person in people.values()
-        if {person.email_hash, person.phone_hash} & erased
-    ]
-    loadable = [
-        person for person in people.values() if allow_erased or not {person.email_hash, person.phone_hash} & erased
-    ]
+    erased = erased_hashes(uow, (v for p in people.values() for v in (p.email_hash, p.phone_hash) if v))
+    held = [person for person in people.values() if {person.email_hash, person.phone_hash} & erased]
+    flagged: list[ImportProblem] = []
+    for person in held:
+        field = "email" if person.email_hash in erased else "phone"
+        if may_readd_erased(principal):
+            # An administrator is told plainly, and may re-load on purpose.
+            outcome = "loaded as allowed" if allow_erased else "not loaded (allow erased people to load)"
+            flagged.append(
+                ImportProblem(
+                    row=person.rows[0], field=field, reason=f"this person was erased on request before; {outcome}"
+                )
+            )
+        else:
+            # Anyone else gets the answer another team's contact gets (see person_guard).
+            rejected.extend(
+                ImportProblem(row=number, field=field, reason=HELD_BACK)
+                for number in [*person.rows, *person.extra_rows]
+            )
+    held_keys = {person.key for person in held}
+    loadable = [person for person in people.values() if allow_erased or person.key not in held_keys]
     counts = _load(uow, principal, loadable, rejected, now)
     duplicates = sum(len(person.extra_rows) for person in people.values())
     report = ImportReport(
@@ -172,17 +183,22 @@ def _load(
     """Insert new people, fill gaps of matched ones; matches out of the caller's reach are refused."""
     existing = _existing_contacts(uow, people)
     in_reach = contact_ids_in_reach(uow, principal, "contact", Action.UPDATE, {c.id for c in existing.values()})
-    accounts = _Accounts(uow, now)
+    accounts = _Accounts(uow, principal, now)
     counts = {"inserted": 0, "merged": 0, "unchanged": 0}
     new_contacts: list[Contact] = []
     for person in people:
         match = existing.get(person.key)
         if match is not None and match.id not in in_reach:
-            rejected.extend(
-                ImportProblem(row=number, field=MATCHED_ON[person.key[0]], reason="matches a contact out of reach")
-                for number in [*person.rows, *person.extra_rows]
-            )
-        elif match is None:
+            if person.key[0] == "email":
+                # An email names one person in the whole CRM: the row cannot load, and the
+                # answer is the one an erased person gets, so neither is revealed.
+                rejected.extend(
+                    ImportProblem(row=number, field=MATCHED_ON["email"], reason=HELD_BACK)
+                    for number in [*person.rows, *person.extra_rows]
+                )
+                continue
+            match = None  # a phone or name match out of reach is someone else's record: load as new
+        if match is None:
             new_contacts.append(_new_contact(person.values, person.owner_id, accounts, now))
             counts["inserted"] += 1
         elif _merge_into(match, person.values, accounts, person.owner_id):
@@ -220,25 +236,30 @@ class _Owners:
         if owner_email is not None:
             user_id = self.uow.session.scalar(select(User.id).where(User.email == owner_email))
             if user_id is None:
-                return ValidationFailedError("owner_email", f"'{owner_email}' is not a user")
+                return ValidationFailedError("owner_email", NOT_ASSIGNABLE.format(owner_email))
         try:
             return resolve_owner(self.uow, self.principal, "contact", Action.CREATE, user_id)
-        except ValidationFailedError as error:
-            return ValidationFailedError("owner_email", error.reason)
+        except ValidationFailedError:
+            # The same answer as for no such user: who exists outside one's team is not told.
+            return ValidationFailedError("owner_email", NOT_ASSIGNABLE.format(owner_email))
 
 
 class _Accounts:
-    """Accounts named in the file: found by exact name, created once when new."""
+    """Accounts named in the file: found by exact name among the accounts the importer reaches,
+    created once when new. Another team's account of the same name is never linked (the JSON
+    API refuses that link too) and never revealed: the importer gets an account of their own."""
 
-    def __init__(self, uow: UnitOfWork, now: datetime) -> None:
-        self.uow, self.now = uow, now
+    def __init__(self, uow: UnitOfWork, principal: Principal, now: datetime) -> None:
+        self.uow, self.principal, self.now = uow, principal, now
         self.by_name: dict[str, Account] = {}
 
     def get(self, name: str | None, owner_id: int | None) -> Account | None:
         if name is None:
             return None
         if name not in self.by_name:
-            found = self.uow.session.scalar(select(Account).where(Account.name == name).order_by(Account.id).limit(1))
+            scope = self.principal.scope("account", Action.READ)
+            query = within_reach(select(Account).where(Account.name == name), Account.owner_id, self.principal, scope)
+            found = None if scope is Scope.NONE else self.uow.session.scalar(query.order_by(Account.id).limit(1))
             if found is None:
                 found = Account(name=name, owner_id=owner_id, created_at=self.now)
                 self.uow.session.add(found)
@@ -311,25 +332,6 @@ def _existing_contacts(uow: UnitOfWork, people: list[_Person]) -> dict[MatchKey,
             if key in name_keys:
                 found.setdefault(key, contact)
     return found
-
-
-def _previously_erased(uow: UnitOfWork, people: Iterable[_Person]) -> set[str]:
-    """Lookup hashes in the file that belong to someone erased before, so nobody re-creates an
-    erased person unknowingly (their data may come back from an old export)."""
-    hashes = [value for person in people for value in (person.email_hash, person.phone_hash) if value is not None]
-    erased: set[str] = set()
-    for chunk in _chunks(hashes):
-        erased.update(
-            value
-            for value in uow.session.scalars(select(Erasure.email_hash).where(Erasure.email_hash.in_(chunk)))
-            if value is not None
-        )
-        erased.update(
-            value
-            for value in uow.session.scalars(select(Erasure.phone_hash).where(Erasure.phone_hash.in_(chunk)))
-            if value is not None
-        )
-    return erased
 
 
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:
