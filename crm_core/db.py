@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -26,14 +27,57 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for `url`, applying the SQLite pragmas when the URL is SQLite."""
+def make_engine(url: str, *, statement_timeout_seconds: float | None = None) -> Engine:
+    """Create an engine for `url`, applying the SQLite pragmas when the URL is SQLite.
+
+    With `statement_timeout_seconds` (the server's engine: every web and API query), a statement
+    running longer is stopped by the database itself: PostgreSQL's `statement_timeout`, and on
+    SQLite a progress handler that interrupts it. Such a statement raises `OperationalError`,
+    which `is_statement_timeout` recognises; batch jobs open engines without a limit.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _configure_sqlite)
         install_write_gate(engine, SQLITE_BUSY_TIMEOUT_MS / 1000)
+        if statement_timeout_seconds is not None:
+            _limit_sqlite_statements(engine, statement_timeout_seconds)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    options = {}
+    if statement_timeout_seconds is not None:
+        options["options"] = f"-c statement_timeout={max(1, round(statement_timeout_seconds * 1000))}"
+    return create_engine(url, pool_pre_ping=True, connect_args=options)
+
+
+# How many SQLite virtual-machine steps pass between clock checks: often enough to stop within
+# milliseconds of the limit, rarely enough to cost nothing measurable.
+_PROGRESS_STEPS = 10_000
+
+
+def _limit_sqlite_statements(engine: Engine, seconds: float) -> None:
+    """SQLite has no statement timeout: a progress handler, armed when each statement starts,
+    interrupts it past the limit (sqlite3 then raises OperationalError "interrupted")."""
+
+    @event.listens_for(engine, "connect")
+    def _install(dbapi_connection: Any, record: Any) -> None:
+        deadline = [float("inf")]
+        dbapi_connection.set_progress_handler(lambda: int(time.monotonic() > deadline[0]), _PROGRESS_STEPS)
+        record.info[_DEADLINE] = deadline
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(connection: Any, *_args: Any) -> None:
+        deadline = connection.connection.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = time.monotonic() + seconds
+
+
+_DEADLINE = "crm_statement_deadline"
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """True for a statement stopped by the limit `make_engine` set (either database)."""
+    original = getattr(error, "orig", None)
+    text = str(original or error).lower()
+    return "interrupted" in text or "canceling statement due to statement timeout" in text
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -32,14 +32,20 @@ def install_keys(settings: CoreSettings) -> None:
     keyring.install(load_keyring(settings))
 
 
-def open_crm(settings: CoreSettings, *, migrate: bool = True) -> Engine:
+def open_crm(settings: CoreSettings, *, migrate: bool = True, statement_timeout_seconds: float | None = None) -> Engine:
+    """`statement_timeout_seconds`: the server's bound on any one query (batch jobs have none)."""
     install_keys(settings)
-    return _open_database(settings.home, settings.resolved_database_url(), migrate=migrate)
+    return _open_database(
+        settings.home,
+        settings.resolved_database_url(),
+        migrate=migrate,
+        statement_timeout_seconds=statement_timeout_seconds,
+    )
 
 
-def _open_database(home: Path, url: str, *, migrate: bool) -> Engine:
+def _open_database(home: Path, url: str, *, migrate: bool, statement_timeout_seconds: float | None = None) -> Engine:
     secure_home(home)
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout_seconds=statement_timeout_seconds)
     if migrate:
         upgrade(engine)
     return engine

@@ -51,6 +51,9 @@ class CoreSettings(BaseSettings):
     login_window_minutes: float = 15.0
     # Failed sign-ins one client address may make per window, across all accounts.
     login_client_max_failures: int = 50
+    # The longest any one query of a web page or API request may run before the database stops
+    # it (the request then answers 503); batch jobs are not bound by it.
+    request_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     # Integration tokens must expire; this is the furthest ahead a caller may set it.
     token_max_days: int = Field(default=365, ge=1, le=3650)
     # Browser sessions: set CRM_SECURE_COOKIES=true wherever the pages are served over HTTPS

@@ -121,7 +121,7 @@ class CrmIntelService:
 
         core = CoreSettings()
         self.serving = ServingSettings()
-        engine = open_crm(core, migrate=False)
+        engine = open_crm(core, migrate=False, statement_timeout_seconds=core.request_statement_timeout_seconds)
         self.session_factory = make_session_factory(engine)
         crm_api.state.session_factory = self.session_factory
         crm_api.state.settings = core

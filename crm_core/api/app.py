@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.api import (
@@ -33,6 +34,7 @@ from crm_core.api.body_limit import (
 from crm_core.api.deps import PUBLIC
 from crm_core.api.nul_guard import RejectNulMiddleware
 from crm_core.api.server_errors import ContainServerErrors
+from crm_core.db import is_statement_timeout
 from crm_core.errors import (
     AuthenticationError,
     ConflictError,
@@ -96,6 +98,13 @@ def install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(ConflictError)
     async def conflict(_request: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc), "field": exc.field})
+
+    @api.exception_handler(OperationalError)
+    async def database_trouble(_request: Request, exc: OperationalError) -> JSONResponse:
+        if not is_statement_timeout(exc):
+            raise exc
+        detail = "the query ran past the server's time limit and was stopped; narrow it and try again"
+        return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": "5"})
 
     @api.exception_handler(RequestValidationError)
     async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:

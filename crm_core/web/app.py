@@ -14,10 +14,12 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.api.body_limit import LimitRequestBody
 from crm_core.api.server_errors import ContainServerErrors
+from crm_core.db import is_statement_timeout
 from crm_core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
 from crm_core.settings import CoreSettings
 from crm_core.web.pages import auth, contacts, home, records, segments
@@ -105,6 +107,12 @@ def _install_error_pages(web: FastAPI, prefix: str) -> None:
     async def malformed(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(sorted({str(error["loc"][-1]) for error in exc.errors()}))
         return page(request, 400, "Please check the form", f"These values were not accepted: {fields}.")
+
+    @web.exception_handler(OperationalError)
+    async def too_slow(request: Request, exc: OperationalError) -> Response:
+        if not is_statement_timeout(exc):
+            raise exc
+        return page(request, 503, "This took too long", "The query ran past the server's time limit; narrow it.")
 
     @web.exception_handler(ConflictError)
     async def conflict(request: Request, exc: ConflictError) -> Response:
