@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from crm_core.opening import open_crm
+from crm_core.opening import install_keys, open_crm
 from crm_core.settings import CoreSettings
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings
@@ -50,6 +50,10 @@ class AppContext:
     def from_environment(cls) -> AppContext:
         context = cls(CoreSettings(), FeatureSettings(), TrainingSettings(), ServingSettings())
         quiet_third_parties(context.home)
+        # Keys first, for every command: besides the CRM's personal fields they seal the audit
+        # chain and the model registry's artifacts and champion, which commands that never
+        # open the CRM (promote, rollback, status) read and write too.
+        install_keys(context.core)
         return context
 
     @property
