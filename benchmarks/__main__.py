@@ -36,6 +36,7 @@ class Sizes:
     scaling: tuple[int, int, int]  # contact counts for the scaling curve
     end_to_end: int  # contacts for a whole quickstart
     curves_holdout: int  # holdout rows for the curves a training run logs
+    segment_preview: int  # contacts, each with three scoring runs, for the segment preview
 
 
 QUICK = Sizes(
@@ -51,6 +52,7 @@ QUICK = Sizes(
     (2_000, 10_000, 50_000),
     3_000,
     50_000,
+    20_000,
 )
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
@@ -65,6 +67,7 @@ FULL = Sizes(
     (10_000, 100_000, 1_000_000),
     1_000_000,
     500_000,
+    100_000,
 )
 
 
@@ -78,6 +81,7 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         recommendation_write_back,
         recommendations,
         scaling,
+        segment_preview,
         tracking,
         write_back,
     )
@@ -120,6 +124,7 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         "end_to_end": lambda: end_to_end.run(sizes.end_to_end, scratch / "end_to_end"),
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),
         "scaling": lambda: scaling.run(sizes.scaling, scratch / "scaling", POSTGRES_URL, console),
+        "segment_preview": lambda: segment_preview.run(sizes.segment_preview, str(scratch), POSTGRES_URL),
     }
 
 

@@ -120,3 +120,11 @@ def test_both_recommendation_writes_store_every_list_whole(engine: Engine) -> No
         ).all()
     per_version = (contacts * recommendation_write_back.PER_CONTACT, contacts)
     assert [tuple(row) for row in stored] == [("ours", *per_version), ("raw", *per_version)]
+
+
+def test_the_segment_preview_benchmark_answers_what_polars_answers(tmp_path: Path) -> None:
+    from benchmarks import segment_preview
+
+    [figure] = segment_preview.run(2_000, str(tmp_path), "postgresql+psycopg://unused")  # SQLite only
+    assert figure.extra["members"] > 0 and figure.extra["contactable"] <= figure.extra["members"]
+    assert figure.ours > 0 and figure.baseline is not None and figure.baseline > 0

@@ -182,6 +182,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "order_lines": "order_line",
     "products": "product",
     "predictions": "prediction",
+    "current_scores": "prediction",
     "shadow_predictions": "shadow_prediction",
     "recommendations": "recommendation",
     "segments": "segment",

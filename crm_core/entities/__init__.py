@@ -19,6 +19,7 @@ from crm_core.entities.customers import (
 )
 from crm_core.entities.identity import ApiToken, LoginAttempt, LoginThrottle, Team, User
 from crm_core.entities.intelligence import (
+    CurrentScore,
     Prediction,
     ProductRecommendation,
     ScoreColumns,
@@ -43,6 +44,7 @@ __all__ = [
     "Consent",
     "ConsentStatus",
     "Contact",
+    "CurrentScore",
     "CustomFieldDefinition",
     "CustomFieldType",
     "Deal",

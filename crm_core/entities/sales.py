@@ -83,7 +83,9 @@ class Product(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_contact_ordered", "contact_id", "ordered_at"),)
+    # Covers a contact's spend over a period (status and total in the index): segment rules
+    # sum it per candidate without reading the order rows.
+    __table_args__ = (Index("ix_orders_contact_ordered", "contact_id", "ordered_at", "status", "total"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))

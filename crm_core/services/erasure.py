@@ -20,6 +20,7 @@ from crm_core.entities import (
     Activity,
     Consent,
     Contact,
+    CurrentScore,
     Deal,
     DealStageChange,
     Erasure,
@@ -65,6 +66,7 @@ def erase_person(
     solo_deals = select(Deal.id).where(Deal.contact_id == contact_id, Deal.account_id.is_(None))
     deleted: dict[str, int] = {}
     for name, statement in (
+        ("current_scores", delete(CurrentScore).where(CurrentScore.contact_id == contact_id)),
         ("predictions", delete(Prediction).where(Prediction.contact_id == contact_id)),
         ("shadow_predictions", delete(ShadowPrediction).where(ShadowPrediction.contact_id == contact_id)),
         ("segment_members", delete(SegmentMember).where(SegmentMember.contact_id == contact_id)),

@@ -15,6 +15,7 @@ from crm_core.entities import Prediction, ShadowPrediction
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
 from crm_core.services.access import rows_in_reach
+from crm_core.services.current_scores import refresh_current_scores
 from crm_core.services.idempotent import bulk_insert_ignoring_duplicates, plain_values
 from crm_core.unit_of_work import UnitOfWork
 
@@ -92,6 +93,12 @@ def record_predictions(
         # copies cost three quarters of the time at a million rows.
         target = cast(Table, table.__table__)
         result.inserted = bulk_insert_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
+        if not shadow:
+            written: dict[tuple[str, str, datetime], list[int]] = {}
+            for values in payload:
+                identity = (values["model_name"], values["model_version"], values["feature_timestamp"])
+                written.setdefault(identity, []).append(values["contact_id"])
+            refresh_current_scores(uow, written)
     result.already_present = len(payload) - result.inserted
     models = sorted({(row.model_name, row.model_version) for row in rows})
     audit.record(

@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import aliased
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Channel, Contact
+from crm_core.entities import Channel, Contact, CurrentScore
 from crm_core.schemas.segments import SegmentRule
 from crm_core.services.access import within_reach
 from crm_core.services.consent import consented
-from crm_core.services.score_ranking import ranked_scores
 from crm_core.services.segments import rule_members
 from crm_core.unit_of_work import UnitOfWork
 
@@ -44,21 +44,26 @@ class SegmentPreview:
 def preview_segment(
     uow: UnitOfWork, principal: Principal, rule: SegmentRule, channel: Channel, now: datetime
 ) -> SegmentPreview:
-    """Counts within the viewer's reach; `contactable` is who opted in on `channel`."""
+    """Counts within the viewer's reach; `contactable` is who opted in on `channel`.
+
+    One pass over the members: their count, the consented among them and each score model's
+    mean current score come from a single aggregate, so the members are found once.
+    """
     scope = principal.require("contact", Action.READ)
     principal.require("segment", Action.READ)
     members = within_reach(rule_members(rule, now), Contact.owner_id, principal, scope).subquery("members")
-    size = int(uow.session.scalar(select(func.count()).select_from(members)) or 0)
-    contactable = int(
-        uow.session.scalar(select(func.count()).select_from(members).where(consented(members.c.id, [channel]))) or 0
-    )
-    expected = []
-    for model in dict.fromkeys(condition.model for condition in rule.scores):
-        ranked = ranked_scores(model)
-        mean = uow.session.scalar(
-            select(func.avg(ranked.c.score))
-            .join(members, members.c.id == ranked.c.contact_id)
-            .where(ranked.c.rank == 1)
-        )
-        expected.append(ExpectedPrecision(model, None if mean is None else float(mean)))
-    return SegmentPreview(size=size, contactable=contactable, channel=channel, expected=expected)
+    models = list(dict.fromkeys(condition.model for condition in rule.scores))
+    currents = [aliased(CurrentScore, name=f"mean_{index}") for index in range(len(models))]
+    query = select(
+        func.count(),
+        func.coalesce(func.sum(case((consented(members.c.id, [channel]), 1), else_=0)), 0),
+        *(func.avg(current.score) for current in currents),
+    ).select_from(members)
+    for model, current in zip(models, currents, strict=True):
+        query = query.outerjoin(current, and_(current.model_name == model, current.contact_id == members.c.id))
+    size, contactable, *means = uow.session.execute(query).one()
+    expected = [
+        ExpectedPrecision(model, None if mean is None else float(mean))
+        for model, mean in zip(models, means, strict=True)
+    ]
+    return SegmentPreview(size=int(size), contactable=int(contactable), channel=channel, expected=expected)

@@ -13,41 +13,48 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, insert, literal, select
+from sqlalchemy.orm import aliased
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Contact, Order, Segment, SegmentMember
+from crm_core.entities import Contact, CurrentScore, Order, Segment, SegmentMember
 from crm_core.errors import ConflictError, NotFoundError
 from crm_core.schemas.segments import SegmentCreate, SegmentRule
 from crm_core.services import audit
-from crm_core.services.score_ranking import ranked_scores
 from crm_core.unit_of_work import UnitOfWork
 
 RULE, CLUSTER = "rule", "cluster"
 
 
 def rule_members(rule: SegmentRule, now: datetime) -> Select[tuple[int]]:
-    """Contact ids that meet every condition of `rule`, as one SQL query."""
+    """Contact ids that meet every condition of `rule`, as one SQL query.
+
+    Score conditions read each contact's current score (one indexed row per contact and model,
+    see `current_scores`), and spend is summed per candidate over the orders index, so the
+    query narrows by its most selective condition instead of ranking every score ever written.
+    """
     query = select(Contact.id)
     for index, condition in enumerate(rule.scores):
-        newest = ranked_scores(condition.model, f"newest_{index}")
-        tests = [newest.c.rank == 1]
+        current = aliased(CurrentScore, name=f"current_{index}")
+        tests = [current.model_name == condition.model, current.contact_id == Contact.id]
         if condition.bands is not None:
-            tests.append(newest.c.band.in_(condition.bands))
+            tests.append(current.band.in_(condition.bands))
         if condition.min_score is not None:
-            tests.append(newest.c.score >= condition.min_score)
+            tests.append(current.score >= condition.min_score)
         if condition.max_score is not None:
-            tests.append(newest.c.score <= condition.max_score)
-        query = query.join(newest, and_(newest.c.contact_id == Contact.id, *tests))
+            tests.append(current.score <= condition.max_score)
+        query = query.join(current, and_(*tests))
     if rule.min_order_value_365d is not None:
         spend = (
-            select(Order.contact_id)
-            .where(Order.ordered_at > now - timedelta(days=365), Order.status != "cancelled")
-            .group_by(Order.contact_id)
-            .having(func.sum(Order.total) >= rule.min_order_value_365d)
-            .subquery("spend")
+            select(func.coalesce(func.sum(Order.total), 0))
+            .where(
+                Order.contact_id == Contact.id,
+                Order.ordered_at > now - timedelta(days=365),
+                Order.status != "cancelled",
+            )
+            .scalar_subquery()
         )
-        query = query.join(spend, spend.c.contact_id == Contact.id)
+        query = query.where(spend >= rule.min_order_value_365d)
     if rule.lifecycle_stages is not None:
         query = query.where(Contact.lifecycle_stage.in_([stage.value for stage in rule.lifecycle_stages]))
     if rule.clusters is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, or_, select
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Contact
+from crm_core.entities import Contact, CurrentScore, Prediction
 from crm_core.errors import ValidationFailedError
 from crm_core.services.access import within_reach
 from crm_core.services.reasons import visible_reasons
@@ -74,9 +74,9 @@ class Worklist:
     pages: int
 
 
-def _filtered(query: Select[Any], filters: WorklistFilters, newest: Any) -> Select[Any]:
+def _filtered(query: Select[Any], filters: WorklistFilters) -> Select[Any]:
     if filters.bands:
-        query = query.where(newest.c.band.in_(list(filters.bands)))
+        query = query.where(CurrentScore.band.in_(list(filters.bands)))
     if filters.lifecycle_stages:
         query = query.where(Contact.lifecycle_stage.in_(list(filters.lifecycle_stages)))
     words = filters.search.strip()
@@ -94,46 +94,49 @@ def scored_worklist(uow: UnitOfWork, principal: Principal, model: str, filters: 
         raise ValidationFailedError("page", "must be 1 or more")
     contact_scope = principal.require("contact", Action.READ)
     principal.require("prediction", Action.READ)
-    ranked = ranked_scores(model)
-    base = _filtered(
-        within_reach(
-            select(Contact, ranked).join(ranked, (ranked.c.contact_id == Contact.id) & (ranked.c.rank == 1)),
-            Contact.owner_id,
-            principal,
-            contact_scope,
-        ),
-        filters,
-        ranked,
+    current = select(Contact, CurrentScore).join(
+        CurrentScore, (CurrentScore.contact_id == Contact.id) & (CurrentScore.model_name == model)
     )
+    base = _filtered(within_reach(current, Contact.owner_id, principal, contact_scope), filters)
     total = int(uow.session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     pages = max(1, math.ceil(total / filters.per_page))
     page = min(filters.page, pages)
     found = uow.session.execute(
-        base.order_by(ranked.c.score.desc(), Contact.id).offset((page - 1) * filters.per_page).limit(filters.per_page)
+        base.order_by(CurrentScore.score.desc(), Contact.id)
+        .offset((page - 1) * filters.per_page)
+        .limit(filters.per_page)
     ).all()
     previous = _previous_scores(uow, model, [row.Contact.id for row in found])
+    reasons = _factors(uow, [row.CurrentScore.prediction_id for row in found])
     rows = [
         WorklistRow(
             contact_id=row.Contact.id,
             name=f"{row.Contact.first_name} {row.Contact.last_name}".strip(),
             lifecycle_stage=row.Contact.lifecycle_stage,
-            score=row.score,
-            band=row.band,
-            model_version=row.model_version,
-            scored_at=row.scored_at,
+            score=row.CurrentScore.score,
+            band=row.CurrentScore.band,
+            model_version=row.CurrentScore.model_version,
+            scored_at=row.CurrentScore.scored_at,
             previous_score=previous.get(row.Contact.id),
-            top_reason=_strongest_push_up(principal, row.top_factors or []),
+            top_reason=_strongest_push_up(principal, reasons.get(row.CurrentScore.prediction_id) or []),
         )
         for row in found
     ]
     return Worklist(model=model, rows=rows, total=total, page=page, pages=pages)
 
 
+def _factors(uow: UnitOfWork, prediction_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The reasons stored with the page's current predictions (a page's worth of rows)."""
+    query = select(Prediction.id, Prediction.top_factors).where(Prediction.id.in_(prediction_ids))
+    return {int(prediction_id): list(factors or []) for prediction_id, factors in uow.session.execute(query)}
+
+
 def _previous_scores(uow: UnitOfWork, model: str, contact_ids: list[int]) -> dict[int, float]:
+    """The score before the current one, for the page's contacts only (ranked per contact)."""
     if not contact_ids:
         return {}
-    ranked = ranked_scores(model)
-    query = select(ranked.c.contact_id, ranked.c.score).where(ranked.c.rank == 2, ranked.c.contact_id.in_(contact_ids))
+    ranked = ranked_scores(model, contact_ids=contact_ids)
+    query = select(ranked.c.contact_id, ranked.c.score).where(ranked.c.rank == 2)
     return {int(contact_id): float(score) for contact_id, score in uow.session.execute(query)}
 
 

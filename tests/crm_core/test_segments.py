@@ -12,8 +12,9 @@ from sqlalchemy import select
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
-from crm_core.entities import Order, Prediction, Segment, SegmentMember
+from crm_core.entities import Order, Segment, SegmentMember
 from crm_core.errors import ForbiddenError
+from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.services.segments import list_segments, put_cluster_segments, refresh_rule_segments
 from crm_core.unit_of_work import UnitOfWork
 from tests.crm_core.conftest import World
@@ -28,19 +29,18 @@ HIGH_RISK_HIGH_VALUE = {
 
 def score(world: World, contact_id: int, band: str, at: datetime, value: float = 0.5) -> None:
     with UnitOfWork(make_session_factory(world.engine)) as uow:
-        uow.session.add(
-            Prediction(
-                contact_id=contact_id,
-                model_name="churn",
-                model_version="1",
-                mlflow_run_id="r",
-                score=value,
-                band=band,
-                top_factors=[],
-                feature_timestamp=at,
-                scored_at=at,
-            )
+        # Through the product's write path, which also keeps the contact's current score.
+        row = NewPrediction(
+            contact_id=contact_id,
+            model_name="churn",
+            model_version="1",
+            mlflow_run_id="r",
+            score=value,
+            band=band,
+            top_factors=[],
+            feature_timestamp=at,
         )
+        record_predictions(uow, Principal.system(Role.MODEL_SERVICE, "tests"), [row], scored_at=at)
         uow.commit()
 
 

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
-from crm_core.entities import Prediction
+from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX, create_web_app
@@ -52,17 +53,16 @@ def add_score(
     version: str = "3",
 ) -> None:
     with UnitOfWork(make_session_factory(engine)) as uow:
-        uow.session.add(
-            Prediction(
-                contact_id=contact_id,
-                model_name=model,
-                model_version=version,
-                mlflow_run_id="run",
-                score=score,
-                band=band,
-                top_factors=factors or [],
-                feature_timestamp=at,
-                scored_at=at,
-            )
+        # Through the product's write path, which also keeps the contact's current score.
+        row = NewPrediction(
+            contact_id=contact_id,
+            model_name=model,
+            model_version=version,
+            mlflow_run_id="run",
+            score=score,
+            band=band,
+            top_factors=factors or [],
+            feature_timestamp=at,
         )
+        record_predictions(uow, Principal.system(Role.MODEL_SERVICE, "tests"), [row], scored_at=at)
         uow.commit()

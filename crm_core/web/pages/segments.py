@@ -15,13 +15,12 @@ from sqlalchemy import select
 from crm_core.api.deps import UoW
 from crm_core.auth.policy import Action, Scope
 from crm_core.clock import utc_now
-from crm_core.entities import Channel, Contact, Segment
+from crm_core.entities import Channel, Contact, CurrentScore, Segment
 from crm_core.errors import ValidationFailedError
 from crm_core.schemas.records import LifecycleStage
 from crm_core.schemas.segments import SegmentCreate, SegmentRule
 from crm_core.services.access import within_reach
 from crm_core.services.contact_export import ExportFormat, export_contacts
-from crm_core.services.score_ranking import ranked_scores
 from crm_core.services.segment_preview import preview_segment
 from crm_core.services.segments import CLUSTER, create_rule_segment, get_segment, list_segments, member_filter
 from crm_core.web.session import Csrf, Viewer
@@ -178,9 +177,10 @@ def _members(uow: UoW, viewer: Viewer, segment: Segment) -> list[dict[str, Any]]
     scores: dict[str, dict[int, float]] = {}
     if ids and viewer.scope("prediction", Action.READ) is not Scope.NONE:
         for model, _title in SCORED_MODELS:
-            ranked = ranked_scores(model)
             found = uow.session.execute(
-                select(ranked.c.contact_id, ranked.c.score).where(ranked.c.rank == 1, ranked.c.contact_id.in_(ids))
+                select(CurrentScore.contact_id, CurrentScore.score).where(
+                    CurrentScore.model_name == model, CurrentScore.contact_id.in_(ids)
+                )
             )
             scores[model] = {int(contact_id): float(score) for contact_id, score in found}
     return [
