@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import BigInteger, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_core.clock import as_naive_utc
@@ -29,7 +29,10 @@ class PageRequest:
     descending: bool = False
 
 
-MAX_CURSOR_ID = 2**63 - 1
+# Integer columns are 32-bit on PostgreSQL: a larger bound value fails there ("integer out of
+# range") instead of matching nothing, so cursors hold ids and integers within that range.
+MAX_CURSOR_INTEGER = 2**31 - 1
+MAX_BIG_CURSOR_INTEGER = 2**63 - 1
 MAX_CURSOR_TEXT = 1000
 MAX_CURSOR_NUMBER = Decimal(10) ** 15
 
@@ -55,16 +58,17 @@ def decode_cursor(cursor: str, sample: InstrumentedAttribute[Any]) -> tuple[Any,
     if not isinstance(decoded, list) or len(decoded) != 2:
         raise _not_ours()
     value, row_id = decoded
-    if type(row_id) is not int or not 0 <= row_id <= MAX_CURSOR_ID:
+    if type(row_id) is not int or not 0 <= row_id <= MAX_CURSOR_INTEGER:
         raise _not_ours()
-    return _sort_value(value, sample.type.python_type), row_id
+    big = isinstance(sample.type, BigInteger)
+    return _sort_value(value, sample.type.python_type, MAX_BIG_CURSOR_INTEGER if big else MAX_CURSOR_INTEGER), row_id
 
 
 def _not_ours() -> ValidationFailedError:
     return ValidationFailedError("cursor", "is not a cursor this API issued")
 
 
-def _sort_value(value: Any, python_type: type) -> Any:
+def _sort_value(value: Any, python_type: type, integer_bound: int) -> Any:
     """Sortable columns are NOT NULL, so a cursor never holds null (SQL cannot order by
     comparison with it either)."""
     if python_type is datetime:
@@ -75,7 +79,7 @@ def _sort_value(value: Any, python_type: type) -> Any:
         except (ValueError, OverflowError) as error:
             raise _not_ours() from error
     if python_type is int:
-        if type(value) is not int or abs(value) > MAX_CURSOR_ID:
+        if type(value) is not int or abs(value) > integer_bound:
             raise _not_ours()
         return value
     if python_type is Decimal or python_type is float:

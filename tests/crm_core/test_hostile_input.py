@@ -107,7 +107,8 @@ HOSTILE_CURSORS = st.one_of(
     JSON_VALUES.map(_cursor),
     st.tuples(JSON_VALUES, JSON_VALUES).map(lambda pair: _cursor(list(pair))),
     st.tuples(JSON_VALUES, st.integers()).map(lambda pair: _cursor(list(pair))),
-    st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**40]).map(lambda big: _cursor(["x", big])),
+    st.sampled_from([2**31, 2**63, 2**64, -(2**63) - 1, 10**40]).map(lambda big: _cursor(["x", big])),
+    st.sampled_from([2**31, 2**31 + 7, 2**63, -(2**31) - 1]).map(lambda big: _cursor([big, 1])),
     st.text(max_size=60),
 )
 
@@ -134,8 +135,15 @@ def test_cursors_of_any_shape_never_reach_the_database(world: World) -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    [_cursor({"a": 1}), _cursor([[1], 2]), _cursor(None), _cursor(["x", 2**63]), _cursor([{"$gt": 1}, 1])],
-    ids=["dict", "list value", "null", "id past 2^63", "operator object"],
+    [
+        _cursor({"a": 1}),
+        _cursor([[1], 2]),
+        _cursor(None),
+        _cursor(["x", 2**63]),
+        _cursor([{"$gt": 1}, 1]),
+        _cursor([2**31, 0]),
+    ],
+    ids=["dict", "list value", "null", "id past 2^63", "operator object", "sort id past 2^31"],
 )
 def test_each_reported_cursor_shape_is_refused_as_422(world: World, cursor: str) -> None:
     for path in LIST_ROUTES:
