@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import ColumnElement, Table, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_core.entities import CurrentScore, Prediction
+from crm_core.services.idempotent import upsert_insert
 from crm_core.unit_of_work import UnitOfWork
 
 _CURRENT = cast(Table, CurrentScore.__table__)
 _PREDICTIONS = cast(Table, Prediction.__table__)
 _COPIED = ("model_version", "score", "band", "feature_timestamp", "scored_at")
-
-
-def _upsert(dialect: str) -> Any:
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 IN_LIST_CHUNK = 500
@@ -38,7 +34,7 @@ def refresh_current_scores(uow: UnitOfWork, written: dict[tuple[str, str, dateti
     predictions of the same identity already stored inside a range are upserted again, which
     changes nothing."""
     connection = uow.session.connection()
-    insert = _upsert(connection.dialect.name)
+    insert = upsert_insert(connection.dialect.name)
     for (model_name, version, feature_timestamp), contact_ids in written.items():
         for contacts in _selections(sorted(set(contact_ids))):
             source = select(

@@ -7,9 +7,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_core.sqlite_gate import hold_write_gate
 from crm_core.unit_of_work import UnitOfWork
+
+
+def upsert_insert(dialect: str) -> Any:
+    """The `insert` construct that offers ON CONFLICT on `dialect` (PostgreSQL or SQLite)."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"upserts are implemented for PostgreSQL and SQLite, not {dialect}")
 
 
 def plain_values(row: Any, names: Sequence[str], **overrides: Any) -> dict[str, Any]:

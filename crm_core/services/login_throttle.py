@@ -15,12 +15,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, case, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_core.entities import LoginThrottle
+from crm_core.services.idempotent import upsert_insert
 from crm_core.unit_of_work import UnitOfWork
 
 _THROTTLES = cast(Table, LoginThrottle.__table__)
@@ -34,19 +34,11 @@ class SlotLimit:
     limit: int
 
 
-def _upsert_for(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert
-    if dialect == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"sign-in throttling supports PostgreSQL and SQLite, not {dialect}")
-
-
 def claim_slots(uow: UnitOfWork, limits: Sequence[SlotLimit], *, now: datetime, window: timedelta) -> int | None:
     """Count one attempt under every key and commit; the seconds until the caller may retry
     when any key is past its limit, else None (the attempt may go on to the password check)."""
     connection = uow.session.connection()
-    insert = _upsert_for(connection.dialect.name)
+    insert = upsert_insert(connection.dialect.name)
     expired = _THROTTLES.c.window_started_at <= now - window
     retry_after: int | None = None
     for slot in limits:
