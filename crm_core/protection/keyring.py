@@ -57,6 +57,7 @@ class FieldKeyring:
     _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
     _primary_id: str = field(init=False, repr=False, compare=False)
     _lookup_raw: bytes = field(init=False, repr=False, compare=False)
+    _derived: dict[str, bytes] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.encryption_keys:
@@ -101,8 +102,12 @@ class FieldKeyring:
     def derived_key(self, purpose: str) -> bytes:
         """A key for one purpose (the audit chain, model seals), derived from the lookup key:
         it lives wherever the field keys live, never in the database, and rotating the
-        encryption keys leaves it unchanged, so what it sealed stays verifiable."""
-        return hmac.new(self._lookup_raw, b"crm-intel derived key: " + purpose.encode(), hashlib.sha256).digest()
+        encryption keys leaves it unchanged, so what it sealed stays verifiable. Derived once per
+        purpose: every audit event and every verified one asks for it."""
+        if purpose not in self._derived:
+            label = b"crm-intel derived key: " + purpose.encode()
+            self._derived[purpose] = hmac.new(self._lookup_raw, label, hashlib.sha256).digest()
+        return self._derived[purpose]
 
     def lookup_hash(self, normalised: str) -> str:
         """The keyed hash equal values share; callers normalise first (see `normalise`)."""
