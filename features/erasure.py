@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -28,7 +29,12 @@ class PurgeResult:
 
 
 def purge_snapshots(settings: FeatureSettings, contact_ids: Sequence[int]) -> int:
-    path = settings.snapshot_path
+    return drop_contacts(settings.snapshot_path, contact_ids)
+
+
+def drop_contacts(path: Path, contact_ids: Sequence[int]) -> int:
+    """Remove the contacts' rows from a Parquet file keyed by contact (a snapshot, a training
+    set), rewritten only if it held any; the rows removed."""
     if not path.exists() or not contact_ids:
         return 0
     frame = pl.read_parquet(path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from features.erasure import drop_contacts
 from features.schema import ENTITY_KEY
 
 
@@ -20,16 +21,8 @@ def purge_training_sets(directory: Path, contact_ids: Sequence[int]) -> int:
     """Remove the contacts' rows from every training set in `directory`; the rows removed."""
     if not contact_ids or not directory.is_dir():
         return 0
-    removed = 0
-    for path in sorted(directory.glob("*.parquet")):
-        if ENTITY_KEY not in pl.read_parquet_schema(path):
-            continue
-        frame = pl.read_parquet(path)
-        kept = frame.filter(~pl.col(ENTITY_KEY).is_in(list(contact_ids)))
-        if kept.height == frame.height:
-            continue
-        partial = path.with_suffix(".parquet.partial")
-        kept.write_parquet(partial)
-        partial.replace(path)
-        removed += frame.height - kept.height
-    return removed
+    return sum(
+        drop_contacts(path, contact_ids)
+        for path in sorted(directory.glob("*.parquet"))
+        if ENTITY_KEY in pl.read_parquet_schema(path)
+    )
