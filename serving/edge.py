@@ -13,15 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-STRICT_HEADERS = {
-    "content-security-policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "same-origin",
-}
+from crm_core.web import ORIGIN_ONLY_HEADERS
 
 
 class ServerEdge:
@@ -40,7 +32,7 @@ class ServerEdge:
         async def with_policy(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in STRICT_HEADERS.items():
+                for name, value in ORIGIN_ONLY_HEADERS.items():
                     if name not in headers:
                         headers[name] = value
             await send(message)

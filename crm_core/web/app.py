@@ -28,7 +28,9 @@ from crm_core.web.templating import Pages, pages_of
 
 WEB_PREFIX = "/app"
 STATIC = Path(__file__).parent / "static"
-SECURITY_HEADERS = {
+# Nothing but this origin, never framed: the policy every response of the server carries (the
+# server sets it on what BentoML serves itself; see serving.edge).
+ORIGIN_ONLY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -36,8 +38,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
 }
+# Pages also hold personal data: no browser or proxy keeps a copy.
+SECURITY_HEADERS = {**ORIGIN_ONLY_HEADERS, "Cache-Control": "no-store"}
 
 
 # Pages post small forms (sign-in, segment rules, model actions).
