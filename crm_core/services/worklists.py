@@ -101,13 +101,15 @@ def scored_worklist(uow: UnitOfWork, principal: Principal, model: str, filters: 
     total = int(uow.session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     pages = max(1, math.ceil(total / filters.per_page))
     page = min(filters.page, pages)
+    # The page's reasons come with it: the current score's own prediction, by primary key.
     found = uow.session.execute(
-        base.order_by(CurrentScore.score.desc(), Contact.id)
+        base.join(Prediction, Prediction.id == CurrentScore.prediction_id)
+        .add_columns(Prediction.top_factors)
+        .order_by(CurrentScore.score.desc(), Contact.id)
         .offset((page - 1) * filters.per_page)
         .limit(filters.per_page)
     ).all()
     previous = _previous_scores(uow, model, [row.Contact.id for row in found])
-    reasons = _factors(uow, [row.CurrentScore.prediction_id for row in found])
     rows = [
         WorklistRow(
             contact_id=row.Contact.id,
@@ -118,17 +120,11 @@ def scored_worklist(uow: UnitOfWork, principal: Principal, model: str, filters: 
             model_version=row.CurrentScore.model_version,
             scored_at=row.CurrentScore.scored_at,
             previous_score=previous.get(row.Contact.id),
-            top_reason=_strongest_push_up(principal, reasons.get(row.CurrentScore.prediction_id) or []),
+            top_reason=_strongest_push_up(principal, row.top_factors or []),
         )
         for row in found
     ]
     return Worklist(model=model, rows=rows, total=total, page=page, pages=pages)
-
-
-def _factors(uow: UnitOfWork, prediction_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The reasons stored with the page's current predictions (a page's worth of rows)."""
-    query = select(Prediction.id, Prediction.top_factors).where(Prediction.id.in_(prediction_ids))
-    return {int(prediction_id): list(factors or []) for prediction_id, factors in uow.session.execute(query)}
 
 
 def _previous_scores(uow: UnitOfWork, model: str, contact_ids: list[int]) -> dict[int, float]:
