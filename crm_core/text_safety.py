@@ -20,16 +20,11 @@ MAX_STORED_JSON_BYTES = 16_384
 
 def is_storable_text(text: str) -> bool:
     """True when `text` holds no NUL and encodes as UTF-8 (no lone surrogates)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return text_problem(text) is None
 
 
 def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored (a NUL, a lone surrogate), or None."""
     if "\x00" in text:
         return "contains a NUL character"
     try:
