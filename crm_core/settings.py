@@ -63,6 +63,9 @@ class CoreSettings(BaseSettings):
     # key. Unset, the embedded default keeps generated keys in <home>/keys/field_keys.json.
     field_keys: str | None = None
     lookup_key: str | None = None
+    # The job queue: on Redis at this URL (the one the online store uses), else a SQLite file
+    # in the data home.
+    redis_url: str | None = None
 
     @model_validator(mode="after")
     def _production_needs_postgresql(self) -> CoreSettings:
@@ -71,6 +74,10 @@ class CoreSettings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or embedded_database_url(self.home)
+
+    @property
+    def queue_file(self) -> Path:
+        return self.home.resolve() / "queue.db"
 
     @property
     def key_file(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -331,6 +332,16 @@ def quickstart(
 
 
 @app.command()
+def worker(
+    exit_with_parent: Annotated[bool, typer.Option(hidden=True, help="stop when the starting process ends")] = False,
+) -> None:
+    """Run background jobs (large imports) from the job queue until stopped (Ctrl-C)."""
+    from crm_intel.worker import run_worker
+
+    run_worker(context(), exit_with_parent=exit_with_parent)
+
+
+@app.command()
 def serve(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = DEFAULT_PORT,
     host: Annotated[str, typer.Option(help="interface to bind; loopback unless you mean it")] = "127.0.0.1",
@@ -348,6 +359,8 @@ def serve(
         f"  predictions: POST {base}/predict/churn  (docs {base}/predict/docs)\n  readiness:   {base}/readyz"
     )
     env = dict(os.environ, CRM_HOME=str(ctx.home))
+    # The worker for background jobs, tied to the server: it stops when the server ends.
+    subprocess.Popen([sys.executable, "-m", "crm_intel.cli", "worker", "--exit-with-parent"], env=env)
     command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CrmIntelService"]
     os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
 

@@ -17,6 +17,7 @@ from crm_core.api import (
     deals,
     exports,
     imports,
+    jobs,
     orders,
     privacy,
     products,
@@ -43,6 +44,7 @@ from crm_core.errors import (
     NotFoundError,
     ValidationFailedError,
 )
+from crm_core.jobs.queue import QueueUnavailableError
 from crm_core.schemas.errors import ERROR_RESPONSES
 from crm_core.settings import CoreSettings
 
@@ -55,8 +57,9 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     api = FastAPI(title="crm-intel CRM API", version="1", docs_url=None, redoc_url=None)
     api.state.session_factory = session_factory
     api.state.settings = settings
+    api.state.job_queue = None  # built from the settings on first use (see deps.job_queue)
     routers = (auth, contacts, accounts, deals, activities, tickets, products, orders)
-    for module in (*routers, imports, exports, privacy, custom_fields, segments, users):
+    for module in (*routers, imports, jobs, exports, privacy, custom_fields, segments, users):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     install_error_handlers(api)
     api.add_middleware(RejectNulMiddleware)
@@ -105,6 +108,10 @@ def install_error_handlers(api: FastAPI) -> None:
             raise exc
         detail = "the query ran past the server's time limit and was stopped; narrow it and try again"
         return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": "5"})
+
+    @api.exception_handler(QueueUnavailableError)
+    async def queue_down(_request: Request, exc: QueueUnavailableError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"})
 
     @api.exception_handler(RequestValidationError)
     async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.errors import AuthenticationError
+from crm_core.jobs.queue import JobQueue
 from crm_core.services.identity import authenticate
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
@@ -72,7 +73,16 @@ def core_settings(request: Request) -> CoreSettings:
     return settings
 
 
+def job_queue(request: Request) -> JobQueue:
+    """The queue jobs are put on, built from the settings on first use unless the host set one."""
+    if getattr(request.app.state, "job_queue", None) is None:
+        request.app.state.job_queue = JobQueue.from_settings(core_settings(request))
+    queue: JobQueue = request.app.state.job_queue
+    return queue
+
+
 UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+Queue = Annotated[JobQueue, Depends(job_queue)]
 Settings = Annotated[CoreSettings, Depends(core_settings)]
 Caller = Annotated[Principal, Depends(current_principal)]
 # The bearer credentials alone (declared, so the route documents its security), for routes

@@ -1,19 +1,23 @@
-"""Import routes: upload a CSV or Parquet file of contacts and get the full row-by-row report."""
+"""Import routes: upload a CSV or Parquet file of contacts and get the full row-by-row report,
+in the answer or, for a large file, in the job that loads it."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from crm_core.api.body_limit import MAX_UPLOAD_BYTES
-from crm_core.api.deps import Caller, UoW, policy
+from crm_core.api.deps import Caller, Queue, Settings, UoW, policy
 from crm_core.clock import utc_now
 from crm_core.errors import ValidationFailedError
+from crm_core.imports.background import INLINE_IMPORT_ROWS, start_contacts_import
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
 from crm_core.schemas.imports import ImportReport
+from crm_core.schemas.jobs import JobPublic
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -30,25 +34,55 @@ def _mapping(text: str | None) -> dict[str, str] | None:
     return parsed
 
 
-@router.post("/contacts", response_model=ImportReport, openapi_extra=policy("contact", "create"))
+QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": JobPublic,
+        "description": f"queued as a job (files over {INLINE_IMPORT_ROWS:,} rows, or when asked): "
+        "follow it at the Location header; its result holds the report",
+    }
+}
+
+
+@router.post("/contacts", response_model=ImportReport, responses=QUEUED, openapi_extra=policy("contact", "create"))
 def import_contacts_file(
+    request: Request,
     uow: UoW,
     caller: Caller,
+    settings: Settings,
+    queue: Queue,
     file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet")],
     mapping: Annotated[str | None, Form(max_length=10_000, description="JSON: field -> column")] = None,
     allow_erased: Annotated[bool, Form(description="load people erased before (flagged either way)")] = False,
-) -> ImportReport:
-    """All good rows load in one transaction; every bad row is in the report with its reason."""
+    background: Annotated[bool, Form(description="run as a job even when the file is small")] = False,
+) -> ImportReport | JSONResponse:
+    """All good rows load in one transaction; every bad row is in the report with its reason.
+    Large files are checked for readability here, then loaded by a worker (202 and the job)."""
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValidationFailedError("file", f"is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
     source = "".join(ch for ch in (file.filename or "upload") if ch.isprintable())[:200] or "upload"
     frame = read_table(data, name=source)
+    chosen_mapping = _mapping(mapping)
+    if background or frame.height > INLINE_IMPORT_ROWS:
+        del frame
+        job = start_contacts_import(
+            uow,
+            caller,
+            queue,
+            settings.home,
+            data,
+            source=source,
+            mapping=chosen_mapping,
+            allow_erased=allow_erased,
+        )
+        body = JobPublic.model_validate(job).model_dump(mode="json")
+        location = str(request.url_for("get_job", job_id=str(job.id)))
+        return JSONResponse(status_code=202, content=body, headers={"Location": location})
     report = import_contacts(
         uow,
         caller,
         frame,
-        mapping=_mapping(mapping),
+        mapping=chosen_mapping,
         source=source,
         now=utc_now(),
         allow_erased=allow_erased,

@@ -130,6 +130,14 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
     },
     # The model registry (runs, champion alias): data scientists judge, promote and retrain.
     "model": {READ: {A: ALL, D: ALL}, CREATE: {A: ALL, D: ALL}, UPDATE: {A: ALL, D: ALL}, DELETE: {}, EXPORT: {}},
+    # Background jobs: started by the routes that need them, followed by whoever asked.
+    "job": {
+        READ: {A: ALL, R: OWN, M: OWN, K: OWN, D: OWN, S: OWN},
+        CREATE: {},
+        UPDATE: {},
+        DELETE: {},
+        EXPORT: {},
+    },
     "login_attempt": _APPEND_ONLY_LOG,
     # Sign-in counters: kept by the sign-in itself; administrators read them.
     "login_throttle": _APPEND_ONLY_LOG,
@@ -193,6 +201,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "users": "user",
     "teams": "team",
     "api_tokens": "api_token",
+    "jobs": "job",
     "login_attempts": "login_attempt",
     "login_throttles": "login_throttle",
     "audit_events": "audit_event",

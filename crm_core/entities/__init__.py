@@ -28,10 +28,12 @@ from crm_core.entities.intelligence import (
     ShadowPrediction,
     WriteBackRun,
 )
+from crm_core.entities.jobs import FINISHED, Job, JobStatus
 from crm_core.entities.sales import Activity, Deal, DealStageChange, Order, OrderLine, Product, Ticket
 
 __all__ = [
     "DEAL_STAGE_ORDER",
+    "FINISHED",
     "MONEY",
     "NAMING_CONVENTION",
     "Account",
@@ -52,6 +54,8 @@ __all__ = [
     "DealStageChange",
     "Erasure",
     "ErasureReason",
+    "Job",
+    "JobStatus",
     "LoginAttempt",
     "LoginThrottle",
     "Order",

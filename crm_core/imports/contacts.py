@@ -9,7 +9,7 @@ else by name and account, so importing the same file twice adds nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,9 +34,11 @@ from crm_core.services.person_guard import HELD_BACK, erased_hashes, may_readd_e
 from crm_core.unit_of_work import UnitOfWork
 
 CHUNK = 2_000
+PROGRESS_EVERY = 10_000
 REQUIRED = ("first_name", "last_name")
 
 MatchKey = tuple[str, ...]
+Progress = Callable[[int, int], None]
 MATCHED_ON = {"email": "email", "phone": "phone", "name": "first_name"}
 NOT_ASSIGNABLE = "'{}' is not a user you may assign contacts to"
 
@@ -85,7 +87,9 @@ def import_contacts(
     source: str,
     now: datetime,
     allow_erased: bool = False,
+    on_progress: Progress | None = None,
 ) -> ImportReport:
+    """`on_progress(rows validated, rows)` is called every `PROGRESS_EVERY` rows."""
     principal.require("contact", Action.CREATE)
     if allow_erased and not may_readd_erased(principal):
         raise ForbiddenError("only an administrator may re-load people erased on request")
@@ -96,7 +100,7 @@ def import_contacts(
         if name not in resolved:
             raise ValidationFailedError("mapping", f"no column feeds {name}; map one with {name}=<column>")
     selected = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
-    people, rejected = _read_people(selected, _Owners(uow, principal), definitions)
+    people, rejected = _read_people(selected, _Owners(uow, principal), definitions, on_progress)
     erased = erased_hashes(uow, (v for p in people.values() for v in (p.email_hash, p.phone_hash) if v))
     held = [person for person in people.values() if {person.email_hash, person.phone_hash} & erased]
     flagged: list[ImportProblem] = []
@@ -145,12 +149,17 @@ def import_contacts(
 
 
 def _read_people(
-    selected: pl.DataFrame, owners: _Owners, definitions: dict[str, CustomFieldDefinition]
+    selected: pl.DataFrame,
+    owners: _Owners,
+    definitions: dict[str, CustomFieldDefinition],
+    on_progress: Progress | None,
 ) -> tuple[dict[MatchKey, _Person], list[ImportProblem]]:
     """Validate every row; rows naming the same person fold into the first one."""
     rejected: list[ImportProblem] = []
     people: dict[MatchKey, _Person] = {}
     for row_number, raw in enumerate(selected.iter_rows(named=True), start=1):
+        if on_progress is not None and row_number % PROGRESS_EVERY == 0:
+            on_progress(row_number, selected.height)
         try:
             given = {k: v for k, v in raw.items() if v is not None}
             custom = merge_custom(

@@ -8,6 +8,7 @@ import os
 import pickle
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -342,3 +343,35 @@ def test_the_server_serves_no_third_party_page_and_no_metrics(server: Server) ->
         assert "googletagmanager" not in response.text
     for docs in ("/api/docs", "/predict/docs"):
         assert httpx.get(f"{server.url}{docs}", timeout=30).status_code == 404
+
+
+def test_an_import_too_large_for_a_request_runs_as_a_job_over_http(server: Server) -> None:
+    """Finding 11: past about 110k rows an import outlived its request (504, nothing
+    committed). The file is queued; the worker `serve` started loads it; the job holds the
+    report. 120k rows, on the job queue's file (embedded) and on Redis (production)."""
+    rows = 120_000
+    body = "first_name,last_name,email\n" + "".join(f"Job{n},Row{n},job{n}@queue.test\n" for n in range(rows))
+    headers = server.auth("sales_rep")
+    files = {"file": ("big.csv", body.encode(), "text/csv")}
+    queued = httpx.post(f"{server.url}/api/imports/contacts", files=files, headers=headers, timeout=120)
+    assert queued.status_code == 202, queued.text[:300]
+    location = queued.headers["location"]
+    assert location.startswith(server.url) and location.endswith(f"/api/jobs/{queued.json()['id']}")
+    deadline = time.monotonic() + 600
+    seen = set()
+    while (job := httpx.get(location, headers=headers, timeout=30).json())["status"] in ("queued", "running"):
+        seen.add(job["status"])
+        assert time.monotonic() < deadline, job
+        time.sleep(1)
+    assert job["status"] == "succeeded", job["message"]
+    assert "running" in seen or "queued" in seen
+    assert job["result"]["report"]["inserted"] == rows and job["result"]["rejected_total"] == 0
+    engine = create_engine(server.home.database_url)
+    try:
+        with engine.connect() as connection:
+            loaded = connection.execute(select(func.count()).where(Contact.first_name.like("Job%"))).scalar_one()
+    finally:
+        engine.dispose()
+    assert loaded == rows
+    stranger = httpx.get(location, headers=server.auth("marketer"), timeout=30)
+    assert stranger.status_code == 404, "another user's job is not found"

@@ -1,0 +1,53 @@
+"""Background jobs: work too long for a request, kept as a record its requester can follow."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_core.entities.base import Base
+
+
+class JobStatus(enum.StrEnum):
+    """queued -> running -> succeeded | failed; `interrupted` when the worker running it died."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.INTERRUPTED})
+
+
+class Job(Base):
+    """One piece of background work. The queue carries only this row's id: what to do and for
+    whom is read here, so a message on the queue can neither widen nor change the work."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_requested_by_created", "requested_by_id", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED.value)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # What the job works on (e.g. the staged file and the caller's token scopes); never shown.
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Which worker process runs it (host:pid), so a restarted worker can tell its dead jobs.
+    worker: Mapped[str | None] = mapped_column(String(120))
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    # What it is doing now, or why it failed: a sentence for a person, never a traceback.
+    message: Mapped[str] = mapped_column(String(500), default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

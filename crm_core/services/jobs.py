@@ -1,0 +1,106 @@
+"""Job records: created by the route that starts the work, claimed and finished by a worker,
+read by whoever asked for it (administrators read all)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from crm_core.auth.policy import Action, Scope
+from crm_core.auth.principal import Principal
+from crm_core.entities import Job, JobStatus
+from crm_core.errors import NotFoundError
+from crm_core.unit_of_work import UnitOfWork
+
+MESSAGE_CHARS = 500
+
+
+def create_job(uow: UnitOfWork, principal: Principal, kind: str, parameters: dict[str, Any], now: datetime) -> Job:
+    """A queued job for `principal`; the caller commits before putting its id on the queue, so a
+    worker never looks for a job that is not there yet."""
+    job = Job(
+        kind=kind,
+        status=JobStatus.QUEUED.value,
+        requested_by_id=principal.user_id,
+        parameters=parameters,
+        created_at=now,
+        progress_done=0,
+        message="waiting for a worker",
+    )
+    uow.session.add(job)
+    uow.session.flush()
+    return job
+
+
+def claim(uow: UnitOfWork, job_id: int, worker: str, now: datetime) -> Job | None:
+    """queued -> running, atomically: a message delivered twice runs the job once."""
+    claimed = uow.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+        .values(status=JobStatus.RUNNING.value, started_at=now, worker=worker, message="started")
+    )
+    uow.commit()
+    if getattr(claimed, "rowcount", 0) != 1:
+        return None
+    return uow.session.get(Job, job_id)
+
+
+def record_progress(uow: UnitOfWork, job_id: int, done: int, total: int | None, message: str) -> None:
+    uow.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+        .values(progress_done=done, progress_total=total, message=message[:MESSAGE_CHARS])
+    )
+    uow.commit()
+
+
+def finish(
+    uow: UnitOfWork,
+    job_id: int,
+    status: JobStatus,
+    message: str,
+    now: datetime,
+    result: dict[str, Any] | None = None,
+) -> None:
+    values: dict[str, Any] = {"status": status.value, "message": message[:MESSAGE_CHARS], "finished_at": now}
+    values["result"] = result
+    if status is JobStatus.SUCCEEDED:
+        values["progress_done"] = func.coalesce(Job.progress_total, Job.progress_done)
+    uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
+    uow.commit()
+
+
+def interrupt_dead(uow: UnitOfWork, host: str, is_alive: Callable[[int], bool], now: datetime) -> int:
+    """Mark running jobs of this host whose worker process is gone as interrupted; returns how
+    many. Work in them was one transaction, so nothing of it was committed."""
+    running = uow.session.scalars(
+        select(Job).where(Job.status == JobStatus.RUNNING.value, Job.worker.like(f"{host}:%"))
+    ).all()
+    dead = [job for job in running if not is_alive(int((job.worker or ":0").rsplit(":", 1)[1]))]
+    for job in dead:
+        job.status = JobStatus.INTERRUPTED.value
+        job.finished_at = now
+        job.message = "the worker running it stopped before it finished; nothing of it was saved, start it again"
+    uow.commit()
+    return len(dead)
+
+
+def visible_job(uow: UnitOfWork, principal: Principal, job_id: int) -> Job:
+    """The job if the caller may read it; a job of someone else is 'not found', as if absent."""
+    scope = principal.require("job", Action.READ)
+    job = uow.session.get(Job, job_id)
+    if job is None or (scope is not Scope.ALL and job.requested_by_id != principal.user_id):
+        raise NotFoundError("job", job_id)
+    return job
+
+
+def visible_jobs(uow: UnitOfWork, principal: Principal, limit: int) -> list[Job]:
+    """Newest first: the caller's own jobs, or everyone's for an administrator."""
+    scope = principal.require("job", Action.READ)
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if scope is not Scope.ALL:
+        query = query.where(Job.requested_by_id == principal.user_id)
+    return list(uow.session.scalars(query))

@@ -1,0 +1,58 @@
+"""The worker: consumes the job queue and runs each job's kind (imports today).
+
+`crm-intel serve` starts one beside the server, tied to it; in production run `crm-intel
+worker` as its own service, as many as the work needs (they share the queue on Redis).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+from huey.consumer import Consumer
+
+from crm_core.db import make_session_factory
+from crm_core.imports.background import IMPORT_CONTACTS, run_contacts_import
+from crm_core.jobs.queue import JobQueue
+from crm_core.jobs.runner import Handler, JobRunner
+from crm_intel.context import AppContext
+
+# Longest wait between looks at an idle queue (huey backs off from 0.1 s up to this).
+IDLE_POLL_SECONDS = 1.0
+PARENT_CHECK_SECONDS = 1.0
+
+
+def job_handlers() -> dict[str, Handler]:
+    """Every kind of job the worker runs, by the kind stored on the job row."""
+    return {IMPORT_CONTACTS: run_contacts_import}
+
+
+def build_consumer(context: AppContext) -> tuple[Consumer, JobRunner]:
+    runner = JobRunner(make_session_factory(context.engine), context.home, job_handlers())
+    queue = JobQueue.from_settings(context.core, runner)
+    consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, max_delay=IDLE_POLL_SECONDS)
+    return consumer, runner
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """The worker `serve` started ends with the server: once its parent is gone (it is then
+    re-parented), it stops as if interrupted from the keyboard, finishing the job in hand."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def run_worker(context: AppContext, *, exit_with_parent: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    consumer, runner = build_consumer(context)
+    interrupted = runner.interrupt_dead_jobs()
+    if interrupted:
+        logging.getLogger("crm_intel.jobs").warning(
+            "%s job(s) left running by a stopped worker: interrupted", interrupted
+        )
+    if exit_with_parent:
+        threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    consumer.run()
