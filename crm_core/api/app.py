@@ -25,6 +25,7 @@ from crm_core.api import (
     tickets,
     users,
 )
+from crm_core.api.abandoned import StopWorkOfAbandonedRequests
 from crm_core.api.body_limit import (
     MAX_JSON_BODY_BYTES,
     MAX_UPLOAD_BYTES,
@@ -62,6 +63,7 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
     for module in (*routers, imports, jobs, exports, privacy, custom_fields, segments, users):
         api.include_router(module.router, responses=ERROR_RESPONSES)
     install_error_handlers(api)
+    api.add_middleware(StopWorkOfAbandonedRequests)
     api.add_middleware(RejectNulMiddleware)
     api.add_middleware(ContainServerErrors)
     api.add_middleware(

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm_core.api.abandoned import StopWorkOfAbandonedRequests
 from crm_core.api.body_limit import LimitRequestBody
 from crm_core.api.server_errors import ContainServerErrors
 from crm_core.db import is_statement_timeout
@@ -67,6 +68,7 @@ def create_web_app(
         web.include_router(router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_error_pages(web, prefix)
+    web.add_middleware(StopWorkOfAbandonedRequests)
     web.add_middleware(ContainServerErrors)
     web.add_middleware(LimitRequestBody, default_bytes=MAX_FORM_BODY_BYTES)
 
