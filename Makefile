@@ -52,11 +52,12 @@ pytest: setup browser
 
 test: lint typecheck contracts pytest
 
-# The schema-driven API run at full size: 1,000 generated requests per operation and role.
+# The schema-driven API run at full size: 1,000 generated requests per operation and role, and
+# as many hostile cursors and stored JSON values.
 FUZZ_REPORT ?= var/fuzz-report.jsonl
 fuzz: setup
 	mkdir -p $(dir $(FUZZ_REPORT)) && rm -f $(FUZZ_REPORT)
-	CRM_FUZZ_EXAMPLES=1000 CRM_FUZZ_REPORT=$(FUZZ_REPORT) $(BIN)/pytest -q -p no:cacheprovider tests/crm_core/test_api_fuzz.py $(FUZZ_ARGS)
+	CRM_FUZZ_EXAMPLES=1000 CRM_FUZZ_REPORT=$(FUZZ_REPORT) $(BIN)/pytest -q -p no:cacheprovider tests/crm_core/test_api_fuzz.py tests/crm_core/test_hostile_input.py $(FUZZ_ARGS)
 
 # The README's screenshots: the browser tests, saving their screenshots into docs/.
 screenshots: setup browser

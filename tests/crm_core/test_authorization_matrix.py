@@ -33,6 +33,7 @@ from crm_core.entities import (
     Contact,
     Deal,
     DealStageChange,
+    Job,
     Order,
     OrderLine,
     Product,
@@ -63,6 +64,7 @@ class Records:
     ticket: int
     order: int
     token: int
+    job: int
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         lambda c: Call("/tokens", json={"name": "integration", "scopes": ["*"], "expires_at": str(TOMORROW)}),
     ),
     ("GET", "/tokens"): R("open", lambda c: Call("/tokens")),
+    ("GET", "/jobs"): R(
+        "list", lambda c: Call("/jobs", params={"limit": 100}), target_id=lambda c: c.records.job, listed=ids_of_list
+    ),
+    ("GET", "/jobs/{job_id}"): R("record", lambda c: Call(f"/jobs/{c.records.job}"), target_id=lambda c: c.records.job),
     ("DELETE", "/tokens/{token_id}"): R("record", lambda c: Call(f"/tokens/{c.records.token}")),
 }
 
@@ -336,8 +342,20 @@ class Fixtures:
             token = create_integration_token(
                 uow, principal, CoreSettings(), name="t", scopes=["*"], now=NOW, expires_at=NOW + timedelta(days=1)
             )
+            job = Job(
+                kind="import_contacts",
+                status="succeeded",
+                requested_by_id=owner_id,
+                parameters={},
+                created_at=NOW,
+                progress_done=0,
+                message="done",
+            )
+            session.add(job)
             uow.commit()
-            return Records(owner_id, account.id, contact.id, email, deal.id, ticket.id, order.id, token.token_id)
+            return Records(
+                owner_id, account.id, contact.id, email, deal.id, ticket.id, order.id, token.token_id, job.id
+            )
 
 
 def test_every_operation_for_every_role_and_record_follows_the_policy(world: World) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,19 @@ from crm_core.api.server_errors import ContainServerErrors
 from crm_core.auth.policy import Role
 from crm_core.clock import utc_now
 from tests.crm_core.conftest import World
+
+# `make fuzz` raises these with CRM_FUZZ_EXAMPLES (1,000) and tallies them in its report.
+FUZZ_EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "0"))
+FUZZ_REPORT = Path(os.environ["CRM_FUZZ_REPORT"]) if os.environ.get("CRM_FUZZ_REPORT") else None
+
+
+def _tally(world: World, generator: str, requests: int, statuses: set[int]) -> None:
+    if FUZZ_REPORT is not None:
+        line = {"operation": generator, "role": "admin", "database": world.engine.dialect.name, "requests": requests}
+        line["statuses"] = sorted(statuses)
+        with FUZZ_REPORT.open("a") as report:
+            report.write(json.dumps(line) + "\n")
+
 
 LIST_ROUTES = sorted(
     path
@@ -119,18 +134,24 @@ def test_cursors_of_any_shape_never_reach_the_database(world: World) -> None:
     routes = [_route(path, world) for path in LIST_ROUTES]
     sorts = {route: _sort_fields(world, route) for route in routes}
     answered: set[int] = set()
+    sent = 0
 
     @given(route=st.sampled_from(routes), data=st.data(), cursor=HOSTILE_CURSORS, descending=st.booleans())
-    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max(300, FUZZ_EXAMPLES), deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def send(route: str, data: st.DataObject, cursor: str, descending: bool) -> None:
+        nonlocal sent
         field = data.draw(st.sampled_from(sorts[route]))
         sort = f"-{field}" if descending else field
         response = world.client.get(route, params={"cursor": cursor, "sort": sort}, headers=admin)
+        sent += 1
         answered.add(response.status_code)
         assert response.status_code < 500, (route, sort, cursor, response.text)
 
     send()
     assert 422 in answered
+    _tally(world, "hostile cursors x sort fields x list routes", sent, answered)
 
 
 @pytest.mark.parametrize(
@@ -275,15 +296,18 @@ def test_no_stored_json_makes_a_record_unreadable(world: World) -> None:
     admin = {**world.headers(Role.ADMIN), "Content-Type": "application/json"}
     contact = world.contacts[(Role.ADMIN, "own")]
     statuses: set[int] = set()
-    outcomes = {"inserted": 0, "rejected": 0}
+    outcomes = {"inserted": 0, "rejected": 0, "requests": 0}
 
     @given(properties=st.dictionaries(ANY_TEXT, HOSTILE_JSON, max_size=4) | st.builds(_nested, st.integers(0, 60)))
-    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max(150, FUZZ_EXAMPLES), deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def send(properties: dict[str, Any]) -> None:
         row = {**_activity(world, properties), "contact_id": contact}
         body = json.dumps({"activities": [row]}, allow_nan=True)
         stored = world.client.post("/activities/batch", content=body, headers=admin)
         statuses.add(stored.status_code)
+        outcomes["requests"] += 3
         assert stored.status_code < 500, stored.text[:300]
         if stored.status_code == 200:
             outcomes["inserted"] += stored.json()["inserted"]
@@ -293,3 +317,6 @@ def test_no_stored_json_makes_a_record_unreadable(world: World) -> None:
 
     send()
     assert outcomes["inserted"] > 0 and outcomes["rejected"] > 0, "both kept and refused rows were generated"
+    _tally(
+        world, "hostile stored JSON (activity properties), then 360 and subject export", outcomes["requests"], statuses
+    )
