@@ -226,10 +226,7 @@ def erase(
     ctx = context()
     if pending or contact_id is None:
         purged = jobs.purge_pending_erasures(ctx)
-        console.print(
-            f"purged {purged.snapshot_rows_removed:,} snapshot rows, {purged.online_rows_removed:,} online rows, "
-            f"{purged.training_rows_removed:,} training-set rows"
-        )
+        console.print(f"purged {purged.line()}")
         return
     try:
         result, purged = jobs.erase(ctx, contact_id, ErasureReason(reason))
@@ -238,9 +235,8 @@ def erase(
     else:
         rows = sum(result.rows_deleted.values())
         console.print(
-            f"contact {contact_id} erased: {rows:,} CRM rows deleted, {result.deals_unlinked} deals unlinked, "
-            f"{purged.snapshot_rows_removed:,} snapshot rows, {purged.online_rows_removed:,} online rows and "
-            f"{purged.training_rows_removed:,} training-set rows removed"
+            f"contact {contact_id} erased: {rows:,} CRM rows deleted, {result.deals_unlinked} deals unlinked; "
+            f"removed {purged.line()}"
         )
 
 

@@ -25,20 +25,19 @@ from features.store import PROJECT, online_store_path, open_store
 class PurgeResult:
     snapshot_rows_removed: int
     online_rows_removed: int
-    training_rows_removed: int = 0
 
 
 def purge_snapshots(settings: FeatureSettings, contact_ids: Sequence[int]) -> int:
     return drop_contacts(settings.snapshot_path, contact_ids)
 
 
-def drop_contacts(path: Path, contact_ids: Sequence[int]) -> int:
-    """Remove the contacts' rows from a Parquet file keyed by contact (a snapshot, a training
-    set), rewritten only if it held any; the rows removed."""
+def drop_contacts(path: Path, contact_ids: Sequence[int], key: str = ENTITY_KEY) -> int:
+    """Remove the contacts' rows from a Parquet file whose `key` column holds contact ids (a
+    snapshot, a training set), rewritten only if it held any; the rows removed."""
     if not path.exists() or not contact_ids:
         return 0
     frame = pl.read_parquet(path)
-    kept = frame.filter(~pl.col(ENTITY_KEY).is_in(list(contact_ids)))
+    kept = frame.filter(~pl.col(key).is_in(list(contact_ids)))
     if kept.height < frame.height:
         write_snapshots(kept, path)  # atomic rename: readers see the old file or the new one
     return frame.height - kept.height

@@ -7,6 +7,7 @@ another fit's ids.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +73,22 @@ class UserItemStats:
             (self.frame[values].to_numpy().astype(np.float32), (rows, columns)),
             shape=(len(self.users), len(self.items)),
         )
+
+    def without_users(self, user_ids: Collection[int]) -> tuple[UserItemStats, np.ndarray]:
+        """These stats with `user_ids`' rows gone, and the positions they held (ascending), so
+        a model's per-user arrays can drop the same rows. Items keep their positions."""
+        wanted = np.asarray(sorted(set(user_ids)), dtype=self.users.ids.dtype if len(self.users) else np.int64)
+        positions = self.users.positions(wanted)
+        gone = np.sort(positions[positions >= 0])
+        if len(gone) == 0:
+            return self, gone
+        kept = UserItemStats(
+            frame=self.frame.filter(~pl.col(USER).is_in(self.users.ids[gone].tolist())),
+            users=IdMap(ids=np.delete(self.users.ids, gone)),
+            items=self.items,
+            reference=self.reference,
+        )
+        return kept, gone
 
     def repeat_share(self) -> float:
         """Share of purchases that were of something the user had bought before."""

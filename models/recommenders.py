@@ -10,7 +10,7 @@ Every recommendation carries its reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -48,6 +48,11 @@ class Recommender(Protocol):
 
     def recommend(self, user_ids: Sequence[int], k: int) -> Recommendations: ...
 
+    def forget(self, user_ids: Collection[int]) -> int:
+        """Drop everything kept per person for `user_ids` (erasure); returns how many it held.
+        Aggregates learned from everyone (item factors, popularity) stay."""
+        ...
+
 
 class PopularityRecommender:
     """Most-bought items by number of distinct buyers; what a cold-start user is shown."""
@@ -68,6 +73,9 @@ class PopularityRecommender:
         if self.exclude_owned:
             self.owned = _owned(stats)
         return self
+
+    def forget(self, user_ids: Collection[int]) -> int:
+        return sum(self.owned.pop(int(user), None) is not None for user in user_ids)
 
     def recommend(self, user_ids: Sequence[int], k: int) -> Recommendations:
         out: Recommendations = {}
@@ -92,6 +100,9 @@ class BuyAgainRecommender:
         for user, item, count in ordered.select(USER, ITEM, "count").iter_rows():
             self.history.setdefault(int(user), []).append(Recommendation(int(item), float(count), BOUGHT_BEFORE))
         return self
+
+    def forget(self, user_ids: Collection[int]) -> int:
+        return sum(self.history.pop(int(user), None) is not None for user in user_ids)
 
     def recommend(self, user_ids: Sequence[int], k: int) -> Recommendations:
         return {user: self.history.get(user, [])[:k] for user in user_ids}
@@ -149,6 +160,19 @@ class ImplicitRecommender:
         self._liked = matrix
         self.fallback.fit(stats)
         return self
+
+    def forget(self, user_ids: Collection[int]) -> int:
+        """Their purchase rows, their factor row and their liked-items row go; the others keep
+        theirs unchanged (ALS solves each user's factors on their own row)."""
+        if self.stats is None:
+            return 0
+        self.stats, gone = self.stats.without_users(user_ids)
+        if len(gone):
+            kept = np.setdiff1d(np.arange(self._liked.shape[0]), gone)
+            self._liked = self._liked[kept]
+            self.model.user_factors = np.delete(self.model.user_factors, gone, axis=0)
+        self.fallback.forget(user_ids)
+        return len(gone)
 
     def scored_candidates(self, user_ids: Sequence[int], n: int) -> dict[int, list[tuple[int, float]]]:
         """Up to `n` (item, score) per known user, owned items included or not per settings."""
@@ -222,6 +246,11 @@ class BlendRecommender:
         for user, item, value in share.select(USER, ITEM, "share").iter_rows():
             self.staples.setdefault(int(user), {})[int(item)] = float(value)
         return self
+
+    def forget(self, user_ids: Collection[int]) -> int:
+        for user in user_ids:
+            self.staples.pop(int(user), None)
+        return self.als.forget(user_ids)
 
     @without_cycle_collection
     def recommend(self, user_ids: Sequence[int], k: int) -> Recommendations:

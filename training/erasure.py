@@ -15,14 +15,18 @@ import polars as pl
 
 from features.erasure import drop_contacts
 from features.schema import ENTITY_KEY
+from models.interactions import USER
 
 
 def purge_training_sets(directory: Path, contact_ids: Sequence[int]) -> int:
-    """Remove the contacts' rows from every training set in `directory`; the rows removed."""
+    """Remove the contacts' rows from every training set in `directory`; the rows removed.
+    Scorers' sets are keyed by contact; the recommender's purchases by user (the contact)."""
     if not contact_ids or not directory.is_dir():
         return 0
-    return sum(
-        drop_contacts(path, contact_ids)
-        for path in sorted(directory.glob("*.parquet"))
-        if ENTITY_KEY in pl.read_parquet_schema(path)
-    )
+    removed = 0
+    for path in sorted(directory.glob("*.parquet")):
+        columns = pl.read_parquet_schema(path)
+        key = next((name for name in (ENTITY_KEY, USER) if name in columns), None)
+        if key is not None:
+            removed += drop_contacts(path, contact_ids, key)
+    return removed
