@@ -20,6 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_core import request_lifetime
 
+# Stands in the buffer where a message would be, when the outer receive raised instead.
+FAILED: Message = {"type": "crm.receive_failed"}
+
 
 class StopWorkOfAbandonedRequests:
     def __init__(self, app: ASGIApp) -> None:
@@ -34,11 +37,17 @@ class StopWorkOfAbandonedRequests:
         taken = asyncio.Event()
         state = {"answered": False, "closed": False}
 
+        failures: list[BaseException] = []
+
         async def route_receive() -> Message:
             if state["closed"] and inbox.empty():
+                if failures:
+                    raise failures[0]
                 return {"type": "http.disconnect"}
             message = await inbox.get()
             taken.set()
+            if message is FAILED:
+                raise failures[0]  # e.g. a body past its size limit: the route must hear it
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -48,7 +57,13 @@ class StopWorkOfAbandonedRequests:
 
         async def listen() -> None:
             while True:
-                message = await receive()
+                try:
+                    message = await receive()
+                except Exception as error:  # raised by an outer layer's receive: hand it on
+                    failures.append(error)
+                    inbox.put_nowait(FAILED)
+                    state["closed"] = True
+                    return
                 taken.clear()
                 if message["type"] == "http.disconnect":
                     if not state["answered"]:

@@ -120,3 +120,20 @@ def test_a_request_that_stays_gets_its_answer(served: Served) -> None:
     login = httpx.post(f"{served.url}/auth/login", json={"email": "nobody@x.test", "password": "x" * 12}, timeout=30)
     assert login.status_code == 401, login.text[:200]
     assert not served.route.started.is_set()
+
+
+def test_a_body_refused_part_way_is_still_answered(served: Served) -> None:
+    """The layer reads the body for the route; a refusal raised while reading it (a chunked body
+    past the 4 MiB JSON limit) must reach the route and be answered, not leave it waiting."""
+    host, port = served.url.removeprefix("http://").split(":")
+    chunk = b"1," * 2**19  # 1 MiB
+    with socket.create_connection((host, int(port)), timeout=20) as connection:
+        head = f"POST /auth/login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        connection.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+        for _ in range(16):
+            try:
+                connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        answer = connection.recv(4096).decode(errors="replace")
+    assert answer.split(" ", 2)[1] == "413", answer[:200]
