@@ -19,7 +19,6 @@ from crm_intel.console import console
 app = typer.Typer(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
 
 DEFAULT_PORT = 3000
-OWNER_ONLY_UMASK = 0o077
 ACTIVITY_SCALE_HELP = "multiplies the demo contacts' everyday activity (1: about 26 events each over two years)"
 
 app.add_typer(segments_app, name="segments")
@@ -32,7 +31,7 @@ def _before_any_command() -> None:
     the data home holds personal data, keys, backups and exports. Then silence telemetry before
     a command imports MLflow, Feast or BentoML (some write at import)."""
     from crm_core.settings import CoreSettings
-    from crm_intel.context import quiet_third_parties
+    from crm_intel.context import OWNER_ONLY_UMASK, quiet_third_parties
 
     os.umask(OWNER_ONLY_UMASK)
     quiet_third_parties(CoreSettings().home.resolve())
@@ -327,6 +326,15 @@ def quickstart(
     print_quickstart(ctx, jobs.quickstart(ctx, contacts=contacts, seed=seed, activity_scale=activity_scale))
 
 
+@app.command("jobs")
+def list_jobs(limit: Annotated[int, typer.Option(min=1, max=500, help="how many, newest first")] = 20) -> None:
+    """Background jobs (imports, retraining, promotion): who asked, state, duration, outcome."""
+    from crm_intel import jobs
+    from crm_intel.summary import jobs_table
+
+    console.print(jobs_table(jobs.recent_jobs(context(), limit)))
+
+
 @app.command()
 def worker(
     exit_with_parent: Annotated[bool, typer.Option(hidden=True, help="stop when the starting process ends")] = False,
@@ -356,7 +364,7 @@ def serve(
     )
     env = dict(os.environ, CRM_HOME=str(ctx.home))
     # The worker for background jobs, tied to the server: it stops when the server ends.
-    subprocess.Popen([sys.executable, "-m", "crm_intel.cli", "worker", "--exit-with-parent"], env=env)
+    subprocess.Popen([sys.executable, "-m", "crm_intel.worker", "--exit-with-parent"], env=env)
     command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CrmIntelService"]
     os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
 

@@ -24,11 +24,12 @@ def models_status() -> None:
 @models_app.command("rollback")
 def models_rollback(name: Annotated[str, typer.Argument(help="model name, e.g. churn")]) -> None:
     """Give the champion alias back to the previous champion (servers follow within their refresh)."""
-    from training.tracking import NothingToRollBackError, Tracker
+    from crm_intel import jobs
+    from training.tracking import NothingToRollBackError
 
     ctx = context()
     try:
-        done = Tracker(ctx.training).rollback(name)
+        done = jobs.roll_back(ctx, name)
     except NothingToRollBackError as error:
         fail(str(error))
     else:
@@ -45,11 +46,12 @@ def models_promote(
     force: Annotated[bool, typer.Option(help="promote even where the version lost to the champion")] = False,
 ) -> None:
     """Make a version the champion by hand; refused where its own run found the champion better."""
-    from training.tracking import PromotionRefusedError, Tracker
+    from crm_intel import jobs
+    from training.tracking import PromotionRefusedError
 
     ctx = context()
     try:
-        done = Tracker(ctx.training).promote(name, version, force=force)
+        done = jobs.promote(ctx, name, version, force=force)
     except PromotionRefusedError as error:
         fail(str(error))
     else:

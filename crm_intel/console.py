@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 
@@ -47,20 +49,28 @@ class StageTimer:
 
 
 class StepReporter:
-    """Prints each step a pipeline announces, and the time the previous one took."""
+    """Prints each step a pipeline announces, and the time the previous one took; to the
+    console, or to `write` (a background job's log)."""
 
-    def __init__(self) -> None:
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
         self._current: tuple[str, float] | None = None
+        self._write = write
+
+    def _line(self, markup: str) -> None:
+        if self._write is None:
+            console.print(markup)
+        else:
+            self._write(Text.from_markup(markup).plain)
 
     def __call__(self, name: str) -> None:
         self._finish_current()
-        console.print(f"  - {name}")
+        self._line(f"  - {escape(name)}")
         self._current = (name, time.perf_counter())
 
     def _finish_current(self) -> None:
         if self._current is not None:
             name, started = self._current
-            console.print(f"    [dim]{name}: {time.perf_counter() - started:.1f} s[/]")
+            self._line(f"    [dim]{escape(name)}: {time.perf_counter() - started:.1f} s[/]")
             self._current = None
 
     def __enter__(self) -> StepReporter:

@@ -16,6 +16,10 @@ from features.settings import FeatureSettings
 from serving.settings import ServingSettings
 from training.settings import TrainingSettings
 
+# Files a crm-intel process creates are its owner's only: the data home holds personal data,
+# keys, backups and exports.
+OWNER_ONLY_UMASK = 0o077
+
 # Third-party libraries that would otherwise phone home or write outside the data home.
 QUIET_THIRD_PARTIES = {
     "FEAST_USAGE": "False",

@@ -20,6 +20,7 @@ from crm_core.demo.logins import DEMO_SETUP, DemoLogin, create_demo_logins
 from crm_core.entities import ErasureReason
 from crm_core.exports import CrmExport, export_crm
 from crm_core.opening import install_keys, open_scratch_crm
+from crm_core.schemas.jobs import JobPublic
 from crm_core.services import audit
 from crm_core.services.erasure import ErasureResult, erase_person, mark_purged, pending_purges, scrub_freed_space
 from crm_core.unit_of_work import UnitOfWork
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from training.evaluation.runner import EvaluationReport
     from training.pipeline import RunResult
     from training.recommendation_pipeline import RecommenderRunResult
+    from training.tracking import Rollback
 
 
 def demo_data(
@@ -151,11 +153,14 @@ def purge_pending_erasures(ctx: AppContext) -> ErasurePurge:
     return purged
 
 
-def train(ctx: AppContext, model_name: str, crm_export: CrmExport | None = None) -> RunResult:
+def train(
+    ctx: AppContext, model_name: str, crm_export: CrmExport | None = None, write: Callable[[str], None] | None = None
+) -> RunResult:
+    """`write`: where the steps go (a job's log); the console by default."""
     from training.jobs import train as run_training
 
     crm_export = crm_export or export(ctx)
-    with StepReporter() as report:
+    with StepReporter(write) as report:
         return run_training(model_name, crm_export, ctx.features, ctx.training, on_stage=report)
 
 
@@ -347,10 +352,40 @@ def model_status(ctx: AppContext) -> list[ModelStatus]:
     return out
 
 
-def train_recommender(ctx: AppContext, model_name: str) -> RecommenderRunResult:
+OPERATOR = Principal.system(Role.ADMIN, "operator")
+
+
+def recent_jobs(ctx: AppContext, limit: int) -> list[JobPublic]:
+    """The newest background jobs of everyone, as an operator sees them (dead workers' jobs
+    reported as interrupted)."""
+    from crm_core.jobs.runner import reap_dead_workers
+    from crm_core.services.jobs import visible_jobs
+
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        reap_dead_workers(uow)
+        return [JobPublic.model_validate(job) for job in visible_jobs(uow, OPERATOR, limit)]
+
+
+def promote(ctx: AppContext, model_name: str, version: str, *, force: bool = False) -> Rollback:
+    """Make `version` champion by hand; PromotionRefusedError where its own run lost."""
+    from training.tracking import Tracker
+
+    return Tracker(ctx.training).promote(model_name, version, force=force)
+
+
+def roll_back(ctx: AppContext, model_name: str) -> Rollback:
+    """Give the champion back to the previous one; NothingToRollBackError if there is none."""
+    from training.tracking import Tracker
+
+    return Tracker(ctx.training).rollback(model_name)
+
+
+def train_recommender(
+    ctx: AppContext, model_name: str, write: Callable[[str], None] | None = None
+) -> RecommenderRunResult:
     from training.jobs import train_recommender as run_training
 
-    with StepReporter() as report:
+    with StepReporter(write) as report:
         return run_training(model_name, ctx.engine, ctx.training, on_stage=report)
 
 

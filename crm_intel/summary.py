@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from crm_core.schemas.imports import ImportReport
+from crm_core.schemas.jobs import JobPublic
 from crm_intel.console import console
 from crm_intel.context import AppContext
 from crm_intel.jobs import ModelStatus, QuickstartResult
@@ -40,6 +42,29 @@ def training_table(result: RunResult) -> Table:
 
 
 PROBLEMS_SHOWN = 10
+
+
+def jobs_table(jobs: list[JobPublic]) -> Table:
+    table = Table(title="Background jobs (newest first)")
+    for column in ("id", "kind", "status", "by", "created", "seconds", "progress", "message"):
+        # The message wraps; the rest must stay readable (and findable) on a narrow terminal.
+        table.add_column(
+            column, justify="right" if column in ("id", "seconds", "by") else "left", no_wrap=column != "message"
+        )
+    for job in jobs:
+        progress = f"{job.progress_done:,}/{job.progress_total:,}" if job.progress_total else ""
+        seconds = f"{job.seconds:.1f}" if job.seconds is not None else ""
+        table.add_row(
+            str(job.id),
+            job.kind,
+            job.status,
+            str(job.requested_by_id or ""),
+            f"{job.created_at:%m-%d %H:%M}",
+            seconds,
+            progress,
+            escape(job.message),
+        )
+    return table
 
 
 def import_table(report: ImportReport) -> Table:

@@ -1,4 +1,5 @@
-"""The worker: consumes the job queue and runs each job's kind (imports today).
+"""The worker: consumes the job queue and runs each job's kind (large imports; retraining,
+promotion and rollback started from the model pages).
 
 `crm-intel serve` starts one beside the server, tied to it; in production run `crm-intel
 worker` as its own service, as many as the work needs (they share the queue on Redis).
@@ -18,20 +19,21 @@ from crm_core.db import make_session_factory
 from crm_core.imports.background import IMPORT_CONTACTS, run_contacts_import
 from crm_core.jobs.queue import JobQueue
 from crm_core.jobs.runner import Handler, JobRunner
-from crm_intel.context import AppContext
+from crm_intel.context import OWNER_ONLY_UMASK, AppContext
+from crm_intel.model_job_handlers import model_handlers
 
 # Longest wait between looks at an idle queue (huey backs off from 0.1 s up to this).
 IDLE_POLL_SECONDS = 1.0
 PARENT_CHECK_SECONDS = 1.0
 
 
-def job_handlers() -> dict[str, Handler]:
+def job_handlers(context: AppContext) -> dict[str, Handler]:
     """Every kind of job the worker runs, by the kind stored on the job row."""
-    return {IMPORT_CONTACTS: run_contacts_import}
+    return {IMPORT_CONTACTS: run_contacts_import, **model_handlers(context)}
 
 
 def build_consumer(context: AppContext) -> tuple[Consumer, JobRunner]:
-    runner = JobRunner(make_session_factory(context.engine), context.home, job_handlers())
+    runner = JobRunner(make_session_factory(context.engine), context.home, job_handlers(context))
     queue = JobQueue.from_settings(context.core, runner)
     consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, max_delay=IDLE_POLL_SECONDS)
     return consumer, runner
@@ -56,3 +58,15 @@ def run_worker(context: AppContext, *, exit_with_parent: bool = False) -> None:
     if exit_with_parent:
         threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     consumer.run()
+
+
+def main() -> None:
+    """`python -m crm_intel.worker [--exit-with-parent]`: what `serve` starts beside the server."""
+    import sys
+
+    os.umask(OWNER_ONLY_UMASK)
+    run_worker(AppContext.from_environment(), exit_with_parent="--exit-with-parent" in sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

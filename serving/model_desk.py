@@ -2,7 +2,7 @@
 its holdout metrics and the gate's verdict, the champion and its challenger side by side, their
 holdout curves, and the drift of the scored population from the champion's training set.
 
-Read-only: changing the champion goes through the operator commands (see `model_jobs`).
+Read-only: changing the champion is a job the worker runs (see `model_jobs`).
 """
 
 from __future__ import annotations

@@ -38,7 +38,6 @@ from serving.champion import ChampionCache, Loaded, NoChampionError, load_champi
 from serving.edge import ServerEdge
 from serving.json_only import refuse_non_json_bodies
 from serving.model_desk import ModelDesk
-from serving.model_jobs import ModelJobs
 from serving.online import FeaturesNotReadyError, score_contacts
 from serving.recommend import RECOMMENDER, load_recommender, recommend_contacts
 from serving.settings import ServingSettings, serve_workers, service_tracing
@@ -129,7 +128,6 @@ class CrmIntelService:
         web_app.state.session_factory = self.session_factory
         web_app.state.settings = core
         web_app.state.model_desk = ModelDesk(self.serving.tracking_uri)
-        web_app.state.model_jobs = ModelJobs(self.serving.home.resolve() / "jobs")
         self.online = open_online_reader(open_store(FeatureSettings()))
         refresh = self.serving.champion_refresh_seconds
         self.champions = ChampionCache(self.serving.tracking_uri, load_champion, refresh_seconds=refresh)

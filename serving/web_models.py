@@ -12,18 +12,21 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_core.api.deps import UoW
+from crm_core.api.deps import Queue, UoW
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
-from crm_core.errors import ConflictError, NotFoundError, ValidationFailedError
+from crm_core.errors import NotFoundError, ValidationFailedError
+from crm_core.jobs.runner import reap_dead_workers
+from crm_core.schemas.jobs import JobPublic
 from crm_core.services import audit
+from crm_core.services.jobs import visible_job
 from crm_core.settings import CoreSettings
 from crm_core.web import create_web_app
 from crm_core.web.charts import Series, bar_chart, line_chart
 from crm_core.web.session import Csrf, Viewer
 from crm_core.web.templating import pages_of
 from serving.model_desk import ModelDesk, ModelView
-from serving.model_jobs import JobBusyError, ModelJobs
+from serving.model_jobs import ACTIONS, PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL, start_model_job
 
 router = APIRouter()
 TEMPLATES = FilePath(__file__).parent / "templates"
@@ -38,24 +41,20 @@ ModelName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 def create_pages(
     desk: ModelDesk | None = None,
-    jobs: ModelJobs | None = None,
     session_factory: sessionmaker[Session] | None = None,
     settings: CoreSettings | None = None,
 ) -> FastAPI:
-    """The whole web app: crm_core's pages plus these model pages (set desk and jobs before use)."""
+    """The whole web app: crm_core's pages plus these model pages (set the desk before use; the
+    job queue is built from the settings on first use)."""
     web = create_web_app(session_factory, settings, routers=[router], template_dirs=[TEMPLATES])
-    web.state.model_desk, web.state.model_jobs = desk, jobs
+    web.state.model_desk = desk
+    web.state.job_queue = None
     return web
 
 
 def _desk(request: Request) -> ModelDesk:
     desk: ModelDesk = request.app.state.model_desk
     return desk
-
-
-def _jobs(request: Request) -> ModelJobs:
-    jobs: ModelJobs = request.app.state.model_jobs
-    return jobs
 
 
 def _view(request: Request, name: str) -> ModelView:
@@ -130,23 +129,30 @@ def models_list(request: Request, viewer: Viewer) -> Response:
     return pages_of(request).render(request, "models.html", summaries=_desk(request).summaries(), alert=DRIFT_ALERT)
 
 
+JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _job(uow: UoW, viewer: Viewer, job_id: int) -> JobPublic:
+    """The job as its starter (or an admin) sees it; a dead worker's job reads as interrupted."""
+    reap_dead_workers(uow)
+    return JobPublic.model_validate(visible_job(uow, viewer, job_id))
+
+
 @router.get("/models/jobs/{job_id}")
-def job_status(request: Request, viewer: Viewer, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]) -> Response:
+def job_status(uow: UoW, viewer: Viewer, job_id: JobId) -> Response:
     viewer.require("model", Action.READ)
-    job = _jobs(request).get(job_id)
-    if job is None:
-        raise NotFoundError("job", job_id)
-    return JSONResponse(
-        {"id": job.id, "model": job.model, "action": job.action, "status": job.status, "output": job.output}
-    )
+    job = _job(uow, viewer, job_id)
+    body = {"id": job.id, "action": ACTIONS.get(job.kind, job.kind), "status": job.status, "message": job.message}
+    return JSONResponse(body | {"output": job.output, "seconds": job.seconds})
 
 
 @router.get("/models/{name}")
 def model_page(
     request: Request,
+    uow: UoW,
     viewer: Viewer,
     name: ModelName,
-    job: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
+    job: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     viewer.require("model", Action.READ)
     view = _view(request, name)
@@ -161,7 +167,7 @@ def model_page(
     drift = None
     if view.drift:
         drift = bar_chart(view.drift[:DRIFT_SHOWN], title="Drift (PSI) per feature, most moved", warn_above=DRIFT_ALERT)
-    running = _jobs(request).get(job) if job else None
+    running = _job(uow, viewer, job) if job else None
     return pages_of(request).render(
         request,
         "model.html",
@@ -171,22 +177,22 @@ def model_page(
         drift=drift,
         alert=DRIFT_ALERT,
         job=running,
+        action=ACTIONS.get(running.kind, running.kind) if running else "",
         retrainable=name in RETRAINABLE,
     )
 
 
-def _start(request: Request, uow: UoW, viewer: Viewer, name: str, action: str, arguments: list[str]) -> Response:
-    try:
-        job = _jobs(request).start(name, action, arguments)
-    except JobBusyError as error:
-        raise ConflictError("model", str(error)) from error
+def _start(
+    request: Request, uow: UoW, viewer: Viewer, queue: Queue, name: str, kind: str, **arguments: Any
+) -> Response:
+    job = start_model_job(uow, viewer, queue, kind, name, **arguments)
     audit.record(
         uow,
         viewer,
-        action=f"model.{action}",
+        action=f"model.{ACTIONS[kind].replace(' ', '_')}",
         entity="model",
         entity_id=name,
-        details={"job": job.id, "args": arguments},
+        details={"job": job.id, **arguments},
         at=utc_now(),
     )
     uow.commit()
@@ -195,7 +201,12 @@ def _start(request: Request, uow: UoW, viewer: Viewer, name: str, action: str, a
 
 @router.post("/models/{name}/promote", dependencies=[Csrf])
 def promote(
-    request: Request, uow: UoW, viewer: Viewer, name: ModelName, version: Annotated[str, Form(max_length=12)]
+    request: Request,
+    uow: UoW,
+    viewer: Viewer,
+    queue: Queue,
+    name: ModelName,
+    version: Annotated[str, Form(max_length=12)],
 ) -> Response:
     viewer.require("model", Action.UPDATE)
     if not re.fullmatch(r"[1-9][0-9]{0,9}", version):
@@ -203,19 +214,19 @@ def promote(
     view = _view(request, name)
     if version not in {v.version for v in view.versions}:
         raise NotFoundError(f"version of model {name}", version)
-    return _start(request, uow, viewer, name, "promote", ["models", "promote", name, version])
+    return _start(request, uow, viewer, queue, name, PROMOTE_MODEL, version=version)
 
 
 @router.post("/models/{name}/rollback", dependencies=[Csrf])
-def rollback(request: Request, uow: UoW, viewer: Viewer, name: ModelName) -> Response:
+def rollback(request: Request, uow: UoW, viewer: Viewer, queue: Queue, name: ModelName) -> Response:
     viewer.require("model", Action.UPDATE)
     _view(request, name)
-    return _start(request, uow, viewer, name, "rollback", ["models", "rollback", name])
+    return _start(request, uow, viewer, queue, name, ROLL_BACK_MODEL)
 
 
 @router.post("/models/{name}/retrain", dependencies=[Csrf])
-def retrain(request: Request, uow: UoW, viewer: Viewer, name: ModelName) -> Response:
+def retrain(request: Request, uow: UoW, viewer: Viewer, queue: Queue, name: ModelName) -> Response:
     viewer.require("model", Action.CREATE)
     if name not in RETRAINABLE:
         raise NotFoundError("trainable model", name)
-    return _start(request, uow, viewer, name, "retrain", ["train", name])
+    return _start(request, uow, viewer, queue, name, TRAIN_MODEL)

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, func, select, text
 from crm_core.auth.policy import Role
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
-from crm_core.entities import Contact, Prediction
+from crm_core.entities import Contact, Job, Prediction
 from crm_core.protection.keys import read_key_file
 from crm_core.services.identity import login
 from crm_core.settings import CoreSettings
@@ -165,3 +165,29 @@ def test_no_mlflow_server_is_offered(data_home: DataHome) -> None:
     local process took the champion over through it. The product serves no MLflow server."""
     done = data_home.cli("mlflow-ui")
     assert done.returncode == 2 and "No such command" in done.stdout + done.stderr
+
+
+def test_jobs_lists_background_work_and_reports_a_dead_workers_job(data_home: DataHome) -> None:
+    assert data_home.cli("db-upgrade").returncode == 0
+    dead_worker = f"{os.uname().nodename}:{2**22 + 17}"  # above Linux's default pid_max
+    engine = create_engine(data_home.database_url)
+    with engine.begin() as connection:
+        for kind, status, worker in (("import_contacts", "succeeded", None), ("train_model", "running", dead_worker)):
+            connection.execute(
+                Job.__table__.insert().values(
+                    kind=kind,
+                    status=status,
+                    parameters={},
+                    created_at=utc_now(),
+                    started_at=utc_now(),
+                    progress_done=0,
+                    message="done" if status == "succeeded" else "training",
+                    output="",
+                    worker=worker,
+                )
+            )
+    engine.dispose()
+    listed = data_home.cli("jobs")
+    assert listed.returncode == 0, listed.stderr
+    assert "import_contacts" in listed.stdout and "succeeded" in listed.stdout
+    assert "train_model" in listed.stdout and "interrupted" in listed.stdout, "never 'running' forever"

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_core.entities.base import Base
@@ -32,6 +32,13 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_requested_by_created", "requested_by_id", "created_at"),
+        Index(
+            "uq_jobs_exclusive_active",
+            "exclusive_key",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -51,3 +58,7 @@ class Job(Base):
     # What it is doing now, or why it failed: a sentence for a person, never a traceback.
     message: Mapped[str] = mapped_column(String(500), default="")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The job's log for a person: stage lines as they happen, the tail kept.
+    output: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Jobs sharing a key (e.g. "model:churn") never run or wait side by side.
+    exclusive_key: Mapped[str | None] = mapped_column(String(80))

@@ -40,9 +40,14 @@ class JobRun:
     session_factory: sessionmaker[Session]
     home: Path
     _progress: Callable[[int, int | None, str], None] = field(repr=False)
+    _log: Callable[[str], None] = field(repr=False)
 
     def progress(self, done: int, total: int | None, message: str) -> None:
         self._progress(done, total, message)
+
+    def log(self, line: str) -> None:
+        """A line of the job's output, shown to whoever follows it as it happens."""
+        self._log(line)
 
 
 Handler = Callable[[JobRun], dict[str, Any]]
@@ -62,6 +67,12 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def reap_dead_workers(uow: UnitOfWork) -> int:
+    """Report jobs whose worker on this host has died as interrupted (a page polling one shows
+    it at once, instead of "running" until a worker restarts)."""
+    return jobs.interrupt_dead(uow, socket.gethostname(), _process_alive, utc_now())
+
+
 class JobRunner:
     """Runs one job by id; the queue calls it. Handlers are keyed by job kind."""
 
@@ -73,7 +84,7 @@ class JobRunner:
     def interrupt_dead_jobs(self) -> int:
         """At worker start: jobs this host's dead workers left running are marked interrupted."""
         with UnitOfWork(self.session_factory) as uow:
-            return jobs.interrupt_dead(uow, socket.gethostname(), _process_alive, utc_now())
+            return reap_dead_workers(uow)
 
     def __call__(self, job_id: int) -> None:
         with UnitOfWork(self.session_factory) as uow:
@@ -107,6 +118,7 @@ class JobRunner:
             session_factory=self.session_factory,
             home=self.home,
             _progress=lambda done, total, message: self._progress(job_id, done, total, message),
+            _log=lambda line: self._log(job_id, line),
         )
         return handler(run)
 
@@ -124,6 +136,10 @@ class JobRunner:
     def _progress(self, job_id: int, done: int, total: int | None, message: str) -> None:
         with UnitOfWork(self.session_factory) as uow:
             jobs.record_progress(uow, job_id, done, total, message)
+
+    def _log(self, job_id: int, line: str) -> None:
+        with UnitOfWork(self.session_factory) as uow:
+            jobs.append_output(uow, job_id, line)
 
     def _finish(self, job_id: int, status: JobStatus, message: str, result: dict[str, Any] | None = None) -> None:
         with UnitOfWork(self.session_factory) as uow:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from crm_core.clock import utc_now
 
 
 class JobPublic(BaseModel):
@@ -21,4 +23,17 @@ class JobPublic(BaseModel):
     progress_done: int
     progress_total: int | None
     message: str = Field(description="what it is doing now, or why it failed")
+    output: str = Field(description="the job's log so far (its last 12,000 characters)")
+    seconds: float | None = Field(description="how long it ran (so far, while it runs)")
     result: dict[str, Any] | None = Field(description="the job's report once it has succeeded (an import's report)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _duration(cls, data: Any) -> Any:
+        """From a Job row: its duration, computed from when it started and ended."""
+        if isinstance(data, dict) or not hasattr(data, "started_at"):
+            return data
+        fields = {name: getattr(data, name) for name in cls.model_fields if name != "seconds"}
+        started, finished = data.started_at, data.finished_at or (utc_now() if data.started_at else None)
+        fields["seconds"] = round((finished - started).total_seconds(), 3) if started and finished else None
+        return fields

@@ -8,19 +8,31 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Job, JobStatus
-from crm_core.errors import NotFoundError
+from crm_core.errors import ConflictError, NotFoundError
 from crm_core.unit_of_work import UnitOfWork
 
 MESSAGE_CHARS = 500
+OUTPUT_CHARS = 12_000
 
 
-def create_job(uow: UnitOfWork, principal: Principal, kind: str, parameters: dict[str, Any], now: datetime) -> Job:
+def create_job(
+    uow: UnitOfWork,
+    principal: Principal,
+    kind: str,
+    parameters: dict[str, Any],
+    now: datetime,
+    *,
+    exclusive_key: str | None = None,
+) -> Job:
     """A queued job for `principal`; the caller commits before putting its id on the queue, so a
-    worker never looks for a job that is not there yet."""
+    worker never looks for a job that is not there yet. With `exclusive_key`, refused (409) while
+    another job of that key is queued or running: the database's unique index decides, so two
+    requests at once cannot both start one."""
     job = Job(
         kind=kind,
         status=JobStatus.QUEUED.value,
@@ -29,10 +41,33 @@ def create_job(uow: UnitOfWork, principal: Principal, kind: str, parameters: dic
         created_at=now,
         progress_done=0,
         message="waiting for a worker",
+        output="",
+        exclusive_key=exclusive_key,
     )
-    uow.session.add(job)
-    uow.session.flush()
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(job)
+            uow.session.flush()
+    except IntegrityError as error:
+        raise ConflictError("job", f"{exclusive_key} already has a job queued or running; wait for it") from error
     return job
+
+
+def active_job(uow: UnitOfWork, exclusive_key: str) -> Job | None:
+    """The job of this key that is queued or running, if any."""
+    return uow.session.scalars(
+        select(Job).where(
+            Job.exclusive_key == exclusive_key, Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+        )
+    ).first()
+
+
+def append_output(uow: UnitOfWork, job_id: int, line: str) -> None:
+    """Add a line to the job's log, keeping its last OUTPUT_CHARS characters."""
+    job = uow.session.get(Job, job_id)
+    if job is not None:
+        job.output = ((job.output or "") + line.rstrip("\n") + "\n")[-OUTPUT_CHARS:]
+        uow.commit()
 
 
 def claim(uow: UnitOfWork, job_id: int, worker: str, now: datetime) -> Job | None:
@@ -73,19 +108,28 @@ def finish(
     uow.commit()
 
 
+INTERRUPTED_MESSAGE = "the worker running it stopped before it finished; start it again"
+
+
 def interrupt_dead(uow: UnitOfWork, host: str, is_alive: Callable[[int], bool], now: datetime) -> int:
     """Mark running jobs of this host whose worker process is gone as interrupted; returns how
-    many. Work in them was one transaction, so nothing of it was committed."""
+    many. A job's work commits at its end (an import is one transaction), so a dead worker's
+    job left nothing half-done to clean up."""
     running = uow.session.scalars(
         select(Job).where(Job.status == JobStatus.RUNNING.value, Job.worker.like(f"{host}:%"))
     ).all()
-    dead = [job for job in running if not is_alive(int((job.worker or ":0").rsplit(":", 1)[1]))]
+    dead = [job for job in running if not is_alive(_pid_of(job))]
     for job in dead:
         job.status = JobStatus.INTERRUPTED.value
         job.finished_at = now
-        job.message = "the worker running it stopped before it finished; nothing of it was saved, start it again"
+        job.message = INTERRUPTED_MESSAGE
     uow.commit()
     return len(dead)
+
+
+def _pid_of(job: Job) -> int:
+    pid = (job.worker or ":0").rsplit(":", 1)[1]
+    return int(pid) if pid.isdigit() else 0
 
 
 def visible_job(uow: UnitOfWork, principal: Principal, job_id: int) -> Job:

@@ -22,6 +22,7 @@ from crm_core.api.body_limit import LimitRequestBody
 from crm_core.api.server_errors import ContainServerErrors
 from crm_core.db import is_statement_timeout
 from crm_core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
+from crm_core.jobs.queue import QueueUnavailableError
 from crm_core.settings import CoreSettings
 from crm_core.web.pages import auth, contacts, home, records, segments
 from crm_core.web.session import CsrfError, LoginRequiredError, login_url
@@ -118,6 +119,10 @@ def _install_error_pages(web: FastAPI, prefix: str) -> None:
         if not is_statement_timeout(exc):
             raise exc
         return page(request, 503, "This took too long", "The query ran past the server's time limit; narrow it.")
+
+    @web.exception_handler(QueueUnavailableError)
+    async def queue_down(request: Request, exc: QueueUnavailableError) -> Response:
+        return page(request, 503, "Try again shortly", f"{exc}; nothing was started.")
 
     @web.exception_handler(ConflictError)
     async def conflict(request: Request, exc: ConflictError) -> Response:

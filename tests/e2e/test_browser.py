@@ -174,8 +174,10 @@ def test_a_data_scientist_reads_the_model_page_and_promotes_the_challenger(site:
     screenshot(page, "data-scientist-model-page")
 
     page.locator("#promote").click()
-    expect(page.locator("#job")).to_have_attribute("data-status", "succeeded", timeout=180_000)
+    expect(page.locator("#job")).to_have_attribute("data-status", "succeeded", timeout=60_000)
     expect(page.locator("#job pre")).to_contain_text("champion moved from v1 to v2")
+    # The page follows without a reload: its sections are fetched again once the job succeeds.
+    expect(page.locator("#side-by-side")).to_contain_text("Champion v2")
     page.goto(f"{site.app}/models/churn")
     expect(page.locator("#side-by-side")).to_contain_text("Champion v2")
     screenshot(page, "data-scientist-promoted")

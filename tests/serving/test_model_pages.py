@@ -1,32 +1,35 @@
 """The data scientists' model pages over a real MLflow registry: charts from the logged holdout
-curves, champion beside challenger, and promotion / rollback run as real operator commands."""
+curves, champion beside challenger, and promotion / rollback / retraining run as jobs on the
+real job queue, executed here by the worker's own runner and handlers."""
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
+from sqlalchemy import Engine, update
 
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
+from crm_core.entities import Job
 from crm_core.exports import export_crm
+from crm_core.jobs.queue import JobQueue
+from crm_core.jobs.runner import JobRunner
 from crm_core.protection.keyring import FieldKeyring
 from crm_core.services.users import create_user
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
 from crm_intel.context import AppContext
+from crm_intel.model_job_handlers import model_handlers
 from serving.model_desk import ModelDesk
-from serving.model_jobs import ModelJobs
 from serving.web_models import create_pages
-from tests.conftest import CLI
 from training.settings import TrainingSettings
 from training.tracking import PromotionRefusedError, Tracker
 
@@ -41,7 +44,16 @@ PAYLOAD = "<script>window.__xss=1</script>"
 class Desk:
     host: FastAPI
     training: TrainingSettings
-    jobs: ModelJobs
+    worker: JobQueue
+    worker_engine: Engine
+
+    def work(self) -> int:
+        """Run what is queued, as `crm-intel worker` would; returns how many jobs it took."""
+        taken = 0
+        while (task := self.worker.huey.dequeue()) is not None:
+            self.worker.huey.execute(task)
+            taken += 1
+        return taken
 
     def client(self, role: Role) -> TestClient:
         client = TestClient(self.host, follow_redirects=False)
@@ -75,29 +87,25 @@ def desk(generated_crm: AppContext, field_keys: FieldKeyring, tmp_path_factory: 
                 now=utc_now(),
             )
         uow.commit()
-    # Jobs run the operator CLI on the generated CRM's data with this module's own registry.
-    env = dict(
-        os.environ,
-        CRM_HOME=str(generated_crm.home),
-        CRM_MLFLOW_TRACKING_URI=training.tracking_uri,
-        CRM_FIELD_KEYS=",".join(field_keys.encryption_keys),
-        CRM_LOOKUP_KEY=field_keys.lookup_key,
-    )
-    jobs = ModelJobs(registry_home / "jobs", command=CLI, env=env)
-    desk = ModelDesk(training.tracking_uri)
+    # The worker's side: the generated CRM's data with this module's own registry and queue.
+    settings = CoreSettings(home=registry_home, login_max_failures=1000)
+    context = replace(generated_crm, training=training)
+    worker = JobQueue.from_settings(settings, JobRunner(session_factory, registry_home, model_handlers(context)))
     host = FastAPI()
-    host.mount(WEB_PREFIX, create_pages(desk, jobs, session_factory, CoreSettings(login_max_failures=1000)))
-    return Desk(host, training, jobs)
+    host.mount(WEB_PREFIX, create_pages(ModelDesk(training.tracking_uri), session_factory, settings))
+    return Desk(host, training, worker, generated_crm.engine)
 
 
 def _run_job(desk: Desk, client: TestClient, path: str, data: dict[str, str]) -> str:
     response = client.post(f"{WEB_PREFIX}{path}", data=data)
     assert response.status_code == 303, response.text
     job_id = response.headers["location"].rsplit("job=", 1)[1]
-    finished = desk.jobs.wait(job_id, timeout=300)
-    assert finished is not None and finished.status == "succeeded", finished.output if finished else job_id
+    queued = client.get(f"{WEB_PREFIX}/models/jobs/{job_id}").json()
+    assert queued["status"] == "queued", queued
+    assert desk.work() == 1
     polled = client.get(f"{WEB_PREFIX}/models/jobs/{job_id}").json()
-    assert polled["status"] == "succeeded"
+    assert polled["status"] == "succeeded", polled
+    assert polled["seconds"] is not None and polled["seconds"] >= 0
     return str(polled["output"])
 
 
@@ -172,3 +180,31 @@ def test_retrain_runs_the_training_command_and_registers_a_new_version(desk: Des
     assert "3 versions" in page
     unknown = scientist.post(f"{WEB_PREFIX}/models/nonesuch/retrain", data={"csrf": token.group(1)})
     assert unknown.status_code == 404
+
+
+def test_a_model_has_one_job_at_a_time_and_a_refusal_is_told(desk: Desk) -> None:
+    scientist = desk.client(Role.DATA_SCIENTIST)
+    token = CSRF.search(scientist.get(f"{WEB_PREFIX}/models/churn").text)
+    assert token is not None
+    queued = scientist.post(f"{WEB_PREFIX}/models/churn/retrain", data={"csrf": token.group(1)})
+    assert queued.status_code == 303
+    second = scientist.post(f"{WEB_PREFIX}/models/churn/rollback", data={"csrf": token.group(1)})
+    assert second.status_code == 409 and "already has a job" in second.text
+    job_id = int(queued.headers["location"].rsplit("job=", 1)[1])
+    assert desk.client(Role.SALES_REP).get(f"{WEB_PREFIX}/models/jobs/{job_id}").status_code == 403
+    # Withdrawn before a worker took it: the worker skips a job that is no longer queued.
+    with desk.worker_engine.begin() as connection:
+        connection.execute(update(Job).where(Job.id == job_id).values(status="failed", message="withdrawn"))
+    assert desk.work() == 1
+    assert scientist.get(f"{WEB_PREFIX}/models/jobs/{job_id}").json()["message"] == "withdrawn"
+
+    champion = Tracker(desk.training).champion_version("churn")
+    refused = scientist.post(
+        f"{WEB_PREFIX}/models/churn/promote", data={"csrf": token.group(1), "version": str(champion)}
+    )
+    assert refused.status_code == 303, "the model is free again"
+    desk.work()
+    told = scientist.get(f"{WEB_PREFIX}/models/jobs/{refused.headers['location'].rsplit('job=', 1)[1]}").json()
+    assert told["status"] == "failed" and "already the champion" in told["message"]
+    assert "Traceback" not in told["output"] + told["message"]
+    assert Tracker(desk.training).champion_version("churn") == champion

@@ -37,19 +37,34 @@ function wireSegmentBuilder(form) {
   form.addEventListener("change", refresh);
 }
 
+// The page's other sections, fetched again once a job has changed what they show (a new
+// champion, a new version), so the page is current without a reload.
+async function refreshSections() {
+  const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+  if (!response.ok) { return; }
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  for (const section of fresh.querySelectorAll("section[id]:not(#job)")) {
+    const current = document.getElementById(section.id);
+    if (current) { current.replaceWith(document.importNode(section, true)); }
+  }
+}
+
 async function pollJob(box) {
   const url = box.dataset.job;
   const log = box.querySelector("pre");
   const state = box.querySelector(".state");
+  const message = box.querySelector(".message");
   for (;;) {
     const response = await fetch(url, { headers: { Accept: "application/json" } });
     if (!response.ok) { setText(state, "lost track of the job"); return; }
     const job = await response.json();
-    setText(state, job.status);
     setText(log, job.output);
+    if (message) { setText(message, job.message); }
+    if (job.status === "succeeded") { await refreshSections(); }
+    setText(state, job.status);
     box.dataset.status = job.status;
-    if (job.status !== "running") { return; }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (job.status !== "running" && job.status !== "queued") { return; }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 

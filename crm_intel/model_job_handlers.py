@@ -1,0 +1,101 @@
+"""What the worker does for the model jobs the pages start: the same application functions the
+`crm-intel train / models promote / models rollback` commands call, logging into the job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from crm_core.auth.policy import Action
+from crm_core.jobs.runner import Handler, JobFailedError, JobRun
+from crm_intel.context import AppContext
+from serving.model_jobs import PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL
+
+
+def model_handlers(context: AppContext) -> dict[str, Handler]:
+    return {
+        TRAIN_MODEL: partial(_train, context),
+        PROMOTE_MODEL: partial(_promote, context),
+        ROLL_BACK_MODEL: partial(_roll_back, context),
+    }
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """Errors that mean "cannot do this now", told to the person as they are."""
+    from models.graduated import InsufficientDataError
+    from training.jobs import UnknownModelError
+    from training.readiness import NotReadyError
+    from training.recommendation_pipeline import NoPurchasesError
+    from training.split import NotEnoughHistoryError
+    from training.tracking import NothingToRollBackError, PromotionRefusedError
+
+    return (
+        UnknownModelError,
+        NotEnoughHistoryError,
+        NotReadyError,
+        InsufficientDataError,
+        NoPurchasesError,
+        NothingToRollBackError,
+        PromotionRefusedError,
+    )
+
+
+def _told(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return work()
+    except _refusals() as error:
+        raise JobFailedError(str(error)) from error
+
+
+def _model(run: JobRun, action: Action) -> str:
+    run.principal.require("model", action)  # as the requester is now, not as when they clicked
+    return str(run.parameters["model"])
+
+
+def _train(context: AppContext, run: JobRun) -> dict[str, Any]:
+    from crm_intel import jobs
+    from training.jobs import RECOMMENDER_SPECS
+
+    name = _model(run, Action.CREATE)
+
+    def work() -> dict[str, Any]:
+        if name in RECOMMENDER_SPECS:
+            recommender = jobs.train_recommender(context, name, write=run.log)
+            version, decision = recommender.version, recommender.decision
+        else:
+            scorer = jobs.train(context, name, write=run.log)
+            version, decision = scorer.version, scorer.decision
+        verdict = "promoted to champion" if decision.promote else "kept as challenger"
+        run.log(f"registered {name} v{version}: {verdict} ({decision.reason})")
+        return {"version": version, "promoted": decision.promote, "reason": decision.reason}
+
+    return _told(work)
+
+
+def _promote(context: AppContext, run: JobRun) -> dict[str, Any]:
+    from crm_intel import jobs
+
+    name = _model(run, Action.UPDATE)
+    version = str(run.parameters["version"])
+
+    def work() -> dict[str, Any]:
+        done = jobs.promote(context, name, version)
+        before = f"v{done.from_version}" if done.from_version else "no champion"
+        run.log(f"{name}: champion moved from {before} to v{done.to_version}")
+        return {"from_version": done.from_version, "to_version": done.to_version}
+
+    return _told(work)
+
+
+def _roll_back(context: AppContext, run: JobRun) -> dict[str, Any]:
+    from crm_intel import jobs
+
+    name = _model(run, Action.UPDATE)
+
+    def work() -> dict[str, Any]:
+        done = jobs.roll_back(context, name)
+        run.log(f"{name}: champion moved back from v{done.from_version} to v{done.to_version}")
+        return {"from_version": done.from_version, "to_version": done.to_version}
+
+    return _told(work)
