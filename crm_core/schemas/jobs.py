@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crm_core.clock import utc_now
+from crm_core.schemas.common import UtcDateTime
 
 
 class JobPublic(BaseModel):
@@ -17,9 +17,9 @@ class JobPublic(BaseModel):
     kind: str = Field(description="what the job does, e.g. import_contacts")
     status: str = Field(description="queued, running, succeeded, failed or interrupted")
     requested_by_id: int | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     progress_done: int
     progress_total: int | None
     message: str = Field(description="what it is doing now, or why it failed")
