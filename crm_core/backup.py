@@ -7,6 +7,7 @@ PostgreSQL with `pg_dump` in its custom format, restored with `pg_restore`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine, func, inspect, select, table
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 DumpKind = Literal["sqlite", "postgresql"]
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -43,9 +44,21 @@ def sqlite_path(url: str) -> Path:
     return Path(database)
 
 
-def _libpq_url(url: str) -> str:
-    """pg_dump speaks libpq, which does not know SQLAlchemy's `+driver` suffix."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def libpq_connection(url: str) -> tuple[str, dict[str, str]]:
+    """The URL pg_dump and pg_restore are given (libpq does not know SQLAlchemy's `+driver`
+    suffix) and the environment that carries the password: a command line is readable by every
+    user of the machine (`ps`), a process's environment only by its owner."""
+    parsed = make_url(url)
+    secret = {"PGPASSWORD": str(parsed.password)} if parsed.password else {}
+    bare = URL.create(
+        "postgresql",
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return bare.render_as_string(hide_password=False), secret
 
 
 def is_sqlite_file(path: Path) -> bool:
@@ -76,7 +89,8 @@ def dump_database(url: str, destination: Path) -> DumpKind:
         copy_sqlite(sqlite_path(url), destination)
         return kind
     scratch = destination.with_name(destination.name + ".partial")
-    _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={scratch}", _libpq_url(url)])
+    database, secret = libpq_connection(url)
+    _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={scratch}", database], secret)
     scratch.replace(destination)
     return kind
 
@@ -92,14 +106,15 @@ def restore_database(url: str, dump: Path, kind: DumpKind) -> None:
             leftover.unlink(missing_ok=True)
         copy_sqlite(dump, target)
         return
+    database, secret = libpq_connection(url)
     _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
-          f"--dbname={_libpq_url(url)}", str(dump)])  # fmt: skip
+          f"--dbname={database}", str(dump)], secret)  # fmt: skip
 
 
-def _run(command: list[str]) -> None:
+def _run(command: list[str], secret: dict[str, str]) -> None:
     if shutil.which(command[0]) is None:
         raise BackupError(f"{command[0]} is not installed (PostgreSQL client tools are needed for this database)")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, **secret})
     if done.returncode != 0:
         raise BackupError(f"{command[0]} failed: {done.stderr.strip()[-500:]}")
 

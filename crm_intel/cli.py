@@ -16,7 +16,11 @@ from crm_intel.cli_segments import segments_app
 from crm_intel.cli_support import context, fail
 from crm_intel.console import console
 
-app = typer.Typer(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
+app = typer.Typer(
+    help="crm-intel: a CRM with customer intelligence built in.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 
 DEFAULT_PORT = 3000
 ACTIVITY_SCALE_HELP = "multiplies the demo contacts' everyday activity (1: about 26 events each over two years)"

@@ -9,7 +9,11 @@ import typer
 from crm_intel.cli_support import context, fail
 from crm_intel.console import console
 
-models_app = typer.Typer(help="Champions, challengers and rollbacks in the model registry.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Champions, challengers and rollbacks in the model registry.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 
 
 @models_app.command("status")

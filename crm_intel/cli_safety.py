@@ -14,7 +14,7 @@ import typer
 from crm_intel.cli_support import context, fail
 from crm_intel.console import console
 
-safety = typer.Typer()
+safety = typer.Typer(pretty_exceptions_show_locals=False)
 
 
 @safety.command("audit-verify")

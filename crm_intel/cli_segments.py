@@ -7,7 +7,9 @@ import typer
 from crm_intel.cli_support import context
 from crm_intel.console import console
 
-segments_app = typer.Typer(help="Audiences: rule segments and behaviour clusters.", no_args_is_help=True)
+segments_app = typer.Typer(
+    help="Audiences: rule segments and behaviour clusters.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 
 
 @segments_app.command("refresh")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
-from crm_core.backup import BackupError, table_counts
+from crm_core.backup import BackupError, dump_database, libpq_connection, table_counts
 from crm_core.bulk_load import load_tables
 from crm_core.db import make_session_factory
 from crm_core.demo import DemoConfig, generate
@@ -115,3 +116,20 @@ def test_backup_and_restore_commands(data_home: DataHome, tmp_path: Path) -> Non
     assert "restored" in back.stdout and "120 contacts" in " ".join(back.stdout.split())
     again = data_home.cli("restore", str(bundle))
     assert again.returncode == 1 and "pass --force" in " ".join(again.stdout.split())
+
+
+def test_the_database_password_travels_in_the_environment_not_the_command_line() -> None:
+    """A command line is readable by every user of the machine (`ps`); pg_dump and pg_restore
+    get the password through PGPASSWORD instead."""
+    target, secret = libpq_connection("postgresql+psycopg://crm:s3cret-canary@db.internal:5433/crm?sslmode=require")
+    assert "s3cret-canary" not in target and secret == {"PGPASSWORD": "s3cret-canary"}
+    assert target.startswith("postgresql://crm@db.internal:5433/crm") and "sslmode=require" in target
+    assert libpq_connection("postgresql+psycopg://crm@db/crm")[1] == {}, "no password, nothing added"
+
+
+@pytest.mark.postgres
+def test_a_dump_with_a_password_in_the_url_works_through_the_environment(postgres_url: str, tmp_path: Path) -> None:
+    with_password = make_url(postgres_url).set(password="not-needed-with-trust-auth")
+    dump = tmp_path / "crm.dump"
+    dump_database(with_password.render_as_string(hide_password=False), dump)
+    assert dump.stat().st_size > 0

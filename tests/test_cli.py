@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from crm_core.protection.keys import read_key_file
 from crm_core.services.identity import login
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
-from tests.conftest import DataHome
+from tests.conftest import CLI, DataHome
 
 
 def counts(home: DataHome) -> tuple[int, int]:
@@ -191,3 +192,13 @@ def test_jobs_lists_background_work_and_reports_a_dead_workers_job(data_home: Da
     assert listed.returncode == 0, listed.stderr
     assert "import_contacts" in listed.stdout and "succeeded" in listed.stdout
     assert "train_model" in listed.stdout and "interrupted" in listed.stdout, "never 'running' forever"
+
+
+def test_a_crash_never_prints_a_password_from_the_commands_locals(data_home: DataHome) -> None:
+    """Typer's pretty tracebacks show every frame's local variables: a database URL with its
+    password among them. An unreachable server makes `db-upgrade` fail where nobody expected."""
+    canary = "pw-canary-7f3a9"
+    env = dict(data_home.env(), CRM_DATABASE_URL=f"postgresql+psycopg://crm:{canary}@127.0.0.1:1/crm")
+    done = subprocess.run([*CLI, "db-upgrade"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert canary not in done.stdout + done.stderr
