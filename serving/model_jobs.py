@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from crm_core.auth.principal import Principal
-from crm_core.clock import utc_now
-from crm_core.entities import Job, JobStatus
-from crm_core.jobs.queue import JobQueue, QueueUnavailableError
-from crm_core.services import jobs
+from crm_core.entities import Job
+from crm_core.jobs.queue import JobQueue
 from crm_core.unit_of_work import UnitOfWork
 
 TRAIN_MODEL = "train_model"
@@ -32,12 +30,6 @@ def start_model_job(
     uow: UnitOfWork, principal: Principal, queue: JobQueue, kind: str, model_name: str, **arguments: Any
 ) -> Job:
     """Record the job (409 while the model has one queued or running), commit, then queue it."""
-    parameters = {"model": model_name, **arguments, "scopes": sorted(principal.scopes)}
-    job = jobs.create_job(uow, principal, kind, parameters, utc_now(), exclusive_key=exclusive_key(model_name))
-    uow.commit()
-    try:
-        queue.enqueue(job.id)
-    except QueueUnavailableError:
-        jobs.finish(uow, job.id, JobStatus.FAILED, "the job queue was unavailable; nothing was done", utc_now())
-        raise
-    return job
+    return queue.submit(
+        uow, principal, kind, {"model": model_name, **arguments}, exclusive_key=exclusive_key(model_name)
+    )

@@ -13,14 +13,13 @@ from typing import Any
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
-from crm_core.entities import Job, JobStatus
+from crm_core.entities import Job
 from crm_core.errors import ForbiddenError
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
 from crm_core.jobs.queue import JobQueue, QueueUnavailableError
 from crm_core.jobs.runner import JobFailedError, JobRun
 from crm_core.jobs.staging import PARAMETER, stage_upload, staged_file
-from crm_core.services import jobs
 from crm_core.services.person_guard import may_readd_erased
 from crm_core.unit_of_work import UnitOfWork
 
@@ -47,23 +46,12 @@ def start_contacts_import(
     if allow_erased and not may_readd_erased(caller):
         raise ForbiddenError("only an administrator may re-load people erased on request")
     staged = stage_upload(home, data)
-    parameters = {
-        PARAMETER: staged.name,
-        "source": source,
-        "mapping": mapping,
-        "allow_erased": allow_erased,
-        "scopes": sorted(caller.scopes),
-        "request_id": caller.request_id,
-    }
-    job = jobs.create_job(uow, caller, IMPORT_CONTACTS, parameters, utc_now())
-    uow.commit()
+    parameters = {PARAMETER: staged.name, "source": source, "mapping": mapping, "allow_erased": allow_erased}
     try:
-        queue.enqueue(job.id)
+        return queue.submit(uow, caller, IMPORT_CONTACTS, parameters)
     except QueueUnavailableError:
         staged.unlink(missing_ok=True)
-        jobs.finish(uow, job.id, JobStatus.FAILED, "the job queue was unavailable; nothing was imported", utc_now())
         raise
-    return job
 
 
 def run_contacts_import(run: JobRun) -> dict[str, Any]:

@@ -9,13 +9,19 @@ make the worker unpickle what it wrote: an unsigned or altered message is refuse
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 from huey.serializer import SignedSerializer
 
+from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
+from crm_core.entities import Job, JobStatus
 from crm_core.protection import keyring
+from crm_core.services import jobs
 from crm_core.settings import CoreSettings
+from crm_core.unit_of_work import UnitOfWork
 
 QUEUE_NAME = "crm-intel"
 SIGNING_PURPOSE = "job queue"
@@ -55,6 +61,29 @@ class JobQueue:
     @classmethod
     def from_settings(cls, settings: CoreSettings, run: Callable[[int], None] | None = None) -> JobQueue:
         return cls(build_huey(settings), run)
+
+    def submit(
+        self,
+        uow: UnitOfWork,
+        principal: Principal,
+        kind: str,
+        parameters: dict[str, Any],
+        *,
+        exclusive_key: str | None = None,
+    ) -> Job:
+        """Record a job for `principal` and queue it: committed first, so a worker never looks
+        for a row that is not there yet. The caller's token scopes and request id are recorded
+        beside the parameters, where the runner reads them back to act as the caller. If the
+        queue cannot take it, the job is marked failed and QueueUnavailableError raised."""
+        recorded = {**parameters, "scopes": sorted(principal.scopes), "request_id": principal.request_id}
+        job = jobs.create_job(uow, principal, kind, recorded, utc_now(), exclusive_key=exclusive_key)
+        uow.commit()
+        try:
+            self.enqueue(job.id)
+        except QueueUnavailableError:
+            jobs.finish(uow, job.id, JobStatus.FAILED, "the job queue was unavailable; nothing was done", utc_now())
+            raise
+        return job
 
     def enqueue(self, job_id: int) -> None:
         try:
