@@ -262,39 +262,50 @@ def build_features() -> None:
 
 
 @app.command()
-def train(model: Annotated[str, typer.Argument(help="churn, lead or recommend")]) -> None:
+def train(model: Annotated[str, typer.Argument(help="a model of the catalogue, e.g. churn, lead, recommend")]) -> None:
     """Train a model, log it to MLflow, and promote it only if it beats the champion."""
     from crm_intel import jobs
     from crm_intel.summary import recommender_table, training_table
+    from features.catalogue import CatalogueError, ModelKind, UnknownModelError
     from models.graduated import InsufficientDataError
-    from training.jobs import RECOMMENDER_SPECS, UnknownModelError
     from training.readiness import NotReadyError
     from training.recommendation_pipeline import NoPurchasesError
     from training.split import NotEnoughHistoryError
 
     try:
-        if model in RECOMMENDER_SPECS:
-            console.print(recommender_table(jobs.train_recommender(context(), model)))
+        ctx = context()
+        if ctx.catalogue.get(model).kind is ModelKind.RECOMMENDER:
+            console.print(recommender_table(jobs.train_recommender(ctx, model)))
         else:
-            console.print(training_table(jobs.train(context(), model)))
-    except (UnknownModelError, NotEnoughHistoryError, NotReadyError, InsufficientDataError, NoPurchasesError) as error:
+            console.print(training_table(jobs.train(ctx, model)))
+    except (
+        CatalogueError,
+        UnknownModelError,
+        NotEnoughHistoryError,
+        NotReadyError,
+        InsufficientDataError,
+        NoPurchasesError,
+    ) as error:
         fail(str(error))
 
 
 @app.command()
-def recommend() -> None:
+def recommend(
+    model: Annotated[str, typer.Option(help="the recommender of the catalogue to write with")] = "recommend",
+) -> None:
     """Write every contact's next-best products from the champion recommender back to the CRM."""
     from crm_intel import jobs
+    from features.catalogue import CatalogueError, UnknownModelError
     from models.artifacts import ArtifactIntegrityError
     from serving.champion import NoChampionError
 
     try:
-        result, version = jobs.recommend(context())
-    except (NoChampionError, ArtifactIntegrityError) as error:
+        result, version = jobs.recommend(context(), model)
+    except (CatalogueError, UnknownModelError, NoChampionError, ArtifactIntegrityError) as error:
         fail(str(error))
     else:
         console.print(
-            f"recommend v{version}: {result.contacts:,} contacts, {result.inserted:,} recommendations written, "
+            f"{model} v{version}: {result.contacts:,} contacts, {result.inserted:,} recommendations written, "
             f"{result.already_present:,} already present, {result.rejected:,} rejected"
         )
 
@@ -304,13 +315,14 @@ def score(model: Annotated[str, typer.Argument(help="model to score with, e.g. c
     """Batch-score every contact with the model's champion and write the scores back."""
     from crm_intel import jobs
     from crm_intel.summary import scoring_line
+    from features.catalogue import CatalogueError, UnknownModelError
     from models.artifacts import ArtifactIntegrityError
     from serving.batch import NoSnapshotError
     from serving.champion import NoChampionError
 
     try:
         result, version = jobs.score(context(), model)
-    except (NoChampionError, NoSnapshotError, ArtifactIntegrityError) as error:
+    except (CatalogueError, UnknownModelError, NoChampionError, NoSnapshotError, ArtifactIntegrityError) as error:
         fail(str(error))
     else:
         console.print(scoring_line(result, model, version))

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from crm_core.opening import install_keys, open_crm
 from crm_core.settings import CoreSettings
+from features.catalogue import Catalogue, load_catalogue
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings
 from training.settings import TrainingSettings
@@ -67,6 +68,11 @@ class AppContext:
     @property
     def demo_logins_path(self) -> Path:
         return self.home / "demo_logins.json"
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """The models of this data home: the built-ins and those its `models.toml` declares."""
+        return load_catalogue(self.home)
 
     @cached_property
     def engine(self) -> Engine:

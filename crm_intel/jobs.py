@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,7 +146,9 @@ def purge_pending_erasures(ctx: AppContext) -> ErasurePurge:
         snapshot_rows_removed=features.snapshot_rows_removed,
         online_rows_removed=features.online_rows_removed,
         training_rows_removed=purge_training_sets(ctx.training.training_sets_dir, pending),
-        recommender_versions_rewritten=forget_in_recommenders(ctx.training, pending).versions_rewritten,
+        recommender_versions_rewritten=forget_in_recommenders(
+            ctx.training, pending, [entry.name for entry in ctx.catalogue.recommenders()]
+        ).versions_rewritten,
     )
     with UnitOfWork(session_factory) as uow:
         mark_purged(uow, pending, now=utc_now())
@@ -167,11 +170,13 @@ def train(
 def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
     """Batch-score every contact with the champion, then refresh the segments built on scores;
     raises NoChampionError if there is no champion."""
-    from serving.batch import POPULATIONS, latest_snapshot, score_all
+    from serving.batch import latest_snapshot, score_all
+    from serving.catalogue_publishing import publish_catalogue
     from serving.champion import load_champion
 
+    population = ctx.catalogue.get(model_name).population_expr()
     champion = load_champion(ctx.serving.tracking_uri, model_name)
-    snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names, POPULATIONS.get(model_name))
+    snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names, population)
     with row_progress() as progress:
         task = progress.add_task(f"scoring {model_name} v{champion.version}", total=snapshot.height)
         result = score_all(
@@ -181,6 +186,7 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
             batch_size=ctx.serving.batch_size,
             on_chunk=lambda rows: progress.advance(task, rows),
         )
+    publish_catalogue(make_session_factory(ctx.engine), ctx.catalogue)
     shadow_score(ctx, model_name)
     log_drift(ctx, model_name)
     refresh_segments_now(ctx)
@@ -199,13 +205,14 @@ def log_drift(ctx: AppContext, model_name: str) -> None:
 
 def shadow_score(ctx: AppContext, model_name: str) -> BatchResult | None:
     """Score the same population with the challenger, if there is one, into the side table."""
-    from serving.batch import POPULATIONS, latest_snapshot, score_all
+    from serving.batch import latest_snapshot, score_all
     from serving.champion import load_challenger
 
     challenger = load_challenger(ctx.serving.tracking_uri, model_name)
     if challenger is None:
         return None
-    snapshot = latest_snapshot(ctx.features.snapshot_path, challenger.feature_names, POPULATIONS.get(model_name))
+    population = ctx.catalogue.get(model_name).population_expr()
+    snapshot = latest_snapshot(ctx.features.snapshot_path, challenger.feature_names, population)
     result = score_all(ctx.engine, challenger, snapshot, batch_size=ctx.serving.batch_size, shadow=True)
     console.print(f"  - challenger {model_name} v{challenger.version} shadow-scored {result.inserted:,} contacts")
     return result
@@ -223,6 +230,7 @@ def refresh_segments_now(ctx: AppContext) -> SegmentRefresh:
 
 @dataclass
 class QuickstartResult:
+    model_name: str
     contacts: int
     demo_rows: dict[str, int]
     features: FeatureBuildResult
@@ -247,15 +255,20 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int, activity_scale: flo
         crm_export = export(ctx)
     with timer.stage("features: snapshots, feast apply, online store"):
         features = build_features(ctx, crm_export)
-    with timer.stage("train churn (calibrated graduated fit, MLflow)"):
-        training = train(ctx, "churn", crm_export)
-    with timer.stage("batch score churn"):
-        scoring, champion_version = score(ctx, "churn")
+    # The catalogue's first scorer is the run's headline and must succeed; every other model
+    # is trained and written back where this CRM has the data for it, or reported skipped.
+    first, *other_scorers = ctx.catalogue.scorers()
+    with timer.stage(f"train {first.name} (calibrated graduated fit, MLflow)"):
+        training = train(ctx, first.name, crm_export)
+    with timer.stage(f"batch score {first.name}"):
+        scoring, champion_version = score(ctx, first.name)
     more = [
-        optional_step(timer, "lead", lambda: _lead(ctx, crm_export)),
-        optional_step(timer, "recommend", lambda: _recommend(ctx)),
+        optional_step(timer, entry.name, partial(_scorer, ctx, entry.name, crm_export)) for entry in other_scorers
+    ] + [
+        optional_step(timer, entry.name, partial(_recommend, ctx, entry.name)) for entry in ctx.catalogue.recommenders()
     ]
     return QuickstartResult(
+        model_name=first.name,
         contacts=contact_count(ctx.engine),
         demo_rows=demo_rows,
         features=features,
@@ -289,21 +302,21 @@ def optional_step(timer: StageTimer, name: str, step: Callable[[], str]) -> str:
             return f"{name}: skipped: {error}"
 
 
-def _lead(ctx: AppContext, crm_export: CrmExport) -> str:
-    trained = train(ctx, "lead", crm_export)
+def _scorer(ctx: AppContext, model_name: str, crm_export: CrmExport) -> str:
+    trained = train(ctx, model_name, crm_export)
     if not trained.decision.promote and trained.champion_metric is None:
-        return f"lead v{trained.version}: not promoted ({trained.decision.reason})"
-    result, version = score(ctx, "lead")
+        return f"{model_name} v{trained.version}: not promoted ({trained.decision.reason})"
+    result, version = score(ctx, model_name)
     auc = trained.metrics["roc_auc"]
-    return f"lead v{version}: {result.inserted:,} contacts with an open deal scored (ROC-AUC {auc:.3f})"
+    return f"{model_name} v{version}: {result.inserted:,} contacts scored (ROC-AUC {auc:.3f})"
 
 
-def _recommend(ctx: AppContext) -> str:
-    trained = train_recommender(ctx, "recommend")
-    result, version = recommend(ctx)
+def _recommend(ctx: AppContext, model_name: str) -> str:
+    trained = train_recommender(ctx, model_name)
+    result, version = recommend(ctx, model_name)
     ours, buy_again = trained.metrics["precision_at_10"], trained.baselines["buy_again"]["precision_at_10"]
     figures = f"P@10 {ours:.3f}, buy-again {buy_again:.3f}"
-    return f"recommend v{version}: {result.inserted:,} recommendations written ({figures})"
+    return f"{model_name} v{version}: {result.inserted:,} recommendations written ({figures})"
 
 
 def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | None) -> EvaluationReport:
@@ -331,12 +344,11 @@ class ModelStatus:
 
 def model_status(ctx: AppContext) -> list[ModelStatus]:
     from training.drift_report import champion_drift
-    from training.specs import SPECS
     from training.tracking import Tracker
 
     tracker = Tracker(ctx.training)
     out = []
-    for name in sorted(SPECS):
+    for name in (entry.name for entry in ctx.catalogue.scorers()):
         versions = tracker.client.search_model_versions(f"name='{name}'")
         latest = max(versions, key=lambda v: int(v.version), default=None)
         out.append(
@@ -392,11 +404,11 @@ def train_recommender(
 RECOMMENDING = Principal.system(Role.MODEL_SERVICE, "batch recommendations")
 
 
-def recommend(ctx: AppContext) -> tuple[RecommendBatchResult, str]:
+def recommend(ctx: AppContext, model_name: str) -> tuple[RecommendBatchResult, str]:
     """Every contact's list from the champion recommender; raises NoChampionError if none."""
     from serving.recommend import load_recommender, recommend_all
 
-    champion = load_recommender(ctx.serving.tracking_uri)
+    champion = load_recommender(ctx.serving.tracking_uri, ctx.catalogue.get(model_name).name)
     with row_progress() as progress:
         task = progress.add_task(f"recommending with v{champion.version}", total=contact_count(ctx.engine))
         result = recommend_all(

@@ -23,8 +23,8 @@ def model_handlers(context: AppContext) -> dict[str, Handler]:
 
 def _refusals() -> tuple[type[Exception], ...]:
     """Errors that mean "cannot do this now", told to the person as they are."""
+    from features.catalogue import UnknownModelError
     from models.graduated import InsufficientDataError
-    from training.jobs import UnknownModelError
     from training.readiness import NotReadyError
     from training.recommendation_pipeline import NoPurchasesError
     from training.split import NotEnoughHistoryError
@@ -55,12 +55,12 @@ def _model(run: JobRun, action: Action) -> str:
 
 def _train(context: AppContext, run: JobRun) -> dict[str, Any]:
     from crm_intel import jobs
-    from training.jobs import RECOMMENDER_SPECS
+    from features.catalogue import ModelKind
 
     name = _model(run, Action.CREATE)
 
     def work() -> dict[str, Any]:
-        if name in RECOMMENDER_SPECS:
+        if context.catalogue.get(name).kind is ModelKind.RECOMMENDER:
             recommender = jobs.train_recommender(context, name, write=run.log)
             version, decision = recommender.version, recommender.decision
         else:

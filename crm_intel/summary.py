@@ -99,7 +99,7 @@ def print_quickstart(ctx: AppContext, result: QuickstartResult) -> None:
         + (f" ({sum(result.demo_rows.values()):,} demo rows inserted)" if result.demo_rows else ""),
         f"feature snapshots: {result.features.snapshot_rows:,} rows over {len(result.features.as_of_dates)} dates, "
         f"{result.features.contacts_latest:,} contacts online",
-        scoring_line(result.scoring, "churn", result.champion_version),
+        scoring_line(result.scoring, result.model_name, result.champion_version),
         *result.more,
         f"demo logins (one per role): {ctx.demo_logins_path}",
         f"data home: {ctx.home}",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from features.catalogue import load_catalogue
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
 
@@ -67,7 +68,8 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
 
 
 def apply_definitions(store: FeatureStore, settings: FeatureSettings) -> None:
-    """Register the repo's definitions, with the source pinned to this data home's snapshots.
+    """Register the repo's definitions, with the source pinned to this data home's snapshots,
+    and one feature service per scorer in this home's model catalogue.
 
     The definitions name the snapshot file relative to the repo; Feast's DuckDB store resolves
     that for point-in-time joins but not for `materialize`, so the registry gets the absolute
@@ -76,10 +78,11 @@ def apply_definitions(store: FeatureStore, settings: FeatureSettings) -> None:
     from features.feature_repo.contact_features import CONTACT_FEATURE_VIEWS
     from features.feature_repo.data_sources import contact_snapshots
     from features.feature_repo.entities import contact
-    from features.feature_repo.feature_services import FEATURE_SERVICES
+    from features.feature_repo.feature_services import feature_services
 
     contact_snapshots.file_options.uri = str(settings.snapshot_path)
-    store.apply([contact, contact_snapshots, *CONTACT_FEATURE_VIEWS, *FEATURE_SERVICES])
+    services = feature_services(load_catalogue(settings.home))
+    store.apply([contact, contact_snapshots, *CONTACT_FEATURE_VIEWS, *services])
 
 
 def historical_features(store: FeatureStore, entity_rows: pl.DataFrame, service_name: str) -> pl.DataFrame:

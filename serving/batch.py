@@ -46,11 +46,6 @@ class BatchResult:
     resumed_after_rows: int = 0  # committed by an earlier attempt that was interrupted
 
 
-# Who a model is for. Lead scores mean "this open deal converts": contacts with nothing open
-# are not leads (the same rule the lead labels use: a deal open at the snapshot's as_of).
-POPULATIONS: dict[str, pl.Expr] = {"lead": pl.col("open_deals_count") > 0}
-
-
 def latest_snapshot(snapshot_path: Path, feature_names: list[str], population: pl.Expr | None = None) -> pl.DataFrame:
     if not snapshot_path.exists():
         raise NoSnapshotError(f"no feature snapshots at {snapshot_path}: run `crm-intel build-features` first")

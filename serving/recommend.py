@@ -26,8 +26,6 @@ from crm_core.unit_of_work import UnitOfWork
 from models.recommenders import Recommender
 from serving.champion import NoChampionError, champion_entry
 
-RECOMMENDER = "recommend"
-
 
 @dataclass(frozen=True)
 class RecommenderChampion:
@@ -39,7 +37,7 @@ class RecommenderChampion:
     recommender: Recommender
 
 
-def load_recommender(tracking_uri: str, model_name: str = RECOMMENDER) -> RecommenderChampion:
+def load_recommender(tracking_uri: str, model_name: str) -> RecommenderChampion:
     from mlflow import MlflowClient
 
     from crm_core.protection.keyring import model_seal_key

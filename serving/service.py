@@ -1,14 +1,16 @@
 """The BentoML service: the CRM API, the web pages and the prediction endpoints on one server.
 
 Heavy resources (database engine, Feast store, the champion model) are opened once per worker
-in `__init__`, never at import. Prediction routes are FastAPI class views on the service so
-request validation answers 422 with field-level detail, like the CRM API beside them.
+in `__init__`, never at import. Each model in the catalogue gets its own prediction route
+(`/predict/<name>`), added there as a FastAPI route so request validation answers 422 with
+field-level detail, like the CRM API beside them.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, cast
 
 import bentoml
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -30,16 +32,18 @@ from crm_core.services.reasons import visible_reasons
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
+from features.catalogue import ModelKind, load_catalogue
 from features.online_read import OnlineStoreUnavailableError
 from features.settings import FeatureSettings
 from models.artifacts import ArtifactIntegrityError
 from serving import web_models
+from serving.catalogue_publishing import publish_catalogue
 from serving.champion import ChampionCache, Loaded, NoChampionError, load_champion
 from serving.edge import ServerEdge
 from serving.json_only import refuse_non_json_bodies
 from serving.model_desk import ModelDesk
 from serving.online import FeaturesNotReadyError, score_contacts
-from serving.recommend import RECOMMENDER, load_recommender, recommend_contacts
+from serving.recommend import load_recommender, recommend_contacts
 from serving.settings import ServingSettings, serve_workers, service_tracing
 
 crm_api = create_api()
@@ -53,8 +57,6 @@ refuse_non_json_bodies(predict_api)
 web_app = web_models.create_pages()
 
 MAX_CONTACTS_PER_REQUEST = 1_000
-# The classifiers served; each has its own route so the API documents what it predicts.
-SCORING_MODELS = ("churn", "lead")
 
 
 class PredictRequest(NoNulInput):
@@ -114,6 +116,9 @@ class RecommendResponse(BaseModel):
 @bentoml.asgi_app(predict_api, path="/predict")
 @bentoml.asgi_app(web_app, path=WEB_PREFIX)
 class CrmIntelService:
+    # The catalogue routes this process added to the prediction app, replaced on a new start.
+    _route_names: ClassVar[set[str]] = set()
+
     def __init__(self) -> None:
         from features.online_read import open_online_reader
         from features.store import open_store
@@ -128,13 +133,55 @@ class CrmIntelService:
         web_app.state.session_factory = self.session_factory
         web_app.state.settings = core
         web_app.state.model_desk = ModelDesk(self.serving.tracking_uri)
-        self.online = open_online_reader(open_store(FeatureSettings()))
+        features = FeatureSettings()
+        self.catalogue = load_catalogue(features.home)
+        web_app.state.catalogue = self.catalogue
+        publish_catalogue(self.session_factory, self.catalogue)
+        self.online = open_online_reader(open_store(features))
         refresh = self.serving.champion_refresh_seconds
         self.champions = ChampionCache(self.serving.tracking_uri, load_champion, refresh_seconds=refresh)
         self.recommenders = ChampionCache(self.serving.tracking_uri, load_recommender, refresh_seconds=refresh)
-        for model_name in SCORING_MODELS:
-            self._warm_up(self.champions, model_name)
-        self._warm_up(self.recommenders, RECOMMENDER)
+        for entry in self.catalogue:
+            cache = self.champions if entry.kind is ModelKind.SCORER else self.recommenders
+            self._warm_up(cache, entry.name)
+        self._route_catalogue()
+
+    def _route_catalogue(self) -> None:
+        """One prediction route per catalogue entry, documented with what it predicts; routes of
+        models no longer in the catalogue are removed (a process serves one catalogue)."""
+        kept = [route for route in predict_api.router.routes if getattr(route, "name", "") not in self._route_names]
+        predict_api.router.routes[:] = kept
+        self._route_names.clear()
+        for entry in self.catalogue:
+            name = f"predict_{entry.name}"
+            scorer = entry.kind is ModelKind.SCORER
+            endpoint = self._scorer_route(entry.name) if scorer else self._recommender_route(entry.name)
+            response_model: type[BaseModel] = PredictResponse if scorer else RecommendResponse
+            entity = "prediction" if scorer else "recommendation"
+            predict_api.add_api_route(
+                entry.route,
+                endpoint,
+                methods=["POST"],
+                name=name,
+                response_model=response_model,
+                summary=entry.title,
+                description=f"{entry.title}: {entry.meaning} (each contact's score written back to the CRM).",
+                openapi_extra=policy(entity, "create"),
+            )
+            self._route_names.add(name)
+        predict_api.openapi_schema = None
+
+    def _scorer_route(self, model_name: str) -> Callable[..., Awaitable[Response]]:
+        async def predict(request: PredictRequest, http: Request, credentials: Credentials) -> Response:
+            return _json(await run_in_threadpool(self._predict, model_name, request, http, credentials))
+
+        return predict
+
+    def _recommender_route(self, model_name: str) -> Callable[..., Awaitable[Response]]:
+        async def recommend(request: PredictRequest, http: Request, credentials: Credentials) -> Response:
+            return _json(await run_in_threadpool(self._recommend, model_name, request, http, credentials))
+
+        return recommend
 
     def __is_ready__(self) -> bool:
         """BentoML's `/readyz`: ready only when the CRM database and the online store both
@@ -174,17 +221,15 @@ class CrmIntelService:
     # and exit, the principal, the route), which cost the event loop more than the scoring.
     # They answer with the serialized model directly: FastAPI would validate it a second time.
 
-    @predict_api.post("/recommend", response_model=RecommendResponse, openapi_extra=policy("recommendation", "create"))
-    async def recommend(self, request: PredictRequest, http: Request, credentials: Credentials) -> Response:
-        """Next products to offer each contact, with the reason for each, written back to the CRM."""
-        answer = await run_in_threadpool(self._recommend, request, http, credentials)
-        return _json(answer)
-
     def _recommend(
-        self, request: PredictRequest, http: Request, credentials: HTTPAuthorizationCredentials | None
+        self,
+        model_name: str,
+        request: PredictRequest,
+        http: Request,
+        credentials: HTTPAuthorizationCredentials | None,
     ) -> RecommendResponse:
         caller = self._caller(http, credentials)
-        champion = self._get(self.recommenders, RECOMMENDER)
+        champion = self._get(self.recommenders, model_name)
         try:
             done = recommend_contacts(self.session_factory, champion, caller, request.contact_ids)
         except NotFoundError as error:
@@ -236,16 +281,6 @@ class CrmIntelService:
                 for row in scored.predictions
             ],
         )
-
-    @predict_api.post("/churn", response_model=PredictResponse, openapi_extra=policy("prediction", "create"))
-    async def predict_churn(self, request: PredictRequest, http: Request, credentials: Credentials) -> Response:
-        """Probability of no order or interaction in the next 90 days, with its top factors."""
-        return _json(await run_in_threadpool(self._predict, "churn", request, http, credentials))
-
-    @predict_api.post("/lead", response_model=PredictResponse, openapi_extra=policy("prediction", "create"))
-    async def predict_lead(self, request: PredictRequest, http: Request, credentials: Credentials) -> Response:
-        """Probability that an open deal of the contact is won in the next 90 days."""
-        return _json(await run_in_threadpool(self._predict, "lead", request, http, credentials))
 
 
 # The decorators made the class a BentoML Service (its type stubs do not say so).

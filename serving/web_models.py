@@ -25,6 +25,7 @@ from crm_core.web import create_web_app
 from crm_core.web.charts import Series, bar_chart, line_chart
 from crm_core.web.session import Csrf, Viewer
 from crm_core.web.templating import pages_of
+from features.catalogue import Catalogue, load_catalogue
 from serving.model_desk import ModelDesk, ModelView
 from serving.model_jobs import ACTIONS, PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL, start_model_job
 
@@ -35,7 +36,6 @@ TEMPLATES = FilePath(__file__).parent / "templates"
 DRIFT_ALERT = 0.2
 IMPORTANCE_SHOWN = 12
 DRIFT_SHOWN = 15
-RETRAINABLE = ("churn", "lead", "recommend")
 ModelName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
@@ -43,13 +43,24 @@ def create_pages(
     desk: ModelDesk | None = None,
     session_factory: sessionmaker[Session] | None = None,
     settings: CoreSettings | None = None,
+    catalogue: Catalogue | None = None,
 ) -> FastAPI:
     """The whole web app: crm_core's pages plus these model pages (set the desk before use; the
-    job queue is built from the settings on first use)."""
+    job queue is built from the settings on first use, the catalogue read from the data home
+    unless given)."""
     web = create_web_app(session_factory, settings, routers=[router], template_dirs=[TEMPLATES])
     web.state.model_desk = desk
     web.state.job_queue = None
+    web.state.catalogue = catalogue
     return web
+
+
+def _catalogue(request: Request) -> Catalogue:
+    state = request.app.state
+    if state.catalogue is None:
+        state.catalogue = load_catalogue(state.settings.home)
+    catalogue: Catalogue = state.catalogue
+    return catalogue
 
 
 def _desk(request: Request) -> ModelDesk:
@@ -178,7 +189,7 @@ def model_page(
         alert=DRIFT_ALERT,
         job=running,
         action=ACTIONS.get(running.kind, running.kind) if running else "",
-        retrainable=name in RETRAINABLE,
+        retrainable=name in _catalogue(request),
     )
 
 
@@ -227,6 +238,6 @@ def rollback(request: Request, uow: UoW, viewer: Viewer, queue: Queue, name: Mod
 @router.post("/models/{name}/retrain", dependencies=[Csrf])
 def retrain(request: Request, uow: UoW, viewer: Viewer, queue: Queue, name: ModelName) -> Response:
     viewer.require("model", Action.CREATE)
-    if name not in RETRAINABLE:
+    if name not in _catalogue(request):
         raise NotFoundError("trainable model", name)
     return _start(request, uow, viewer, queue, name, TRAIN_MODEL)

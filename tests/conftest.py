@@ -44,6 +44,7 @@ CLI = [sys.executable, "-m", "crm_intel.cli"]
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED_DATASETS = Path(os.environ.get("CRM_DATASETS_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,6 +53,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     and the many quick modules fill in behind them."""
     slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The public data sets beside the checkout (read-only evaluation inputs kept outside the
+    repository): a checkout without them skips the tests that read them, CI fails instead."""
+    if not SHARED_DATASETS.is_dir():
+        message = f"shared data sets not at {SHARED_DATASETS} (set CRM_DATASETS_DIR)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return SHARED_DATASETS
 
 
 @pytest.fixture(scope="session", autouse=True)

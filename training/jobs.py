@@ -1,10 +1,11 @@
-"""Entry point that assembles a training context from settings and runs a spec."""
+"""Entry points that assemble a training context from settings and run a catalogue entry."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
 from crm_core.exports import CrmExport
+from features.catalogue import Catalogue, ModelKind, load_catalogue
 from features.settings import FeatureSettings
 from features.snapshots import available_snapshot_dates
 from features.store import open_store
@@ -12,15 +13,7 @@ from training.pipeline import RunResult, StageCallback, TrainingContext, run
 from training.recommendation_pipeline import RecommenderRunResult, RecommenderSpec, run_recommender
 from training.settings import TrainingSettings
 from training.spec import TrainingSpec
-from training.specs import SPECS
-
-RECOMMENDER_SPECS = {spec.model_name: spec for spec in (RecommenderSpec(),)}
-
-
-class UnknownModelError(ValueError):
-    def __init__(self, model_name: str) -> None:
-        known = sorted([*SPECS, *RECOMMENDER_SPECS])
-        super().__init__(f"unknown model '{model_name}'; known models: {', '.join(known)}")
+from training.specs import spec_for
 
 
 def train(
@@ -29,11 +22,11 @@ def train(
     feature_settings: FeatureSettings,
     training_settings: TrainingSettings,
     on_stage: StageCallback | None = None,
+    catalogue: Catalogue | None = None,
 ) -> RunResult:
-    spec = SPECS.get(model_name)
-    if spec is None:
-        raise UnknownModelError(model_name)
-    return train_spec(spec, export, feature_settings, training_settings, on_stage)
+    """Train the catalogue's scorer `model_name` (the data home's catalogue unless one is given)."""
+    entry = (catalogue or load_catalogue(feature_settings.home)).get(model_name)
+    return train_spec(spec_for(entry), export, feature_settings, training_settings, on_stage)
 
 
 def train_spec(
@@ -62,10 +55,12 @@ def train_recommender(
     engine: Engine,
     training_settings: TrainingSettings,
     on_stage: StageCallback | None = None,
+    catalogue: Catalogue | None = None,
 ) -> RecommenderRunResult:
-    spec = RECOMMENDER_SPECS.get(model_name)
-    if spec is None:
-        raise UnknownModelError(model_name)
+    entry = (catalogue or load_catalogue(training_settings.home)).get(model_name)
+    if entry.kind is not ModelKind.RECOMMENDER:
+        raise ValueError(f"'{model_name}' is a {entry.kind.value}, not a recommender")
     from training.tracking import Tracker
 
+    spec = RecommenderSpec(model_name=entry.name, min_improvement=entry.min_improvement)
     return run_recommender(spec, engine, Tracker(training_settings), training_settings.training_sets_dir, on_stage)

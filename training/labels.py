@@ -74,3 +74,26 @@ def conversion_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon
             )
         )
     return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)
+
+
+def order_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon_days: int) -> pl.DataFrame:
+    """(contact_id, event_timestamp, label): contacts who had ordered by `as_of` (customers, the
+    ones an offer of more can reach), labelled 1 when they order again within `horizon_days`."""
+    orders = export.orders.lazy().select(ENTITY_KEY, pl.col("ordered_at").alias("at"))
+    frames = []
+    for as_of in as_of_dates:
+        customers = orders.filter(pl.col("at") <= as_of).select(ENTITY_KEY).unique()
+        ordered_again = (
+            orders.filter((pl.col("at") > as_of) & (pl.col("at") <= as_of + timedelta(days=horizon_days)))
+            .select(ENTITY_KEY)
+            .unique()
+            .with_columns(pl.lit(True).alias("ordered"))
+        )
+        frames.append(
+            customers.join(ordered_again, on=ENTITY_KEY, how="left").select(
+                pl.col(ENTITY_KEY).cast(pl.Int64),
+                pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
+                pl.col("ordered").is_not_null().cast(pl.Int8).alias(LABEL),
+            )
+        )
+    return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)

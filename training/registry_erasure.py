@@ -27,7 +27,6 @@ from models.artifacts import load_verified, seal
 from models.pyfunc import RecommenderPyfunc
 from training.settings import TrainingSettings
 
-RECOMMENDER = "recommend"
 FORGOTTEN_TAG = "erasures_applied"
 # The files of a saved pyfunc that carry people: the pickled recommender and the input example.
 PERSONAL_FILES = ("python_model.pkl", "input_example.json", "serving_input_example.json")
@@ -40,24 +39,26 @@ class RegistryPurge:
 
 
 def forget_in_recommenders(
-    settings: TrainingSettings, contact_ids: Collection[int], model_name: str = RECOMMENDER
+    settings: TrainingSettings, contact_ids: Collection[int], model_names: Collection[str]
 ) -> RegistryPurge:
+    """Rewrite every registered version of the recommenders `model_names` without these people."""
     if not contact_ids:
         return RegistryPurge(0, 0)
     uri = settings.tracking_uri
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return RegistryPurge(0, 0)  # no registry yet: nothing registered to forget in (and none created)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    try:
-        versions = client.search_model_versions(f"name = '{model_name}'")
-    except MlflowException:
-        return RegistryPurge(0, 0)
     rewritten = forgotten = 0
-    for version in sorted(versions, key=lambda found: int(found.version)):
-        known = _rewrite_without(client, uri, model_name, version, set(contact_ids))
-        if known is not None:
-            rewritten += 1
-            forgotten += known
+    for model_name in model_names:
+        try:
+            versions = client.search_model_versions(f"name = '{model_name}'")
+        except MlflowException:
+            continue
+        for version in sorted(versions, key=lambda found: int(found.version)):
+            known = _rewrite_without(client, uri, model_name, version, set(contact_ids))
+            if known is not None:
+                rewritten += 1
+                forgotten += known
     return RegistryPurge(rewritten, forgotten)
 
 

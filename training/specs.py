@@ -1,41 +1,56 @@
-"""The registered model specs. A new model is a new entry here, not a new pipeline."""
+"""Training specs made from the model catalogue: a new model is a catalogue entry, not a pipeline.
+
+Each scorer outcome the catalogue can name has one label builder here; an entry picks its
+builder by outcome and its horizon, and the rest of its spec (feature service, split, metric)
+follows from the entry.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import polars as pl
 
 from crm_core.exports import CrmExport
-from training.labels import churn_labels, conversion_labels
-from training.spec import TrainingSpec
+from features.catalogue import Catalogue, ModelEntry, ModelKind, Outcome
+from training.labels import churn_labels, conversion_labels, order_labels
+from training.spec import LabelBuilder, TrainingSpec
 from training.split import TimeSplit
 
-CHURN_HORIZON_DAYS = 90
-LEAD_HORIZON_DAYS = 90
+OutcomeLabels = Callable[..., pl.DataFrame]
+
+LABELS_BY_OUTCOME: dict[Outcome, OutcomeLabels] = {
+    Outcome.GOES_QUIET: churn_labels,
+    Outcome.DEAL_WON: conversion_labels,
+    Outcome.ORDER_PLACED: order_labels,
+}
 
 
-def churn_within_90_days(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
-    return churn_labels(export, as_of_dates, horizon_days=CHURN_HORIZON_DAYS)
+def labels_for(entry: ModelEntry) -> LabelBuilder:
+    """The entry's outcome labelled over its horizon, named for what it labels (MLflow records it)."""
+    builder = LABELS_BY_OUTCOME[entry.outcome]
+    horizon_days = entry.horizon_days
+
+    def build(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
+        return builder(export, as_of_dates, horizon_days=horizon_days)
+
+    build.__name__ = f"{entry.outcome.value}_within_{horizon_days}_days"
+    return build
 
 
-CHURN = TrainingSpec(
-    model_name="churn",
-    feature_service="churn_v1",
-    build_labels=churn_within_90_days,
-    split=TimeSplit(horizon_days=CHURN_HORIZON_DAYS),
-)
+def spec_for(entry: ModelEntry) -> TrainingSpec:
+    if entry.kind is not ModelKind.SCORER:
+        raise ValueError(f"'{entry.name}' is a {entry.kind.value}, not a scorer")
+    return TrainingSpec(
+        model_name=entry.name,
+        feature_service=entry.feature_service,
+        build_labels=labels_for(entry),
+        split=TimeSplit(horizon_days=entry.horizon_days),
+        primary_metric=entry.primary_metric,
+        min_improvement=entry.min_improvement,
+    )
 
 
-def converts_within_90_days(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
-    return conversion_labels(export, as_of_dates, horizon_days=LEAD_HORIZON_DAYS)
-
-
-LEAD = TrainingSpec(
-    model_name="lead",
-    feature_service="lead_v1",
-    build_labels=converts_within_90_days,
-    split=TimeSplit(horizon_days=LEAD_HORIZON_DAYS),
-)
-
-SPECS: dict[str, TrainingSpec] = {spec.model_name: spec for spec in (CHURN, LEAD)}
+def scorer_specs(catalogue: Catalogue) -> dict[str, TrainingSpec]:
+    return {entry.name: spec_for(entry) for entry in catalogue.scorers()}

@@ -191,6 +191,8 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "products": "product",
     "predictions": "prediction",
     "current_scores": "prediction",
+    # What each scoring model is called: written with its scores, read wherever they are shown.
+    "model_descriptions": "prediction",
     "shadow_predictions": "shadow_prediction",
     "recommendations": "recommendation",
     "segments": "segment",

@@ -20,6 +20,7 @@ from crm_core.entities.customers import (
 from crm_core.entities.identity import ApiToken, LoginAttempt, LoginThrottle, Team, User
 from crm_core.entities.intelligence import (
     CurrentScore,
+    ModelDescription,
     Prediction,
     ProductRecommendation,
     ScoreColumns,
@@ -58,6 +59,7 @@ __all__ = [
     "JobStatus",
     "LoginAttempt",
     "LoginThrottle",
+    "ModelDescription",
     "Order",
     "OrderLine",
     "Prediction",

@@ -178,3 +178,20 @@ class SegmentMember(Base):
 
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, index=True)
+
+
+class ModelDescription(Base):
+    """What a model that writes scores here is, in a rep's words: the pages list models from
+    these rows (published by the serving side from its catalogue), so the CRM core never has
+    to know which models exist."""
+
+    __tablename__ = "model_descriptions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(80))
+    meaning: Mapped[str] = mapped_column(String(80))
+    worklist: Mapped[str | None] = mapped_column(String(80))
+    horizon_days: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(DateTime)

@@ -17,6 +17,7 @@ from crm_core.services import audit
 from crm_core.services.access import rows_in_reach
 from crm_core.services.current_scores import refresh_current_scores
 from crm_core.services.idempotent import bulk_insert_ignoring_duplicates, plain_values
+from crm_core.services.model_descriptions import note_scoring_models
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
@@ -94,6 +95,7 @@ def record_predictions(
         target = cast(Table, table.__table__)
         result.inserted = bulk_insert_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
         if not shadow:
+            note_scoring_models(uow, {values["model_name"] for values in payload})
             written: dict[tuple[str, str, datetime], list[int]] = {}
             for values in payload:
                 identity = (values["model_name"], values["model_version"], values["feature_timestamp"])

@@ -1,19 +1,35 @@
-"""One FeatureService per model version: the contract training and serving both ask for."""
+"""One FeatureService per model version: the contract training and serving both ask for.
 
-from feast import FeatureService
+Each scorer in the model catalogue gets one, named by its entry and holding the features it
+lists (every contact feature when it lists none), so a model added to the catalogue has its
+service without a definition written here.
+"""
 
+from feast import FeatureService, FeatureView
+
+from features.catalogue import Catalogue, ModelEntry
 from features.feature_repo.contact_features import CONTACT_FEATURE_VIEWS
 
-churn_v1 = FeatureService(
-    name="churn_v1",
-    features=[*CONTACT_FEATURE_VIEWS],
-    description="Every contact feature, for the churn model.",
-)
 
-lead_v1 = FeatureService(
-    name="lead_v1",
-    features=[*CONTACT_FEATURE_VIEWS],
-    description="Every contact feature, for lead conversion scoring (contacts with an open deal).",
-)
+def _projections(entry: ModelEntry) -> list[FeatureView]:
+    if entry.features is None:
+        return list(CONTACT_FEATURE_VIEWS)
+    wanted = set(entry.features)
+    projected = []
+    for view in CONTACT_FEATURE_VIEWS:
+        names = [field.name for field in view.features if field.name in wanted]
+        if names:
+            projected.append(view[names])
+    return projected
 
-FEATURE_SERVICES = [churn_v1, lead_v1]
+
+def feature_service(entry: ModelEntry) -> FeatureService:
+    return FeatureService(
+        name=entry.feature_service,
+        features=[*_projections(entry)],
+        description=f"{entry.title}: {entry.meaning}.",
+    )
+
+
+def feature_services(catalogue: Catalogue) -> list[FeatureService]:
+    return [feature_service(entry) for entry in catalogue.scorers()]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,18 +15,7 @@ from crm_core.entities import Activity, Contact, CustomFieldDefinition, Deal, Or
 from crm_core.errors import DatabaseNotEmptyError
 from tests.conftest import DataHome
 
-DATA_DIR = Path(os.environ.get("CRM_DATASETS_DIR", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
-
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    """The shared data sets; where a checkout has none beside it, these tests say so and skip
-    (the data sets are read-only evaluation inputs that live outside the repository)."""
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data sets not at {DATA_DIR} (set CRM_DATASETS_DIR)")
-    return DATA_DIR
 
 
 def rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
@@ -40,9 +28,9 @@ def count(engine: Engine, model: type, *where: object) -> int:
         return int(connection.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
 
 
-def test_telco_customers_households_and_subscriptions(sqlite_engine: Engine, data_dir: Path) -> None:
-    source = rows(data_dir / "telco_churn" / "WA_Fn-UseC_-Telco-Customer-Churn.csv")
-    loaded = import_dataset(sqlite_engine, "telco", data_dir)
+def test_telco_customers_households_and_subscriptions(sqlite_engine: Engine, shared_datasets: Path) -> None:
+    source = rows(shared_datasets / "telco_churn" / "WA_Fn-UseC_-Telco-Customer-Churn.csv")
+    loaded = import_dataset(sqlite_engine, "telco", shared_datasets)
     services = ("PhoneService", "MultipleLines", "OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport")
     streaming = ("StreamingTV", "StreamingMovies")
     expected_lines = sum(row[c] == "Yes" for row in source for c in services + streaming) + sum(
@@ -62,9 +50,9 @@ def test_telco_customers_households_and_subscriptions(sqlite_engine: Engine, dat
     assert count(sqlite_engine, CustomFieldDefinition) == 11
 
 
-def test_bank_calls_in_file_order_with_outcomes(sqlite_engine: Engine, data_dir: Path) -> None:
-    source = rows(data_dir / "bank_marketing" / "bank-additional-full.csv", delimiter=";")
-    import_dataset(sqlite_engine, "bank", data_dir)
+def test_bank_calls_in_file_order_with_outcomes(sqlite_engine: Engine, shared_datasets: Path) -> None:
+    source = rows(shared_datasets / "bank_marketing" / "bank-additional-full.csv", delimiter=";")
+    import_dataset(sqlite_engine, "bank", shared_datasets)
     assert count(sqlite_engine, Contact) == count(sqlite_engine, Activity) == len(source) == 41_188
     assert count(sqlite_engine, Deal, Deal.status == "won") == Counter(row["y"] for row in source)["yes"]
     with sqlite_engine.connect() as connection:
@@ -75,10 +63,10 @@ def test_bank_calls_in_file_order_with_outcomes(sqlite_engine: Engine, data_dir:
     assert first["duration"] == source[0]["duration"], "kept on the call, for the leakage test to exclude"
 
 
-def test_olist_leads_and_won_deals(sqlite_engine: Engine, data_dir: Path) -> None:
-    leads = rows(data_dir / "olist_marketing_funnel" / "olist_marketing_qualified_leads_dataset.csv")
-    deals = rows(data_dir / "olist_marketing_funnel" / "olist_closed_deals_dataset.csv")
-    import_dataset(sqlite_engine, "olist", data_dir)
+def test_olist_leads_and_won_deals(sqlite_engine: Engine, shared_datasets: Path) -> None:
+    leads = rows(shared_datasets / "olist_marketing_funnel" / "olist_marketing_qualified_leads_dataset.csv")
+    deals = rows(shared_datasets / "olist_marketing_funnel" / "olist_closed_deals_dataset.csv")
+    import_dataset(sqlite_engine, "olist", shared_datasets)
     assert count(sqlite_engine, Contact) == len(leads) == 8_000
     assert count(sqlite_engine, Deal, Deal.status == "won") == len(deals) == 842
     assert count(sqlite_engine, Contact, Contact.lifecycle_stage == "customer") == len({d["mql_id"] for d in deals})
@@ -91,9 +79,9 @@ def test_olist_leads_and_won_deals(sqlite_engine: Engine, data_dir: Path) -> Non
     assert at_win == won_early == 1, "the file's one win dated before first contact opens at its win"
 
 
-def test_instacart_shoppers_orders_and_products(sqlite_engine: Engine, data_dir: Path) -> None:
-    source = rows(data_dir / "instacart_sample" / "df_sample.csv")
-    import_dataset(sqlite_engine, "instacart", data_dir)
+def test_instacart_shoppers_orders_and_products(sqlite_engine: Engine, shared_datasets: Path) -> None:
+    source = rows(shared_datasets / "instacart_sample" / "df_sample.csv")
+    import_dataset(sqlite_engine, "instacart", shared_datasets)
     assert count(sqlite_engine, Contact) == len({row["user_id"] for row in source}) == 593
     assert count(sqlite_engine, Order) == len({row["order_id"] for row in source}) == 15_183
     assert count(sqlite_engine, OrderLine) == len(source) == 150_000
@@ -109,19 +97,19 @@ def test_instacart_shoppers_orders_and_products(sqlite_engine: Engine, data_dir:
         assert times == sorted(times), "order numbers and timestamps agree"
 
 
-def test_a_data_set_goes_into_an_empty_crm_only(sqlite_engine: Engine, data_dir: Path) -> None:
-    import_dataset(sqlite_engine, "olist", data_dir)
+def test_a_data_set_goes_into_an_empty_crm_only(sqlite_engine: Engine, shared_datasets: Path) -> None:
+    import_dataset(sqlite_engine, "olist", shared_datasets)
     with pytest.raises(DatabaseNotEmptyError):
-        import_dataset(sqlite_engine, "olist", data_dir)
+        import_dataset(sqlite_engine, "olist", shared_datasets)
     assert count(sqlite_engine, Contact) == 8_000
 
 
-def test_the_cli_loads_a_data_set_into_a_fresh_home(tmp_path: Path, data_dir: Path) -> None:
+def test_the_cli_loads_a_data_set_into_a_fresh_home(tmp_path: Path, shared_datasets: Path) -> None:
     home = DataHome(tmp_path / "home")
-    done = home.cli("import-dataset", "olist", "--data-dir", str(data_dir), cwd=tmp_path)
+    done = home.cli("import-dataset", "olist", "--data-dir", str(shared_datasets), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "contacts: 8,000" in done.stdout and "deals: 842" in done.stdout
-    again = home.cli("import-dataset", "olist", "--data-dir", str(data_dir), cwd=tmp_path)
+    again = home.cli("import-dataset", "olist", "--data-dir", str(shared_datasets), cwd=tmp_path)
     assert again.returncode == 1 and "empty CRM" in again.stdout
     missing = home.cli("import-dataset", "bank", "--data-dir", str(tmp_path), cwd=tmp_path)
     assert missing.returncode == 1 and "not found" in missing.stdout

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from training.evaluation.report import write_report
 from training.evaluation.runner import LeakageError, assert_no_outcome_features, evaluate, summary_json
 from training.evaluation.scoring_cases import LabelledSet
 from training.evaluation.splits import AT, HOLDOUT_FRACTION, LABEL, stratified_folds, walk_forward
-
-DATA_DIR = Path(os.environ.get("CRM_DATASETS_DIR", Path(__file__).resolve().parents[3] / "shared" / "datasets"))
 
 
 def timeline(rows: int, seed: int) -> pl.DataFrame:
@@ -76,18 +73,11 @@ def test_category_levels_come_from_the_training_slice_only() -> None:
     assert encoded.iloc[0].tolist() == [5.0, 0.0, 0.0, 1.0], "an unseen level is 'other'"
 
 
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data sets not at {DATA_DIR} (set CRM_DATASETS_DIR)")
-    return DATA_DIR
-
-
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_the_evaluation_runs_on_real_data_and_reports_every_target(data_dir: Path, tmp_path: Path) -> None:
+def test_the_evaluation_runs_on_real_data_and_reports_every_target(shared_datasets: Path, tmp_path: Path) -> None:
     stages: list[str] = []
-    report = evaluate(data_dir, tmp_path / "work", open_scratch_crm, on_stage=stages.append)
+    report = evaluate(shared_datasets, tmp_path / "work", open_scratch_crm, on_stage=stages.append)
     by_key = {result.key: result for result in report.scoring}
     assert set(by_key) == {"telco_churn", "bank_marketing", "olist_funnel"}
     assert any("import bank" in stage for stage in stages)
@@ -126,10 +116,18 @@ def test_the_evaluation_runs_on_real_data_and_reports_every_target(data_dir: Pat
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_the_evaluate_command_writes_both_files(data_dir: Path, data_home: DataHome, tmp_path: Path) -> None:
+def test_the_evaluate_command_writes_both_files(shared_datasets: Path, data_home: DataHome, tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = data_home.cli(
-        "evaluate", "--data-dir", str(data_dir), "--out-dir", str(out), "--only", "olist_funnel", "--only", "instacart"
+        "evaluate",
+        "--data-dir",
+        str(shared_datasets),
+        "--out-dir",
+        str(out),
+        "--only",
+        "olist_funnel",
+        "--only",
+        "instacart",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "evaluation on real data" in done.stdout

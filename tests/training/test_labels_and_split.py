@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from crm_core.exports import ACTIVITIES_SCHEMA, CONTACTS_SCHEMA, DEALS_SCHEMA, ORDERS_SCHEMA, TICKETS_SCHEMA, CrmExport
-from training.labels import churn_labels
+from training.labels import churn_labels, order_labels
 from training.split import NotEnoughHistoryError, TimeSplit
 
 AS_OF = datetime(2026, 6, 1)
@@ -42,6 +42,26 @@ def test_churn_label_looks_only_at_the_horizon_after_as_of() -> None:
     labels = churn_labels(export, [AS_OF], horizon_days=90)
     assert dict(labels.select("contact_id", "label").iter_rows()) == {1: 0, 2: 1, 4: 1, 5: 0}
     assert (labels["event_timestamp"] == AS_OF).all()
+
+
+def test_order_label_covers_customers_and_counts_only_orders_within_the_horizon() -> None:
+    day = timedelta(days=1)
+    export = export_with(
+        activities=[(4, AS_OF - 3 * day), (4, AS_OF + 3 * day)],  # interactions are not orders
+        orders=[
+            (1, AS_OF - 40 * day),
+            (1, AS_OF + 59 * day),  # ordered again inside 60 days
+            (2, AS_OF - 400 * day),  # a customer long ago, silent since
+            (3, AS_OF),  # ordered on as_of itself: a customer already, then nothing
+            (3, AS_OF + 61 * day),  # one day past the horizon
+            (5, AS_OF + 10 * day),  # first order after as_of: not yet a customer, no row
+        ],
+    )
+    labels = order_labels(export, [AS_OF, AS_OF + 30 * day], horizon_days=60)
+    first = labels.filter(pl.col("event_timestamp") == AS_OF)
+    assert dict(first.select("contact_id", "label").iter_rows()) == {1: 1, 2: 0, 3: 0}
+    later = labels.filter(pl.col("event_timestamp") == AS_OF + 30 * day)
+    assert dict(later.select("contact_id", "label").iter_rows()) == {1: 1, 2: 0, 3: 1, 5: 0}
 
 
 def test_split_keeps_training_outcomes_before_the_holdout() -> None:

@@ -14,6 +14,7 @@ from crm_core.demo import DemoConfig, generate
 from crm_core.entities import Activity, Order
 from crm_core.exports import export_crm
 from crm_core.protection.keyring import FieldKeyring
+from features.catalogue import BUILT_IN, Catalogue
 from features.pipeline import build_and_publish
 from features.schema import EVENT_TIMESTAMP
 from features.snapshots import available_snapshot_dates
@@ -21,9 +22,11 @@ from features.store import open_store
 from tests.conftest import app_context
 from training.labels import LABEL
 from training.pipeline import TrainingContext, build_training_set
-from training.specs import CHURN
+from training.specs import spec_for
 from training.split import SplitPlan
 from training.tracking import Tracker
+
+CHURN = spec_for(Catalogue(BUILT_IN).get("churn"))
 
 pytestmark = pytest.mark.slow
 

@@ -12,13 +12,16 @@ from mlflow import MlflowClient
 
 from crm_core.exports import export_crm
 from crm_intel.context import AppContext
+from features.catalogue import BUILT_IN, Catalogue
 from models.graduated import DataMinimums
 from models.scorers import Contributions, logit
 from training.jobs import train
 from training.pipeline import RunResult, TrainingContext, run
 from training.readiness import NotReadyError, assess
-from training.specs import CHURN
+from training.specs import spec_for
 from training.tracking import NothingToRollBackError, Tracker
+
+CHURN = spec_for(Catalogue(BUILT_IN).get("churn"))
 
 pytestmark = pytest.mark.slow
 

@@ -38,7 +38,7 @@ def test_recommender_is_registered_gated_and_written_back_once(generated_crm: Ap
     assert again.champion_metric == pytest.approx(first.metrics["precision_at_10"])
     assert tracker.champion_version("recommend") == first.version
 
-    champion = load_recommender(ctx.serving.tracking_uri)
+    champion = load_recommender(ctx.serving.tracking_uri, "recommend")
     assert (champion.version, champion.k) == (first.version, 10)
     sample = rows_for(champion, [1, 2, 3, 10_000_000])
     assert {row.reason for row in sample} <= {"bought_before", "similar_customers", "similar_products", "popular"}

@@ -23,9 +23,11 @@ from models.recommenders import POPULAR
 from serving.recommend import load_recommender, rows_for
 from training.erasure import purge_training_sets
 from training.recommendation_pipeline import RecommenderSpec, purchase_events, run_recommender
-from training.registry_erasure import FORGOTTEN_TAG, RECOMMENDER, forget_in_recommenders
+from training.registry_erasure import FORGOTTEN_TAG, forget_in_recommenders
 from training.settings import TrainingSettings
 from training.tracking import Tracker
+
+RECOMMENDER = "recommend"
 
 pytestmark = pytest.mark.slow
 
@@ -42,17 +44,17 @@ def test_every_registered_recommender_forgets_an_erased_person(generated_crm: Ap
     second = run_recommender(RecommenderSpec(), generated_crm.engine, tracker, training.training_sets_dir)
     assert first.version != second.version
 
-    champion = load_recommender(training.tracking_uri)
+    champion = load_recommender(training.tracking_uri, RECOMMENDER)
     buyers = sorted(set(purchase_events(generated_crm.engine)[USER].to_list()))[:80]
     personal = [user for user in buyers if any(row.reason != POPULAR for row in rows_for(champion, [user]))]
     assert len(personal) >= 2, "the model knows some buyers personally"
     erased, other = personal[0], personal[1]
     other_before = _offers(champion.recommender, other)
 
-    purge = forget_in_recommenders(training, [erased])
+    purge = forget_in_recommenders(training, [erased], [RECOMMENDER])
     assert (purge.versions_rewritten, purge.people_forgotten) == (2, 2)
 
-    after = load_recommender(training.tracking_uri)  # refused unless re-sealed
+    after = load_recommender(training.tracking_uri, RECOMMENDER)  # refused unless re-sealed
     assert after.version == champion.version, "the champion stays where it was"
     assert {reason for _, reason in _offers(after.recommender, erased)} == {POPULAR}, "a stranger now"
     assert _offers(after.recommender, other) == other_before, "nobody else's offers change"
@@ -62,7 +64,9 @@ def test_every_registered_recommender_forgets_an_erased_person(generated_crm: Ap
     )
     assert {reason for _, reason in _offers(older, erased)} == {POPULAR}, "every version, not just the champion"
     assert client.get_model_version(RECOMMENDER, second.version).tags[FORGOTTEN_TAG] == "1"
-    assert forget_in_recommenders(training, [erased]).versions_rewritten == 0, "a second pass finds nothing"
+    assert forget_in_recommenders(training, [erased], [RECOMMENDER]).versions_rewritten == 0, (
+        "a second pass finds nothing"
+    )
 
     assert purge_training_sets(training.training_sets_dir, [erased]) > 0, "the recommender's purchase set too"
     for path in training.training_sets_dir.glob("*.parquet"):

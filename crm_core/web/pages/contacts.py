@@ -16,14 +16,13 @@ from markupsafe import Markup
 from crm_core.api.deps import UoW
 from crm_core.schemas.profiles import ScorePublic
 from crm_core.services.customer360 import get_customer_360
+from crm_core.services.model_descriptions import model_titles
 from crm_core.services.profiles import score_history
 from crm_core.web.charts import Series, line_chart
 from crm_core.web.session import Viewer
 from crm_core.web.templating import pages_of
 
 router = APIRouter()
-
-MODEL_TITLES = {"churn": "Churn risk", "lead": "Deal conversion"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,8 @@ class ScoreCard:
     trend: Markup | None
 
 
-def _card(uow: UoW, viewer: Viewer, contact_id: int, score: ScorePublic) -> ScoreCard:
+def _card(uow: UoW, viewer: Viewer, contact_id: int, score: ScorePublic, titles: dict[str, str]) -> ScoreCard:
+    title = titles.get(score.model, score.model.replace("_", " ").capitalize())
     factors = sorted(score.top_factors, key=lambda f: -abs(float(f.get("contribution") or 0.0)))
     history = score_history(uow, viewer, contact_id, score.model)
     trend = None
@@ -44,7 +44,7 @@ def _card(uow: UoW, viewer: Viewer, contact_id: int, score: ScorePublic) -> Scor
         points = [((row.scored_at - start).total_seconds() / 86_400, row.score * 100) for row in history]
         trend = line_chart(
             [Series(f"{score.model} score", points)],
-            title=f"{MODEL_TITLES.get(score.model, score.model)} over time",
+            title=f"{title} over time",
             x_label="days since first score",
             y_label="%",
             x_range=(0.0, max(points[-1][0], 1.0)),
@@ -53,7 +53,7 @@ def _card(uow: UoW, viewer: Viewer, contact_id: int, score: ScorePublic) -> Scor
         )
     return ScoreCard(
         score=score,
-        title=MODEL_TITLES.get(score.model, score.model.replace("_", " ").capitalize()),
+        title=title,
         raising=[f for f in factors if float(f.get("contribution") or 0.0) > 0],
         lowering=[f for f in factors if float(f.get("contribution") or 0.0) < 0],
         trend=trend,
@@ -63,5 +63,6 @@ def _card(uow: UoW, viewer: Viewer, contact_id: int, score: ScorePublic) -> Scor
 @router.get("/contacts/{contact_id}")
 def contact_record(request: Request, uow: UoW, viewer: Viewer, contact_id: int = Path(ge=1, le=2**62)) -> Response:
     view = get_customer_360(uow, viewer, contact_id)
-    cards = [_card(uow, viewer, contact_id, score) for score in view.scores]
+    titles = model_titles(uow)
+    cards = [_card(uow, viewer, contact_id, score, titles) for score in view.scores]
     return pages_of(request).render(request, "contact.html", view=view, cards=cards)

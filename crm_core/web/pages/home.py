@@ -1,4 +1,5 @@
-"""A rep's home: hot leads and at-risk customers, ranked by score, filtered and paged."""
+"""A rep's home: one worklist per scoring model (hot leads, at-risk customers, ...), ranked by
+score, filtered and paged. The lists come from the models' published descriptions."""
 
 from __future__ import annotations
 
@@ -11,18 +12,22 @@ from fastapi.responses import RedirectResponse
 from crm_core.api.deps import UoW
 from crm_core.auth.policy import Action, Scope
 from crm_core.schemas.records import LifecycleStage
+from crm_core.services.model_descriptions import scoring_models
 from crm_core.services.worklists import WorklistFilters, scored_worklist
 from crm_core.web.session import Viewer
 from crm_core.web.templating import pages_of
 
 router = APIRouter()
 
-# (model, heading, what a high score means for the rep)
-WORKLISTS = (
-    ("lead", "My hot leads", "likely to close a deal in the next 90 days"),
-    ("churn", "My at-risk customers", "likely to go quiet in the next 90 days"),
-)
 BANDS = ("high", "medium", "low")
+
+
+MAX_PAGE = 100_000
+
+
+def _page_number(raw: str | None) -> int:
+    """A list's page from its `<model>_page` parameter: anything but a page number is page 1."""
+    return min(int(raw), MAX_PAGE) if raw and raw.isdecimal() and 0 < len(raw) < 7 and int(raw) > 0 else 1
 
 
 @router.get("/")
@@ -33,8 +38,6 @@ def rep_home(
     band: Annotated[list[str] | None, Query(max_length=3)] = None,
     stage: Annotated[list[str] | None, Query(max_length=3)] = None,
     q: Annotated[str, Query(max_length=100)] = "",
-    lead_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    churn_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=5, le=100)] = 25,
 ) -> Response:
     pages = pages_of(request)
@@ -43,22 +46,23 @@ def rep_home(
         return RedirectResponse(f"{pages.prefix}{elsewhere[0] if elsewhere else '/login'}", status_code=303)
     bands = [b for b in band or [] if b in BANDS]
     stages = [s for s in stage or [] if s in {item.value for item in LifecycleStage}]
-    pages_by_model = {"lead": lead_page, "churn": churn_page}
+    models = scoring_models(uow)
+    pages_by_model = {model.name: _page_number(request.query_params.get(f"{model.name}_page")) for model in models}
     lists = [
         (
-            model,
-            heading,
-            meaning,
+            model.name,
+            model.heading,
+            model.meaning,
             scored_worklist(
                 uow,
                 viewer,
-                model,
+                model.name,
                 WorklistFilters(
-                    bands=bands, lifecycle_stages=stages, search=q, page=pages_by_model[model], per_page=per_page
+                    bands=bands, lifecycle_stages=stages, search=q, page=pages_by_model[model.name], per_page=per_page
                 ),
             ),
         )
-        for model, heading, meaning in WORKLISTS
+        for model in models
     ]
 
     def page_link(model: str, page: int) -> str:

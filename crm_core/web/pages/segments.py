@@ -3,6 +3,7 @@ audience size and expected precision update, save, and export the consented memb
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +22,7 @@ from crm_core.schemas.records import LifecycleStage
 from crm_core.schemas.segments import SegmentCreate, SegmentRule
 from crm_core.services.access import within_reach
 from crm_core.services.contact_export import ExportFormat, export_contacts
+from crm_core.services.model_descriptions import scoring_models
 from crm_core.services.segment_preview import preview_segment
 from crm_core.services.segments import CLUSTER, create_rule_segment, get_segment, list_segments, member_filter
 from crm_core.web.session import Csrf, Viewer
@@ -28,7 +30,8 @@ from crm_core.web.templating import pages_of
 
 router = APIRouter()
 
-SCORED_MODELS = (("churn", "Churn risk"), ("lead", "Deal conversion"))
+# A score condition's fields are named `<model>_bands` and `<model>_min`.
+SCORE_FIELD = re.compile(r"^([a-z][a-z0-9_]{0,39})_(bands|min)$")
 BANDS = ("high", "medium", "low")
 MEMBERS_SHOWN = 50
 FormValues = Mapping[str, Any]
@@ -56,7 +59,8 @@ def _percent(values: FormValues, name: str) -> float | None:
 def rule_from_form(values: FormValues) -> dict[str, Any]:
     """The builder's fields as a segment rule's fields (validated by the caller's schema)."""
     scores = []
-    for model, _title in SCORED_MODELS:
+    named = sorted({found.group(1) for key in values if (found := SCORE_FIELD.match(str(key)))})
+    for model in named:
         condition = {
             "model": model,
             "bands": _many(values, f"{model}_bands") or None,
@@ -102,7 +106,7 @@ def builder(request: Request, uow: UoW, viewer: Viewer) -> Response:
         "segments.html",
         segments=segments,
         clusters=[s for s in segments if s.kind == CLUSTER and s.member_count],
-        models=SCORED_MODELS,
+        models=scoring_models(uow),
         bands=BANDS,
         stages=[stage.value for stage in LifecycleStage],
         channels=[channel.value for channel in Channel],
@@ -148,11 +152,13 @@ async def save(request: Request, uow: UoW, viewer: Viewer) -> Response:
 @router.get("/segments/{segment_id}")
 def segment_page(request: Request, uow: UoW, viewer: Viewer, segment_id: int = Path(ge=1, le=2**62)) -> Response:
     segment = get_segment(uow, viewer, segment_id)
-    members = _members(uow, viewer, segment)
+    models = scoring_models(uow)
+    members = _members(uow, viewer, segment, [model.name for model in models])
     return pages_of(request).render(
         request,
         "segment.html",
         segment=segment,
+        models=models,
         members=members,
         shown=MEMBERS_SHOWN,
         channels=[channel.value for channel in Channel],
@@ -161,7 +167,7 @@ def segment_page(request: Request, uow: UoW, viewer: Viewer, segment_id: int = P
     )
 
 
-def _members(uow: UoW, viewer: Viewer, segment: Segment) -> list[dict[str, Any]]:
+def _members(uow: UoW, viewer: Viewer, segment: Segment, model_names: list[str]) -> list[dict[str, Any]]:
     """The first members in the viewer's reach, with their newest scores."""
     scope = viewer.require("contact", Action.READ)
     query = within_reach(
@@ -176,7 +182,7 @@ def _members(uow: UoW, viewer: Viewer, segment: Segment) -> list[dict[str, Any]]
     ids = [row.id for row in rows]
     scores: dict[str, dict[int, float]] = {}
     if ids and viewer.scope("prediction", Action.READ) is not Scope.NONE:
-        for model, _title in SCORED_MODELS:
+        for model in model_names:
             found = uow.session.execute(
                 select(CurrentScore.contact_id, CurrentScore.score).where(
                     CurrentScore.model_name == model, CurrentScore.contact_id.in_(ids)
@@ -188,7 +194,7 @@ def _members(uow: UoW, viewer: Viewer, segment: Segment) -> list[dict[str, Any]]
             "id": row.id,
             "name": f"{row.first_name} {row.last_name}".strip(),
             "stage": row.lifecycle_stage,
-            "scores": {model: scores.get(model, {}).get(row.id) for model, _ in SCORED_MODELS},
+            "scores": {model: scores.get(model, {}).get(row.id) for model in model_names},
         }
         for row in rows
     ]

@@ -1,0 +1,121 @@
+"""The model catalogue: built-in entries, a data home's own entries from `models.toml`, and the
+refusals a malformed or hostile file gets (which entry, which field, why)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from features.catalogue import (
+    BUILT_IN,
+    CATALOGUE_FILE,
+    Catalogue,
+    CatalogueError,
+    ModelKind,
+    Outcome,
+    UnknownModelError,
+    load_catalogue,
+)
+from features.schema import FEATURE_NAMES
+
+UPSELL = """
+[[model]]
+name = "upsell"
+title = "Upsell"
+outcome = "order_placed"
+horizon_days = 60
+meaning = "likely to order again in the next 60 days"
+worklist = "My upsell prospects"
+features = ["orders_count_90d", "days_since_last_order", "order_value_365d"]
+population = [{ feature = "order_value_lifetime", op = ">", value = 0 }]
+"""
+
+
+def home_with(tmp_path: Path, text: str) -> Path:
+    (tmp_path / CATALOGUE_FILE).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_built_in_models_are_churn_lead_and_recommend_with_their_feature_services(tmp_path: Path) -> None:
+    catalogue = load_catalogue(tmp_path)
+    assert catalogue.names == ["churn", "lead", "recommend"]
+    assert [entry.name for entry in catalogue.scorers()] == ["churn", "lead"]
+    assert [entry.name for entry in catalogue.recommenders()] == ["recommend"]
+    assert catalogue.get("churn").feature_service == "churn_v1"
+    assert catalogue.get("churn").feature_names == FEATURE_NAMES, "no list means every contact feature"
+    assert catalogue.get("lead").route == "/lead"
+    with pytest.raises(UnknownModelError, match="unknown model 'upsell'; known models: churn, lead, recommend"):
+        catalogue.get("upsell")
+
+
+def test_a_home_adds_a_model_with_its_own_features_population_and_outcome(tmp_path: Path) -> None:
+    catalogue = load_catalogue(home_with(tmp_path, UPSELL))
+    upsell = catalogue.get("upsell")
+    assert catalogue.names[-1] == "upsell" and upsell.kind is ModelKind.SCORER
+    assert upsell.outcome is Outcome.ORDER_PLACED and upsell.horizon_days == 60
+    assert upsell.feature_names == ("orders_count_90d", "days_since_last_order", "order_value_365d")
+    population = upsell.population_expr()
+    assert population is not None
+    frame = pl.DataFrame({"contact_id": [1, 2, 3], "order_value_lifetime": [0.0, 12.5, None]})
+    assert frame.filter(population)["contact_id"].to_list() == [2], "never ordered and unknown are both left out"
+    assert upsell.population[0].describe() == "lifetime spend > 0"
+
+
+def test_lead_population_is_contacts_with_an_open_deal() -> None:
+    population = Catalogue(BUILT_IN).get("lead").population_expr()
+    assert population is not None
+    frame = pl.DataFrame({"contact_id": [1, 2], "open_deals_count": [0, 2]})
+    assert frame.filter(population)["contact_id"].to_list() == [2]
+    assert Catalogue(BUILT_IN).get("churn").population_expr() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[[model]\nname=", "is not valid TOML"),
+        (UPSELL.replace('"order_placed"', '"next_purchases"'), "model 1 ('upsell')"),
+        (UPSELL.replace('"orders_count_90d", ', '"favourite_colour", '), "not contact features: favourite_colour"),
+        (UPSELL.replace('feature = "order_value_lifetime"', 'feature = "x"'), "'x' is not a contact feature"),
+        (UPSELL.replace("horizon_days = 60", "horizon_days = 100000"), "horizon_days"),
+        (UPSELL.replace('name = "upsell"', 'name = "Up sell; DROP"'), "name"),
+        (UPSELL.replace('name = "upsell"', 'name = "churn"'), "model 'churn' is declared twice"),
+        (UPSELL + UPSELL, "model 'upsell' is declared twice"),
+        (UPSELL.replace("horizon_days = 60", "horizon_days = 60\nlabels = 'os.system'"), "labels"),
+        ("[other]\nx = 1\n", "other"),
+        (UPSELL.replace('title = "Upsell"', 'title = "' + "x" * 200 + '"'), "title"),
+    ],
+    ids=[
+        "bad-toml",
+        "outcome-of-another-kind",
+        "unknown-feature",
+        "unknown-population-feature",
+        "horizon",
+        "name-pattern",
+        "built-in-name",
+        "twice",
+        "unknown-key",
+        "unknown-table",
+        "long-title",
+    ],
+)
+def test_a_malformed_catalogue_is_refused_naming_the_entry_and_field(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(CatalogueError) as refused:
+        load_catalogue(home_with(tmp_path, text))
+    message = str(refused.value)
+    assert named in message and CATALOGUE_FILE in message
+    assert "Traceback" not in message
+
+
+def test_feature_services_follow_the_catalogue(tmp_path: Path) -> None:
+    from features.feature_repo.feature_services import feature_services
+
+    services = {service.name: service for service in feature_services(load_catalogue(home_with(tmp_path, UPSELL)))}
+    assert set(services) == {"churn_v1", "lead_v1", "upsell_v1"}, "scorers only: the recommender reads no features"
+
+    def served(name: str) -> list[str]:
+        return sorted(field.name for view in services[name].feature_view_projections for field in view.features)
+
+    assert served("upsell_v1") == sorted(["orders_count_90d", "days_since_last_order", "order_value_365d"])
+    assert served("churn_v1") == sorted(FEATURE_NAMES)
