@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from crm_core.opening import install_keys, open_crm
-from crm_core.settings import CoreSettings
+from crm_core.settings import CoreSettings, check_settings
 from features.catalogue import Catalogue, load_catalogue
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings
@@ -53,6 +53,7 @@ class AppContext:
 
     @classmethod
     def from_environment(cls) -> AppContext:
+        check_settings(CoreSettings, FeatureSettings, TrainingSettings, ServingSettings)
         context = cls(CoreSettings(), FeatureSettings(), TrainingSettings(), ServingSettings())
         quiet_third_parties(context.home)
         # Keys first, for every command: besides the CRM's personal fields they seal the audit

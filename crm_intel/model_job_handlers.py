@@ -54,17 +54,17 @@ def _model(run: JobRun, action: Action) -> str:
 
 
 def _train(context: AppContext, run: JobRun) -> dict[str, Any]:
-    from crm_intel import jobs
+    from crm_intel.app import modelling
     from features.catalogue import ModelKind
 
     name = _model(run, Action.CREATE)
 
     def work() -> dict[str, Any]:
         if context.catalogue.get(name).kind is ModelKind.RECOMMENDER:
-            recommender = jobs.train_recommender(context, name, write=run.log)
+            recommender = modelling.train_recommender(context, name, write=run.log)
             version, decision = recommender.version, recommender.decision
         else:
-            scorer = jobs.train(context, name, write=run.log)
+            scorer = modelling.train(context, name, write=run.log)
             version, decision = scorer.version, scorer.decision
         verdict = "promoted to champion" if decision.promote else "kept as challenger"
         run.log(f"registered {name} v{version}: {verdict} ({decision.reason})")
@@ -74,13 +74,13 @@ def _train(context: AppContext, run: JobRun) -> dict[str, Any]:
 
 
 def _promote(context: AppContext, run: JobRun) -> dict[str, Any]:
-    from crm_intel import jobs
+    from crm_intel.app import modelling
 
     name = _model(run, Action.UPDATE)
     version = str(run.parameters["version"])
 
     def work() -> dict[str, Any]:
-        done = jobs.promote(context, name, version)
+        done = modelling.promote(context, name, version)
         before = f"v{done.from_version}" if done.from_version else "no champion"
         run.log(f"{name}: champion moved from {before} to v{done.to_version}")
         return {"from_version": done.from_version, "to_version": done.to_version}
@@ -89,12 +89,12 @@ def _promote(context: AppContext, run: JobRun) -> dict[str, Any]:
 
 
 def _roll_back(context: AppContext, run: JobRun) -> dict[str, Any]:
-    from crm_intel import jobs
+    from crm_intel.app import modelling
 
     name = _model(run, Action.UPDATE)
 
     def work() -> dict[str, Any]:
-        done = jobs.roll_back(context, name)
+        done = modelling.roll_back(context, name)
         run.log(f"{name}: champion moved back from v{done.from_version} to v{done.to_version}")
         return {"from_version": done.from_version, "to_version": done.to_version}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from crm_core.bulk_load import contact_count
 from crm_core.settings import CoreSettings
-from crm_intel import jobs
+from crm_intel.app import demo, features
 from crm_intel.context import AppContext, quiet_third_parties
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings
@@ -30,6 +30,6 @@ def workspace(*, contacts: int = 3_000, seed: int = 7, home: Path | None = None)
     )
     quiet_third_parties(home)
     if contact_count(context.engine) == 0:
-        jobs.demo_data(context, contacts=contacts, seed=seed, replace=False)
-        jobs.build_features(context)
+        demo.demo_data(context, contacts=contacts, seed=seed, replace=False)
+        features.build_features(context)
     return context

@@ -19,6 +19,7 @@ from crm_core.db import make_session_factory
 from crm_core.imports.background import IMPORT_CONTACTS, run_contacts_import
 from crm_core.jobs.queue import JobQueue
 from crm_core.jobs.runner import Handler, JobRunner
+from crm_core.settings import SettingsError
 from crm_intel.context import OWNER_ONLY_UMASK, AppContext
 from crm_intel.model_job_handlers import model_handlers
 
@@ -52,7 +53,7 @@ def run_worker(context: AppContext, *, exit_with_parent: bool = False) -> None:
     consumer, runner = build_consumer(context)
     interrupted = runner.interrupt_dead_jobs()
     if interrupted:
-        logging.getLogger("crm_intel.jobs").warning(
+        logging.getLogger("crm_intel.worker").warning(
             "%s job(s) left running by a stopped worker: interrupted", interrupted
         )
     if exit_with_parent:
@@ -65,7 +66,12 @@ def main() -> None:
     import sys
 
     os.umask(OWNER_ONLY_UMASK)
-    run_worker(AppContext.from_environment(), exit_with_parent="--exit-with-parent" in sys.argv[1:])
+    try:
+        context = AppContext.from_environment()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    run_worker(context, exit_with_parent="--exit-with-parent" in sys.argv[1:])
 
 
 if __name__ == "__main__":

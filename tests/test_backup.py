@@ -18,7 +18,7 @@ from crm_core.exports import export_crm
 from crm_core.protection import keyring
 from crm_core.services.audit import verify_chain
 from crm_core.unit_of_work import UnitOfWork
-from crm_intel.backup import MANIFEST, backup, read_verified_manifest, restore
+from crm_intel.app.backup import MANIFEST, backup, read_verified_manifest, restore
 from crm_intel.context import AppContext
 from features.pipeline import build_and_publish
 from serving.champion import load_champion

@@ -1,4 +1,4 @@
-"""The `crm-intel` command. Each sub-command is a thin shell over a job in `crm_intel.jobs` or `crm_intel.data_jobs`."""
+"""The `crm-intel` commands: each parses its arguments, calls the application layer (`crm_intel.app`), prints."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from crm_intel.cli_models import models_app
-from crm_intel.cli_safety import safety
-from crm_intel.cli_segments import segments_app
-from crm_intel.cli_support import context, fail
+from crm_intel.cli.models import models_app
+from crm_intel.cli.safety import safety
+from crm_intel.cli.segments import segments_app
+from crm_intel.cli.support import context, fail
 from crm_intel.console import console
 
 app = typer.Typer(
@@ -34,11 +34,15 @@ def _before_any_command() -> None:
     """Files this process (and the servers and jobs it starts) creates are its owner's only:
     the data home holds personal data, keys, backups and exports. Then silence telemetry before
     a command imports MLflow, Feast or BentoML (some write at import)."""
-    from crm_core.settings import CoreSettings
+    from crm_core.settings import HomeSettings, SettingsError, check_settings
     from crm_intel.context import OWNER_ONLY_UMASK, quiet_third_parties
 
     os.umask(OWNER_ONLY_UMASK)
-    quiet_third_parties(CoreSettings().home.resolve())
+    try:
+        check_settings(HomeSettings)
+    except SettingsError as error:
+        fail(str(error))
+    quiet_third_parties(HomeSettings().home.resolve())
 
 
 @app.command("db-upgrade")
@@ -58,10 +62,10 @@ def demo_data(
 ) -> None:
     """Generate a coherent two-year demo CRM history into an empty CRM."""
     from crm_core.errors import DatabaseNotEmptyError
-    from crm_intel import jobs
+    from crm_intel.app import demo
 
     try:
-        loaded = jobs.demo_data(context(), contacts=contacts, seed=seed, replace=replace, activity_scale=activity_scale)
+        loaded = demo.demo_data(context(), contacts=contacts, seed=seed, replace=replace, activity_scale=activity_scale)
     except DatabaseNotEmptyError as error:
         fail(f"{error} (use --replace to start over)")
     else:
@@ -117,8 +121,8 @@ def import_file(
 
     from crm_core.errors import ValidationFailedError
     from crm_core.imports.mapping import parse_mapping_pairs
-    from crm_intel import data_jobs
-    from crm_intel.summary import import_table
+    from crm_intel.app import records
+    from crm_intel.cli.summary import import_table
 
     if entity != "contacts":
         fail(f"unknown import '{entity}'; importable: contacts")
@@ -126,7 +130,7 @@ def import_file(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     problems_path = ctx.home / "imports" / f"{path.stem}-{stamp}-problems.csv"
     try:
-        report = data_jobs.import_contacts_file(
+        report = records.import_contacts_file(
             ctx, path, parse_mapping_pairs(map_ or []), allow_erased=allow_erased, problems_path=problems_path
         )
     except ValidationFailedError as error:
@@ -146,12 +150,12 @@ def import_dataset(
     from crm_core.datasets.common import DatasetMissingError
     from crm_core.datasets.registry import DATASETS
     from crm_core.errors import DatabaseNotEmptyError
-    from crm_intel import data_jobs
+    from crm_intel.app import records
 
     if name not in DATASETS:
         fail(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
     try:
-        loaded = data_jobs.import_dataset(context(), name, data_dir)
+        loaded = records.import_dataset(context(), name, data_dir)
     except (DatasetMissingError, DatabaseNotEmptyError) as error:
         fail(str(error))
     else:
@@ -168,15 +172,15 @@ def evaluate(
 ) -> None:
     """Import the public data sets into scratch CRMs and measure every model against its target."""
     from crm_core.datasets.common import DatasetMissingError
-    from crm_intel import jobs
-    from crm_intel.summary import evaluation_table
+    from crm_intel.app import evaluation
+    from crm_intel.cli.summary import evaluation_table
     from training.evaluation.runner import CASE_KEYS
 
     unknown = sorted(set(only or ()) - set(CASE_KEYS))
     if unknown:
         fail(f"unknown evaluation {unknown}; known: {', '.join(CASE_KEYS)}")
     try:
-        report = jobs.evaluate(context(), data_dir, out_dir, set(only) if only else None)
+        report = evaluation.evaluate(context(), data_dir, out_dir, set(only) if only else None)
     except DatasetMissingError as error:
         fail(str(error))
     else:
@@ -194,14 +198,14 @@ def export_file(
     from crm_core.entities import Channel
     from crm_core.errors import ValidationFailedError
     from crm_core.services.contact_export import ExportFormat
-    from crm_intel import data_jobs
+    from crm_intel.app import records
 
     if entity != "contacts":
         fail(f"unknown export '{entity}'; exportable: contacts")
     file_format = ExportFormat.PARQUET if out.suffix.lower() == ".parquet" else ExportFormat.CSV
     try:
         channels = [Channel(name) for name in consent or []]
-        export = data_jobs.export_contacts_file(context(), out, file_format, channels, limit)
+        export = records.export_contacts_file(context(), out, file_format, channels, limit)
     except ValueError as error:
         fail(f"--consent: {error}")
     except ValidationFailedError as error:
@@ -222,17 +226,17 @@ def erase(
     """Erase a person from the CRM, feature snapshots and the online store; audited."""
     from crm_core.entities import ErasureReason
     from crm_core.errors import NotFoundError
-    from crm_intel import jobs
+    from crm_intel.app import privacy
 
     if reason not in {r.value for r in ErasureReason}:
         fail(f"unknown reason '{reason}'; one of: {', '.join(r.value for r in ErasureReason)}")
     ctx = context()
     if pending or contact_id is None:
-        purged = jobs.purge_pending_erasures(ctx)
+        purged = privacy.purge_pending_erasures(ctx)
         console.print(f"purged {purged.line()}")
         return
     try:
-        result, purged = jobs.erase(ctx, contact_id, ErasureReason(reason))
+        result, purged = privacy.erase(ctx, contact_id, ErasureReason(reason))
     except NotFoundError as error:
         fail(str(error))
     else:
@@ -246,11 +250,11 @@ def erase(
 @app.command("build-features")
 def build_features() -> None:
     """Compute feature snapshots, apply the Feast definitions and refresh the online store."""
-    from crm_intel import jobs
+    from crm_intel.app import features
     from features.snapshots import NoActivityError
 
     try:
-        result = jobs.build_features(context())
+        result = features.build_features(context())
     except NoActivityError as error:
         fail(str(error))
     else:
@@ -264,8 +268,8 @@ def build_features() -> None:
 @app.command()
 def train(model: Annotated[str, typer.Argument(help="a model of the catalogue, e.g. churn, lead, recommend")]) -> None:
     """Train a model, log it to MLflow, and promote it only if it beats the champion."""
-    from crm_intel import jobs
-    from crm_intel.summary import recommender_table, training_table
+    from crm_intel.app import modelling
+    from crm_intel.cli.summary import recommender_table, training_table
     from features.catalogue import CatalogueError, ModelKind, UnknownModelError
     from models.graduated import InsufficientDataError
     from training.readiness import NotReadyError
@@ -275,9 +279,9 @@ def train(model: Annotated[str, typer.Argument(help="a model of the catalogue, e
     try:
         ctx = context()
         if ctx.catalogue.get(model).kind is ModelKind.RECOMMENDER:
-            console.print(recommender_table(jobs.train_recommender(ctx, model)))
+            console.print(recommender_table(modelling.train_recommender(ctx, model)))
         else:
-            console.print(training_table(jobs.train(ctx, model)))
+            console.print(training_table(modelling.train(ctx, model)))
     except (
         CatalogueError,
         UnknownModelError,
@@ -294,13 +298,13 @@ def recommend(
     model: Annotated[str, typer.Option(help="the recommender of the catalogue to write with")] = "recommend",
 ) -> None:
     """Write every contact's next-best products from the champion recommender back to the CRM."""
-    from crm_intel import jobs
+    from crm_intel.app import scoring
     from features.catalogue import CatalogueError, UnknownModelError
     from models.artifacts import ArtifactIntegrityError
     from serving.champion import NoChampionError
 
     try:
-        result, version = jobs.recommend(context(), model)
+        result, version = scoring.recommend(context(), model)
     except (CatalogueError, UnknownModelError, NoChampionError, ArtifactIntegrityError) as error:
         fail(str(error))
     else:
@@ -313,15 +317,15 @@ def recommend(
 @app.command()
 def score(model: Annotated[str, typer.Argument(help="model to score with, e.g. churn")]) -> None:
     """Batch-score every contact with the model's champion and write the scores back."""
-    from crm_intel import jobs
-    from crm_intel.summary import scoring_line
+    from crm_intel.app import scoring
+    from crm_intel.cli.summary import scoring_line
     from features.catalogue import CatalogueError, UnknownModelError
     from models.artifacts import ArtifactIntegrityError
     from serving.batch import NoSnapshotError
     from serving.champion import NoChampionError
 
     try:
-        result, version = jobs.score(context(), model)
+        result, version = scoring.score(context(), model)
     except (CatalogueError, UnknownModelError, NoChampionError, NoSnapshotError, ArtifactIntegrityError) as error:
         fail(str(error))
     else:
@@ -335,20 +339,20 @@ def quickstart(
     activity_scale: Annotated[float, typer.Option(min=0.1, max=20.0, help=ACTIVITY_SCALE_HELP)] = 1.0,
 ) -> None:
     """Demo data -> features -> train -> promote -> batch score, then a summary. Safe to rerun."""
-    from crm_intel import jobs
-    from crm_intel.summary import print_quickstart
+    from crm_intel.app import demo
+    from crm_intel.cli.summary import print_quickstart
 
     ctx = context()
-    print_quickstart(ctx, jobs.quickstart(ctx, contacts=contacts, seed=seed, activity_scale=activity_scale))
+    print_quickstart(ctx, demo.quickstart(ctx, contacts=contacts, seed=seed, activity_scale=activity_scale))
 
 
 @app.command("jobs")
 def list_jobs(limit: Annotated[int, typer.Option(min=1, max=500, help="how many, newest first")] = 20) -> None:
     """Background jobs (imports, retraining, promotion): who asked, state, duration, outcome."""
-    from crm_intel import jobs
-    from crm_intel.summary import jobs_table
+    from crm_intel.app import operations
+    from crm_intel.cli.summary import jobs_table
 
-    console.print(jobs_table(jobs.recent_jobs(context(), limit)))
+    console.print(jobs_table(operations.recent_jobs(context(), limit)))
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crm_intel.cli_support import context
+from crm_intel.cli.support import context
 from crm_intel.console import console
 
 segments_app = typer.Typer(
@@ -15,9 +15,9 @@ segments_app = typer.Typer(
 @segments_app.command("refresh")
 def segments_refresh() -> None:
     """Re-evaluate rule segments on the newest scores and refit the behaviour clusters."""
-    from crm_intel import jobs
+    from crm_intel.app import scoring
 
-    jobs.refresh_segments_now(context())
+    scoring.refresh_segments_now(context())
 
 
 @segments_app.command("list")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -13,11 +13,17 @@ if TYPE_CHECKING:
 
 
 def context() -> AppContext:
+    """The data home's settings and handles; settings that cannot work end the command with
+    every problem named, never a traceback."""
+    from crm_core.settings import SettingsError
     from crm_intel.context import AppContext
 
-    return AppContext.from_environment()
+    try:
+        return AppContext.from_environment()
+    except SettingsError as error:
+        fail(str(error))
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/] {message}")
     raise typer.Exit(code=1)

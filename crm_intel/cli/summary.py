@@ -8,9 +8,10 @@ from rich.table import Table
 
 from crm_core.schemas.imports import ImportReport
 from crm_core.schemas.jobs import JobPublic
+from crm_intel.app.demo import QuickstartResult
+from crm_intel.app.modelling import ModelStatus
 from crm_intel.console import console
 from crm_intel.context import AppContext
-from crm_intel.jobs import ModelStatus, QuickstartResult
 from models.drift import FeatureDrift
 from serving.batch import BatchResult
 from training.evaluation.runner import EvaluationReport

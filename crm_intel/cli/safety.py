@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from crm_intel.cli_support import context, fail
+from crm_intel.cli.support import context, fail
 from crm_intel.console import console
 
 safety = typer.Typer(pretty_exceptions_show_locals=False)
@@ -53,8 +53,8 @@ def backup(
     """Back up the CRM, the model registry and the feature store into one verified folder."""
     from crm_core.backup import BackupError
     from crm_core.clock import utc_now
-    from crm_intel.backup import backup as run_backup
-    from crm_intel.backup import default_bundle_path
+    from crm_intel.app.backup import backup as run_backup
+    from crm_intel.app.backup import default_bundle_path
 
     ctx = context()
     target = out or default_bundle_path(ctx.home, utc_now())
@@ -80,7 +80,7 @@ def restore(
 ) -> None:
     """Restore a backup into this data home after checking every file's sha256. Stop the server first."""
     from crm_core.backup import BackupError
-    from crm_intel.backup import restore as run_restore
+    from crm_intel.app.backup import restore as run_restore
 
     try:
         with console.status("verifying and restoring"):
@@ -103,10 +103,10 @@ def rotate_keys() -> None:
     With keys in CRM_FIELD_KEYS, first put the new key in front of the old ones; remove the old
     ones from the setting once this has finished.
     """
-    from crm_intel import data_jobs
+    from crm_intel.app import records
 
     ctx = context()
-    result = data_jobs.rotate_field_keys(ctx)
+    result = records.rotate_field_keys(ctx)
     console.print(f"{result.values_rewritten:,} values re-encrypted, {result.values_already_current:,} already current")
     if ctx.core.field_keys:
         console.print("now remove every key but the first from CRM_FIELD_KEYS")

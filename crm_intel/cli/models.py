@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from crm_intel.cli_support import context, fail
+from crm_intel.cli.support import context, fail
 from crm_intel.console import console
 
 models_app = typer.Typer(
@@ -19,21 +19,21 @@ models_app = typer.Typer(
 @models_app.command("status")
 def models_status() -> None:
     """Each model's champion, the versions that held the title before, and the latest verdict."""
-    from crm_intel import jobs
-    from crm_intel.summary import model_status_table
+    from crm_intel.app import modelling
+    from crm_intel.cli.summary import model_status_table
 
-    console.print(model_status_table(jobs.model_status(context())))
+    console.print(model_status_table(modelling.model_status(context())))
 
 
 @models_app.command("rollback")
 def models_rollback(name: Annotated[str, typer.Argument(help="model name, e.g. churn")]) -> None:
     """Give the champion alias back to the previous champion (servers follow within their refresh)."""
-    from crm_intel import jobs
+    from crm_intel.app import modelling
     from training.tracking import NothingToRollBackError
 
     ctx = context()
     try:
-        done = jobs.roll_back(ctx, name)
+        done = modelling.roll_back(ctx, name)
     except NothingToRollBackError as error:
         fail(str(error))
     else:
@@ -50,12 +50,12 @@ def models_promote(
     force: Annotated[bool, typer.Option(help="promote even where the version lost to the champion")] = False,
 ) -> None:
     """Make a version the champion by hand; refused where its own run found the champion better."""
-    from crm_intel import jobs
+    from crm_intel.app import modelling
     from training.tracking import PromotionRefusedError
 
     ctx = context()
     try:
-        done = jobs.promote(ctx, name, version, force=force)
+        done = modelling.promote(ctx, name, version, force=force)
     except PromotionRefusedError as error:
         fail(str(error))
     else:

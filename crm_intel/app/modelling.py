@@ -1,0 +1,86 @@
+"""Training, promotion and roll-back of the catalogue's models, and their status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crm_core.exports import CrmExport
+from crm_intel.app.features import export
+from crm_intel.console import StepReporter
+from crm_intel.context import AppContext
+
+# The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
+# imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
+if TYPE_CHECKING:
+    from models.drift import FeatureDrift
+    from training.pipeline import RunResult
+    from training.recommendation_pipeline import RecommenderRunResult
+    from training.tracking import Rollback
+
+
+def train(
+    ctx: AppContext, model_name: str, crm_export: CrmExport | None = None, write: Callable[[str], None] | None = None
+) -> RunResult:
+    """`write`: where the steps go (a job's log); the console by default."""
+    from training.jobs import train as run_training
+
+    crm_export = crm_export or export(ctx)
+    with StepReporter(write) as report:
+        return run_training(model_name, crm_export, ctx.features, ctx.training, on_stage=report)
+
+
+def train_recommender(
+    ctx: AppContext, model_name: str, write: Callable[[str], None] | None = None
+) -> RecommenderRunResult:
+    from training.jobs import train_recommender as run_training
+
+    with StepReporter(write) as report:
+        return run_training(model_name, ctx.engine, ctx.training, on_stage=report)
+
+
+def promote(ctx: AppContext, model_name: str, version: str, *, force: bool = False) -> Rollback:
+    """Make `version` champion by hand; PromotionRefusedError where its own run lost."""
+    from training.tracking import Tracker
+
+    return Tracker(ctx.training).promote(model_name, version, force=force)
+
+
+def roll_back(ctx: AppContext, model_name: str) -> Rollback:
+    """Give the champion back to the previous one; NothingToRollBackError if there is none."""
+    from training.tracking import Tracker
+
+    return Tracker(ctx.training).rollback(model_name)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    model_name: str
+    champion: str | None
+    history: list[str]
+    latest: str | None
+    latest_verdict: str
+    drift: list[FeatureDrift] | None
+
+
+def model_status(ctx: AppContext) -> list[ModelStatus]:
+    from training.drift_report import champion_drift
+    from training.tracking import Tracker
+
+    tracker = Tracker(ctx.training)
+    out = []
+    for name in (entry.name for entry in ctx.catalogue.scorers()):
+        versions = tracker.client.search_model_versions(f"name='{name}'")
+        latest = max(versions, key=lambda v: int(v.version), default=None)
+        out.append(
+            ModelStatus(
+                model_name=name,
+                champion=tracker.champion_version(name),
+                history=tracker.champion_history(name),
+                latest=None if latest is None else str(latest.version),
+                latest_verdict="" if latest is None else str(latest.tags.get("reason", "")),
+                drift=champion_drift(tracker, name, ctx.features.snapshot_path),
+            )
+        )
+    return out

@@ -1,0 +1,3 @@
+from crm_intel.cli.main import app
+
+app()
