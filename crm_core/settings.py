@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from typing import ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,13 +21,80 @@ class Profile(enum.StrEnum):
 
 def require_server_url(profile: Profile, url: str | None, variable: str, schemes: tuple[str, ...]) -> None:
     """In production, `url` must be set and use one of `schemes` (e.g. postgresql, redis)."""
+    problem = server_url_problem(profile, url, variable, schemes)
+    if problem:
+        raise ValueError(problem)
+
+
+def server_url_problem(profile: Profile, url: str | None, variable: str, schemes: tuple[str, ...]) -> str | None:
+    """What is wrong with a server URL the production profile needs, or None."""
     if profile is not Profile.PRODUCTION:
-        return
+        return None
     if not url:
-        raise ValueError(f"CRM_PROFILE=production needs {variable} (a {' or '.join(schemes)} URL)")
+        return f"CRM_PROFILE=production needs {variable} (a {' or '.join(schemes)} URL)"
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme not in schemes:
-        raise ValueError(f"CRM_PROFILE=production needs {variable} to be a {' or '.join(schemes)} URL, not {scheme}")
+        return f"CRM_PROFILE=production needs {variable} to be a {' or '.join(schemes)} URL, not {scheme}"
+    return None
+
+
+class SettingsError(ValueError):
+    """The environment cannot start crm-intel; the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        unique = list(dict.fromkeys(problems))
+        super().__init__("the settings are not usable:\n" + "\n".join(f"  - {problem}" for problem in unique))
+        self.problems = unique
+
+
+class HomeSettings(BaseSettings):
+    """What every package's settings share, defined once: the profile and the one data home
+    (``CRM_PROFILE``, ``CRM_HOME``, ``./var`` by default), read from the ``CRM_`` environment.
+
+    A subclass lists the server URLs the production profile needs in `production_urls`
+    (field, variable, accepted schemes); they are checked together, so a production profile
+    missing three URLs is told all three.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+    production_urls: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = ()
+
+    profile: Profile = Profile.EMBEDDED
+    home: Path = Field(default=Path("var"))
+
+    @model_validator(mode="after")
+    def _production_needs_its_servers(self) -> Self:
+        problems = [
+            problem
+            for field, variable, schemes in self.production_urls
+            if (problem := server_url_problem(self.profile, getattr(self, field), variable, schemes))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """A settings error as a person reads it: the variable and what is wrong, no traceback."""
+    found = []
+    for problem in error.errors():
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in problem["loc"])
+        found.extend(message.split("; ") if not field else [f"CRM_{field.upper()}: {message}"])
+    return found
+
+
+def check_settings(*kinds: type[BaseSettings]) -> None:
+    """Validate every package's settings from the environment together before any is used:
+    SettingsError names each problem of each of them at once."""
+    problems: list[str] = []
+    for kind in kinds:
+        try:
+            kind()
+        except ValidationError as error:
+            problems.extend(_problems(error))
+    if problems:
+        raise SettingsError(problems)
 
 
 def embedded_database_url(home: Path) -> str:
@@ -34,17 +102,12 @@ def embedded_database_url(home: Path) -> str:
     return f"sqlite:///{home.resolve() / 'crm.db'}"
 
 
-class CoreSettings(BaseSettings):
-    """Where CRM state lives.
+class CoreSettings(HomeSettings):
+    """Where CRM state lives. The database defaults to an embedded SQLite file inside the data
+    home, so a fresh clone needs no server."""
 
-    `home` is the single data home for every package (``CRM_HOME``, ``./var`` by default);
-    the database defaults to an embedded SQLite file inside it so a fresh clone needs no server.
-    """
+    production_urls = (("database_url", "CRM_DATABASE_URL", ("postgresql",)),)
 
-    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
-
-    profile: Profile = Profile.EMBEDDED
-    home: Path = Field(default=Path("var"))
     database_url: str | None = None
     session_hours: float = 12.0
     login_max_failures: int = 5
@@ -66,11 +129,6 @@ class CoreSettings(BaseSettings):
     # The job queue: on Redis at this URL (the one the online store uses), else a SQLite file
     # in the data home.
     redis_url: str | None = None
-
-    @model_validator(mode="after")
-    def _production_needs_postgresql(self) -> CoreSettings:
-        require_server_url(self.profile, self.database_url, "CRM_DATABASE_URL", ("postgresql",))
-        return self
 
     def resolved_database_url(self) -> str:
         return self.database_url or embedded_database_url(self.home)

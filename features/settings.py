@@ -5,30 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from crm_core.settings import Profile, require_server_url
+from crm_core.settings import HomeSettings
 
 SNAPSHOT_FILE = "offline/contact_features.parquet"
 
 
-class FeatureSettings(BaseSettings):
+class FeatureSettings(HomeSettings):
     """`CRM_HOME` places everything; snapshots are taken every `snapshot_step_days`."""
 
-    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+    production_urls = (("redis_url", "CRM_REDIS_URL", ("redis",)),)
 
-    profile: Profile = Profile.EMBEDDED
-    home: Path = Field(default=Path("var"))
     snapshot_count: int = 12
     snapshot_step_days: int = 30
     # The online store: Redis at this URL (redis://host:port/db), else SQLite under the home.
     redis_url: str | None = None
-
-    @model_validator(mode="after")
-    def _production_needs_redis(self) -> FeatureSettings:
-        require_server_url(self.profile, self.redis_url, "CRM_REDIS_URL", ("redis",))
-        return self
 
     @property
     def redis_connection_string(self) -> str | None:

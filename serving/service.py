@@ -29,7 +29,7 @@ from crm_core.errors import NotFoundError
 from crm_core.opening import open_crm
 from crm_core.schemas.common import NoNulInput, RecordId, UtcDateTime
 from crm_core.services.reasons import visible_reasons
-from crm_core.settings import CoreSettings
+from crm_core.settings import CoreSettings, check_settings
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
 from features.catalogue import ModelKind, load_catalogue
@@ -123,6 +123,7 @@ class CrmIntelService:
         from features.online_read import open_online_reader
         from features.store import open_store
 
+        check_settings(CoreSettings, ServingSettings, FeatureSettings)
         core = CoreSettings()
         self.serving = ServingSettings()
         engine = open_crm(core, migrate=False, statement_timeout_seconds=core.request_statement_timeout_seconds)

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from crm_core.settings import Profile, require_server_url
+from crm_core.settings import HomeSettings
 
 
-class TrainingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+class TrainingSettings(HomeSettings):
+    production_urls = (("mlflow_tracking_uri", "CRM_MLFLOW_TRACKING_URI", ("postgresql",)),)
 
-    profile: Profile = Profile.EMBEDDED
-    home: Path = Field(default=Path("var"))
     mlflow_tracking_uri: str | None = None
-
-    @model_validator(mode="after")
-    def _production_needs_postgresql(self) -> TrainingSettings:
-        require_server_url(self.profile, self.mlflow_tracking_uri, "CRM_MLFLOW_TRACKING_URI", ("postgresql",))
-        return self
 
     @property
     def tracking_uri(self) -> str:
