@@ -53,6 +53,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Which worker process runs it (host:pid), so a restarted worker can tell its dead jobs.
     worker: Mapped[str | None] = mapped_column(String(120))
+    # Renewed by the worker while the job runs: a job whose worker went quiet on any host (the
+    # machine lost, the process frozen) is reported interrupted once this is stale.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int | None] = mapped_column(Integer)
     # What it is doing now, or why it failed: a sentence for a person, never a traceback.

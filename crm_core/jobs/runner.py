@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from crm_core.services import jobs
 from crm_core.services.identity import principal_of
 from crm_core.unit_of_work import UnitOfWork
 
-log = logging.getLogger("crm_intel.jobs")
+log = logging.getLogger("crm_core.jobs")
 
 
 class JobFailedError(CrmError):
@@ -67,19 +69,63 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+# A running job's worker renews its heartbeat this often; a job silent for STALE_AFTER (several
+# missed beats, so a busy database does not make a live job look dead) has lost its worker.
+HEARTBEAT_SECONDS = 15.0
+STALE_AFTER = timedelta(minutes=2)
+
+
 def reap_dead_workers(uow: UnitOfWork) -> int:
-    """Report jobs whose worker on this host has died as interrupted (a page polling one shows
-    it at once, instead of "running" until a worker restarts)."""
-    return jobs.interrupt_dead(uow, socket.gethostname(), _process_alive, utc_now())
+    """Report jobs whose worker has died as interrupted: at once for this host's workers (their
+    process is gone), after STALE_AFTER without a heartbeat for any host's. A page polling one
+    shows it, instead of "running" until a worker restarts."""
+    return jobs.interrupt_dead(uow, socket.gethostname(), _process_alive, utc_now(), stale_after=STALE_AFTER)
+
+
+class Heartbeat:
+    """Renews a running job's heartbeat from a thread of its own until the job ends."""
+
+    def __init__(self, session_factory: sessionmaker[Session], job_id: int, every_seconds: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat,
+            args=(session_factory, job_id, every_seconds),
+            name=f"job-{job_id}-heartbeat",
+            daemon=True,
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self, session_factory: sessionmaker[Session], job_id: int, every_seconds: float) -> None:
+        while not self._stop.wait(every_seconds):
+            try:
+                with UnitOfWork(session_factory) as uow:
+                    jobs.beat(uow, job_id, utc_now())
+            except Exception as error:  # a missed beat is retried at the next; the job goes on
+                log.warning("job %s: heartbeat not recorded (%s)", job_id, type(error).__name__)
 
 
 class JobRunner:
     """Runs one job by id; the queue calls it. Handlers are keyed by job kind."""
 
-    def __init__(self, session_factory: sessionmaker[Session], home: Path, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        home: Path,
+        handlers: Mapping[str, Handler],
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.session_factory = session_factory
         self.home = home
         self.handlers = dict(handlers)
+        self.heartbeat_seconds = heartbeat_seconds
 
     def interrupt_dead_jobs(self) -> int:
         """At worker start: jobs this host's dead workers left running are marked interrupted."""
@@ -94,7 +140,8 @@ class JobRunner:
                 return
             kind, parameters, requested_by = job.kind, dict(job.parameters), job.requested_by_id
         try:
-            result = self._run(job_id, kind, parameters, requested_by)
+            with Heartbeat(self.session_factory, job_id, self.heartbeat_seconds):
+                result = self._run(job_id, kind, parameters, requested_by)
         except (JobFailedError, CrmError) as error:
             self._finish(job_id, JobStatus.FAILED, str(error))
         except Exception as error:

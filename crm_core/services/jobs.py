@@ -4,7 +4,7 @@ read by whoever asked for it (administrators read all)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -75,12 +75,20 @@ def claim(uow: UnitOfWork, job_id: int, worker: str, now: datetime) -> Job | Non
     claimed = uow.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
-        .values(status=JobStatus.RUNNING.value, started_at=now, worker=worker, message="started")
+        .values(status=JobStatus.RUNNING.value, started_at=now, heartbeat_at=now, worker=worker, message="started")
     )
     uow.commit()
     if getattr(claimed, "rowcount", 0) != 1:
         return None
     return uow.session.get(Job, job_id)
+
+
+def beat(uow: UnitOfWork, job_id: int, now: datetime) -> None:
+    """The job's worker is alive and on it."""
+    uow.session.execute(
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value).values(heartbeat_at=now)
+    )
+    uow.commit()
 
 
 def record_progress(uow: UnitOfWork, job_id: int, done: int, total: int | None, message: str) -> None:
@@ -111,14 +119,21 @@ def finish(
 INTERRUPTED_MESSAGE = "the worker running it stopped before it finished; start it again"
 
 
-def interrupt_dead(uow: UnitOfWork, host: str, is_alive: Callable[[int], bool], now: datetime) -> int:
-    """Mark running jobs of this host whose worker process is gone as interrupted; returns how
-    many. A job's work commits at its end (an import is one transaction), so a dead worker's
-    job left nothing half-done to clean up."""
-    running = uow.session.scalars(
-        select(Job).where(Job.status == JobStatus.RUNNING.value, Job.worker.like(f"{host}:%"))
-    ).all()
-    dead = [job for job in running if not is_alive(_pid_of(job))]
+def interrupt_dead(
+    uow: UnitOfWork, host: str, is_alive: Callable[[int], bool], now: datetime, *, stale_after: timedelta
+) -> int:
+    """Mark running jobs whose worker is gone as interrupted; returns how many. On this host a
+    worker is gone when its process is; on any host, when it has not renewed the job's heartbeat
+    for `stale_after`. A job's work commits at its end (an import is one transaction), so a dead
+    worker's job left nothing half-done to clean up."""
+    running = uow.session.scalars(select(Job).where(Job.status == JobStatus.RUNNING.value)).all()
+    stale_before = now - stale_after
+    dead = [
+        job
+        for job in running
+        if ((job.worker or "").startswith(f"{host}:") and not is_alive(_pid_of(job)))
+        or (job.heartbeat_at or job.started_at or now) < stale_before
+    ]
     for job in dead:
         job.status = JobStatus.INTERRUPTED.value
         job.finished_at = now

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +25,17 @@ from sqlalchemy import Engine, func, select, update
 
 from crm_core.api import create_api
 from crm_core.auth.policy import Role
+from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import Contact, Job, User
 from crm_core.imports.background import IMPORT_CONTACTS, INLINE_IMPORT_ROWS, run_contacts_import
 from crm_core.jobs.queue import RUN_JOB, JobQueue
-from crm_core.jobs.runner import JobRunner
+from crm_core.jobs.runner import STALE_AFTER, JobRun, JobRunner
 from crm_core.jobs.staging import staging_dir
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from tests.crm_core.conftest import World, build_world
+from tests.support.queues import drain
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,8 @@ class Office:
     worker: JobQueue
 
     def work(self) -> int:
-        """Run what is queued, as the worker would; returns how many messages it took."""
-        taken = 0
-        while (task := self.worker.huey.dequeue()) is not None:
-            self.worker.huey.execute(task)
-            taken += 1
-        return taken
+        """Run what is queued, as `crm-intel worker` would; returns how many messages it took."""
+        return drain(self.worker)
 
     def upload(self, role: Role, csv: str, **form: Any) -> Any:
         files = {"file": ("people.csv", csv.encode(), "text/csv")}
@@ -185,6 +185,49 @@ def test_a_job_left_running_by_a_dead_worker_is_marked_interrupted(office: Offic
     assert shown["status"] == "interrupted" and "start it again" in shown["message"]
     office.work()
     assert office.job(Role.ADMIN, job_id).json()["status"] == "interrupted", "an interrupted job is not re-run"
+
+
+def test_a_job_whose_worker_on_another_host_went_quiet_is_interrupted_and_a_beating_one_is_not(
+    office: Office,
+) -> None:
+    quiet, beating = (office.upload(Role.ADMIN, _people(2), background="true").json()["id"] for _ in range(2))
+    now = utc_now()
+    with office.world.engine.begin() as connection:
+        for job_id, last_beat in ((quiet, now - STALE_AFTER - timedelta(seconds=5)), (beating, now)):
+            connection.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(status="running", worker="another-host:12", started_at=last_beat, heartbeat_at=last_beat)
+            )
+    runner = JobRunner(make_session_factory(office.world.engine), office.home, {})
+    assert runner.interrupt_dead_jobs() == 1, "a live process on another host cannot be asked: its heartbeat can"
+    assert office.job(Role.ADMIN, quiet).json()["status"] == "interrupted"
+    assert office.job(Role.ADMIN, beating).json()["status"] == "running"
+
+
+def test_the_worker_renews_a_running_jobs_heartbeat_until_it_ends(office: Office) -> None:
+    job_id = office.upload(Role.ADMIN, _people(2), background="true").json()["id"]
+    seen: list[datetime] = []
+
+    def heartbeat() -> datetime:
+        with office.world.engine.connect() as connection:
+            return connection.execute(select(Job.heartbeat_at).where(Job.id == job_id)).scalar_one()
+
+    def slow(run: JobRun) -> dict[str, int]:
+        for _ in range(3):
+            time.sleep(0.3)
+            seen.append(heartbeat())
+        return {"beats": len(seen)}
+
+    runner = JobRunner(
+        make_session_factory(office.world.engine), office.home, {IMPORT_CONTACTS: slow}, heartbeat_seconds=0.05
+    )
+    runner(job_id)
+    assert seen == sorted(seen) and len(set(seen)) == 3, "each look finds a newer heartbeat"
+    ended = heartbeat()
+    time.sleep(0.2)
+    assert heartbeat() == ended, "the heartbeat stops with the job"
+    assert office.job(Role.ADMIN, job_id).json()["status"] == "succeeded"
 
 
 class _Payload:
