@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -282,11 +282,20 @@ def generated_crm(tmp_path_factory: pytest.TempPathFactory, field_keys: FieldKey
     return ctx
 
 
-@pytest.fixture(scope="session")
-def trained_crm(generated_crm: AppContext) -> tuple[AppContext, RunResult]:
-    """The generated CRM with a churn champion trained on it."""
+@pytest.fixture
+def trained_crm(generated_crm: AppContext, tmp_path: Path) -> tuple[AppContext, RunResult]:
+    """The generated CRM copied for this test, with a churn champion trained into a registry of
+    its own: whatever the test writes (scores, challengers, promotions, tampered artifacts)
+    stays its own, whichever tests ran before it. The feature store is shared, read-only."""
+    from crm_core.backup import copy_sqlite, sqlite_path
     from training.jobs import train
 
-    return generated_crm, train(
-        "churn", export_crm(generated_crm.engine), generated_crm.features, generated_crm.training
+    home = tmp_path / "own"
+    copy_sqlite(sqlite_path(generated_crm.core.resolved_database_url()), home / "crm.db")
+    ctx = replace(
+        generated_crm,
+        core=generated_crm.core.model_copy(update={"database_url": f"sqlite:///{home / 'crm.db'}"}),
+        training=TrainingSettings(home=home),
+        serving=ServingSettings(home=home),
     )
+    return ctx, train("churn", export_crm(ctx.engine), ctx.features, ctx.training)

@@ -87,3 +87,15 @@ def build_world(engine: Engine) -> World:
     return World(
         client, engine, tokens, contacts, users={role: user.id for role, user in users.items()}, stranger_id=stranger.id
     )
+
+
+@pytest.fixture
+def contacts(engine: Engine) -> list[int]:
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        rows = [
+            Contact(first_name=f"C{i}", last_name="X", lifecycle_stage="lead", created_at=datetime(2026, 10, 1))
+            for i in range(3)
+        ]
+        uow.session.add_all(rows)
+        uow.commit()
+        return [row.id for row in rows]

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, select
 
-from crm_core.api import create_api
 from crm_core.auth.policy import POLICY, Action, Role, Scope, scope_of
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
@@ -46,6 +45,7 @@ from crm_core.services.identity import create_integration_token
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
 from tests.crm_core.conftest import NOW, World
+from tests.support.api import operations
 
 TARGETS = ("own", "team", "other")
 CATALOGUES = frozenset({"product", "custom_field"})
@@ -249,15 +249,6 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/jobs/{job_id}"): R("record", lambda c: Call(f"/jobs/{c.records.job}"), target_id=lambda c: c.records.job),
     ("DELETE", "/tokens/{token_id}"): R("record", lambda c: Call(f"/tokens/{c.records.token}")),
 }
-
-
-def operations() -> dict[tuple[str, str], str]:
-    """(METHOD, path) -> "entity:action" for every operation the API documents."""
-    found = {}
-    for path, methods in create_api().openapi()["paths"].items():
-        for method, operation in methods.items():
-            found[(method.upper(), path)] = operation["x-policy"]
-    return found
 
 
 def test_every_operation_declares_a_known_policy_and_has_a_recipe() -> None:

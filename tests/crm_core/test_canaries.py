@@ -10,7 +10,7 @@ import polars as pl
 
 from crm_core.auth.policy import FIELD_VISIBILITY, Role, Visibility
 from tests.crm_core.conftest import World
-from tests.crm_core.test_authorization_matrix import operations
+from tests.support.api import operations
 
 
 def test_no_response_to_a_role_without_full_visibility_holds_a_canary(world: World) -> None:

@@ -13,9 +13,7 @@ from crm_core.migrate import upgrade
 from crm_core.services.predictions import record_predictions
 from crm_core.services.score_ranking import ranked_scores
 from crm_core.unit_of_work import UnitOfWork
-from tests.crm_core.test_predictions import MODEL_SERVICE, T0, contacts, prediction, write
-
-__all__ = ["contacts"]  # the fixture, imported for these tests
+from tests.support.predictions import MODEL_SERVICE, T0, prediction, write
 
 
 def current(engine: Engine) -> dict[int, tuple[str, float]]:

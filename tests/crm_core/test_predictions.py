@@ -11,53 +11,21 @@ from crm_core.api import create_api
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
-from crm_core.entities import Activity, Contact, Prediction
+from crm_core.entities import Activity, Prediction
 from crm_core.errors import ForbiddenError
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.services.profiles import get_contact_profile
 from crm_core.services.users import create_user
 from crm_core.unit_of_work import UnitOfWork
+from tests.support.predictions import MODEL_SERVICE, T0, prediction, write
 
-T0 = datetime(2026, 10, 1)
 PASSWORD = "correct horse battery staple"
 OPERATOR = Principal.system(Role.ADMIN, "tests")
-
-
-@pytest.fixture
-def contacts(engine: Engine) -> list[int]:
-    with UnitOfWork(make_session_factory(engine)) as uow:
-        rows = [Contact(first_name=f"C{i}", last_name="X", lifecycle_stage="lead", created_at=T0) for i in range(3)]
-        uow.session.add_all(rows)
-        uow.commit()
-        return [row.id for row in rows]
-
-
-def prediction(contact_id: int, *, version: str = "1", score: float = 0.7, at: datetime = T0) -> NewPrediction:
-    return NewPrediction(
-        contact_id=contact_id,
-        model_name="churn",
-        model_version=version,
-        mlflow_run_id="run-1",
-        score=score,
-        band="high",
-        top_factors=[{"feature": "tenure_days", "contribution": 0.3}],
-        feature_timestamp=at,
-    )
 
 
 def count_predictions(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(Prediction)).scalar_one())
-
-
-MODEL_SERVICE = Principal.system(Role.MODEL_SERVICE, "tests")
-
-
-def write(engine: Engine, rows: list[NewPrediction], scored_at: datetime = T0) -> tuple[int, int, list[str]]:
-    with UnitOfWork(make_session_factory(engine)) as uow:
-        result = record_predictions(uow, MODEL_SERVICE, rows, scored_at=scored_at)
-        uow.commit()
-    return result.inserted, result.already_present, [str(problem) for problem in result.rejected]
 
 
 def test_write_back_is_idempotent(engine: Engine, contacts: list[int]) -> None:

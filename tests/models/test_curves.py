@@ -7,7 +7,7 @@ import pytest
 from models.calibration import calibrate
 from models.curves import IMPORTANCE_ROWS, feature_importance, holdout_curves, importance_sample
 from models.scorers import LogisticScorer
-from tests.models.test_calibrated_scoring import synthetic
+from tests.support.synthetic import synthetic
 
 
 def test_the_importance_sample_is_bounded_and_the_same_on_a_rerun() -> None:

@@ -30,6 +30,7 @@ from crm_intel.context import AppContext
 from crm_intel.model_job_handlers import model_handlers
 from serving.model_desk import ModelDesk
 from serving.web_models import create_pages
+from tests.support.queues import drain
 from training.settings import TrainingSettings
 from training.tracking import PromotionRefusedError, Tracker
 
@@ -48,12 +49,8 @@ class Desk:
     worker_engine: Engine
 
     def work(self) -> int:
-        """Run what is queued, as `crm-intel worker` would; returns how many jobs it took."""
-        taken = 0
-        while (task := self.worker.huey.dequeue()) is not None:
-            self.worker.huey.execute(task)
-            taken += 1
-        return taken
+        """Run what is queued, as `crm-intel worker` would; returns how many messages it took."""
+        return drain(self.worker)
 
     def client(self, role: Role) -> TestClient:
         client = TestClient(self.host, follow_redirects=False)

@@ -1,0 +1,1 @@
+"""Helpers more than one test module uses: here, never imported from another test module."""
