@@ -86,7 +86,7 @@ def test_first_model_is_champion_and_run_is_fully_logged(trained_crm: tuple[AppC
     assert run_data.metrics["holdout_roc_auc"] == pytest.approx(result.metrics["roc_auc"])
     snapshot = run_data.tags["data_snapshot"]
     assert (
-        snapshot.startswith(str(ctx.home))
+        snapshot.startswith(str(ctx.training.training_sets_dir))
         and pl.read_parquet(snapshot).height == result.train_rows + result.holdout_rows
     )
     version = client.get_model_version("churn", result.version)
