@@ -17,11 +17,13 @@ from typing import Literal
 from sqlalchemy import Engine, func, inspect, select, table
 from sqlalchemy.engine import URL, make_url
 
+from crm_core.errors import CrmError
+
 DumpKind = Literal["sqlite", "postgresql"]
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-class BackupError(RuntimeError):
+class BackupError(CrmError, RuntimeError):
     """A dump or restore that could not be completed; nothing was left half-written."""
 
 

@@ -9,6 +9,8 @@ from typing import ClassVar, Self
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_core.errors import CrmError
+
 
 class Profile(enum.StrEnum):
     """`embedded`: everything in files under the data home, no server needed (the default).
@@ -38,7 +40,7 @@ def server_url_problem(profile: Profile, url: str | None, variable: str, schemes
     return None
 
 
-class SettingsError(ValueError):
+class SettingsError(CrmError, ValueError):
     """The environment cannot start crm-intel; the message lists every problem, one per line."""
 
     def __init__(self, problems: list[str]) -> None:

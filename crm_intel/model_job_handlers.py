@@ -22,23 +22,12 @@ def model_handlers(context: AppContext) -> dict[str, Handler]:
 
 
 def _refusals() -> tuple[type[Exception], ...]:
-    """Errors that mean "cannot do this now", told to the person as they are."""
-    from features.catalogue import UnknownModelError
+    """The errors of the pure `models` package that mean "cannot do this now" (it cannot derive
+    from CrmError, which the runner already tells the person as it is)."""
+    from models.artifacts import ArtifactIntegrityError
     from models.graduated import InsufficientDataError
-    from training.readiness import NotReadyError
-    from training.recommendation_pipeline import NoPurchasesError
-    from training.split import NotEnoughHistoryError
-    from training.tracking import NothingToRollBackError, PromotionRefusedError
 
-    return (
-        UnknownModelError,
-        NotEnoughHistoryError,
-        NotReadyError,
-        InsufficientDataError,
-        NoPurchasesError,
-        NothingToRollBackError,
-        PromotionRefusedError,
-    )
+    return (ArtifactIntegrityError, InsufficientDataError)
 
 
 def _told(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:

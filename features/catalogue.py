@@ -26,6 +26,7 @@ from typing import Annotated, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crm_core.errors import CrmError
 from features.schema import FEATURE_NAMES, FEATURES
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
@@ -33,11 +34,11 @@ CATALOGUE_FILE = "models.toml"
 MAX_HORIZON_DAYS = 730
 
 
-class CatalogueError(ValueError):
+class CatalogueError(CrmError, ValueError):
     """The data home's model catalogue cannot be used: which entry, which field, and why."""
 
 
-class UnknownModelError(LookupError):
+class UnknownModelError(CrmError, LookupError):
     """A model name the catalogue does not hold."""
 
     def __init__(self, model_name: str, known: list[str]) -> None:

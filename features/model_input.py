@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from crm_core.errors import CrmError
+
 # Up to this many rows (an online request's contacts) the frame is converted column by column.
 SMALL_FRAME_ROWS = 1_000
 
 
-class MissingFeaturesError(ValueError):
+class MissingFeaturesError(CrmError, ValueError):
     """The frame lacks columns the model was trained on."""
 
 

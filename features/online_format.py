@@ -20,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crm_core.errors import CrmError
 from features.schema import ENTITY_KEY
 
 _DOUBLE_WIDTH = 8
@@ -28,7 +29,7 @@ _ID_WIDTH = 8
 _PLAIN_NOTATION = (1e-4, 1e16)
 
 
-class OnlineFormatError(RuntimeError):
+class OnlineFormatError(CrmError, RuntimeError):
     """Feast's serializers no longer produce the layout this module writes."""
 
 

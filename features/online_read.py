@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
+from crm_core.errors import CrmError
 from features.online_format import FeastOnlineFormat, OnlineFormatError, redis_field
 from features.online_refresh import ViewColumns, online_views
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 _SCALAR_TYPES = frozenset({"Float64", "Int64"})
 
 
-class OnlineStoreUnavailableError(Exception):
+class OnlineStoreUnavailableError(CrmError):
     """The online store cannot be read (a corrupted file, an unreachable server): scoring and
     readiness say so instead of failing with the driver's error."""
 

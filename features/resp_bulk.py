@@ -12,8 +12,10 @@ from __future__ import annotations
 import socket
 from collections.abc import Sequence
 
+from crm_core.errors import CrmError
 
-class RedisBulkError(RuntimeError):
+
+class RedisBulkError(CrmError, RuntimeError):
     """Redis refused a command or the transaction."""
 
 

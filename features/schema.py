@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from crm_core.errors import CrmError
+
 WINDOWS_DAYS = (7, 30, 90)
 CHANNELS = ("email", "phone", "sms", "chat", "social", "web", "in-person")
 ENTITY_KEY = "contact_id"
@@ -79,7 +81,7 @@ def describe(feature: str) -> str:
     return FEATURES[feature][1] if feature in FEATURES else feature.replace("_", " ")
 
 
-class FeatureSchemaError(ValueError):
+class FeatureSchemaError(CrmError, ValueError):
     """A feature frame whose columns or types differ from the pinned schema."""
 
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import polars as pl
 
+from crm_core.errors import CrmError
 from crm_core.exports import CrmExport
 from features.schema import assert_schema
 from features.transforms import contact_features
 
 
-class NoActivityError(ValueError):
+class NoActivityError(CrmError, ValueError):
     """The CRM holds no events to compute features from."""
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from crm_core.errors import CrmError
 from features.catalogue import load_catalogue
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
@@ -26,7 +27,7 @@ PROJECT = "crm_intel"
 ATOMIC_FILE_REGISTRY_STORE = "features.registry_store.AtomicFileRegistryStore"
 
 
-class FeatureRetrievalError(RuntimeError):
+class FeatureRetrievalError(CrmError, RuntimeError):
     """Feast returned something other than one row per requested entity row."""
 
 

@@ -20,6 +20,7 @@ from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
+from crm_core.errors import CrmError
 from crm_core.services.predictions import NewPrediction
 from crm_core.services.write_back_runs import RunKey, write_back_resumably
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
@@ -32,7 +33,7 @@ ChunkCallback = Callable[[int], None]
 BATCH_PRINCIPAL = Principal.system(Role.MODEL_SERVICE, "batch scoring")
 
 
-class NoSnapshotError(RuntimeError):
+class NoSnapshotError(CrmError, RuntimeError):
     """No feature snapshot to score: features have not been built."""
 
 

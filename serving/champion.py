@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from crm_core.errors import CrmError
 from models.bands import Bands
 from models.calibration import CalibratedModel
 
 CHAMPION_ALIAS = "champion"
 
 
-class NoChampionError(RuntimeError):
+class NoChampionError(CrmError, RuntimeError):
     """No model holds the champion alias: nothing to score with until one is trained."""
 
     def __init__(self, model_name: str) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
-from crm_core.errors import NotFoundError
+from crm_core.errors import CrmError, NotFoundError
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.unit_of_work import UnitOfWork
@@ -19,7 +19,7 @@ from serving.champion import Champion
 from serving.scoring import score_features
 
 
-class FeaturesNotReadyError(RuntimeError):
+class FeaturesNotReadyError(CrmError, RuntimeError):
     """Contacts exist in the CRM but have no online features yet (created after the last build)."""
 
     def __init__(self, contact_ids: list[int]) -> None:

@@ -202,3 +202,32 @@ def test_a_crash_never_prints_a_password_from_the_commands_locals(data_home: Dat
     done = subprocess.run([*CLI, "db-upgrade"], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0
     assert canary not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("build-features",), "no activities, orders or tickets to compute features from"),
+        (("erase", "424242"), "contact 424242 not found"),
+        (("import-dataset", "telco", "--data-dir", "/nonexistent/datasets"), "/nonexistent/datasets"),
+        (("recommend", "--model", "churnn"), "unknown model 'churnn'"),
+        (("models", "promote", "churn", "7"), "churn"),
+    ],
+    ids=["features", "crm-core", "datasets", "catalogue", "registry"],
+)
+def test_each_packages_refusal_reaches_the_one_handler_as_a_message(
+    data_home: DataHome, args: tuple[str, ...], said: str
+) -> None:
+    done = data_home.cli(*args)
+    shown = " ".join(done.stdout.split())
+    assert done.returncode == 1, shown + done.stderr
+    assert "error:" in shown and said.lower() in shown.lower(), shown
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_malformed_catalogue_stops_every_model_command_with_its_problem(data_home: DataHome) -> None:
+    (data_home.path / "models.toml").write_text('[[model]]\nname = "upsell"\noutcome = "order_placed"\n')
+    done = data_home.cli("train", "churn")
+    shown = " ".join(done.stdout.split())
+    assert done.returncode == 1 and "models.toml, model 1 ('upsell')" in shown and "title" in shown
+    assert "Traceback" not in done.stdout + done.stderr

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from crm_core.errors import CrmError
 from models.graduated import DataMinimums, LabelCounts
 
 
@@ -44,7 +45,7 @@ class ReadinessReport:
         }
 
 
-class NotReadyError(ValueError):
+class NotReadyError(CrmError, ValueError):
     """Insufficient or invalid data: no model is fitted; the message lists every problem."""
 
     def __init__(self, model_name: str, report: ReadinessReport) -> None:

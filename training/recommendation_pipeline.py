@@ -22,6 +22,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from crm_core.detail_exports import export_order_lines
+from crm_core.errors import CrmError
 from models.interactions import AT, ITEM, USER, UserItemStats
 from models.ranking import ranking_metrics
 from models.recommenders import BlendRecommender, BuyAgainRecommender, PopularityRecommender, Recommender
@@ -34,7 +35,7 @@ StageCallback = Callable[[str], None]
 PRIMARY_METRIC = "precision_at_10"
 
 
-class NoPurchasesError(ValueError):
+class NoPurchasesError(CrmError, ValueError):
     """Too few purchases (or none after the cut-off) to fit and judge a recommender."""
 
 

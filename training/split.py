@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crm_core.errors import CrmError
 
-class NotEnoughHistoryError(ValueError):
+
+class NotEnoughHistoryError(CrmError, ValueError):
     """Too few snapshots to train and hold out without overlapping label windows."""
 
 

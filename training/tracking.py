@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from crm_core.errors import CrmError
 from crm_core.protection.keyring import model_seal_key
 from models.artifacts import load_verified, seal, seal_champion
 from models.calibration import CalibratedModel
@@ -34,11 +35,11 @@ HISTORY_TAG = "champion_history"
 MAX_HISTORY = 50
 
 
-class NothingToRollBackError(RuntimeError):
+class NothingToRollBackError(CrmError, RuntimeError):
     """No champion, or none recorded before the current one."""
 
 
-class PromotionRefusedError(RuntimeError):
+class PromotionRefusedError(CrmError, RuntimeError):
     """A hand promotion the registry's own record says would make things worse (or change nothing)."""
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from crm_core.errors import CrmError
+
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
 
 
-class WeakPasswordError(ValueError):
+class WeakPasswordError(CrmError, ValueError):
     pass
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import polars as pl
 
 from crm_core.entities import CustomFieldType
+from crm_core.errors import CrmError
 
 # Data sets without real dates (Telco, Instacart) are placed on a timeline ending here.
 REFERENCE_DATE = datetime(2026, 1, 1)
 
 
-class DatasetMissingError(FileNotFoundError):
+class DatasetMissingError(CrmError, FileNotFoundError):
     """The data set's file is not in the folder given; names the file expected."""
 
 

@@ -18,6 +18,7 @@ from huey.serializer import SignedSerializer
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.entities import Job, JobStatus
+from crm_core.errors import CrmError
 from crm_core.protection import keyring
 from crm_core.services import jobs
 from crm_core.settings import CoreSettings
@@ -28,7 +29,7 @@ SIGNING_PURPOSE = "job queue"
 RUN_JOB = "run_job"
 
 
-class QueueUnavailableError(RuntimeError):
+class QueueUnavailableError(CrmError, RuntimeError):
     """The queue's storage could not take the message (e.g. Redis is down)."""
 
 

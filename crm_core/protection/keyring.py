@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from crm_core.errors import CrmError
+
 FORMAT = "v1"
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-class FieldKeyError(ValueError):
+class FieldKeyError(CrmError, ValueError):
     """A key is malformed, missing from the keyring, or a ciphertext does not verify."""
 
 

@@ -13,14 +13,10 @@ import typer
 from crm_intel.cli.models import models_app
 from crm_intel.cli.safety import safety
 from crm_intel.cli.segments import segments_app
-from crm_intel.cli.support import context, fail
+from crm_intel.cli.support import Command, context, fail
 from crm_intel.console import console
 
-app = typer.Typer(
-    help="crm-intel: a CRM with customer intelligence built in.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-)
+app = Command(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
 
 DEFAULT_PORT = 3000
 ACTIVITY_SCALE_HELP = "multiplies the demo contacts' everyday activity (1: about 26 events each over two years)"
@@ -34,14 +30,11 @@ def _before_any_command() -> None:
     """Files this process (and the servers and jobs it starts) creates are its owner's only:
     the data home holds personal data, keys, backups and exports. Then silence telemetry before
     a command imports MLflow, Feast or BentoML (some write at import)."""
-    from crm_core.settings import HomeSettings, SettingsError, check_settings
+    from crm_core.settings import HomeSettings, check_settings
     from crm_intel.context import OWNER_ONLY_UMASK, quiet_third_parties
 
     os.umask(OWNER_ONLY_UMASK)
-    try:
-        check_settings(HomeSettings)
-    except SettingsError as error:
-        fail(str(error))
+    check_settings(HomeSettings)
     quiet_third_parties(HomeSettings().home.resolve())
 
 
@@ -84,27 +77,21 @@ def create_user(
     ] = "",
 ) -> None:
     """Create a user who can sign in. There is no default password: you choose it here."""
-    from crm_core.auth.passwords import WeakPasswordError
     from crm_core.auth.policy import Role
     from crm_core.auth.principal import Principal
     from crm_core.clock import utc_now
     from crm_core.db import make_session_factory
-    from crm_core.errors import ValidationFailedError
     from crm_core.services.users import create_user as create
     from crm_core.unit_of_work import UnitOfWork
 
     ctx = context()
-    try:
-        with UnitOfWork(make_session_factory(ctx.engine)) as uow:
-            operator = Principal.system(Role.ADMIN, "crm-intel create-user")
-            user = create(
-                uow, operator, email=email, full_name=name, role=role, password=password, now=utc_now(), team_name=team
-            )
-            uow.commit()
-    except (ValidationFailedError, WeakPasswordError) as error:
-        fail(str(error))
-    else:
-        console.print(f"created {user.role} {user.email} (id {user.id})")
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        operator = Principal.system(Role.ADMIN, "crm-intel create-user")
+        user = create(
+            uow, operator, email=email, full_name=name, role=role, password=password, now=utc_now(), team_name=team
+        )
+        uow.commit()
+    console.print(f"created {user.role} {user.email} (id {user.id})")
 
 
 @app.command("import")
@@ -119,7 +106,6 @@ def import_file(
     """Import records: good rows load in one transaction, bad rows are listed with their reason."""
     from datetime import UTC, datetime
 
-    from crm_core.errors import ValidationFailedError
     from crm_core.imports.mapping import parse_mapping_pairs
     from crm_intel.app import records
     from crm_intel.cli.summary import import_table
@@ -129,16 +115,12 @@ def import_file(
     ctx = context()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     problems_path = ctx.home / "imports" / f"{path.stem}-{stamp}-problems.csv"
-    try:
-        report = records.import_contacts_file(
-            ctx, path, parse_mapping_pairs(map_ or []), allow_erased=allow_erased, problems_path=problems_path
-        )
-    except ValidationFailedError as error:
-        fail(str(error))
-    else:
-        console.print(import_table(report))
-        if report.rejected or report.flagged:
-            console.print(f"every rejected and flagged row, with its reason: {problems_path}")
+    report = records.import_contacts_file(
+        ctx, path, parse_mapping_pairs(map_ or []), allow_erased=allow_erased, problems_path=problems_path
+    )
+    console.print(import_table(report))
+    if report.rejected or report.flagged:
+        console.print(f"every rejected and flagged row, with its reason: {problems_path}")
 
 
 @app.command("import-dataset")
@@ -147,19 +129,13 @@ def import_dataset(
     data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),
 ) -> None:
     """Load a public data set into an empty CRM, to check the models on data nobody here wrote."""
-    from crm_core.datasets.common import DatasetMissingError
     from crm_core.datasets.registry import DATASETS
-    from crm_core.errors import DatabaseNotEmptyError
     from crm_intel.app import records
 
     if name not in DATASETS:
         fail(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
-    try:
-        loaded = records.import_dataset(context(), name, data_dir)
-    except (DatasetMissingError, DatabaseNotEmptyError) as error:
-        fail(str(error))
-    else:
-        console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
+    loaded = records.import_dataset(context(), name, data_dir)
+    console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
 
 
 @app.command()
@@ -171,7 +147,6 @@ def evaluate(
     ] = None,
 ) -> None:
     """Import the public data sets into scratch CRMs and measure every model against its target."""
-    from crm_core.datasets.common import DatasetMissingError
     from crm_intel.app import evaluation
     from crm_intel.cli.summary import evaluation_table
     from training.evaluation.runner import CASE_KEYS
@@ -179,12 +154,8 @@ def evaluate(
     unknown = sorted(set(only or ()) - set(CASE_KEYS))
     if unknown:
         fail(f"unknown evaluation {unknown}; known: {', '.join(CASE_KEYS)}")
-    try:
-        report = evaluation.evaluate(context(), data_dir, out_dir, set(only) if only else None)
-    except DatasetMissingError as error:
-        fail(str(error))
-    else:
-        console.print(evaluation_table(report))
+    report = evaluation.evaluate(context(), data_dir, out_dir, set(only) if only else None)
+    console.print(evaluation_table(report))
 
 
 @app.command("export")
@@ -196,7 +167,6 @@ def export_file(
 ) -> None:
     """Export contacts to CSV (formula cells defused) or Parquet; the export is audited."""
     from crm_core.entities import Channel
-    from crm_core.errors import ValidationFailedError
     from crm_core.services.contact_export import ExportFormat
     from crm_intel.app import records
 
@@ -208,8 +178,6 @@ def export_file(
         export = records.export_contacts_file(context(), out, file_format, channels, limit)
     except ValueError as error:
         fail(f"--consent: {error}")
-    except ValidationFailedError as error:
-        fail(str(error))
     else:
         note = " (truncated at the row cap)" if export.truncated else ""
         console.print(f"{export.rows:,} contacts written to {out}{note}")
@@ -225,7 +193,6 @@ def erase(
 ) -> None:
     """Erase a person from the CRM, feature snapshots and the online store; audited."""
     from crm_core.entities import ErasureReason
-    from crm_core.errors import NotFoundError
     from crm_intel.app import privacy
 
     if reason not in {r.value for r in ErasureReason}:
@@ -235,34 +202,25 @@ def erase(
         purged = privacy.purge_pending_erasures(ctx)
         console.print(f"purged {purged.line()}")
         return
-    try:
-        result, purged = privacy.erase(ctx, contact_id, ErasureReason(reason))
-    except NotFoundError as error:
-        fail(str(error))
-    else:
-        rows = sum(result.rows_deleted.values())
-        console.print(
-            f"contact {contact_id} erased: {rows:,} CRM rows deleted, {result.deals_unlinked} deals unlinked; "
-            f"removed {purged.line()}"
-        )
+    result, purged = privacy.erase(ctx, contact_id, ErasureReason(reason))
+    rows = sum(result.rows_deleted.values())
+    console.print(
+        f"contact {contact_id} erased: {rows:,} CRM rows deleted, {result.deals_unlinked} deals unlinked; "
+        f"removed {purged.line()}"
+    )
 
 
 @app.command("build-features")
 def build_features() -> None:
     """Compute feature snapshots, apply the Feast definitions and refresh the online store."""
     from crm_intel.app import features
-    from features.snapshots import NoActivityError
 
-    try:
-        result = features.build_features(context())
-    except NoActivityError as error:
-        fail(str(error))
-    else:
-        console.print(
-            f"{result.snapshot_rows:,} snapshot rows over {len(result.as_of_dates)} dates; "
-            f"{result.contacts_latest:,} contacts online as of {result.as_of_dates[-1]:%Y-%m-%d}"
-            + (" (already current)" if result.online.already_current else f" in {result.online.seconds:.1f} s")
-        )
+    result = features.build_features(context())
+    console.print(
+        f"{result.snapshot_rows:,} snapshot rows over {len(result.as_of_dates)} dates; "
+        f"{result.contacts_latest:,} contacts online as of {result.as_of_dates[-1]:%Y-%m-%d}"
+        + (" (already current)" if result.online.already_current else f" in {result.online.seconds:.1f} s")
+    )
 
 
 @app.command()
@@ -299,19 +257,12 @@ def recommend(
 ) -> None:
     """Write every contact's next-best products from the champion recommender back to the CRM."""
     from crm_intel.app import scoring
-    from features.catalogue import CatalogueError, UnknownModelError
-    from models.artifacts import ArtifactIntegrityError
-    from serving.champion import NoChampionError
 
-    try:
-        result, version = scoring.recommend(context(), model)
-    except (CatalogueError, UnknownModelError, NoChampionError, ArtifactIntegrityError) as error:
-        fail(str(error))
-    else:
-        console.print(
-            f"{model} v{version}: {result.contacts:,} contacts, {result.inserted:,} recommendations written, "
-            f"{result.already_present:,} already present, {result.rejected:,} rejected"
-        )
+    result, version = scoring.recommend(context(), model)
+    console.print(
+        f"{model} v{version}: {result.contacts:,} contacts, {result.inserted:,} recommendations written, "
+        f"{result.already_present:,} already present, {result.rejected:,} rejected"
+    )
 
 
 @app.command()
@@ -319,17 +270,9 @@ def score(model: Annotated[str, typer.Argument(help="model to score with, e.g. c
     """Batch-score every contact with the model's champion and write the scores back."""
     from crm_intel.app import scoring
     from crm_intel.cli.summary import scoring_line
-    from features.catalogue import CatalogueError, UnknownModelError
-    from models.artifacts import ArtifactIntegrityError
-    from serving.batch import NoSnapshotError
-    from serving.champion import NoChampionError
 
-    try:
-        result, version = scoring.score(context(), model)
-    except (CatalogueError, UnknownModelError, NoChampionError, NoSnapshotError, ArtifactIntegrityError) as error:
-        fail(str(error))
-    else:
-        console.print(scoring_line(result, model, version))
+    result, version = scoring.score(context(), model)
+    console.print(scoring_line(result, model, version))
 
 
 @app.command()

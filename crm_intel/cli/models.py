@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from crm_intel.cli.support import context, fail
+from crm_intel.cli.support import context
 from crm_intel.console import console
 
 models_app = typer.Typer(
@@ -29,18 +29,13 @@ def models_status() -> None:
 def models_rollback(name: Annotated[str, typer.Argument(help="model name, e.g. churn")]) -> None:
     """Give the champion alias back to the previous champion (servers follow within their refresh)."""
     from crm_intel.app import modelling
-    from training.tracking import NothingToRollBackError
 
     ctx = context()
-    try:
-        done = modelling.roll_back(ctx, name)
-    except NothingToRollBackError as error:
-        fail(str(error))
-    else:
-        console.print(
-            f"{name}: champion moved back from v{done.from_version} to v{done.to_version}; running servers "
-            f"follow within {ctx.serving.champion_refresh_seconds:g} s"
-        )
+    done = modelling.roll_back(ctx, name)
+    console.print(
+        f"{name}: champion moved back from v{done.from_version} to v{done.to_version}; running servers "
+        f"follow within {ctx.serving.champion_refresh_seconds:g} s"
+    )
 
 
 @models_app.command("promote")
@@ -51,16 +46,11 @@ def models_promote(
 ) -> None:
     """Make a version the champion by hand; refused where its own run found the champion better."""
     from crm_intel.app import modelling
-    from training.tracking import PromotionRefusedError
 
     ctx = context()
-    try:
-        done = modelling.promote(ctx, name, version, force=force)
-    except PromotionRefusedError as error:
-        fail(str(error))
-    else:
-        before = f"v{done.from_version}" if done.from_version else "no champion"
-        console.print(
-            f"{name}: champion moved from {before} to v{done.to_version}; running servers follow within "
-            f"{ctx.serving.champion_refresh_seconds:g} s"
-        )
+    done = modelling.promote(ctx, name, version, force=force)
+    before = f"v{done.from_version}" if done.from_version else "no champion"
+    console.print(
+        f"{name}: champion moved from {before} to v{done.to_version}; running servers follow within "
+        f"{ctx.serving.champion_refresh_seconds:g} s"
+    )

@@ -51,26 +51,21 @@ def backup(
     ] = False,
 ) -> None:
     """Back up the CRM, the model registry and the feature store into one verified folder."""
-    from crm_core.backup import BackupError
     from crm_core.clock import utc_now
     from crm_intel.app.backup import backup as run_backup
     from crm_intel.app.backup import default_bundle_path
 
     ctx = context()
     target = out or default_bundle_path(ctx.home, utc_now())
-    try:
-        with console.status("backing up"):
-            result = run_backup(ctx, target, include_keys=include_keys)
-    except BackupError as error:
-        fail(str(error))
-    else:
-        contacts = result.crm_rows.get("contacts", 0)
-        console.print(
-            f"backup written to {result.path}: {contacts:,} contacts, {sum(result.crm_rows.values()):,} CRM rows, "
-            f"{result.files:,} files, {result.bytes / 1e6:,.1f} MB, every file sha256-listed in manifest.json"
-        )
-        if not result.keys_included:
-            console.print("[yellow]field keys are not in the backup: keep them safe separately[/]")
+    with console.status("backing up"):
+        result = run_backup(ctx, target, include_keys=include_keys)
+    contacts = result.crm_rows.get("contacts", 0)
+    console.print(
+        f"backup written to {result.path}: {contacts:,} contacts, {sum(result.crm_rows.values()):,} CRM rows, "
+        f"{result.files:,} files, {result.bytes / 1e6:,.1f} MB, every file sha256-listed in manifest.json"
+    )
+    if not result.keys_included:
+        console.print("[yellow]field keys are not in the backup: keep them safe separately[/]")
 
 
 @safety.command()
@@ -79,21 +74,16 @@ def restore(
     force: Annotated[bool, typer.Option(help="replace a CRM that already holds contacts")] = False,
 ) -> None:
     """Restore a backup into this data home after checking every file's sha256. Stop the server first."""
-    from crm_core.backup import BackupError
     from crm_intel.app.backup import restore as run_restore
 
-    try:
-        with console.status("verifying and restoring"):
-            result = run_restore(context(), bundle, force=force)
-    except BackupError as error:
-        fail(str(error))
-    else:
-        for warning in result.warnings:
-            console.print(f"[yellow]{warning}[/]")
-        console.print(
-            f"restored {result.path}: {result.crm_rows.get('contacts', 0):,} contacts, "
-            f"{sum(result.crm_rows.values()):,} CRM rows, {result.files:,} files"
-        )
+    with console.status("verifying and restoring"):
+        result = run_restore(context(), bundle, force=force)
+    for warning in result.warnings:
+        console.print(f"[yellow]{warning}[/]")
+    console.print(
+        f"restored {result.path}: {result.crm_rows.get('contacts', 0):,} contacts, "
+        f"{sum(result.crm_rows.values()):,} CRM rows, {result.files:,} files"
+    )
 
 
 @safety.command("rotate-keys")

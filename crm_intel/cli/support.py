@@ -1,11 +1,13 @@
-"""What every `crm-intel` command module shares: the data home's context and a clean failure."""
+"""What every `crm-intel` command module shares: the data home's context, a clean failure, and
+the one handler for the errors a person is meant to read."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from crm_core.errors import CrmError
 from crm_intel.console import console
 
 if TYPE_CHECKING:
@@ -13,15 +15,36 @@ if TYPE_CHECKING:
 
 
 def context() -> AppContext:
-    """The data home's settings and handles; settings that cannot work end the command with
-    every problem named, never a traceback."""
-    from crm_core.settings import SettingsError
+    """The data home's settings and handles (settings that cannot work raise SettingsError,
+    which `Command` reports with every problem named)."""
     from crm_intel.context import AppContext
 
-    try:
-        return AppContext.from_environment()
-    except SettingsError as error:
-        fail(str(error))
+    return AppContext.from_environment()
+
+
+def _user_facing() -> tuple[type[Exception], ...]:
+    """The root of the errors raised for a person (CrmError), and the two the pure `models`
+    package raises itself (it imports nothing of ours, so cannot derive from the root)."""
+    from models.artifacts import ArtifactIntegrityError
+    from models.graduated import InsufficientDataError
+
+    return (CrmError, ArtifactIntegrityError, InsufficientDataError)
+
+
+class Command(typer.Typer):
+    """The `crm-intel` app: any error raised for a person ends the command with its message and
+    exit status 1, from whichever command it came; anything else is a bug and keeps its trace
+    (without local variables: they could hold a password or a key)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(pretty_exceptions_show_locals=False, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except _user_facing() as error:
+            console.print(f"[red]error:[/] {error}")
+            raise SystemExit(1) from None
 
 
 def fail(message: str) -> NoReturn:

@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy import Engine
 
 from crm_core.datasets.registry import import_dataset
+from crm_core.errors import CrmError
 from models.graduated import DataMinimums, fit_graduated
 from models.interactions import UserItemStats
 from models.metrics import binary_metrics, reliability_table
@@ -41,7 +42,7 @@ TOP_K = 10
 CASE_KEYS = (*(case.key for case in SCORING_CASES), "instacart")
 
 
-class LeakageError(ValueError):
+class LeakageError(CrmError, ValueError):
     """A case offered a column known only after the outcome as a feature."""
 
 
