@@ -62,6 +62,20 @@ def _run_refresh(settings: FeatureSettings, as_of: datetime, started: Event | No
     refresh_online_store(store, settings.snapshot_path, as_of, chunk_contacts=CHUNK)
 
 
+def _timed_clean_run(
+    fork: multiprocessing.context.ForkServerContext, settings: FeatureSettings, as_of: datetime
+) -> float:
+    """Seconds one uninterrupted refresh takes, from its start signal to its exit."""
+    started = fork.Event()
+    child = fork.Process(target=_run_refresh, args=(settings, as_of, started))
+    child.start()
+    assert started.wait(60), "the refresh process did not start"
+    began = time.perf_counter()
+    child.join()
+    assert child.exitcode == 0
+    return time.perf_counter() - began
+
+
 def _online_at(settings: FeatureSettings, views: list[ViewColumns], as_of: datetime) -> list[bytes]:
     """Serialized keys of contacts whose every feature view holds the snapshot at `as_of`;
     fails if a contact holds it in some views and not in others (a torn chunk)."""
@@ -119,9 +133,12 @@ def test_sigkilled_refresh_resumes_with_whole_chunks_and_ends_equal_to_the_offli
     views = online_views(store)
     latest = {as_of: latest_rows(settings.snapshot_path, as_of, layout) for as_of in DATES}
     orders = {as_of: rows[KEY].to_list() for as_of, rows in latest.items()}
-    as_of, finished_runs, mid_run = DATES[1], 0, 0
     fork = multiprocessing.get_context("forkserver")
     fork.set_forkserver_preload([__name__, *PRELOADED])
+    # One clean run (to DATES[1]) first: the kill moments are drawn inside its duration.
+    clean = _timed_clean_run(fork, settings, DATES[1])
+    assert _online_at(settings, views, DATES[1]) == orders[DATES[1]]
+    as_of, finished_runs, mid_run = DATES[0], 1, 0
     rng = random.Random(SEED)
     for _ in range(KILLS * 4):
         if mid_run == KILLS:
@@ -130,7 +147,7 @@ def test_sigkilled_refresh_resumes_with_whole_chunks_and_ends_equal_to_the_offli
         child = fork.Process(target=_run_refresh, args=(settings, as_of, started))
         child.start()
         assert started.wait(60), "the refresh process did not start"
-        time.sleep(rng.uniform(0.0, 0.9))
+        time.sleep(rng.uniform(0.0, clean))
         if child.is_alive():
             # The forkserver, not this process, reaps the child: one that ends just now is gone
             # before the signal, which Process.kill allows; its exit code says what happened.
@@ -156,6 +173,6 @@ def test_sigkilled_refresh_resumes_with_whole_chunks_and_ends_equal_to_the_offli
     sample = snapshot.sample(500, seed=3).sort(ENTITY_KEY)
     served = online_features(open_store(settings), "churn_v1", sample[ENTITY_KEY].to_list())
     assert served.select(sample.columns).equals(sample), "online values equal the offline snapshot"
-    print(f"\n{kind}: {mid_run} kills mid-refresh, {finished_runs} runs finished between kills")
+    print(f"\n{kind}: {mid_run} kills within a clean run's {clean:.2f} s, {finished_runs} runs finished between kills")
     assert mid_run == KILLS
     assert finished_runs >= 2, "runs must also finish between kills, so resumption is what got them there"
