@@ -231,3 +231,12 @@ def test_a_malformed_catalogue_stops_every_model_command_with_its_problem(data_h
     shown = " ".join(done.stdout.split())
     assert done.returncode == 1 and "models.toml, model 1 ('upsell')" in shown and "title" in shown
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_message_quoting_markup_is_printed_as_it_is(data_home: DataHome) -> None:
+    """A refusal quotes what the user typed: console markup in it is shown, never interpreted
+    (an unbalanced closing tag used to end the command in a rich MarkupError traceback)."""
+    done = data_home.cli("erase", "1", "--reason", "[/red]x[bold]")
+    assert done.returncode == 1
+    assert "unknown reason '[/red]x[bold]'" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from rich.markup import escape
 
 from crm_core.errors import CrmError
 from crm_intel.console import console
@@ -43,10 +44,12 @@ class Command(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except _user_facing() as error:
-            console.print(f"[red]error:[/] {error}")
+            console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
             raise SystemExit(1) from None
 
 
 def fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/] {message}")
+    # Escaped: a message can quote a file's column or a value, "[/bold]" included. Not wrapped:
+    # a path or URL in it stays whole.
+    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code=1)
