@@ -138,7 +138,7 @@ def test_sigkilled_refresh_resumes_with_whole_chunks_and_ends_equal_to_the_offli
     # One clean run (to DATES[1]) first: the kill moments are drawn inside its duration.
     clean = _timed_clean_run(fork, settings, DATES[1])
     assert _online_at(settings, views, DATES[1]) == orders[DATES[1]]
-    as_of, finished_runs, mid_run = DATES[0], 1, 0
+    as_of, finished_runs, mid_run = DATES[0], 0, 0
     rng = random.Random(SEED)
     for _ in range(KILLS * 4):
         if mid_run == KILLS:
@@ -166,7 +166,7 @@ def test_sigkilled_refresh_resumes_with_whole_chunks_and_ends_equal_to_the_offli
         assert progress.last_key == (order[committed - 1] if committed else None)
         if progress.finished:
             finished_runs += 1
-            as_of = DATES[1] if finished_runs % 2 == 0 else DATES[0]
+            as_of = DATES[0] if as_of == DATES[1] else DATES[1]
     _run_refresh(settings, as_of)
     assert _online_at(settings, views, as_of) == orders[as_of]
     snapshot = snapshots.filter(pl.col(EVENT_TIMESTAMP) == as_of).sort(ENTITY_KEY)

@@ -73,7 +73,13 @@ async def _in_flight_then_sigterm(server: RunningServer, headers: dict[str, str]
     """(statuses, how many answered after the signal was sent)."""
     answered_after: list[bool] = []
     signalled = asyncio.Event()
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+    sent: list[int] = []
+
+    async def count_sent(_request: httpx.Request) -> None:
+        sent.append(1)
+
+    hooks = {"request": [count_sent]}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60, event_hooks=hooks) as client:
 
         async def score(first: int) -> int:
             try:
@@ -84,6 +90,12 @@ async def _in_flight_then_sigterm(server: RunningServer, headers: dict[str, str]
             return response.status_code
 
         requests = [asyncio.create_task(score(1 + i)) for i in range(16)]
+        # The signal goes once every request is on its way (however slow the machine is to open
+        # the connections), and a moment after, so the server holds them when it arrives.
+        for _ in range(600):
+            if len(sent) == len(requests):
+                break
+            await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
         os.killpg(server.process.pid, signal.SIGTERM)
         signalled.set()
