@@ -1,4 +1,4 @@
-"""SIGKILL the online refresh at random moments, 50 times per store, resume after each, and find
+"""SIGKILL the online refresh at random moments, 25 times per store, resume after each, and find
 whole chunks only, progress that agrees with what is online, and at the end an online store
 equal to the offline latest snapshot.
 
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.slow
 
 CONTACTS = 6_000
 CHUNK = 300
-KILLS = 50
+KILLS = 25
 SEED = 20261202
 DATES = snapshot_dates(HISTORY_END, count=2, step_days=30)
 # what a refresh imports, loaded once in the fork server rather than in every child
