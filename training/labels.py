@@ -16,6 +16,7 @@ from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 ACTIVE_LOOKBACK_DAYS = 90
 LABEL = "label"
+_HAPPENED = "_happened"
 
 
 def _event_times(export: CrmExport) -> pl.LazyFrame:
@@ -24,6 +25,21 @@ def _event_times(export: CrmExport) -> pl.LazyFrame:
             export.activities.lazy().select(ENTITY_KEY, pl.col("occurred_at").alias("at")),
             export.orders.lazy().select(ENTITY_KEY, pl.col("ordered_at").alias("at")),
         ]
+    )
+
+
+def _happened_within(events: pl.LazyFrame, as_of: datetime, horizon_days: int) -> pl.LazyFrame:
+    """Contacts with an event in (as_of, as_of + horizon], flagged `_HAPPENED`."""
+    in_horizon = (pl.col("at") > as_of) & (pl.col("at") <= as_of + timedelta(days=horizon_days))
+    return events.filter(in_horizon).select(ENTITY_KEY).unique().with_columns(pl.lit(True).alias(_HAPPENED))
+
+
+def _label_rows(population: pl.LazyFrame, happened: pl.LazyFrame, as_of: datetime, label: pl.Expr) -> pl.LazyFrame:
+    """(contact_id, event_timestamp, label) for each contact of `population` at `as_of`."""
+    return population.join(happened, on=ENTITY_KEY, how="left").select(
+        pl.col(ENTITY_KEY).cast(pl.Int64),
+        pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
+        label.cast(pl.Int8).alias(LABEL),
     )
 
 
@@ -37,19 +53,8 @@ def churn_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon_days
             .select(ENTITY_KEY)
             .unique()
         )
-        returned = (
-            events.filter((pl.col("at") > as_of) & (pl.col("at") <= as_of + timedelta(days=horizon_days)))
-            .select(ENTITY_KEY)
-            .unique()
-            .with_columns(pl.lit(True).alias("returned"))
-        )
-        frames.append(
-            active.join(returned, on=ENTITY_KEY, how="left").select(
-                pl.col(ENTITY_KEY).cast(pl.Int64),
-                pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
-                pl.col("returned").is_null().cast(pl.Int8).alias(LABEL),
-            )
-        )
+        returned = _happened_within(events, as_of, horizon_days)
+        frames.append(_label_rows(active, returned, as_of, pl.col(_HAPPENED).is_null()))
     return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)
 
 
@@ -83,17 +88,6 @@ def order_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon_days
     frames = []
     for as_of in as_of_dates:
         customers = orders.filter(pl.col("at") <= as_of).select(ENTITY_KEY).unique()
-        ordered_again = (
-            orders.filter((pl.col("at") > as_of) & (pl.col("at") <= as_of + timedelta(days=horizon_days)))
-            .select(ENTITY_KEY)
-            .unique()
-            .with_columns(pl.lit(True).alias("ordered"))
-        )
-        frames.append(
-            customers.join(ordered_again, on=ENTITY_KEY, how="left").select(
-                pl.col(ENTITY_KEY).cast(pl.Int64),
-                pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
-                pl.col("ordered").is_not_null().cast(pl.Int8).alias(LABEL),
-            )
-        )
+        ordered_again = _happened_within(orders, as_of, horizon_days)
+        frames.append(_label_rows(customers, ordered_again, as_of, pl.col(_HAPPENED).is_not_null()))
     return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)
