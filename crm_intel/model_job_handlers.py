@@ -10,6 +10,7 @@ from typing import Any
 from crm_core.auth.policy import Action
 from crm_core.jobs.runner import Handler, JobFailedError, JobRun
 from crm_intel.context import AppContext
+from crm_intel.refusals import model_refusals
 from serving.model_jobs import PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL
 
 
@@ -21,19 +22,10 @@ def model_handlers(context: AppContext) -> dict[str, Handler]:
     }
 
 
-def _refusals() -> tuple[type[Exception], ...]:
-    """The errors of the pure `models` package that mean "cannot do this now" (it cannot derive
-    from CrmError, which the runner already tells the person as it is)."""
-    from models.artifacts import ArtifactIntegrityError
-    from models.graduated import InsufficientDataError
-
-    return (ArtifactIntegrityError, InsufficientDataError)
-
-
 def _told(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return work()
-    except _refusals() as error:
+    except model_refusals() as error:  # the runner tells CrmError as it is
         raise JobFailedError(str(error)) from error
 
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from crm_core.errors import CrmError
 from crm_intel.console import console
+from crm_intel.refusals import model_refusals
 
 if TYPE_CHECKING:
     from crm_intel.context import AppContext
@@ -24,12 +25,8 @@ def context() -> AppContext:
 
 
 def _user_facing() -> tuple[type[Exception], ...]:
-    """The root of the errors raised for a person (CrmError), and the two the pure `models`
-    package raises itself (it imports nothing of ours, so cannot derive from the root)."""
-    from models.artifacts import ArtifactIntegrityError
-    from models.graduated import InsufficientDataError
-
-    return (CrmError, ArtifactIntegrityError, InsufficientDataError)
+    """The root of the errors raised for a person, and the pure `models` package's two."""
+    return (CrmError, *model_refusals())
 
 
 class Command(typer.Typer):
