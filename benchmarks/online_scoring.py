@@ -25,11 +25,12 @@ WARMUP_SECONDS = 5
 
 def _in_process_p(home: Path, calls: int) -> tuple[float, float]:
     """(p50, p99) in ms of the champion scoring one feature row, in this process."""
+    from features.model_registry import ModelRegistry
     from serving.batch import latest_snapshot
     from serving.champion import load_champion
     from serving.scoring import score_features
 
-    champion = load_champion(f"sqlite:///{home / 'mlflow.db'}", "churn")
+    champion = load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}"), "churn")
     rows = latest_snapshot(home / "feast" / "offline" / "contact_features.parquet", champion.feature_names)
     timings = []
     for number in range(calls):

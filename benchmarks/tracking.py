@@ -13,10 +13,12 @@ import statistics
 import time
 from pathlib import Path
 
+import lightgbm
 import numpy as np
 import pandas as pd
 
 from benchmarks.results import Figure
+from features.model_registry import ModelRegistry
 from features.schema import FEATURE_NAMES
 from models.calibration import CalibratedModel, calibrate
 from models.curves import CURVES_ARTIFACT, holdout_curves
@@ -24,7 +26,6 @@ from models.metrics import binary_metrics
 from models.scorers import LightGbmScorer
 from training.promotion import decide
 from training.settings import TrainingSettings
-from training.tracking import Tracker
 
 MODEL = "bench_churn"
 ROWS = 20_000
@@ -45,27 +46,31 @@ def _model_and_holdout(seed: int = 0) -> tuple[CalibratedModel, pd.DataFrame, np
     return calibrate(scorer, x.iloc[calibration], y[calibration]), x.iloc[holdout], y[holdout]
 
 
-def _one_run(tracker: Tracker, model: CalibratedModel, x_holdout: pd.DataFrame, y_holdout: np.ndarray) -> float:
+def _one_run(registry: ModelRegistry, model: CalibratedModel, x_holdout: pd.DataFrame, y_holdout: np.ndarray) -> float:
     scores = model.predict_proba(x_holdout)[:, 1]
     metrics = binary_metrics(y_holdout, scores)
     curves = holdout_curves(model, x_holdout, y_holdout, scores)
     began = time.perf_counter()
-    champion_version = tracker.champion_version(MODEL)
+    champion_version = registry.champion_version(MODEL)
     champion_metric = None
     if champion_version is not None:
-        champion = tracker.load_version(MODEL, champion_version)
+        champion = registry.load(MODEL, champion_version, CalibratedModel)
         champion_metric = binary_metrics(y_holdout, champion.predict_proba(x_holdout)[:, 1])["roc_auc"]
     decision = decide(metric="roc_auc", candidate=metrics["roc_auc"], champion=champion_metric, min_improvement=-1)
-    logged = tracker.log_training_run(
+    logged = registry.log_scorer_run(
         model_name=MODEL,
         model=model,
         example_input=x_holdout.head(50),
-        params={"seed": 0, "rows": ROWS, "features": len(FEATURE_NAMES), "champion_version": champion_version or ""},
-        metrics={f"holdout_{name}": value for name, value in metrics.items()},
-        tags={"promotion": decision.reason},
+        requirements=[f"lightgbm=={lightgbm.__version__}"],
+        params={"seed": 0, "rows": ROWS, "features": len(FEATURE_NAMES)},
+        holdout_metrics=metrics,
+        other_metrics={},
+        champion=None if champion_metric is None else (str(champion_version), "roc_auc", champion_metric),
+        data_snapshot=Path("benchmark-rows"),
+        promotion_reason=decision.reason,
         documents={CURVES_ARTIFACT: curves},
     )
-    tracker.record_verdict(MODEL, logged.version, decision)
+    registry.record_verdict(MODEL, logged.version, promote=decision.promote, reason=decision.reason)
     return time.perf_counter() - began
 
 
@@ -82,8 +87,9 @@ def curves_seconds(model: CalibratedModel, rows: int, seed: int = 1) -> float:
 
 def run(home: Path, curves_rows: int, runs: int = 5) -> list[Figure]:
     model, x_holdout, y_holdout = _model_and_holdout()
-    tracker = Tracker(TrainingSettings(home=home))
-    seconds = [_one_run(tracker, model, x_holdout, y_holdout) for _ in range(runs)]
+    settings = TrainingSettings(home=home)
+    registry = ModelRegistry(settings.tracking_uri, artifact_root=settings.artifact_root)
+    seconds = [_one_run(registry, model, x_holdout, y_holdout) for _ in range(runs)]
     steady = statistics.median(seconds[1:])
     return [
         Figure(

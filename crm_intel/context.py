@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from crm_core.opening import install_keys, open_crm
 from crm_core.settings import CoreSettings, check_settings
 from features.catalogue import Catalogue, load_catalogue
+from features.model_registry import ModelRegistry
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings
 from training.settings import TrainingSettings
@@ -74,6 +75,11 @@ class AppContext:
     def catalogue(self) -> Catalogue:
         """The models of this data home: the built-ins and those its `models.toml` declares."""
         return load_catalogue(self.home)
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        """The model registry: training's tracking URI and artifact folder, this home's seal key."""
+        return ModelRegistry(self.training.tracking_uri, artifact_root=self.training.artifact_root)
 
     @cached_property
     def engine(self) -> Engine:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import polars as pl
@@ -41,7 +41,11 @@ class Recommendation:
 Recommendations = dict[int, list[Recommendation]]
 
 
+@runtime_checkable
 class Recommender(Protocol):
+    """Checkable at run time: the registry adapter, which cannot import this package, is told
+    to return a `Recommender` and checks what it unpickled is one."""
+
     name: str
 
     def fit(self, stats: UserItemStats) -> Recommender: ...

@@ -23,8 +23,9 @@ from crm_core.errors import NotFoundError
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.services.recommendations import NewRecommendation, record_recommendations
 from crm_core.unit_of_work import UnitOfWork
+from features.model_registry import ModelRegistry
+from features.model_registry.vocabulary import DATA_TIMESTAMP_PARAM, TOP_K_PARAM
 from models.recommenders import Recommender
-from serving.champion import NoChampionError, champion_entry
 
 
 @dataclass(frozen=True)
@@ -37,26 +38,17 @@ class RecommenderChampion:
     recommender: Recommender
 
 
-def load_recommender(tracking_uri: str, model_name: str) -> RecommenderChampion:
-    from mlflow import MlflowClient
-
-    from crm_core.protection.keyring import model_seal_key
-    from models.artifacts import load_verified
-    from models.pyfunc import unwrap_recommender
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    version = champion_entry(client, model_name)
-    if version.run_id is None:
-        raise NoChampionError(model_name)
-    params = client.get_run(version.run_id).data.params
-    loaded = load_verified(client, tracking_uri, model_name, str(version.version), model_seal_key())
+def load_recommender(registry: ModelRegistry, model_name: str) -> RecommenderChampion:
+    """The verified champion recommender; NoChampionError if none was promoted."""
+    record = registry.verified_champion(model_name)
     return RecommenderChampion(
         model_name=model_name,
-        version=str(version.version),
-        run_id=str(version.run_id),
-        data_timestamp=datetime.fromisoformat(params["data_timestamp"]),
-        k=int(params["k"]),
-        recommender=unwrap_recommender(loaded),
+        version=record.version,
+        run_id=record.run_id,
+        data_timestamp=datetime.fromisoformat(record.params[DATA_TIMESTAMP_PARAM]),
+        k=int(record.params[TOP_K_PARAM]),
+        # A runtime-checkable protocol: mypy refuses any protocol as a type argument (type-abstract).
+        recommender=registry.load(model_name, record.version, Recommender),  # type: ignore[type-abstract]
     )
 
 

@@ -33,12 +33,12 @@ from crm_core.settings import CoreSettings, check_settings
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
 from features.catalogue import ModelKind, load_catalogue
+from features.model_registry import ArtifactIntegrityError, ModelRegistry, NoChampionError
 from features.online_read import OnlineStoreUnavailableError
 from features.settings import FeatureSettings
-from models.artifacts import ArtifactIntegrityError
 from serving import web_models
 from serving.catalogue_publishing import publish_catalogue
-from serving.champion import ChampionCache, Loaded, NoChampionError, load_champion
+from serving.champion import ChampionCache, Loaded, load_champion
 from serving.edge import ServerEdge
 from serving.json_only import refuse_non_json_bodies
 from serving.model_desk import ModelDesk
@@ -133,15 +133,16 @@ class CrmIntelService:
         predict_api.state.session_factory = self.session_factory
         web_app.state.session_factory = self.session_factory
         web_app.state.settings = core
-        web_app.state.model_desk = ModelDesk(self.serving.tracking_uri)
+        registry = ModelRegistry(self.serving.tracking_uri)
+        web_app.state.model_desk = ModelDesk(registry)
         features = FeatureSettings()
         self.catalogue = load_catalogue(features.home)
         web_app.state.catalogue = self.catalogue
         publish_catalogue(self.session_factory, self.catalogue)
         self.online = open_online_reader(open_store(features))
         refresh = self.serving.champion_refresh_seconds
-        self.champions = ChampionCache(self.serving.tracking_uri, load_champion, refresh_seconds=refresh)
-        self.recommenders = ChampionCache(self.serving.tracking_uri, load_recommender, refresh_seconds=refresh)
+        self.champions = ChampionCache(registry, load_champion, refresh_seconds=refresh)
+        self.recommenders = ChampionCache(registry, load_recommender, refresh_seconds=refresh)
         for entry in self.catalogue:
             cache = self.champions if entry.kind is ModelKind.SCORER else self.recommenders
             self._warm_up(cache, entry.name)

@@ -26,7 +26,7 @@ from crm_core.web.charts import Series, bar_chart, line_chart
 from crm_core.web.session import Csrf, Viewer
 from crm_core.web.templating import pages_of
 from features.catalogue import Catalogue, load_catalogue
-from serving.model_desk import ModelDesk, ModelView
+from serving.model_desk import ModelDesk, ModelView, headline
 from serving.model_jobs import ACTIONS, PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL, start_model_job
 
 router = APIRouter()
@@ -190,6 +190,7 @@ def model_page(
         job=running,
         action=ACTIONS.get(running.kind, running.kind) if running else "",
         retrainable=name in _catalogue(request),
+        headline=headline,
     )
 
 

@@ -71,7 +71,7 @@ def test_a_lost_home_comes_back_from_its_backup(
     assert _people(fresh) == before_people
     with UnitOfWork(make_session_factory(fresh.engine)) as uow:
         assert verify_chain(uow).intact, "the audit chain survives the round trip"
-    champion = load_champion(fresh.serving.tracking_uri, "churn")
+    champion = load_champion(fresh.registry, "churn")
     assert champion.version == trained.version, "the registry and its sealed artifacts are back"
     assert fresh.features.snapshot_path.is_file()
 

@@ -17,8 +17,8 @@ from benchmarks.synthetic import bare_contacts
 from crm_core.bulk_load import load_tables
 from crm_core.entities import ProductRecommendation
 from crm_intel import console as console_module
+from features.model_registry import ModelRegistry
 from training.settings import TrainingSettings
-from training.tracking import Tracker
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_mlflow_overhead_is_timed_per_run_and_every_run_is_registered(tmp_path: 
     (figure,) = tracking.run(tmp_path, runs=3, curves_rows=30_000)
     assert 0 < figure.ours <= figure.extra["slowest_seconds"]
     assert figure.extra["holdout_rows_for_curves"] == 30_000 and figure.extra["holdout_curves_seconds"] > 0
-    registry = Tracker(TrainingSettings(home=tmp_path))
+    registry = ModelRegistry(TrainingSettings(home=tmp_path).tracking_uri)
     assert registry.champion_history(tracking.MODEL) == ["1", "2", "3"], "each run registered and promoted"
 
 

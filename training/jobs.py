@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 
 from crm_core.exports import CrmExport
 from features.catalogue import Catalogue, ModelKind, load_catalogue
+from features.model_registry import ModelRegistry
 from features.settings import FeatureSettings
 from features.snapshots import available_snapshot_dates
 from features.store import open_store
@@ -38,13 +39,11 @@ def train_spec(
 ) -> RunResult:
     """Run one spec, which may be a variant of a registered one (another seed or scorer set):
     what a data scientist does to compare a change on the same data before proposing it."""
-    from training.tracking import Tracker  # mlflow import is slow; only pay it when training
-
     context = TrainingContext(
         export=export,
         store=open_store(feature_settings),
         snapshot_dates=available_snapshot_dates(feature_settings.snapshot_path),
-        tracker=Tracker(training_settings),
+        registry=registry_for(training_settings),
         training_sets_dir=training_settings.training_sets_dir,
     )
     return run(spec, context, on_stage)
@@ -60,7 +59,11 @@ def train_recommender(
     entry = (catalogue or load_catalogue(training_settings.home)).get(model_name)
     if entry.kind is not ModelKind.RECOMMENDER:
         raise ValueError(f"'{model_name}' is a {entry.kind.value}, not a recommender")
-    from training.tracking import Tracker
-
     spec = RecommenderSpec(model_name=entry.name, min_improvement=entry.min_improvement)
-    return run_recommender(spec, engine, Tracker(training_settings), training_settings.training_sets_dir, on_stage)
+    registry = registry_for(training_settings)
+    return run_recommender(spec, engine, registry, training_settings.training_sets_dir, on_stage)
+
+
+def registry_for(settings: TrainingSettings) -> ModelRegistry:
+    """The registry training writes to: the home's tracking URI and artifact folder."""
+    return ModelRegistry(settings.tracking_uri, artifact_root=settings.artifact_root)

@@ -14,14 +14,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import lightgbm
 import numpy as np
 import polars as pl
+import sklearn
 
 from crm_core.exports import CrmExport
 from features.model_input import to_model_input
+from features.model_registry.vocabulary import BAND_HIGH_PARAM, BAND_MEDIUM_PARAM
 from features.schema import EVENT_TIMESTAMP
 from features.store import historical_features, service_feature_names
 from models.bands import Bands
+from models.calibration import CalibratedModel
 from models.curves import CURVES_ARTIFACT, holdout_curves
 from models.graduated import fit_graduated
 from models.metrics import binary_metrics
@@ -30,10 +34,11 @@ from training.promotion import PromotionDecision, decide
 from training.readiness import NotReadyError, ReadinessReport, assess
 from training.spec import TrainingSpec
 from training.split import SplitPlan
-from training.tracking import Tracker
 
 if TYPE_CHECKING:
     from feast import FeatureStore
+
+    from features.model_registry import ModelRegistry
 
 StageCallback = Callable[[str], None]
 
@@ -43,7 +48,7 @@ class TrainingContext:
     export: CrmExport
     store: FeatureStore
     snapshot_dates: list[datetime]
-    tracker: Tracker
+    registry: ModelRegistry
     training_sets_dir: Path
 
 
@@ -117,10 +122,10 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
     bands = Bands.from_outcome_rate(float(np.mean(y_calibration)))
 
     stage("champion comparison")
-    champion_version = context.tracker.champion_version(spec.model_name)
+    champion_version = context.registry.champion_version(spec.model_name)
     champion_metric = None
     if champion_version is not None:
-        champion = context.tracker.load_version(spec.model_name, champion_version)
+        champion = context.registry.load(spec.model_name, champion_version, CalibratedModel)
         champion_metric = binary_metrics(y_holdout, champion.predict_proba(x_holdout)[:, 1])[spec.primary_metric]
     decision = decide(
         metric=spec.primary_metric,
@@ -133,10 +138,11 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
     curves = holdout_curves(model, x_holdout, y_holdout, holdout_scores)
 
     stage("log and register in MLflow")
-    logged = context.tracker.log_training_run(
+    logged = context.registry.log_scorer_run(
         model_name=spec.model_name,
         model=model,
         example_input=x_holdout.head(50),
+        requirements=[f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"],
         params={
             **spec.params(),
             "fit_dates": ",".join(f"{d:%Y-%m-%d}" for d in plan.fit_dates),
@@ -149,18 +155,18 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
             "data_digest": digest,
             "scorer": model.kind,
             "calibration": model.calibrator.method,
-            "band_medium": bands.medium,
-            "band_high": bands.high,
-            "champion_version": champion_version or "",
+            BAND_MEDIUM_PARAM: bands.medium,
+            BAND_HIGH_PARAM: bands.high,
         }
         | readiness.params(),
-        metrics={f"holdout_{name}": value for name, value in metrics.items()}
-        | {f"calibration_auc_{kind}": value for kind, value in fitted.candidate_auc.items()}
-        | ({f"champion_holdout_{spec.primary_metric}": champion_metric} if champion_metric is not None else {}),
-        tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
+        holdout_metrics=metrics,
+        other_metrics={f"calibration_auc_{kind}": value for kind, value in fitted.candidate_auc.items()},
+        champion=None if champion_metric is None else (str(champion_version), spec.primary_metric, champion_metric),
+        data_snapshot=snapshot_file,
+        promotion_reason=decision.reason,
         documents={CURVES_ARTIFACT: curves},
     )
-    context.tracker.record_verdict(spec.model_name, logged.version, decision)
+    context.registry.record_verdict(spec.model_name, logged.version, promote=decision.promote, reason=decision.reason)
     return RunResult(
         model_name=spec.model_name,
         version=logged.version,

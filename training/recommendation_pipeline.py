@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import implicit
 import numpy as np
 import polars as pl
+import sklearn
 from sqlalchemy import Engine
 
 from crm_core.detail_exports import export_order_lines
@@ -29,7 +31,7 @@ from models.recommenders import BlendRecommender, BuyAgainRecommender, Popularit
 from training.promotion import PromotionDecision, decide
 
 if TYPE_CHECKING:
-    from training.tracking import Tracker  # imports mlflow: paid only by a caller that trains
+    from features.model_registry import ModelRegistry
 
 StageCallback = Callable[[str], None]
 PRIMARY_METRIC = "precision_at_10"
@@ -118,7 +120,7 @@ def _digest(events: pl.DataFrame) -> str:
 def run_recommender(
     spec: RecommenderSpec,
     engine: Engine,
-    tracker: Tracker,
+    registry: ModelRegistry,
     training_sets_dir: Path,
     on_stage: StageCallback | None = None,
 ) -> RecommenderRunResult:
@@ -145,11 +147,10 @@ def run_recommender(
     }
 
     stage("champion comparison on the same holdout")
-    champion_version = tracker.champion_version(spec.model_name)
+    champion_version = registry.champion_version(spec.model_name)
     champion_metric = None
     if champion_version is not None:
-        run_id = tracker.client.get_model_version(spec.model_name, champion_version).run_id
-        champion_spec = RecommenderSpec.from_params(dict(tracker.client.get_run(str(run_id)).data.params))
+        champion_spec = RecommenderSpec.from_params(registry.version(spec.model_name, champion_version).params)
         champion_metric = _precision(champion_spec.candidate().fit(history_stats), relevant, spec.k)[PRIMARY_METRIC]
     decision = decide(
         metric=PRIMARY_METRIC,
@@ -160,30 +161,27 @@ def run_recommender(
 
     stage("refit on every purchase, log and register")
     final = spec.candidate().fit(UserItemStats.from_events(events, spec.half_life_days))
-    logged = tracker.log_recommender_run(
+    logged = registry.log_recommender_run(
         model_name=spec.model_name,
         recommender=final,
         k=spec.k,
         example_users=sorted(relevant)[:5],
+        requirements=[f"implicit=={implicit.__version__}", f"scikit-learn=={sklearn.__version__}"],
         params=spec.params()
-        | {
-            "data_digest": digest,
-            "history_purchases": history.height,
-            "holdout_users": len(relevant),
-            "data_timestamp": _newest(events).isoformat(timespec="seconds"),
-            "champion_version": champion_version or "",
-        },
-        metrics={f"holdout_{name}": value for name, value in metrics.items()}
-        | {
+        | {"data_digest": digest, "history_purchases": history.height, "holdout_users": len(relevant)},
+        holdout_metrics=metrics,
+        other_metrics={
             f"baseline_{name}_{metric}": value
             for name, figures in baselines.items()
             for metric, value in figures.items()
             if metric != "users"
-        }
-        | ({f"champion_holdout_{PRIMARY_METRIC}": champion_metric} if champion_metric is not None else {}),
-        tags={"data_snapshot": str(snapshot_file), "promotion": decision.reason},
+        },
+        champion=None if champion_metric is None else (str(champion_version), PRIMARY_METRIC, champion_metric),
+        data_snapshot=snapshot_file,
+        data_timestamp=_newest(events),
+        promotion_reason=decision.reason,
     )
-    tracker.record_verdict(spec.model_name, logged.version, decision)
+    registry.record_verdict(spec.model_name, logged.version, promote=decision.promote, reason=decision.reason)
     return RecommenderRunResult(
         model_name=spec.model_name,
         version=logged.version,

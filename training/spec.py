@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from crm_core.exports import CrmExport
+from features.model_registry.vocabulary import FEATURE_SERVICE_PARAM
 from models.graduated import SCORER_FACTORIES, DataMinimums
 from models.scorers import Scorer
 from training.split import TimeSplit
@@ -42,7 +43,7 @@ class TrainingSpec:
         """What MLflow records about the spec itself."""
         return {
             "model_name": self.model_name,
-            "feature_service": self.feature_service,
+            FEATURE_SERVICE_PARAM: self.feature_service,
             "label": getattr(self.build_labels, "__name__", repr(self.build_labels)),
             "horizon_days": self.split.horizon_days,
             "primary_metric": self.primary_metric,

@@ -142,5 +142,5 @@ MODEL_SEAL_PURPOSE = "model seal"
 
 
 def model_seal_key() -> bytes:
-    """The key registered models and the champion alias are sealed with (see models.artifacts)."""
+    """The key registered models and the champion alias are sealed with (see features.model_registry.seals)."""
     return active().derived_key(MODEL_SEAL_PURPOSE)

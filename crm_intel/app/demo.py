@@ -122,8 +122,8 @@ def quickstart(ctx: AppContext, *, contacts: int, seed: int, activity_scale: flo
 def optional_step(timer: StageTimer, name: str, step: Callable[[], str]) -> str:
     """A quickstart stage that may have nothing to do on this CRM (too few deals or orders):
     its reason is reported in the summary instead of failing the whole run."""
+    from features.model_registry import NoChampionError
     from models.graduated import InsufficientDataError
-    from serving.champion import NoChampionError
     from training.readiness import NotReadyError
     from training.recommendation_pipeline import NoPurchasesError
     from training.split import NotEnoughHistoryError

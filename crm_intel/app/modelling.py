@@ -14,10 +14,10 @@ from crm_intel.context import AppContext
 # The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
 # imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
 if TYPE_CHECKING:
+    from features.model_registry import Rollback
     from models.drift import FeatureDrift
     from training.pipeline import RunResult
     from training.recommendation_pipeline import RecommenderRunResult
-    from training.tracking import Rollback
 
 
 def train(
@@ -42,16 +42,12 @@ def train_recommender(
 
 def promote(ctx: AppContext, model_name: str, version: str, *, force: bool = False) -> Rollback:
     """Make `version` champion by hand; PromotionRefusedError where its own run lost."""
-    from training.tracking import Tracker
-
-    return Tracker(ctx.training).promote(model_name, version, force=force)
+    return ctx.registry.promote(model_name, version, force=force)
 
 
 def roll_back(ctx: AppContext, model_name: str) -> Rollback:
     """Give the champion back to the previous one; NothingToRollBackError if there is none."""
-    from training.tracking import Tracker
-
-    return Tracker(ctx.training).rollback(model_name)
+    return ctx.registry.rollback(model_name)
 
 
 @dataclass(frozen=True)
@@ -65,22 +61,24 @@ class ModelStatus:
 
 
 def model_status(ctx: AppContext) -> list[ModelStatus]:
+    from features.model_registry.records import UnknownRegisteredModelError
     from training.drift_report import champion_drift
-    from training.tracking import Tracker
 
-    tracker = Tracker(ctx.training)
+    registry = ctx.registry
     out = []
     for name in (entry.name for entry in ctx.catalogue.scorers()):
-        versions = tracker.client.search_model_versions(f"name='{name}'")
-        latest = max(versions, key=lambda v: int(v.version), default=None)
+        try:
+            latest = registry.versions(name)[0]
+        except (UnknownRegisteredModelError, IndexError):
+            latest = None
         out.append(
             ModelStatus(
                 model_name=name,
-                champion=tracker.champion_version(name),
-                history=tracker.champion_history(name),
-                latest=None if latest is None else str(latest.version),
-                latest_verdict="" if latest is None else str(latest.tags.get("reason", "")),
-                drift=champion_drift(tracker, name, ctx.features.snapshot_path),
+                champion=registry.champion_version(name),
+                history=registry.champion_history(name),
+                latest=None if latest is None else latest.version,
+                latest_verdict="" if latest is None else latest.verdict,
+                drift=champion_drift(registry, name, ctx.features.snapshot_path),
             )
         )
     return out

@@ -53,8 +53,8 @@ def purge_pending_erasures(ctx: AppContext) -> ErasurePurge:
     """Remove every erased person not yet purged from the feature side, the training sets and
     the registered recommenders; marks them done after."""
     from features.erasure import forget_contacts
+    from features.model_registry.erasure import forget_in_recommenders
     from training.erasure import purge_training_sets
-    from training.registry_erasure import forget_in_recommenders
 
     session_factory = make_session_factory(ctx.engine)
     with UnitOfWork(session_factory) as uow:
@@ -67,7 +67,7 @@ def purge_pending_erasures(ctx: AppContext) -> ErasurePurge:
         online_rows_removed=features.online_rows_removed,
         training_rows_removed=purge_training_sets(ctx.training.training_sets_dir, pending),
         recommender_versions_rewritten=forget_in_recommenders(
-            ctx.training, pending, [entry.name for entry in ctx.catalogue.recommenders()]
+            ctx.registry, pending, [entry.name for entry in ctx.catalogue.recommenders()]
         ).versions_rewritten,
     )
     with UnitOfWork(session_factory) as uow:

@@ -28,7 +28,7 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
     from serving.champion import load_champion
 
     population = ctx.catalogue.get(model_name).population_expr()
-    champion = load_champion(ctx.serving.tracking_uri, model_name)
+    champion = load_champion(ctx.registry, model_name)
     snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names, population)
     with row_progress() as progress:
         task = progress.add_task(f"scoring {model_name} v{champion.version}", total=snapshot.height)
@@ -48,9 +48,8 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
 
 def log_drift(ctx: AppContext, model_name: str) -> None:
     from training.drift_report import log_champion_drift
-    from training.tracking import Tracker
 
-    drift = log_champion_drift(Tracker(ctx.training), model_name, ctx.features.snapshot_path)
+    drift = log_champion_drift(ctx.registry, model_name, ctx.features.snapshot_path)
     if drift:
         worst = drift[0]
         console.print(f"  - drift logged to MLflow: largest PSI {worst.psi:.3f} ({worst.feature}, {worst.verdict})")
@@ -61,7 +60,7 @@ def shadow_score(ctx: AppContext, model_name: str) -> BatchResult | None:
     from serving.batch import latest_snapshot, score_all
     from serving.champion import load_challenger
 
-    challenger = load_challenger(ctx.serving.tracking_uri, model_name)
+    challenger = load_challenger(ctx.registry, model_name)
     if challenger is None:
         return None
     population = ctx.catalogue.get(model_name).population_expr()
@@ -88,7 +87,7 @@ def recommend(ctx: AppContext, model_name: str) -> tuple[RecommendBatchResult, s
     """Every contact's list from the champion recommender; raises NoChampionError if none."""
     from serving.recommend import load_recommender, recommend_all
 
-    champion = load_recommender(ctx.serving.tracking_uri, ctx.catalogue.get(model_name).name)
+    champion = load_recommender(ctx.registry, ctx.catalogue.get(model_name).name)
     with row_progress() as progress:
         task = progress.add_task(f"recommending with v{champion.version}", total=contact_count(ctx.engine))
         result = recommend_all(

@@ -314,11 +314,10 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind; loopback unless you mean it")] = "127.0.0.1",
 ) -> None:
     """Serve the CRM API and prediction endpoints on one BentoML server."""
-    from serving.champion import prepare_registry
 
     ctx = context()
     _ = ctx.engine  # migrate the CRM and the registry before workers start, not in each at once
-    prepare_registry(ctx.serving.tracking_uri)
+    ctx.registry.prepare()
     base = f"http://{host}:{port}"
     console.print(
         f"serving on {base}\n  web app:     {base}/app/  (sign in with a login from demo_logins.json)\n"

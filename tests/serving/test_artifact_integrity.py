@@ -14,10 +14,12 @@ from mlflow import MlflowClient
 
 from crm_core.protection.keyring import model_seal_key
 from crm_intel.context import AppContext
-from models.artifacts import SEAL_TAG, ArtifactIntegrityError, artifact_seal, directory_digest
+from features.model_registry import ArtifactIntegrityError
+from features.model_registry.seals import artifact_seal, directory_digest
+from features.model_registry.vocabulary import ARTIFACT_SEAL_TAG, CHAMPION_ALIAS
+from models.calibration import CalibratedModel
 from serving.champion import load_champion
 from training.pipeline import RunResult
-from training.tracking import Tracker
 
 
 def test_the_digest_changes_with_any_edit_rename_addition_or_removal(tmp_path: Path) -> None:
@@ -71,42 +73,42 @@ def test_a_tampered_champion_is_refused_before_it_is_unpickled(
     trained_crm: tuple[AppContext, RunResult], tmp_path: Path
 ) -> None:
     ctx, trained = trained_crm
-    client = Tracker(ctx.training).client
-    recorded = client.get_model_version("churn", trained.version).tags[SEAL_TAG]
+    client = ctx.registry.client
+    recorded = client.get_model_version("churn", trained.version).tags[ARTIFACT_SEAL_TAG]
     stored = _artifact_dir(client, "churn", trained.version)
     expected = artifact_seal(model_seal_key(), "churn", trained.version, directory_digest(stored))
     assert recorded == expected, "sealed over the digest of what was stored"
-    assert load_champion(ctx.serving.tracking_uri, "churn").version == trained.version
+    assert load_champion(ctx.registry, "churn").version == trained.version
 
     marker = tmp_path / "marker"
     pickled = next(stored.rglob("python_model.pkl"))
     with _replaced(pickled, pickle.dumps(_WritesAMarker(str(marker)))):
         with pytest.raises(ArtifactIntegrityError, match=rf"churn v{trained.version}: its files .* do not match"):
-            load_champion(ctx.serving.tracking_uri, "churn")
+            load_champion(ctx.registry, "churn")
         # The attacker re-seals with what the registry could tell them: the new files' sha256.
-        client.set_model_version_tag("churn", trained.version, SEAL_TAG, directory_digest(stored))
+        client.set_model_version_tag("churn", trained.version, ARTIFACT_SEAL_TAG, directory_digest(stored))
         try:
             with pytest.raises(ArtifactIntegrityError, match="do not match the seal"):
-                load_champion(ctx.serving.tracking_uri, "churn")
+                load_champion(ctx.registry, "churn")
         finally:
-            client.set_model_version_tag("churn", trained.version, SEAL_TAG, recorded)
+            client.set_model_version_tag("churn", trained.version, ARTIFACT_SEAL_TAG, recorded)
         with pytest.raises(ArtifactIntegrityError):
-            Tracker(ctx.training).load_version("churn", trained.version)
+            ctx.registry.load("churn", trained.version, CalibratedModel)
     assert not marker.exists(), "the replaced pickle was never loaded"
-    assert load_champion(ctx.serving.tracking_uri, "churn").version == trained.version, "restored files load again"
+    assert load_champion(ctx.registry, "churn").version == trained.version, "restored files load again"
 
 
 @pytest.mark.slow
 def test_a_version_registered_without_a_seal_is_refused(trained_crm: tuple[AppContext, RunResult]) -> None:
     ctx, trained = trained_crm
-    client = Tracker(ctx.training).client
-    recorded = client.get_model_version("churn", trained.version).tags[SEAL_TAG]
-    client.delete_model_version_tag("churn", trained.version, SEAL_TAG)
+    client = ctx.registry.client
+    recorded = client.get_model_version("churn", trained.version).tags[ARTIFACT_SEAL_TAG]
+    client.delete_model_version_tag("churn", trained.version, ARTIFACT_SEAL_TAG)
     try:
         with pytest.raises(ArtifactIntegrityError, match="carries no keyed seal"):
-            load_champion(ctx.serving.tracking_uri, "churn")
+            load_champion(ctx.registry, "churn")
     finally:
-        client.set_model_version_tag("churn", trained.version, SEAL_TAG, recorded)
+        client.set_model_version_tag("churn", trained.version, ARTIFACT_SEAL_TAG, recorded)
 
 
 @pytest.mark.slow
@@ -116,19 +118,19 @@ def test_a_version_registered_and_made_champion_outside_the_product_is_refused(
     """The takeover chain: a new version registered straight in the registry (as MLflow's UI or
     its artifact proxy allowed), given a copied seal, and made champion."""
     ctx, trained = trained_crm
-    client = Tracker(ctx.training).client
+    client = ctx.registry.client
     source = client.get_model_version("churn", trained.version)
     planted = client.create_model_version("churn", source.source, run_id=source.run_id)
     try:
-        copied = client.get_model_version("churn", trained.version).tags[SEAL_TAG]
-        client.set_model_version_tag("churn", planted.version, SEAL_TAG, copied)
-        client.set_registered_model_alias("churn", "champion", planted.version)
+        copied = client.get_model_version("churn", trained.version).tags[ARTIFACT_SEAL_TAG]
+        client.set_model_version_tag("churn", planted.version, ARTIFACT_SEAL_TAG, copied)
+        client.set_registered_model_alias("churn", CHAMPION_ALIAS, planted.version)
         with pytest.raises(ArtifactIntegrityError, match="moved outside crm-intel"):
-            load_champion(ctx.serving.tracking_uri, "churn")
-        client.delete_registered_model_alias("churn", "champion")
+            load_champion(ctx.registry, "churn")
+        client.delete_registered_model_alias("churn", CHAMPION_ALIAS)
         with pytest.raises(ArtifactIntegrityError, match="alias was removed outside crm-intel"):
-            load_champion(ctx.serving.tracking_uri, "churn")
+            load_champion(ctx.registry, "churn")
     finally:
-        client.set_registered_model_alias("churn", "champion", trained.version)
+        client.set_registered_model_alias("churn", CHAMPION_ALIAS, trained.version)
         client.delete_model_version("churn", planted.version)
-    assert load_champion(ctx.serving.tracking_uri, "churn").version == trained.version
+    assert load_champion(ctx.registry, "churn").version == trained.version

@@ -10,9 +10,10 @@ from crm_core.backup import copy_sqlite, sqlite_path
 from crm_core.db import make_engine
 from crm_core.entities import Prediction, ShadowPrediction, WriteBackRun
 from crm_intel.context import AppContext
+from features.model_registry import ModelRegistry, NoChampionError
 from features.schema import describe
 from serving.batch import latest_snapshot, score_all
-from serving.champion import NoChampionError, load_champion
+from serving.champion import load_champion
 from training.pipeline import RunResult
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def test_batch_scores_every_contact_once_stamped_with_the_champion(trained_crm: tuple[AppContext, RunResult]) -> None:
     ctx, trained = trained_crm
-    champion = load_champion(ctx.serving.tracking_uri, "churn")
+    champion = load_champion(ctx.registry, "churn")
     assert (champion.version, champion.run_id) == (trained.version, trained.run_id)
     snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names)
     first = score_all(ctx.engine, champion, snapshot, batch_size=700)
@@ -47,7 +48,7 @@ def test_batch_scores_every_contact_once_stamped_with_the_champion(trained_crm: 
 
 def test_missing_champion_says_to_train_first(tmp_path: Path) -> None:
     with pytest.raises(NoChampionError, match=r"train one first \(`crm-intel train churn`"):
-        load_champion(f"sqlite:///{tmp_path / 'mlflow.db'}", "churn")
+        load_champion(ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}"), "churn")
 
 
 class _InterruptedError(Exception):
@@ -63,7 +64,7 @@ def test_an_interrupted_batch_resumes_after_its_last_committed_chunk(
     copy = tmp_path / "crm.db"
     copy_sqlite(sqlite_path(ctx.core.resolved_database_url()), copy)  # the shared CRM stays untouched
     engine = make_engine(f"sqlite:///{copy}")
-    champion = load_champion(ctx.serving.tracking_uri, "churn")
+    champion = load_champion(ctx.registry, "churn")
     snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names)
     with Session(engine) as session:
         already = session.scalar(select(func.count()).select_from(Prediction))

@@ -7,7 +7,6 @@ from crm_intel.context import AppContext
 from serving.champion import ChampionCache, load_champion
 from training.jobs import train
 from training.pipeline import RunResult
-from training.tracking import Tracker
 
 pytestmark = pytest.mark.slow
 
@@ -24,15 +23,15 @@ class ManualClock:
 
 def test_a_promotion_reaches_the_cache_after_the_refresh_interval(trained_crm: tuple[AppContext, RunResult]) -> None:
     ctx, trained = trained_crm
-    tracker = Tracker(ctx.training)
+    registry = ctx.registry
     clock = ManualClock()
-    cache = ChampionCache(ctx.serving.tracking_uri, load_champion, refresh_seconds=30, clock=clock)
+    cache = ChampionCache(registry, load_champion, refresh_seconds=30, clock=clock)
     original = cache.get("churn")
-    assert original.version == tracker.champion_version("churn")
+    assert original.version == registry.champion_version("churn")
     assert cache.get("churn") is original, "loaded once, then kept"
 
     challenger = train("churn", export_crm(ctx.engine), ctx.features, ctx.training)
-    tracker.set_champion("churn", challenger.version)
+    registry.promote("churn", challenger.version, force=True)
     try:
         clock.now = 29
         assert cache.get("churn").version == original.version, "no registry call inside the interval"
@@ -42,5 +41,5 @@ def test_a_promotion_reaches_the_cache_after_the_refresh_interval(trained_crm: t
         clock.now = 62
         assert cache.get("churn") is promoted, "an unchanged alias keeps the loaded model"
     finally:
-        tracker.set_champion("churn", original.version)
+        registry.promote("churn", original.version, force=True)
     assert trained.version == original.version

@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from mlflow import MlflowClient
 from sqlalchemy import Engine, update
 
 from crm_core.auth.policy import Role
@@ -28,11 +27,13 @@ from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
 from crm_intel.context import AppContext
 from crm_intel.model_job_handlers import model_handlers
+from features.model_registry import PromotionRefusedError
+from features.model_registry.vocabulary import CHAMPION_HOLDOUT_PREFIX, REASON_TAG
 from serving.model_desk import ModelDesk
 from serving.web_models import create_pages
 from tests.support.queues import drain
+from training.jobs import registry_for
 from training.settings import TrainingSettings
-from training.tracking import PromotionRefusedError, Tracker
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +90,7 @@ def desk(generated_crm: AppContext, field_keys: FieldKeyring, tmp_path_factory: 
     context = replace(generated_crm, training=training)
     worker = JobQueue.from_settings(settings, JobRunner(session_factory, registry_home, model_handlers(context)))
     host = FastAPI()
-    host.mount(WEB_PREFIX, create_pages(ModelDesk(training.tracking_uri), session_factory, settings))
+    host.mount(WEB_PREFIX, create_pages(ModelDesk(registry_for(training)), session_factory, settings))
     return Desk(host, training, worker, generated_crm.engine)
 
 
@@ -126,33 +127,33 @@ def test_model_page_draws_holdout_charts_and_sets_champion_beside_challenger(des
 
 def test_promote_and_rollback_run_as_operator_jobs_and_move_the_alias(desk: Desk) -> None:
     scientist = desk.client(Role.DATA_SCIENTIST)
-    tracker = Tracker(desk.training)
+    registry = registry_for(desk.training)
     token = CSRF.search(scientist.get(f"{WEB_PREFIX}/models/churn").text)
     assert token is not None
     output = _run_job(desk, scientist, "/models/churn/promote", {"csrf": token.group(1), "version": "2"})
     assert "champion moved from v1 to v2" in output
-    assert tracker.champion_version("churn") == "2"
+    assert registry.champion_version("churn") == "2"
     page = scientist.get(f"{WEB_PREFIX}/models/churn").text
     assert "Champion v2" in page and "promoted by hand" in page
 
     output = _run_job(desk, scientist, "/models/churn/rollback", {"csrf": token.group(1)})
-    assert "from v2 to v1" in output and tracker.champion_version("churn") == "1"
+    assert "from v2 to v1" in output and registry.champion_version("churn") == "1"
 
 
 def test_hand_promotion_is_refused_where_the_version_lost_on_the_same_holdout(desk: Desk) -> None:
-    tracker = Tracker(desk.training)
-    assert tracker.champion_version("churn") == "1"
-    client = MlflowClient(desk.training.tracking_uri)
-    run_id = str(client.get_model_version("churn", "2").run_id)
-    own = client.get_run(run_id).data.metrics["holdout_roc_auc"]
-    client.log_metric(run_id, "champion_holdout_roc_auc", own + 0.05)  # as if v1 had beaten it
+    registry = registry_for(desk.training)
+    assert registry.champion_version("churn") == "1"
+    challenger = registry.version("churn", "2")
+    own = challenger.holdout["roc_auc"]
+    # As if v1 had beaten it on v2's holdout: the figure a run records when it meets a champion.
+    registry.client.log_metric(challenger.run_id, f"{CHAMPION_HOLDOUT_PREFIX}roc_auc", own + 0.05)
     with pytest.raises(PromotionRefusedError, match="promote with force"):
-        tracker.promote("churn", "2")
+        registry.promote("churn", "2")
     with pytest.raises(PromotionRefusedError, match="already the champion"):
-        tracker.promote("churn", "1")
-    done = tracker.promote("churn", "2", force=True)
+        registry.promote("churn", "1")
+    done = registry.promote("churn", "2", force=True)
     assert (done.from_version, done.to_version) == ("1", "2")
-    tracker.rollback("churn")
+    registry.rollback("churn")
 
 
 def test_model_pages_are_for_data_scientists_and_escape_registry_text(desk: Desk) -> None:
@@ -162,7 +163,7 @@ def test_model_pages_are_for_data_scientists_and_escape_registry_text(desk: Desk
     assert token is not None
     assert rep.post(f"{WEB_PREFIX}/models/churn/rollback", data={"csrf": token.group(1)}).status_code == 403
 
-    Tracker(desk.training).tag_version("churn", "1", {"reason": PAYLOAD})
+    registry_for(desk.training).client.set_model_version_tag("churn", "1", REASON_TAG, PAYLOAD)  # a registry writer
     page = desk.client(Role.DATA_SCIENTIST).get(f"{WEB_PREFIX}/models/churn").text
     assert PAYLOAD not in page and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page
 
@@ -195,7 +196,7 @@ def test_a_model_has_one_job_at_a_time_and_a_refusal_is_told(desk: Desk) -> None
     assert desk.work() == 1
     assert scientist.get(f"{WEB_PREFIX}/models/jobs/{job_id}").json()["message"] == "withdrawn"
 
-    champion = Tracker(desk.training).champion_version("churn")
+    champion = registry_for(desk.training).champion_version("churn")
     refused = scientist.post(
         f"{WEB_PREFIX}/models/churn/promote", data={"csrf": token.group(1), "version": str(champion)}
     )
@@ -204,4 +205,4 @@ def test_a_model_has_one_job_at_a_time_and_a_refusal_is_told(desk: Desk) -> None
     told = scientist.get(f"{WEB_PREFIX}/models/jobs/{refused.headers['location'].rsplit('job=', 1)[1]}").json()
     assert told["status"] == "failed" and "already the champion" in told["message"]
     assert "Traceback" not in told["output"] + told["message"]
-    assert Tracker(desk.training).champion_version("churn") == champion
+    assert registry_for(desk.training).champion_version("churn") == champion

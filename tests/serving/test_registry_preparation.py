@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serving.champion import prepare_registry
+from features.model_registry import ModelRegistry
 
-# What a starting worker does to the registry: open both stores (prepare_registry opens them).
-OPEN_REGISTRY = "import sys; from serving.champion import prepare_registry; prepare_registry(sys.argv[1])"
+# What a starting worker does to the registry: open both stores (`ModelRegistry.prepare` opens them).
+OPEN_REGISTRY = "import sys; from features.model_registry import ModelRegistry; ModelRegistry(sys.argv[1]).prepare()"
 
 
 def _tables(database: Path) -> set[str]:
@@ -21,7 +21,7 @@ def _tables(database: Path) -> set[str]:
 def test_a_prepared_registry_is_opened_by_two_workers_at_once_without_migrating(tmp_path: Path) -> None:
     database = tmp_path / "mlflow.db"
     uri = f"sqlite:///{database}"
-    prepare_registry(uri)
+    ModelRegistry(uri).prepare()
     tables = _tables(database)
     assert {"experiments", "runs", "registered_models", "model_versions", "alembic_version"} <= tables
     with sqlite3.connect(database) as connection:
@@ -37,5 +37,5 @@ def test_a_prepared_registry_is_opened_by_two_workers_at_once_without_migrating(
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == head
 
-    prepare_registry(uri)  # a second start finds it current and changes nothing
+    ModelRegistry(uri).prepare()  # a second start finds it current and changes nothing
     assert _tables(database) == tables

@@ -26,7 +26,7 @@ def test_the_losing_challenger_is_scored_in_the_shadows(trained_crm: tuple[AppCo
     ctx, champion = trained_crm
     challenger_run = train("churn", export_crm(ctx.engine), ctx.features, ctx.training)  # a tie: not promoted
     assert not challenger_run.decision.promote
-    challenger = load_challenger(ctx.serving.tracking_uri, "churn")
+    challenger = load_challenger(ctx.registry, "churn")
     assert challenger is not None and challenger.version == challenger_run.version != champion.version
 
     snapshot = latest_snapshot(ctx.features.snapshot_path, challenger.feature_names)

@@ -24,7 +24,6 @@ from training.labels import LABEL
 from training.pipeline import TrainingContext, build_training_set
 from training.specs import spec_for
 from training.split import SplitPlan
-from training.tracking import Tracker
 
 CHURN = spec_for(Catalogue(BUILT_IN).get("churn"))
 
@@ -41,7 +40,7 @@ def test_events_after_as_of_change_no_training_row(tmp_path: Path, field_keys: F
             export=export_crm(ctx.engine),
             store=open_store(ctx.features),
             snapshot_dates=available_snapshot_dates(ctx.features.snapshot_path),
-            tracker=Tracker(ctx.training),
+            registry=ctx.registry,
             training_sets_dir=ctx.training.training_sets_dir,
         )
         return build_training_set(CHURN, context)

@@ -8,26 +8,22 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from mlflow import MlflowClient
 
 from crm_core.exports import export_crm
 from crm_intel.context import AppContext
 from features.catalogue import BUILT_IN, Catalogue
+from features.model_registry import NothingToRollBackError
+from features.model_registry.vocabulary import CHAMPION_ALIAS
 from models.graduated import DataMinimums
 from models.scorers import Contributions, logit
 from training.jobs import train
 from training.pipeline import RunResult, TrainingContext, run
 from training.readiness import NotReadyError, assess
 from training.specs import spec_for
-from training.tracking import NothingToRollBackError, Tracker
 
 CHURN = spec_for(Catalogue(BUILT_IN).get("churn"))
 
 pytestmark = pytest.mark.slow
-
-
-def client_for(ctx: AppContext) -> MlflowClient:
-    return MlflowClient(tracking_uri=ctx.training.tracking_uri, registry_uri=ctx.training.tracking_uri)
 
 
 def context_for(ctx: AppContext) -> TrainingContext:
@@ -38,7 +34,7 @@ def context_for(ctx: AppContext) -> TrainingContext:
         export=export_crm(ctx.engine),
         store=open_store(ctx.features),
         snapshot_dates=available_snapshot_dates(ctx.features.snapshot_path),
-        tracker=Tracker(ctx.training),
+        registry=ctx.registry,
         training_sets_dir=ctx.training.training_sets_dir,
     )
 
@@ -78,19 +74,20 @@ def test_model_learns_the_generators_signal(trained_crm: tuple[AppContext, RunRe
 
 def test_first_model_is_champion_and_run_is_fully_logged(trained_crm: tuple[AppContext, RunResult]) -> None:
     ctx, result = trained_crm
-    client = client_for(ctx)
-    assert str(client.get_model_version_by_alias("churn", "champion").version) == result.version
-    run_data = client.get_run(result.run_id).data
-    assert run_data.params["data_digest"] == result.data_digest
-    assert run_data.params["feature_service"] == "churn_v1"
-    assert run_data.metrics["holdout_roc_auc"] == pytest.approx(result.metrics["roc_auc"])
-    snapshot = run_data.tags["data_snapshot"]
+    client = ctx.registry.client
+    assert str(client.get_model_version_by_alias("churn", CHAMPION_ALIAS).version) == result.version
+    version = ctx.registry.version("churn", result.version)
+    assert version.is_champion and version.run_id == result.run_id
+    assert version.params["data_digest"] == result.data_digest
+    assert version.params["feature_service"] == "churn_v1"
+    assert version.holdout["roc_auc"] == pytest.approx(result.metrics["roc_auc"])
+    snapshot = version.data_snapshot
+    assert snapshot is not None
     assert (
-        snapshot.startswith(str(ctx.training.training_sets_dir))
+        snapshot.is_relative_to(ctx.training.training_sets_dir)
         and pl.read_parquet(snapshot).height == result.train_rows + result.holdout_rows
     )
-    version = client.get_model_version("churn", result.version)
-    assert version.tags["promoted"] == "true"
+    assert version.promoted and version.verdict == result.decision.reason
     artifact_dir = ctx.training.artifact_root
     assert any(artifact_dir.rglob("MLmodel")), "model artifacts live under the data home"
 
@@ -101,7 +98,7 @@ def test_retraining_is_reproducible_and_a_tie_is_not_promoted(trained_crm: tuple
     assert again.data_digest == first.data_digest
     assert again.metrics == first.metrics
     assert not again.decision.promote
-    assert str(client_for(ctx).get_model_version_by_alias("churn", "champion").version) == first.version
+    assert ctx.registry.champion_version("churn") == first.version
 
 
 def test_promotion_gate_refuses_a_worse_challenger(trained_crm: tuple[AppContext, RunResult]) -> None:
@@ -112,30 +109,31 @@ def test_promotion_gate_refuses_a_worse_challenger(trained_crm: tuple[AppContext
     assert challenger.champion_metric == pytest.approx(champion.metrics["roc_auc"])
     assert not challenger.decision.promote
     assert "does not beat champion" in challenger.decision.reason
-    client = client_for(ctx)
-    assert str(client.get_model_version_by_alias("churn", "champion").version) == champion.version
-    assert client.get_model_version("churn", challenger.version).tags["promoted"] == "false"
+    assert ctx.registry.champion_version("churn") == champion.version
+    assert ctx.registry.version("churn", challenger.version).lost_the_gate
+    assert ctx.registry.challenger("churn") == ctx.registry.version("churn", challenger.version)
 
 
 def test_rollback_restores_the_previous_champion_and_walks_back_no_further(
     trained_crm: tuple[AppContext, RunResult],
 ) -> None:
     ctx, first = trained_crm
-    tracker = Tracker(ctx.training)
+    registry = ctx.registry
     # A spec that promotes on a tie: the retrain becomes champion, then is rolled back.
     promoted = run(replace(CHURN, min_improvement=-1.0), context_for(ctx))
     assert promoted.decision.promote and promoted.version != first.version
-    assert tracker.champion_version("churn") == promoted.version
-    assert tracker.champion_history("churn")[-2:] == [first.version, promoted.version]
+    assert registry.champion_version("churn") == promoted.version
+    assert registry.champion_history("churn")[-2:] == [first.version, promoted.version]
 
-    undone = tracker.rollback("churn")
+    undone = registry.rollback("churn")
     assert (undone.from_version, undone.to_version) == (promoted.version, first.version)
-    assert tracker.champion_version("churn") == first.version
-    assert client_for(ctx).get_model_version("churn", promoted.version).tags["rolled_back"] == "true"
-    if first.version not in tracker.champion_history("churn")[:-1]:
-        with pytest.raises(NothingToRollBackError, match="no champion of 'churn' is recorded before"):
-            tracker.rollback("churn")
-        assert tracker.champion_version("churn") == first.version
+    assert registry.champion_version("churn") == first.version
+    rolled_back = registry.version("churn", promoted.version)
+    assert rolled_back.rolled_back and rolled_back.verdict == f"rolled back to v{first.version}"
+    assert registry.challenger("churn") is None, "a rolled-back version is nobody's challenger"
+    with pytest.raises(NothingToRollBackError, match="no champion of 'churn' is recorded before"):
+        registry.rollback("churn")
+    assert registry.champion_version("churn") == first.version
 
 
 def test_drift_compares_the_champions_training_set_with_the_newest_population(
@@ -145,33 +143,31 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     from training.drift_report import champion_drift, log_champion_drift
 
     ctx, _ = trained_crm
-    drift = champion_drift(Tracker(ctx.training), "churn", ctx.features.snapshot_path)
+    drift = champion_drift(ctx.registry, "churn", ctx.features.snapshot_path)
     assert drift is not None and {d.feature for d in drift} == set(FEATURE_NAMES)
     assert all(d.psi >= 0 for d in drift)
     assert [d.psi for d in drift] == sorted((d.psi for d in drift), reverse=True)
     # Tenure grows between the training snapshots and the newest one: it must show some shift.
     assert next(d for d in drift if d.feature == "tenure_days").psi > 0.01
-    assert champion_drift(Tracker(ctx.training), "no-such-model", ctx.features.snapshot_path) is None
+    assert champion_drift(ctx.registry, "no-such-model", ctx.features.snapshot_path) is None
 
-    logged = log_champion_drift(Tracker(ctx.training), "churn", ctx.features.snapshot_path)
+    logged = log_champion_drift(ctx.registry, "churn", ctx.features.snapshot_path)
     assert logged == drift
-    champion = client_for(ctx).get_model_version_by_alias("churn", "champion")
-    run_metrics = client_for(ctx).get_run(str(champion.run_id)).data.metrics
-    assert run_metrics["drift_psi_max"] == pytest.approx(drift[0].psi)
-    assert run_metrics["drift_psi_tenure_days"] == pytest.approx(
-        next(d.psi for d in drift if d.feature == "tenure_days")
-    )
+    champion = ctx.registry.verified_champion("churn")
+    assert champion.worst_drift == pytest.approx(drift[0].psi)
+    assert dict(champion.drift) == pytest.approx({d.feature: d.psi for d in drift})
+    assert [psi for _, psi in champion.drift] == sorted((psi for _, psi in champion.drift), reverse=True)
 
 
 def test_below_the_minimums_no_model_is_fitted_and_the_shortfall_is_named(
     trained_crm: tuple[AppContext, RunResult],
 ) -> None:
     ctx, _ = trained_crm
-    versions_before = len(client_for(ctx).search_model_versions("name='churn'"))
+    versions_before = len(ctx.registry.versions("churn"))
     demanding = replace(CHURN, minimums=DataMinimums(min_minority=10**6))
     with pytest.raises(NotReadyError, match=r"insufficient data to train 'churn': training set has \d+ rows"):
         run(demanding, context_for(ctx))
-    assert len(client_for(ctx).search_model_versions("name='churn'")) == versions_before, "nothing registered"
+    assert len(ctx.registry.versions("churn")) == versions_before, "nothing registered"
 
 
 def test_readiness_counts_missing_and_invalid_values() -> None:

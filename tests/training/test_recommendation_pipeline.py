@@ -11,7 +11,6 @@ from crm_core.entities import ProductRecommendation
 from crm_intel.context import AppContext
 from serving.recommend import load_recommender, recommend_all, rows_for
 from training.recommendation_pipeline import RecommenderSpec, purchase_events, run_recommender, time_holdout
-from training.tracking import Tracker
 
 pytestmark = pytest.mark.slow
 SERVICE = Principal.system(Role.MODEL_SERVICE, "tests")
@@ -27,18 +26,18 @@ def test_the_holdout_is_the_newest_purchases_only(generated_crm: AppContext) -> 
 
 def test_recommender_is_registered_gated_and_written_back_once(generated_crm: AppContext) -> None:
     ctx = generated_crm
-    tracker = Tracker(ctx.training)
-    first = run_recommender(RecommenderSpec(), ctx.engine, tracker, ctx.training.training_sets_dir)
-    assert first.decision.promote and tracker.champion_version("recommend") == first.version
+    registry = ctx.registry
+    first = run_recommender(RecommenderSpec(), ctx.engine, registry, ctx.training.training_sets_dir)
+    assert first.decision.promote and registry.champion_version("recommend") == first.version
     assert set(first.baselines) == {"buy_again", "popularity"}
     assert 0.0 < first.metrics["precision_at_10"] <= 1.0 and first.holdout_users > 50
 
-    again = run_recommender(RecommenderSpec(), ctx.engine, tracker, ctx.training.training_sets_dir)
+    again = run_recommender(RecommenderSpec(), ctx.engine, registry, ctx.training.training_sets_dir)
     assert not again.decision.promote, "the same configuration on the same data is a tie"
     assert again.champion_metric == pytest.approx(first.metrics["precision_at_10"])
-    assert tracker.champion_version("recommend") == first.version
+    assert registry.champion_version("recommend") == first.version
 
-    champion = load_recommender(ctx.serving.tracking_uri, "recommend")
+    champion = load_recommender(registry, "recommend")
     assert (champion.version, champion.k) == (first.version, 10)
     sample = rows_for(champion, [1, 2, 3, 10_000_000])
     assert {row.reason for row in sample} <= {"bought_before", "similar_customers", "similar_products", "popular"}

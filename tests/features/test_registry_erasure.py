@@ -12,20 +12,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from mlflow import MlflowClient
 
-from crm_core.protection.keyring import model_seal_key
 from crm_intel.context import AppContext
-from models.artifacts import load_verified
+from features.model_registry.erasure import forget_in_recommenders
+from features.model_registry.vocabulary import ERASURES_APPLIED_TAG
 from models.interactions import USER
-from models.pyfunc import unwrap_recommender
-from models.recommenders import POPULAR
+from models.recommenders import POPULAR, Recommender
 from serving.recommend import load_recommender, rows_for
 from training.erasure import purge_training_sets
+from training.jobs import registry_for
 from training.recommendation_pipeline import RecommenderSpec, purchase_events, run_recommender
-from training.registry_erasure import FORGOTTEN_TAG, forget_in_recommenders
 from training.settings import TrainingSettings
-from training.tracking import Tracker
 
 RECOMMENDER = "recommend"
 
@@ -39,32 +36,29 @@ def _offers(recommender: object, contact_id: int) -> list[tuple[int, str]]:
 
 def test_every_registered_recommender_forgets_an_erased_person(generated_crm: AppContext, tmp_path: Path) -> None:
     training = TrainingSettings(home=tmp_path / "registry")
-    tracker = Tracker(training)
-    first = run_recommender(RecommenderSpec(), generated_crm.engine, tracker, training.training_sets_dir)
-    second = run_recommender(RecommenderSpec(), generated_crm.engine, tracker, training.training_sets_dir)
+    registry = registry_for(training)
+    first = run_recommender(RecommenderSpec(), generated_crm.engine, registry, training.training_sets_dir)
+    second = run_recommender(RecommenderSpec(), generated_crm.engine, registry, training.training_sets_dir)
     assert first.version != second.version
 
-    champion = load_recommender(training.tracking_uri, RECOMMENDER)
+    champion = load_recommender(registry, RECOMMENDER)
     buyers = sorted(set(purchase_events(generated_crm.engine)[USER].to_list()))[:80]
     personal = [user for user in buyers if any(row.reason != POPULAR for row in rows_for(champion, [user]))]
     assert len(personal) >= 2, "the model knows some buyers personally"
     erased, other = personal[0], personal[1]
     other_before = _offers(champion.recommender, other)
 
-    purge = forget_in_recommenders(training, [erased], [RECOMMENDER])
+    purge = forget_in_recommenders(registry, [erased], [RECOMMENDER])
     assert (purge.versions_rewritten, purge.people_forgotten) == (2, 2)
 
-    after = load_recommender(training.tracking_uri, RECOMMENDER)  # refused unless re-sealed
+    after = load_recommender(registry, RECOMMENDER)  # refused unless re-sealed
     assert after.version == champion.version, "the champion stays where it was"
     assert {reason for _, reason in _offers(after.recommender, erased)} == {POPULAR}, "a stranger now"
     assert _offers(after.recommender, other) == other_before, "nobody else's offers change"
-    client = MlflowClient(tracking_uri=training.tracking_uri, registry_uri=training.tracking_uri)
-    older = unwrap_recommender(
-        load_verified(client, training.tracking_uri, RECOMMENDER, second.version, model_seal_key())
-    )
+    older = registry.load(RECOMMENDER, second.version, Recommender)  # type: ignore[type-abstract]
     assert {reason for _, reason in _offers(older, erased)} == {POPULAR}, "every version, not just the champion"
-    assert client.get_model_version(RECOMMENDER, second.version).tags[FORGOTTEN_TAG] == "1"
-    assert forget_in_recommenders(training, [erased], [RECOMMENDER]).versions_rewritten == 0, (
+    assert registry.version(RECOMMENDER, second.version).tags[ERASURES_APPLIED_TAG] == "1"
+    assert forget_in_recommenders(registry, [erased], [RECOMMENDER]).versions_rewritten == 0, (
         "a second pass finds nothing"
     )
 

@@ -17,17 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
-from crm_core.protection.keyring import model_seal_key
-from models.artifacts import load_verified, seal
-from models.pyfunc import RecommenderPyfunc
-from training.settings import TrainingSettings
+from features.model_registry import seals
+from features.model_registry.records import UnknownRegisteredModelError
+from features.model_registry.registry import ModelRegistry
+from features.model_registry.vocabulary import ERASURES_APPLIED_TAG
+from features.model_registry.wrappers import RecommenderPyfunc, legacy_class_paths
 
-FORGOTTEN_TAG = "erasures_applied"
 # The files of a saved pyfunc that carry people: the pickled recommender and the input example.
 PERSONAL_FILES = ("python_model.pkl", "input_example.json", "serving_input_example.json")
 
@@ -39,23 +36,20 @@ class RegistryPurge:
 
 
 def forget_in_recommenders(
-    settings: TrainingSettings, contact_ids: Collection[int], model_names: Collection[str]
+    registry: ModelRegistry, contact_ids: Collection[int], model_names: Collection[str]
 ) -> RegistryPurge:
     """Rewrite every registered version of the recommenders `model_names` without these people."""
-    if not contact_ids:
-        return RegistryPurge(0, 0)
-    uri = settings.tracking_uri
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+    if not contact_ids or not registry.exists():
         return RegistryPurge(0, 0)  # no registry yet: nothing registered to forget in (and none created)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     rewritten = forgotten = 0
     for model_name in model_names:
         try:
-            versions = client.search_model_versions(f"name = '{model_name}'")
-        except MlflowException:
+            numbers = sorted(record.number for record in registry.versions(model_name))
+        except UnknownRegisteredModelError:
             continue
-        for version in sorted(versions, key=lambda found: int(found.version)):
-            known = _rewrite_without(client, uri, model_name, version, set(contact_ids))
+        for number in numbers:
+            version = registry.client.get_model_version(model_name, str(number))
+            known = _rewrite_without(registry, model_name, version, set(contact_ids))
             if known is not None:
                 rewritten += 1
                 forgotten += known
@@ -72,10 +66,13 @@ def _logged_model_id(version: Any) -> str:
     return source.removeprefix("models:/")
 
 
-def _rewrite_without(client: MlflowClient, uri: str, model_name: str, version: Any, erased: set[int]) -> int | None:
+def _rewrite_without(registry: ModelRegistry, model_name: str, version: Any, erased: set[int]) -> int | None:
     """The people the version knew, after rewriting it without them; None if it held nobody."""
-    number = str(version.version)
-    loaded = load_verified(client, uri, model_name, number, model_seal_key())
+    import mlflow
+
+    client, number = registry.client, str(version.version)
+    with legacy_class_paths():
+        loaded = seals.load_verified(client, registry.tracking_uri, model_name, number, registry.seal_key)
     wrapper = loaded.unwrap_python_model()
     if not isinstance(wrapper, RecommenderPyfunc):
         return None
@@ -101,7 +98,7 @@ def _rewrite_without(client: MlflowClient, uri: str, model_name: str, version: A
             if (saved / name).is_file():
                 shutil.copy2(saved / name, upload / name)
         client.log_model_artifacts(_logged_model_id(version), str(upload))
-    seal(client, uri, model_name, number, model_seal_key())
-    applied = int(client.get_model_version(model_name, number).tags.get(FORGOTTEN_TAG, "0") or 0)
-    client.set_model_version_tag(model_name, number, FORGOTTEN_TAG, str(applied + len(erased)))
+    seals.seal(client, registry.tracking_uri, model_name, number, registry.seal_key)
+    applied = int(client.get_model_version(model_name, number).tags.get(ERASURES_APPLIED_TAG, "0") or 0)
+    client.set_model_version_tag(model_name, number, ERASURES_APPLIED_TAG, str(applied + len(erased)))
     return known

@@ -11,8 +11,6 @@ compute a seal for files of their own.
 The champion alias is sealed the same way when the product moves it: an alias moved, or set,
 by anyone else (the MLflow UI, a script against the registry) is refused at load.
 
-This is the one place the registering side (training) and the loading side (serving) can both
-reach, which is why a little file I/O lives in `models`.
 """
 
 from __future__ import annotations
@@ -23,20 +21,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-SEAL_TAG = "artifact_seal"
-CHAMPION_SEAL_TAG = "champion_seal"
+from features.model_registry.records import ArtifactIntegrityError
+from features.model_registry.vocabulary import ARTIFACT_SEAL_TAG, CHAMPION_SEAL_TAG
+
 # Written by MLflow into every download (the registered name and version), not stored with the model.
 _ADDED_ON_DOWNLOAD = frozenset({"registered_model_meta"})
-
-
-class ArtifactIntegrityError(RuntimeError):
-    """A registered model whose files do not match the digest recorded at registration (or that
-    has none): refused, because loading it would unpickle files nobody vouched for."""
-
-    def __init__(self, model_name: str, version: str, reason: str) -> None:
-        super().__init__(f"refusing to load {model_name} v{version}: {reason}")
-        self.model_name = model_name
-        self.version = version
 
 
 def directory_digest(directory: Path) -> str:
@@ -82,7 +71,7 @@ def seal(client: Any, tracking_uri: str, model_name: str, version: str, key: byt
     with tempfile.TemporaryDirectory(prefix="crm-seal-") as scratch:
         digest = directory_digest(_download(model_name, version, tracking_uri, Path(scratch)))
     sealed = artifact_seal(key, model_name, version, digest)
-    client.set_model_version_tag(model_name, version, SEAL_TAG, sealed)
+    client.set_model_version_tag(model_name, version, ARTIFACT_SEAL_TAG, sealed)
     return sealed
 
 
@@ -90,7 +79,7 @@ def load_verified(client: Any, tracking_uri: str, model_name: str, version: str,
     """The pyfunc model of `model_name` v`version`, loaded only if its files match the seal."""
     import mlflow
 
-    expected = client.get_model_version(model_name, version).tags.get(SEAL_TAG)
+    expected = client.get_model_version(model_name, version).tags.get(ARTIFACT_SEAL_TAG)
     if not expected:
         raise ArtifactIntegrityError(
             model_name, version, "it carries no keyed seal (registered outside crm-intel, or before seals were keyed)"
