@@ -27,7 +27,7 @@ from benchmarks.point_in_time import entity_rows
 from benchmarks.results import Figure
 from benchmarks.synthetic import HISTORY_END, bare_contacts, synthetic_export
 from crm_core.bulk_load import load_tables
-from features.online_refresh import refresh_online_store
+from features.online.refresh import refresh_online_store
 from features.snapshots import build_snapshots, snapshot_dates
 from features.store import historical_features, open_store
 from models.interactions import UserItemStats
@@ -76,7 +76,7 @@ def _stages_at(contacts: int, home: Path, postgres_url: str) -> list[Point]:
     )
     del rows
     points.append(
-        _measure("online refresh (SQLite)", contacts, refresh_online_store, store, settings.snapshot_path, dates[-1])
+        _measure("online refresh (SQLite)", contacts, refresh_online_store, settings, settings.snapshot_path, dates[-1])
     )
     with write_back.scratch_database("sqlite", postgres_url, str(home)) as engine:
         load_tables(engine, {"contacts": bare_contacts(contacts)})

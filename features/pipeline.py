@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crm_core.exports import CrmExport
-from features.online_refresh import ProgressCallback, RefreshResult, refresh_online_store
+from features.online.refresh import ProgressCallback, RefreshResult, refresh_online_store
 from features.settings import FeatureSettings
 from features.snapshots import build_snapshots, data_end, snapshot_dates, write_snapshots
 from features.store import apply_definitions, open_store
@@ -40,7 +40,7 @@ def build_and_publish(
     store = open_store(settings)
     apply_definitions(store, settings)
     stage("load the latest snapshot into the online store")
-    online = refresh_online_store(store, settings.snapshot_path, dates[-1], on_progress=on_online_progress)
+    online = refresh_online_store(settings, settings.snapshot_path, dates[-1], on_progress=on_online_progress)
     return FeatureBuildResult(
         snapshot_rows=snapshots.height,
         contacts_latest=snapshots.filter(snapshots["event_timestamp"] == dates[-1]).height,

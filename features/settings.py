@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 from crm_core.settings import HomeSettings
 
@@ -13,22 +12,18 @@ SNAPSHOT_FILE = "offline/contact_features.parquet"
 class FeatureSettings(HomeSettings):
     """`CRM_HOME` places everything; snapshots are taken every `snapshot_step_days`."""
 
-    production_urls = (("redis_url", "CRM_REDIS_URL", ("redis",)),)
+    production_urls = (("redis_url", "CRM_REDIS_URL", ("redis", "rediss")),)
 
     snapshot_count: int = 12
     snapshot_step_days: int = 30
-    # The online store: Redis at this URL (redis://host:port/db), else SQLite under the home.
+    # The online store: Redis at this URL as redis-py reads it (redis:// or rediss:// for TLS,
+    # an ACL user and password, /db), else a SQLite file under the home.
     redis_url: str | None = None
 
     @property
-    def redis_connection_string(self) -> str | None:
-        """Feast's own format for the same address: host:port,db=N."""
-        if not self.redis_url:
-            return None
-        parsed = urlparse(self.redis_url)
-        database = parsed.path.strip("/") or "0"
-        options = f",password={parsed.password}" if parsed.password else ""
-        return f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 6379},db={database}{options}"
+    def online_path(self) -> Path:
+        """The embedded online store (ours, see `features.online`)."""
+        return self.home.resolve() / "online" / "features.db"
 
     @property
     def feast_dir(self) -> Path:

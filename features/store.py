@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import warnings
-import weakref
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -20,7 +18,7 @@ from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
 
 if TYPE_CHECKING:
-    from feast import FeatureService, FeatureStore
+    from feast import FeatureStore
 
 PROJECT = "crm_intel"
 # Feast's own file registry store rewrites the file in place; ours replaces it in one rename.
@@ -31,16 +29,13 @@ class FeatureRetrievalError(CrmError, RuntimeError):
     """Feast returned something other than one row per requested entity row."""
 
 
-def online_store_path(settings: FeatureSettings) -> Path:
-    return settings.feast_dir / "online.db"
-
-
-def open_store(settings: FeatureSettings) -> FeatureStore:
+def open_store(settings: FeatureSettings, feast_online: object | None = None) -> FeatureStore:
+    """The home's Feast store, with no online store of Feast's: serving reads ours
+    (`features.online`). `feast_online` gives it one, for a peer comparison that fills it with
+    Feast's `materialize`."""
     os.environ.setdefault("FEAST_USAGE", "False")  # no telemetry calls from a CRM
     from feast import FeatureStore, RepoConfig
     from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
-    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
-    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
     from feast.repo_config import RegistryConfig
 
     # Importing feast resets DeprecationWarnings to "once"; silence the one its DuckDB backend
@@ -48,12 +43,6 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
     warnings.filterwarnings("ignore", message="fetch_arrow_table", category=DeprecationWarning)
 
     settings.feast_dir.mkdir(parents=True, exist_ok=True)
-    redis = settings.redis_connection_string
-    online = (
-        RedisOnlineStoreConfig(connection_string=redis)
-        if redis
-        else SqliteOnlineStoreConfig(path=str(online_store_path(settings)))
-    )
     config = RepoConfig(
         project=PROJECT,
         provider="local",
@@ -61,7 +50,7 @@ def open_store(settings: FeatureSettings) -> FeatureStore:
             path=str(settings.feast_dir / "registry.db"), registry_store_type=ATOMIC_FILE_REGISTRY_STORE
         ),
         offline_store=DuckDBOfflineStoreConfig(),
-        online_store=online,
+        online_store=feast_online,
         entity_key_serialization_version=3,
         repo_path=settings.feast_dir,
     )
@@ -104,44 +93,6 @@ def historical_features(store: FeatureStore, entity_rows: pl.DataFrame, service_
     if retrieved.height != entity_rows.height or joined.height != entity_rows.height:
         raise FeatureRetrievalError(f"asked for {entity_rows.height} training rows, Feast returned {retrieved.height}")
     return joined
-
-
-_SERVICES: weakref.WeakKeyDictionary[FeatureStore, dict[str, FeatureService]] = weakref.WeakKeyDictionary()
-
-
-def _feature_service(store: FeatureStore, service_name: str) -> FeatureService:
-    """The service's definition, parsed from the registry once per open store: Feast re-parses
-    the registry protos on every lookup, which was most of an online scoring request."""
-    known = _SERVICES.setdefault(store, {})
-    if service_name not in known:
-        known[service_name] = store.get_feature_service(service_name)
-    return known[service_name]
-
-
-def online_features(store: FeatureStore, service_name: str, contact_ids: list[int]) -> pl.DataFrame:
-    """Latest online values for each contact, plus the snapshot time they were computed at.
-
-    A contact the store has never seen comes back with null features and a null timestamp.
-    """
-    response = store.get_online_features(
-        features=_feature_service(store, service_name),
-        entity_rows=[{ENTITY_KEY: contact_id} for contact_id in contact_ids],
-    ).to_dict(include_event_timestamps=True)
-    timestamp_columns = [name for name in response if name.endswith("__ts")]
-    # Feast reports event times as epoch seconds, 0 for an entity it has no row for. Plain
-    # Python and eager Series here: polars expressions cost a millisecond per call for what is
-    # usually one row.
-    per_view = [response[name] for name in timestamp_columns]
-    newest = [max(value or 0 for value in seconds) for seconds in zip(*per_view, strict=True)]
-    feature_time = pl.Series(
-        EVENT_TIMESTAMP, [round(seconds * 1_000_000) if seconds > 0 else None for seconds in newest], pl.Int64
-    ).cast(pl.Datetime("us"))
-    columns = [
-        pl.Series(ENTITY_KEY, response[ENTITY_KEY], pl.Int64) if name == ENTITY_KEY else pl.Series(name, values)
-        for name, values in response.items()
-        if name not in timestamp_columns
-    ]
-    return pl.DataFrame([*columns, feature_time])
 
 
 def service_feature_names(store: FeatureStore, service_name: str) -> list[str]:

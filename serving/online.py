@@ -1,4 +1,4 @@
-"""Online scoring of named contacts: CRM check, Feast online features, score, write-back."""
+"""Online scoring of named contacts: CRM check, online features, score, write-back."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from crm_core.errors import CrmError, NotFoundError
 from crm_core.services.access import contact_ids_in_reach
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.unit_of_work import UnitOfWork
-from features.online_read import OnlineReader
+from features.online.reader import OnlineReader
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from serving.champion import Champion
 from serving.scoring import score_features

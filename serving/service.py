@@ -34,7 +34,7 @@ from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
 from features.catalogue import ModelKind, load_catalogue
 from features.model_registry import ArtifactIntegrityError, ModelRegistry, NoChampionError
-from features.online_read import OnlineStoreUnavailableError
+from features.online.reader import OnlineStoreUnavailableError
 from features.settings import FeatureSettings
 from serving import web_models
 from serving.catalogue_publishing import publish_catalogue
@@ -120,7 +120,7 @@ class CrmIntelService:
     _route_names: ClassVar[set[str]] = set()
 
     def __init__(self) -> None:
-        from features.online_read import open_online_reader
+        from features.online.reader import open_online_reader
         from features.store import open_store
 
         check_settings(CoreSettings, ServingSettings, FeatureSettings)
@@ -139,7 +139,7 @@ class CrmIntelService:
         self.catalogue = load_catalogue(features.home)
         web_app.state.catalogue = self.catalogue
         publish_catalogue(self.session_factory, self.catalogue)
-        self.online = open_online_reader(open_store(features))
+        self.online = open_online_reader(features, open_store(features))
         refresh = self.serving.champion_refresh_seconds
         self.champions = ChampionCache(registry, load_champion, refresh_seconds=refresh)
         self.recommenders = ChampionCache(registry, load_recommender, refresh_seconds=refresh)

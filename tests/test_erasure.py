@@ -20,8 +20,9 @@ from crm_core.exports import export_crm
 from crm_core.imports.contacts import import_contacts
 from crm_core.services.audit import verify_chain
 from crm_core.unit_of_work import UnitOfWork
+from features.online.reader import open_online_reader
 from features.settings import FeatureSettings
-from features.store import online_features, online_store_path, open_store
+from features.store import open_store
 from tests.conftest import DataHome
 
 OPERATOR = Principal.system(Role.ADMIN, "erasure test")
@@ -55,8 +56,8 @@ def files_containing(root: Path, needles: list[bytes]) -> list[str]:
 
 def online_rows(home: DataHome, contact_id: int) -> int:
     settings = FeatureSettings(home=home.path)
-    values = online_features(open_store(settings), "churn_v1", [contact_id])
-    feature_columns = [name for name in values.columns if name not in {"contact_id", "feature_timestamp"}]
+    values = open_online_reader(settings, open_store(settings)).read("churn_v1", [contact_id])
+    feature_columns = [name for name in values.columns if name not in {"contact_id", "event_timestamp"}]
     return int(values.select(pl.any_horizontal(pl.col(feature_columns).is_not_null())).to_series().sum())
 
 
@@ -122,8 +123,10 @@ def test_an_erased_person_is_found_nowhere_and_is_held_back_on_reimport(tmp_path
         assert connection.execute(text("SELECT count(*) FROM contacts")).scalar_one() == 399
     assert pl.read_parquet(snapshots).filter(pl.col("contact_id") == target).height == 0
     assert online_rows(home, target) == 0
-    with sqlite3.connect(online_store_path(FeatureSettings(home=home.path))) as online:
-        assert online.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+    with sqlite3.connect(FeatureSettings(home=home.path).online_path) as online:
+        assert online.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'contact_features_%'").fetchone()[0]
+        (table,) = online.execute("SELECT name FROM sqlite_master WHERE name LIKE 'contact_features_%'").fetchone()
+        assert online.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == 399, "everyone else is still online"
     assert target not in export_crm(engine).contacts["contact_id"].to_list(), "excluded from future training sets"
 
     for path in training_sets:

@@ -39,11 +39,14 @@ def test_production_refuses_embedded_urls(monkeypatch: pytest.MonkeyPatch) -> No
         CoreSettings()
     monkeypatch.setenv("CRM_DATABASE_URL", PG)
     monkeypatch.setenv("CRM_MLFLOW_TRACKING_URI", PG.replace("/crm", "/mlflow"))
-    monkeypatch.setenv("CRM_REDIS_URL", "redis://cache.internal:6380/2")
+    monkeypatch.setenv("CRM_REDIS_URL", "rediss://crm-online:secret@cache.internal:6380/2")
     core, features = CoreSettings(), FeatureSettings()
     assert (core.profile, core.resolved_database_url()) == (Profile.PRODUCTION, PG)
     assert TrainingSettings().tracking_uri.endswith("/mlflow")
-    assert features.redis_connection_string == "cache.internal:6380,db=2"
+    assert features.redis_url == core.redis_url == "rediss://crm-online:secret@cache.internal:6380/2", "TLS accepted"
+    monkeypatch.setenv("CRM_REDIS_URL", "memcached://cache.internal:11211")
+    with pytest.raises(ValidationError, match="a redis or rediss URL, not memcached"):
+        FeatureSettings()
 
 
 def test_the_embedded_default_needs_no_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,7 +54,8 @@ def test_the_embedded_default_needs_no_server(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv(variable, raising=False)
     assert CoreSettings().resolved_database_url().startswith("sqlite:///")
     assert TrainingSettings().tracking_uri.startswith("sqlite:///")
-    assert FeatureSettings().redis_connection_string is None
+    assert FeatureSettings().redis_url is None
+    assert FeatureSettings().online_path.name == "features.db"
 
 
 def test_every_package_reads_the_profile_and_home_from_one_base() -> None:

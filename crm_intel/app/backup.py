@@ -42,7 +42,7 @@ from crm_intel.context import AppContext
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 # Folders of the home copied file by file (SQLite files among them through the backup API).
-HOME_TREES = ("feast", "mlartifacts", "training_sets")
+HOME_TREES = ("feast", "online", "mlartifacts", "training_sets")
 KEYS_DIR = "keys"
 
 

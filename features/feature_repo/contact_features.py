@@ -13,6 +13,8 @@ from features.schema import FEATURES, source_of
 # A ttl of zero means "never expires": every snapshot covers every contact, and the
 # point-in-time join must not silently drop a training row because a snapshot is old.
 NO_EXPIRY = timedelta(0)
+# Serving reads an online store of ours (`features.online`); Feast's would only be an unused copy.
+ONLINE_IN_FEAST = False
 
 
 def _fields(names: list[str]) -> list[Field]:
@@ -30,6 +32,7 @@ contact_activity = FeatureView(
     name="contact_activity",
     entities=[contact],
     ttl=NO_EXPIRY,
+    online=ONLINE_IN_FEAST,
     schema=_fields(_from("activity")),
     source=contact_snapshots,
     description="Interactions across channels over 7/30/90 days and their recency.",
@@ -38,6 +41,7 @@ contact_orders = FeatureView(
     name="contact_orders",
     entities=[contact],
     ttl=NO_EXPIRY,
+    online=ONLINE_IN_FEAST,
     schema=_fields(_from("order")),
     source=contact_snapshots,
     description="Recency, frequency and monetary value of orders.",
@@ -46,6 +50,7 @@ contact_support = FeatureView(
     name="contact_support",
     entities=[contact],
     ttl=NO_EXPIRY,
+    online=ONLINE_IN_FEAST,
     schema=_fields(_from("ticket")),
     source=contact_snapshots,
     description="Support ticket load and satisfaction.",
@@ -54,6 +59,7 @@ contact_pipeline = FeatureView(
     name="contact_pipeline",
     entities=[contact],
     ttl=NO_EXPIRY,
+    online=ONLINE_IN_FEAST,
     schema=_fields(_from("deal", "contact")),
     source=contact_snapshots,
     description="Open and won deals, and how long the contact has been with us.",

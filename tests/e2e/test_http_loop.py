@@ -95,7 +95,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             done = home.cli(*step)
             assert done.returncode == 0, done.stdout + done.stderr
         if request.param == "production":
-            assert not (home.path / "crm.db").exists() and not (home.path / "feast" / "online.db").exists()
+            embedded = [home.path / "crm.db", home.path / "feast" / "online.db", home.path / "online" / "features.db"]
+            assert not any(path.exists() for path in embedded), "nothing on the production profile is a file"
         url = stack.enter_context(serving(home, root))
         yield Server(url=url, home=home)
 
@@ -311,8 +312,8 @@ def test_a_broken_online_store_is_a_503_with_its_reason_not_ready(server: Server
     if not MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions("name = 'churn'"):
         trained = server.home.cli("train", "churn")
         assert trained.returncode == 0, trained.stdout + trained.stderr
-    store = server.home.path / "feast" / "online.db"
-    aside = tmp_path / "online.db.aside"
+    store = server.home.path / "online" / "features.db"
+    aside = tmp_path / "features.db.aside"
     os.replace(store, aside)
     try:
         store.write_bytes(os.urandom(64 * 1024))

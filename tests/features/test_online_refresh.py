@@ -1,24 +1,27 @@
-"""The bulk online refresh: what Feast reads back is exactly what its own `materialize` writes,
-on SQLite and Redis, and an interrupted refresh goes on after its last committed chunk."""
+"""The bulk online refresh into our online store, on SQLite and Redis: what the reader gives
+back is exactly the latest snapshot (and what Feast's own materialize and read give), and an
+interrupted refresh goes on after its last committed chunk."""
 
 from __future__ import annotations
 
-import struct
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from benchmarks.online_refresh import flush_redis, next_redis_database, published_home
+from benchmarks.feast_online import feast_online_features
+from benchmarks.online_refresh import feast_store_on, flush_redis, next_redis_database, published_home
 from benchmarks.synthetic import HISTORY_END, synthetic_export
-from features.online_format import FeastOnlineFormat, value_texts
-from features.online_refresh import online_views, refresh_online_store
-from features.resp_bulk import RedisBulkConnection, RedisBulkError, encode_command
+from features.online import open_online_store
+from features.online.reader import open_online_reader
+from features.online.refresh import refresh_online_store
+from features.online.store import OnlineStoreWriteError
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
 from features.snapshots import build_snapshots, snapshot_dates, write_snapshots
-from features.store import PROJECT, online_features, open_store
+from features.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +36,32 @@ def snapshots() -> pl.DataFrame:
 
 
 def _served(settings: FeatureSettings, contact_ids: list[int]) -> pl.DataFrame:
-    return online_features(open_store(settings), SERVICE, contact_ids)
+    return open_online_reader(settings, open_store(settings)).read(SERVICE, contact_ids)
+
+
+def _every_feature(settings: FeatureSettings, contact_ids: list[int]) -> pl.DataFrame:
+    """All the layout's features, through the store's own read (not one service's)."""
+    from features.online.layout import OnlineLayout
+
+    layout = OnlineLayout.of_schema()
+    store = open_online_store(settings, layout)
+    try:
+        found = store.read(contact_ids)
+    finally:
+        store.close()
+    ids = [contact_id for contact_id in contact_ids if contact_id in found]
+    columns = layout.decode([found[contact_id].features for contact_id in ids], layout.features)
+    return pl.DataFrame(
+        [
+            pl.Series(ENTITY_KEY, ids, pl.Int64),
+            pl.Series(EVENT_TIMESTAMP, [found[contact_id].as_of for contact_id in ids], pl.Datetime("us")),
+            *columns.values(),
+        ]
+    )
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def test_feast_reads_back_exactly_what_its_own_materialize_would_have_written(
+def test_the_online_store_holds_exactly_the_latest_snapshot_and_agrees_with_feasts_materialize(
     kind: str, snapshots: pl.DataFrame, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     ours_url = feast_url = None
@@ -46,43 +70,21 @@ def test_feast_reads_back_exactly_what_its_own_materialize_would_have_written(
         feast_url = next_redis_database(ours_url)
         flush_redis(feast_url)
     ours = published_home(tmp_path / "ours", snapshots, ours_url)
-    feasts = published_home(tmp_path / "feast", snapshots, feast_url)
+    feasts = feast_store_on(published_home(tmp_path / "feast", snapshots, None), feast_url)
     try:
-        result = refresh_online_store(open_store(ours), ours.snapshot_path, DATES[-1], chunk_contacts=700)
-        open_store(feasts).materialize(DATES[-1] - timedelta(hours=1), DATES[-1] + timedelta(seconds=1))
+        result = refresh_online_store(ours, ours.snapshot_path, DATES[-1], chunk_contacts=700)
+        feasts.materialize(DATES[-1] - timedelta(hours=1), DATES[-1] + timedelta(seconds=1))
         everyone = list(range(1, CONTACTS + 2))  # one id past the last: unknown to both
-        mine, theirs = _served(ours, everyone), _served(feasts, everyone)
+        mine, theirs = _served(ours, everyone), feast_online_features(feasts, SERVICE, everyone)
     finally:
         if feast_url:
             flush_redis(feast_url)
     assert result.contacts == CONTACTS and result.written_now == CONTACTS
-    assert mine.equals(theirs), "every value, null and event time as Feast's own materialize left them"
+    assert_frame_equal(mine, theirs.select(mine.columns), check_exact=True, check_dtypes=False)
     latest = snapshots.filter(pl.col(EVENT_TIMESTAMP) == DATES[-1]).sort(ENTITY_KEY)
-    assert mine.head(CONTACTS).select(latest.columns).equals(latest), "the online store holds the latest snapshot"
+    stored = _every_feature(ours, latest[ENTITY_KEY].to_list())
+    assert_frame_equal(stored, latest.select(stored.columns), check_exact=True)  # every feature, typed as offline
     assert mine.row(CONTACTS, named=True)[EVENT_TIMESTAMP] is None
-    if kind == "sqlite":
-        _assert_reads_use_the_primary_key(ours)
-    registry_views = open_store(ours).list_feature_views()
-    assert all(view.materialization_intervals for view in registry_views), "the registry knows what is online"
-
-
-def _assert_reads_use_the_primary_key(settings: FeatureSettings) -> None:
-    """The refresh drops Feast's extra entity_key index: Feast's own read must still be an
-    index search, on the primary key, not a table scan."""
-    import sqlite3
-
-    connection = sqlite3.connect(settings.feast_dir / "online.db")
-    try:
-        for table in (view.table for view in online_views(open_store(settings))):
-            plan = connection.execute(
-                f'EXPLAIN QUERY PLAN SELECT entity_key, feature_name, value, event_ts FROM "{table}" '
-                "WHERE entity_key IN (?, ?) ORDER BY entity_key",
-                (b"a", b"b"),
-            ).fetchall()
-            detail = " ".join(str(row[-1]) for row in plan)
-            assert "USING INDEX sqlite_autoindex" in detail and "SCAN" not in detail, detail
-    finally:
-        connection.close()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
@@ -91,7 +93,7 @@ def test_an_interrupted_refresh_goes_on_after_its_last_committed_chunk_and_a_fin
 ) -> None:
     url = str(request.getfixturevalue("redis_url")) if kind == "redis" else None
     settings = published_home(tmp_path / "home", snapshots.filter(pl.col(EVENT_TIMESTAMP) == DATES[0]), url)
-    refresh_online_store(open_store(settings), settings.snapshot_path, DATES[0])
+    refresh_online_store(settings, settings.snapshot_path, DATES[0])
     write_snapshots(snapshots, settings.snapshot_path)  # a newer snapshot arrives
 
     class RefreshStoppedError(Exception):
@@ -103,11 +105,7 @@ def test_an_interrupted_refresh_goes_on_after_its_last_committed_chunk_and_a_fin
 
     with pytest.raises(RefreshStoppedError):
         refresh_online_store(
-            open_store(settings),
-            settings.snapshot_path,
-            DATES[1],
-            chunk_contacts=500,
-            on_progress=stop_after_two_chunks,
+            settings, settings.snapshot_path, DATES[1], chunk_contacts=500, on_progress=stop_after_two_chunks
         )
     halfway = _served(settings, list(range(1, CONTACTS + 1)))
     refreshed = halfway.filter(pl.col(EVENT_TIMESTAMP) == DATES[1])
@@ -115,62 +113,63 @@ def test_an_interrupted_refresh_goes_on_after_its_last_committed_chunk_and_a_fin
     older = halfway.filter((pl.col(EVENT_TIMESTAMP) == DATES[0]) | pl.col(EVENT_TIMESTAMP).is_null())
     assert older.height == CONTACTS - 1_000, "the rest still hold the older snapshot (or nothing yet)"
 
-    resumed = refresh_online_store(open_store(settings), settings.snapshot_path, DATES[1], chunk_contacts=500)
+    resumed = refresh_online_store(settings, settings.snapshot_path, DATES[1], chunk_contacts=500)
     assert (resumed.committed_before, resumed.written_now) == (1_000, CONTACTS - 1_000)
     latest = snapshots.filter(pl.col(EVENT_TIMESTAMP) == DATES[1]).sort(ENTITY_KEY)
     served = _served(settings, latest[ENTITY_KEY].to_list())
-    assert served.select(latest.columns).equals(latest)
+    assert_frame_equal(served, latest.select(served.columns), check_exact=True)
 
-    again = refresh_online_store(open_store(settings), settings.snapshot_path, DATES[1])
+    again = refresh_online_store(settings, settings.snapshot_path, DATES[1])
     assert again.already_current and again.written_now == 0
     write_snapshots(snapshots, settings.snapshot_path)  # rebuilt, same content: nothing to do
-    assert refresh_online_store(open_store(settings), settings.snapshot_path, DATES[1]).already_current
+    assert refresh_online_store(settings, settings.snapshot_path, DATES[1]).already_current
     changed = snapshots.with_columns(
         pl.when(pl.col(ENTITY_KEY) == 1).then(pl.col("open_deals_count") + 1).otherwise("open_deals_count")
     )
     write_snapshots(changed, settings.snapshot_path)  # one value changed: a new run writes everyone
-    rebuilt = refresh_online_store(open_store(settings), settings.snapshot_path, DATES[1])
+    rebuilt = refresh_online_store(settings, settings.snapshot_path, DATES[1])
     assert rebuilt.written_now == CONTACTS
-    assert (
-        _served(settings, [1])["open_deals_count"][0]
-        == changed.filter((pl.col(ENTITY_KEY) == 1) & (pl.col(EVENT_TIMESTAMP) == DATES[1]))["open_deals_count"][0]
-    )
-
-
-def test_the_encoders_agree_with_feasts_own_serializers() -> None:
-    from feast.infra.key_encoding_utils import serialize_entity_key
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-    from feast.protos.feast.types.Value_pb2 import Value
-    from feast.type_map import python_values_to_proto_values
-    from feast.value_type import ValueType
-
-    layout = FeastOnlineFormat.probe(PROJECT, 3)
-    ids = pl.Series([1, 7, 65_536, 2**40 + 3])
-    keys = layout.entity_keys(ids).to_pylist()
-    expected = [
-        serialize_entity_key(EntityKey(join_keys=[ENTITY_KEY], entity_values=[Value(int64_val=i)]), 3)
-        for i in ids.to_list()
-    ]
-    assert keys == expected
-    counts = pl.Series([0, 1, None, 300, -5, 2**50], dtype=pl.Int64)
-    amounts = pl.Series([0.0, -2.5, None, 1e-7, 3.25e17, 123.456], dtype=pl.Float64)
-    for column, value_type in ((counts, ValueType.INT64), (amounts, ValueType.DOUBLE)):
-        feasts = [proto.SerializeToString() for proto in python_values_to_proto_values(column.to_list(), value_type)]
-        assert layout.values(column).to_pylist() == feasts
-    assert value_texts(amounts).to_list() == [None if x is None else str(x) for x in amounts.to_list()]
-    assert layout.redis_keys(pl.Series([9])).to_pylist() == [expected[0][:-8] + struct.pack("<q", 9) + b"crm_intel"]
+    expected = changed.filter((pl.col(ENTITY_KEY) == 1) & (pl.col(EVENT_TIMESTAMP) == DATES[1]))["open_deals_count"]
+    assert _every_feature(settings, [1])["open_deals_count"][0] == expected[0]
 
 
 @pytest.mark.redis
-def test_a_command_redis_refuses_fails_the_bulk_transaction(redis_url: str) -> None:
+def test_a_row_redis_refuses_fails_the_refresh_and_the_next_run_starts_over(
+    snapshots: pl.DataFrame, redis_url: str, tmp_path: Path
+) -> None:
+    """Redis applies the rest of a MULTI/EXEC when one command fails (it has no rollback): the
+    refresh then says which write failed and forgets its progress, so the next run rewrites
+    every contact instead of trusting chunks that may hold a hole."""
     import redis
 
+    settings = published_home(tmp_path / "home", snapshots, redis_url)
+    store = open_online_store(settings)
+    squatter = store.key(1500)  # type: ignore[attr-defined]
+    store.close()
     client = redis.Redis.from_url(redis_url)
-    client.set("a-string", "x")
-    client.close()
-    connection = RedisBulkConnection("127.0.0.1", 6379, db=int(redis_url.rsplit("/", 1)[1]))
+    client.set(squatter, "not a hash")
     try:
-        with pytest.raises(RedisBulkError, match="WRONGTYPE"):
-            connection.transaction(encode_command(b"HSET", b"a-string", b"f", b"v"), 1)
+        with pytest.raises(OnlineStoreWriteError, match="WRONGTYPE"):
+            refresh_online_store(settings, settings.snapshot_path, DATES[1], chunk_contacts=1_000)
+        client.delete(squatter)
+        after = refresh_online_store(settings, settings.snapshot_path, DATES[1], chunk_contacts=1_000)
     finally:
-        connection.close()
+        client.close()
+    assert (after.committed_before, after.written_now) == (0, after.contacts)
+    assert _every_feature(settings, [1500])[EVENT_TIMESTAMP][0] == DATES[1]
+
+
+def test_a_refresh_to_a_changed_feature_list_drops_the_earlier_layouts_rows(
+    snapshots: pl.DataFrame, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    settings = published_home(tmp_path / "home", snapshots, None)
+    settings.online_path.parent.mkdir(parents=True)
+    with sqlite3.connect(settings.online_path) as earlier:
+        earlier.execute("CREATE TABLE contact_features_0123456789ab (contact_id INTEGER PRIMARY KEY)")
+    refresh_online_store(settings, settings.snapshot_path, DATES[1])
+    with sqlite3.connect(settings.online_path) as connection:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "contact_features_0123456789ab" not in tables
+    assert len([name for name in tables if name.startswith("contact_features_")]) == 1

@@ -12,7 +12,6 @@ from features.schema import EVENT_TIMESTAMP, FEATURE_NAMES
 from features.snapshots import available_snapshot_dates
 from features.store import (
     historical_features,
-    online_features,
     open_store,
     service_feature_names,
 )
@@ -49,22 +48,6 @@ def test_rows_before_any_snapshot_come_back_with_null_features(generated_crm: Ap
     retrieved = historical_features(store, too_early, "churn_v1")
     assert retrieved.select("contact_id", EVENT_TIMESTAMP).equals(too_early)
     assert retrieved["activities_count_30d"].null_count() == 2
-
-
-def test_online_store_holds_the_latest_snapshot(generated_crm: AppContext) -> None:
-    snapshots = pl.read_parquet(generated_crm.features.snapshot_path)
-    latest = snapshots.filter(pl.col(EVENT_TIMESTAMP) == snapshots[EVENT_TIMESTAMP].max())
-    sample = latest.sample(50, seed=1).sort("contact_id")
-    store = open_store(generated_crm.features)
-    online = online_features(store, "churn_v1", [*sample["contact_id"].to_list(), 10_000_000])
-    assert online.height == 51
-    assert online[EVENT_TIMESTAMP][-1] is None, "an unknown contact has no feature time"
-    got = (
-        online.head(50)
-        .select(sample.columns)
-        .with_columns([pl.col(name).cast(sample.schema[name]) for name in sample.columns])
-    )
-    assert got.equals(sample)
 
 
 def test_feature_service_exposes_every_feature(generated_crm: AppContext) -> None:
