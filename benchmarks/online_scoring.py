@@ -25,12 +25,17 @@ WARMUP_SECONDS = 5
 
 def _in_process_p(home: Path, calls: int) -> tuple[float, float]:
     """(p50, p99) in ms of the champion scoring one feature row, in this process."""
+    from crm_core.protection.keyring import MODEL_SEAL_PURPOSE
+    from crm_core.protection.keys import load_keyring
+    from crm_core.settings import CoreSettings
     from features.model_registry import ModelRegistry
     from serving.batch import latest_snapshot
     from serving.champion import load_champion
     from serving.scoring import score_features
 
-    champion = load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}"), "churn")
+    # The served home's own seal key: its champion was sealed with it, not with this process's.
+    seal_key = load_keyring(CoreSettings(home=home)).derived_key(MODEL_SEAL_PURPOSE)
+    champion = load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", seal_key=seal_key), "churn")
     rows = latest_snapshot(home / "feast" / "offline" / "contact_features.parquet", champion.feature_names)
     timings = []
     for number in range(calls):
