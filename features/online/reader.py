@@ -47,10 +47,19 @@ class StoreReader:
         self._feature_store = feature_store
         self._layout = layout
         self._services: dict[str, list[str]] = {}
+        self._schemas: dict[str, pl.Schema] = {}
 
     def _features_of(self, service_name: str) -> list[str]:
         if service_name not in self._services:
-            self._services[service_name] = service_feature_names(self._feature_store, service_name)
+            names = service_feature_names(self._feature_store, service_name)
+            self._services[service_name] = names
+            self._schemas[service_name] = pl.Schema(
+                {
+                    ENTITY_KEY: pl.Int64(),
+                    **dict(zip(names, self._layout.dtypes(names), strict=True)),
+                    EVENT_TIMESTAMP: pl.Datetime("us"),
+                }
+            )
         return self._services[service_name]
 
     def read(self, service_name: str, contact_ids: Sequence[int]) -> pl.DataFrame:
@@ -59,16 +68,13 @@ class StoreReader:
         unreadable: tuple[type[Exception], ...] = (*self._store.errors(), OnlineLayoutError)
         try:
             stored = list(self._store.read(ids).items())
-            columns = self._layout.decode([row.features for _, row in stored], wanted)
+            values = self._layout.decode_rows([row.features for _, row in stored], wanted)
         except unreadable as error:
             raise OnlineStoreUnavailableError(f"the online store could not be read ({type(error).__name__})") from error
-        frame = pl.DataFrame(
-            [
-                pl.Series(ENTITY_KEY, [contact_id for contact_id, _ in stored], pl.Int64),
-                *columns.values(),
-                pl.Series(EVENT_TIMESTAMP, [row.as_of for _, row in stored], pl.Datetime("us")),
-            ]
-        )
+        # Row-oriented: one constructor for the few rows a request reads, instead of a Series
+        # per feature (most of a one-contact read's time).
+        rows = [(contact_id, *found, row.as_of) for (contact_id, row), found in zip(stored, values, strict=True)]
+        frame = pl.DataFrame(rows, schema=self._schemas[service_name], orient="row")
         if frame[ENTITY_KEY].to_list() == ids:
             return frame
         # Repeats, and contacts never stored (a row of nulls each), in the order asked.

@@ -66,3 +66,17 @@ def test_a_blob_of_another_layout_is_refused() -> None:
         LAYOUT.decode(narrower.encode(frame), LAYOUT.features)
     retyped = OnlineLayout(LAYOUT.features, (not LAYOUT.integer[0], *LAYOUT.integer[1:]))
     assert retyped.version != LAYOUT.version, "and their types"
+
+
+def test_the_row_read_gives_the_same_values_as_the_column_read() -> None:
+    """Serving builds a request's frame from `decode_rows`; training-side checks use `decode`."""
+    frame = pl.DataFrame(
+        {name: [3, None, -7] for name in INTEGERS} | {name: [0.5, None, float("nan")] for name in DOUBLES},
+        schema={name: CONTACT_FEATURES_SCHEMA[name] for name in LAYOUT.features},
+    )
+    blobs = LAYOUT.encode(frame)
+    wanted = [DOUBLES[0], INTEGERS[0], DOUBLES[-1]]
+    rows = LAYOUT.decode_rows(blobs, wanted)
+    by_rows = pl.DataFrame(rows, schema=dict(zip(wanted, LAYOUT.dtypes(wanted), strict=True)), orient="row")
+    assert_frame_equal(by_rows, pl.DataFrame(LAYOUT.decode(blobs, wanted)), check_exact=True)
+    assert rows[1] == [None, None, None] and isinstance(rows[0][1], int)
