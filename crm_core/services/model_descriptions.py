@@ -59,6 +59,12 @@ def publish_descriptions(uow: UnitOfWork, descriptions: Sequence[Description]) -
 
 def note_scoring_models(uow: UnitOfWork, model_names: Iterable[str]) -> None:
     """Record models that write scores, by name, unless they are described already."""
+    names = sorted(set(model_names))
+    if not names:
+        return
+    # Looked up first: SQLAlchemy does not cache an ON CONFLICT insert's compiled form, and
+    # every online request's write-back comes here for a model described long ago.
+    described = set(uow.session.scalars(select(ModelDescription.name).where(ModelDescription.name.in_(names))))
     rows = [
         {
             "name": name,
@@ -70,7 +76,8 @@ def note_scoring_models(uow: UnitOfWork, model_names: Iterable[str]) -> None:
             "position": UNPUBLISHED_POSITION,
             "published_at": utc_now(),
         }
-        for name in sorted(set(model_names))
+        for name in names
+        if name not in described
     ]
     if rows:
         insert = upsert_insert(uow.session.get_bind().dialect.name)
