@@ -3,12 +3,12 @@ transaction, and equals what ranking the whole history would say."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, text
 
 from crm_core.db import make_session_factory
-from crm_core.entities import CurrentScore, Prediction
+from crm_core.entities import Contact, CurrentScore, Prediction
 from crm_core.migrate import upgrade
 from crm_core.services.predictions import record_predictions
 from crm_core.services.score_ranking import ranked_scores
@@ -61,6 +61,25 @@ def test_shadow_scores_and_rolled_back_writes_leave_it_alone(engine: Engine, con
         )
         # no commit: the scores and their current row vanish together
     assert current(engine) == {contacts[0]: ("1", 0.3)}
+
+
+def test_a_sparse_few_contacts_are_selected_by_list_and_only_they_move(engine: Engine) -> None:
+    """An online request scores a few scattered contacts: the upsert selects them by list, not
+    by the id range around them, and leaves the contacts between them as they were."""
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        rows = [
+            Contact(first_name=f"S{i}", last_name="X", lifecycle_stage="lead", created_at=datetime(2026, 10, 1))
+            for i in range(12)
+        ]
+        uow.session.add_all(rows)
+        uow.commit()
+        ids = [row.id for row in rows]
+    write(engine, [prediction(c, version="1", score=0.2) for c in ids])
+    later = T0 + timedelta(days=1)
+    scattered = [ids[0], ids[5], ids[-1]]
+    write(engine, [prediction(c, version="2", score=0.8, at=later) for c in scattered], scored_at=later)
+    assert current(engine) == {c: ("2", 0.8) if c in scattered else ("1", 0.2) for c in ids}
+    assert current(engine) == ranked(engine)
 
 
 def test_deleting_predictions_takes_their_current_rows(engine: Engine, contacts: list[int]) -> None:
