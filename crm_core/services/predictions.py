@@ -90,12 +90,15 @@ def record_predictions(
         plain_values(rows[index], _FIELDS, score=float(rows[index].score), scored_at=scored_at) for index in kept
     ]
     if payload:
+        if not shadow:
+            # Before the insert, which takes SQLite's write gate: this is a read once a model is
+            # known, and every statement after the first write holds other writers back.
+            note_scoring_models(uow, {values["model_name"] for values in payload})
         # Core (not ORM) insert of plain dicts: the ORM's bulk path and dataclasses.asdict's deep
         # copies cost three quarters of the time at a million rows.
         target = cast(Table, table.__table__)
         result.inserted = bulk_insert_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
         if not shadow:
-            note_scoring_models(uow, {values["model_name"] for values in payload})
             written: dict[tuple[str, str, datetime], list[int]] = {}
             for values in payload:
                 identity = (values["model_name"], values["model_version"], values["feature_timestamp"])
