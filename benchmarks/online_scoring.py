@@ -1,8 +1,8 @@
 """Online scoring over HTTP at a fixed request rate, beside the in-process model call.
 
 A scratch data home gets `crm-intel quickstart`, then a real `crm-intel serve`; the open-loop
-generator sends POST /predict/churn for one contact at a time (each answer includes the Feast
-online read, the calibrated score, its reasons and the stamped write-back). The baseline is the
+generator sends POST /predict/churn (a BentoML API method) for one contact at a time (each answer
+includes the online-store read, the calibrated score, its reasons and the stamped write-back). The baseline is the
 same champion's scoring call in this process on one feature row, with no HTTP, store or database.
 """
 
@@ -81,7 +81,7 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
             target_is_ratio=False,
             note=(
                 f"{result.sent:,} requests over {seconds:g} s to {serve_workers()} workers, {result.errors:,} errors "
-                f"({', '.join(sorted(set(result.failures)))[:120] or 'none'}); includes Feast online read, reasons "
+                f"({', '.join(sorted(set(result.failures)))[:120] or 'none'}); includes the online-store read, reasons "
                 "and write-back; baseline: the in-process scoring call"
             ),
             extra={

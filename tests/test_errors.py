@@ -18,8 +18,8 @@ OUTSIDE_THE_ROOT = {
     "crm_core.web.session.CsrfError",
     "crm_core.api.body_limit._BodyTooLarge",
 }
-# The BentoML service module starts BentoML's machinery on import and defines no error.
-NOT_WALKED = ("serving.service",)
+# The module BentoML serves reads the settings and the catalogue on import and defines no error.
+NOT_WALKED = ("serving.served",)
 
 
 def _our_exceptions() -> dict[str, type[BaseException]]:

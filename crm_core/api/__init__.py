@@ -1,5 +1,5 @@
 """The CRM's HTTP API (FastAPI); domain errors become HTTP statuses only here."""
 
-from crm_core.api.app import create_api, install_error_handlers
+from crm_core.api.app import create_api
 
-__all__ = ["create_api", "install_error_handlers"]
+__all__ = ["create_api"]

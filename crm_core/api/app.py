@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.api import (
@@ -35,17 +34,8 @@ from crm_core.api.body_limit import (
 )
 from crm_core.api.deps import PUBLIC
 from crm_core.api.nul_guard import RejectNulMiddleware
+from crm_core.api.refusals import REFUSED_ERRORS, refusal_for
 from crm_core.api.server_errors import ContainServerErrors
-from crm_core.db import is_statement_timeout
-from crm_core.errors import (
-    AuthenticationError,
-    ConflictError,
-    ForbiddenError,
-    LoginThrottledError,
-    NotFoundError,
-    ValidationFailedError,
-)
-from crm_core.jobs.queue import QueueUnavailableError
 from crm_core.schemas.errors import ERROR_RESPONSES
 from crm_core.settings import CoreSettings
 
@@ -82,46 +72,18 @@ def create_api(session_factory: sessionmaker[Session] | None = None, settings: C
 def install_error_handlers(api: FastAPI) -> None:
     """Map crm_core's domain errors to HTTP, for this API and any app that reuses its auth."""
 
-    @api.exception_handler(NotFoundError)
-    async def not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc), "id": exc.entity_id})
+    async def refused(_request: Request, exc: Exception) -> Response:
+        refusal = refusal_for(exc)
+        if refusal is None:
+            raise exc  # not a refusal: the edge's last line answers 500
+        return refusal
 
-    @api.exception_handler(AuthenticationError)
-    async def unauthenticated(_request: Request, exc: AuthenticationError) -> JSONResponse:
-        return JSONResponse(status_code=401, content={"detail": str(exc)}, headers={"WWW-Authenticate": "Bearer"})
-
-    @api.exception_handler(ForbiddenError)
-    async def forbidden(_request: Request, exc: ForbiddenError) -> JSONResponse:
-        return JSONResponse(status_code=403, content={"detail": str(exc)})
-
-    @api.exception_handler(LoginThrottledError)
-    async def throttled(_request: Request, exc: LoginThrottledError) -> JSONResponse:
-        return JSONResponse(
-            status_code=429, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after_seconds)}
-        )
-
-    @api.exception_handler(ConflictError)
-    async def conflict(_request: Request, exc: ConflictError) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc), "field": exc.field})
-
-    @api.exception_handler(OperationalError)
-    async def database_trouble(_request: Request, exc: OperationalError) -> JSONResponse:
-        if not is_statement_timeout(exc):
-            raise exc
-        detail = "the query ran past the server's time limit and was stopped; narrow it and try again"
-        return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": "5"})
-
-    @api.exception_handler(QueueUnavailableError)
-    async def queue_down(_request: Request, exc: QueueUnavailableError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "30"})
+    for error in REFUSED_ERRORS:
+        api.add_exception_handler(error, refused)
 
     @api.exception_handler(RequestValidationError)
     async def malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": validation_details(exc)})
-
-    @api.exception_handler(ValidationFailedError)
-    async def invalid(_request: Request, exc: ValidationFailedError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc), "field": exc.field})
 
 
 MAX_REPORTED_ERRORS = 20

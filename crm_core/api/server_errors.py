@@ -38,20 +38,19 @@ class ContainServerErrors:
         try:
             await self.app(scope, receive, tracked_send)
         except Exception as error:  # the boundary that must answer, whatever went wrong
-            incident = uuid.uuid4().hex[:12]
-            where = " <- ".join(
-                f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-                for frame in reversed(traceback.extract_tb(error.__traceback__)[-6:])
-            )
-            logger.error(
-                "unhandled %s on %s %s (incident %s) at %s",
-                type(error).__name__,
-                scope.get("method"),
-                scope.get("path"),
-                incident,
-                where,
-            )
+            answer = contained(error, scope.get("method"), scope.get("path"))
             if started:
                 raise
-            body = {"detail": "internal error; the server log has its incident id", "incident": incident}
-            await JSONResponse(status_code=500, content=body)(scope, receive, send)
+            await answer(scope, receive, send)
+
+
+def contained(error: BaseException, method: object, path: object) -> JSONResponse:
+    """Log `error` by type and place under a fresh incident id, and the plain 500 that names it."""
+    incident = uuid.uuid4().hex[:12]
+    where = " <- ".join(
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        for frame in reversed(traceback.extract_tb(error.__traceback__)[-6:])
+    )
+    logger.error("unhandled %s on %s %s (incident %s) at %s", type(error).__name__, method, path, incident, where)
+    body = {"detail": "internal error; the server log has its incident id", "incident": incident}
+    return JSONResponse(status_code=500, content=body)

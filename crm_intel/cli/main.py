@@ -322,12 +322,12 @@ def serve(
     console.print(
         f"serving on {base}\n  web app:     {base}/app/  (sign in with a login from demo_logins.json)\n"
         f"  CRM API:     {base}/api/contacts/1  (docs {base}/api/docs)\n"
-        f"  predictions: POST {base}/predict/churn  (docs {base}/predict/docs)\n  readiness:   {base}/readyz"
+        f"  predictions: POST {base}/predict/churn  (OpenAPI {base}/docs.json)\n  readiness:   {base}/readyz"
     )
     env = dict(os.environ, CRM_HOME=str(ctx.home))
     # The worker for background jobs, tied to the server: it stops when the server ends.
     subprocess.Popen([sys.executable, "-m", "crm_intel.worker", "--exit-with-parent"], env=env)
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CrmIntelService"]
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.served:CrmIntelService"]
     os.execve(sys.executable, [*command, "--host", host, "--port", str(port)], env)
 
 

@@ -92,8 +92,11 @@ def test_a_scorer_added_by_one_catalogue_entry_runs_the_whole_loop(tmp_path: Pat
 
     with ExitStack() as stack:
         url = stack.enter_context(serving(home, tmp_path))
-        documented = httpx.get(f"{url}/predict/openapi.json", timeout=30).json()["paths"]
-        assert "/upsell" in documented and documented["/upsell"]["post"]["summary"] == "Upsell"
+        documented = httpx.get(f"{url}/docs.json", timeout=30).json()["paths"]
+        upsell = documented["/predict/upsell"]["post"]
+        assert upsell["description"].startswith("Upsell: likely to order again in the next 60 days")
+        typed = upsell["requestBody"]["content"]["application/json"]["schema"]
+        assert typed["title"] == "ContactsInput" and typed["additionalProperties"] is False
         predicted = httpx.post(
             f"{url}/predict/upsell", json={"contact_ids": [one]}, headers=_bearer(url, home, "admin"), timeout=60
         )
