@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from benchmarks.server import free_port
 from crm_core.auth.policy import Role
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
@@ -227,10 +228,12 @@ def test_each_packages_refusal_reaches_the_one_handler_as_a_message(
 
 def test_a_malformed_catalogue_stops_every_model_command_with_its_problem(data_home: DataHome) -> None:
     (data_home.path / "models.toml").write_text('[[model]]\nname = "upsell"\noutcome = "order_placed"\n')
-    done = data_home.cli("train", "churn")
-    shown = " ".join(done.stdout.split())
-    assert done.returncode == 1 and "models.toml, model 1 ('upsell')" in shown and "title" in shown
-    assert "Traceback" not in done.stdout + done.stderr
+    # `serve` too: the server's prediction routes are made from the catalogue when it starts.
+    for command in (("train", "churn"), ("serve", "--port", str(free_port()))):
+        done = data_home.cli(*command)
+        shown = " ".join(done.stdout.split())
+        assert done.returncode == 1 and "models.toml, model 1 ('upsell')" in shown and "title" in shown, command
+        assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_a_message_quoting_markup_is_printed_as_it_is(data_home: DataHome) -> None:

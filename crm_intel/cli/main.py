@@ -318,10 +318,11 @@ def serve(
     ctx = context()
     _ = ctx.engine  # migrate the CRM and the registry before workers start, not in each at once
     ctx.registry.prepare()
+    _ = ctx.catalogue  # the server's routes come from it: a broken models.toml is named here, not in a traceback
     base = f"http://{host}:{port}"
     console.print(
         f"serving on {base}\n  web app:     {base}/app/  (sign in with a login from demo_logins.json)\n"
-        f"  CRM API:     {base}/api/contacts/1  (docs {base}/api/docs)\n"
+        f"  CRM API:     {base}/api/contacts/1  (OpenAPI {base}/api/openapi.json)\n"
         f"  predictions: POST {base}/predict/churn  (OpenAPI {base}/docs.json)\n  readiness:   {base}/readyz"
     )
     env = dict(os.environ, CRM_HOME=str(ctx.home))
