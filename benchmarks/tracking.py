@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.results import Figure
-from features.model_registry import ModelRegistry
+from features.model_registry import ModelRegistry, RunRecord
 from features.schema import FEATURE_NAMES
 from models.calibration import CalibratedModel, calibrate
 from models.curves import CURVES_ARTIFACT, holdout_curves
@@ -57,10 +57,8 @@ def _one_run(registry: ModelRegistry, model: CalibratedModel, x_holdout: pd.Data
         champion = registry.load(MODEL, champion_version, CalibratedModel)
         champion_metric = binary_metrics(y_holdout, champion.predict_proba(x_holdout)[:, 1])["roc_auc"]
     decision = decide(metric="roc_auc", candidate=metrics["roc_auc"], champion=champion_metric, min_improvement=-1)
-    logged = registry.log_scorer_run(
+    run = RunRecord(
         model_name=MODEL,
-        model=model,
-        example_input=x_holdout.head(50),
         requirements=[f"lightgbm=={lightgbm.__version__}"],
         params={"seed": 0, "rows": ROWS, "features": len(FEATURE_NAMES)},
         holdout_metrics=metrics,
@@ -68,8 +66,8 @@ def _one_run(registry: ModelRegistry, model: CalibratedModel, x_holdout: pd.Data
         champion=None if champion_metric is None else (str(champion_version), "roc_auc", champion_metric),
         data_snapshot=Path("benchmark-rows"),
         promotion_reason=decision.reason,
-        documents={CURVES_ARTIFACT: curves},
     )
+    logged = registry.log_scorer_run(run, model, x_holdout.head(50), documents={CURVES_ARTIFACT: curves})
     registry.record_verdict(MODEL, logged.version, promote=decision.promote, reason=decision.reason)
     return time.perf_counter() - began
 

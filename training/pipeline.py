@@ -21,6 +21,7 @@ import sklearn
 
 from crm_core.exports import CrmExport
 from features.model_input import to_model_input
+from features.model_registry import RunRecord
 from features.model_registry.vocabulary import BAND_HIGH_PARAM, BAND_MEDIUM_PARAM
 from features.schema import EVENT_TIMESTAMP
 from features.store import historical_features, service_feature_names
@@ -138,10 +139,8 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
     curves = holdout_curves(model, x_holdout, y_holdout, holdout_scores)
 
     stage("log and register in MLflow")
-    logged = context.registry.log_scorer_run(
+    run = RunRecord(
         model_name=spec.model_name,
-        model=model,
-        example_input=x_holdout.head(50),
         requirements=[f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"],
         params={
             **spec.params(),
@@ -164,8 +163,8 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         champion=None if champion_metric is None else (str(champion_version), spec.primary_metric, champion_metric),
         data_snapshot=snapshot_file,
         promotion_reason=decision.reason,
-        documents={CURVES_ARTIFACT: curves},
     )
+    logged = context.registry.log_scorer_run(run, model, x_holdout.head(50), documents={CURVES_ARTIFACT: curves})
     context.registry.record_verdict(spec.model_name, logged.version, promote=decision.promote, reason=decision.reason)
     return RunResult(
         model_name=spec.model_name,

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from crm_core.detail_exports import export_order_lines
 from crm_core.errors import CrmError
+from features.model_registry import RunRecord
 from models.interactions import AT, ITEM, USER, UserItemStats
 from models.ranking import ranking_metrics
 from models.recommenders import BlendRecommender, BuyAgainRecommender, PopularityRecommender, Recommender
@@ -161,11 +162,8 @@ def run_recommender(
 
     stage("refit on every purchase, log and register")
     final = spec.candidate().fit(UserItemStats.from_events(events, spec.half_life_days))
-    logged = registry.log_recommender_run(
+    run = RunRecord(
         model_name=spec.model_name,
-        recommender=final,
-        k=spec.k,
-        example_users=sorted(relevant)[:5],
         requirements=[f"implicit=={implicit.__version__}", f"scikit-learn=={sklearn.__version__}"],
         params=spec.params()
         | {"data_digest": digest, "history_purchases": history.height, "holdout_users": len(relevant)},
@@ -178,8 +176,10 @@ def run_recommender(
         },
         champion=None if champion_metric is None else (str(champion_version), PRIMARY_METRIC, champion_metric),
         data_snapshot=snapshot_file,
-        data_timestamp=_newest(events),
         promotion_reason=decision.reason,
+    )
+    logged = registry.log_recommender_run(
+        run, final, k=spec.k, example_users=sorted(relevant)[:5], data_timestamp=_newest(events)
     )
     registry.record_verdict(spec.model_name, logged.version, promote=decision.promote, reason=decision.reason)
     return RecommenderRunResult(

@@ -15,6 +15,7 @@ from features.model_registry.records import (
     NothingToRollBackError,
     PromotionRefusedError,
     Rollback,
+    RunRecord,
     VersionRecord,
 )
 from features.model_registry.registry import ModelRegistry
@@ -27,5 +28,6 @@ __all__ = [
     "NothingToRollBackError",
     "PromotionRefusedError",
     "Rollback",
+    "RunRecord",
     "VersionRecord",
 ]

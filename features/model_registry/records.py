@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from crm_core.errors import CrmError
 from features.model_registry import vocabulary as names
@@ -55,6 +57,22 @@ class Rollback:
     model_name: str
     from_version: str
     to_version: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What every training run logs beside its model: the evidence the gate weighed and where
+    the data came from. `champion` is (its version, the gated metric, its figure on this run's
+    holdout), None when there was no champion to compare with."""
+
+    model_name: str
+    requirements: list[str]
+    params: Mapping[str, Any]
+    holdout_metrics: Mapping[str, float]
+    champion: tuple[str, str, float] | None
+    data_snapshot: Path
+    promotion_reason: str
+    other_metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from features.model_registry.records import (
     NothingToRollBackError,
     PromotionRefusedError,
     Rollback,
+    RunRecord,
     UnknownRegisteredModelError,
     VersionRecord,
 )
@@ -151,17 +152,25 @@ class ModelRegistry:
 
     def challenger(self, model_name: str) -> VersionRecord | None:
         """The newest version registered after the champion that was neither promoted nor
-        rolled back: the candidate that lost the gate, worth scoring in the shadows."""
-        current = self.champion_version(model_name)
+        rolled back: the candidate that lost the gate, worth scoring in the shadows.
+
+        Versions are judged by their own tags; only the one chosen has its run read (reading
+        every version's run cost one registry round trip per version ever trained).
+        """
+        from mlflow.exceptions import MlflowException
+
         try:
-            versions = self.versions(model_name)
-        except UnknownRegisteredModelError:
+            registered = self.client.get_registered_model(model_name)
+        except MlflowException:
             return None
-        for record in versions:
-            if current is not None and record.number <= int(current):
+        champion = (registered.aliases or {}).get(names.CHAMPION_ALIAS)
+        entries = self.client.search_model_versions(f"name = '{model_name}'")
+        for entry in sorted(entries, key=lambda found: -int(found.version)):
+            if champion is not None and int(entry.version) <= int(champion):
                 return None
-            if not record.is_champion and not record.promoted and not record.rolled_back:
-                return record
+            judged = self._record(entry, is_champion=False, with_run=False)
+            if not judged.promoted and not judged.rolled_back:
+                return self._record(entry, is_champion=False)
         return None
 
     def document(self, run_id: str, path: str) -> dict[str, Any] | None:
@@ -184,8 +193,10 @@ class ModelRegistry:
             loaded = seals.load_verified(self.client, self.tracking_uri, model_name, version, self.seal_key)
         return unwrap(loaded, expected, model_name)
 
-    def _record(self, entry: Any, *, is_champion: bool) -> VersionRecord:
-        run = self.client.get_run(str(entry.run_id)) if entry.run_id else None
+    def _record(self, entry: Any, *, is_champion: bool, with_run: bool = True) -> VersionRecord:
+        """`entry` as a record; without its run (`with_run=False`) params, metrics and run tags
+        are empty, for judging a version by its own tags alone."""
+        run = self.client.get_run(str(entry.run_id)) if entry.run_id and with_run else None
         return VersionRecord(
             model_name=str(entry.name),
             version=str(entry.version),
@@ -202,84 +213,39 @@ class ModelRegistry:
 
     def log_scorer_run(
         self,
-        *,
-        model_name: str,
+        run: RunRecord,
         model: ProbabilityModel,
         example_input: pd.DataFrame,
-        requirements: list[str],
-        params: Mapping[str, Any],
-        holdout_metrics: Mapping[str, float],
-        other_metrics: Mapping[str, float],
-        champion: tuple[str, str, float] | None,
-        data_snapshot: Path,
-        promotion_reason: str,
         documents: Mapping[str, dict[str, Any]] | None = None,
     ) -> LoggedModel:
         """A scoring model's run; the registered pyfunc answers feature rows with probabilities.
-
-        `champion` is (its version, the gated metric, its figure on this run's holdout);
-        `documents` are JSON artifacts by path (the holdout curves the model page draws).
-        """
+        `documents` are JSON artifacts by path (the holdout curves the model page draws)."""
         from features.model_registry.wrappers import CalibratedPyfunc
 
-        return self._log_run(
-            model_name,
-            CalibratedPyfunc(model),
-            example_input.head(5),
-            requirements,
-            params,
-            holdout_metrics,
-            other_metrics,
-            champion,
-            {names.DATA_SNAPSHOT_TAG: str(data_snapshot), names.PROMOTION_TAG: promotion_reason},
-            documents or {},
-        )
+        return self._log_run(run, CalibratedPyfunc(model), example_input.head(5), dict(run.params), documents or {})
 
     def log_recommender_run(
-        self,
-        *,
-        model_name: str,
-        recommender: RankingModel,
-        k: int,
-        example_users: list[int],
-        requirements: list[str],
-        params: Mapping[str, Any],
-        holdout_metrics: Mapping[str, float],
-        other_metrics: Mapping[str, float],
-        champion: tuple[str, str, float] | None,
-        data_snapshot: Path,
-        data_timestamp: datetime,
-        promotion_reason: str,
+        self, run: RunRecord, recommender: RankingModel, *, k: int, example_users: list[int], data_timestamp: datetime
     ) -> LoggedModel:
         """A recommender's run; the registered pyfunc answers contact ids with ranked products."""
         import pandas as pd
 
         from features.model_registry.wrappers import RecommenderPyfunc
 
-        return self._log_run(
-            model_name,
-            RecommenderPyfunc(recommender, k=k),
-            pd.DataFrame({"contact_id": example_users}),
-            requirements,
-            {**params, names.TOP_K_PARAM: k, names.DATA_TIMESTAMP_PARAM: data_timestamp.isoformat(timespec="seconds")},
-            holdout_metrics,
-            other_metrics,
-            champion,
-            {names.DATA_SNAPSHOT_TAG: str(data_snapshot), names.PROMOTION_TAG: promotion_reason},
-            {},
-        )
+        params = {
+            **run.params,
+            names.TOP_K_PARAM: k,
+            names.DATA_TIMESTAMP_PARAM: data_timestamp.isoformat(timespec="seconds"),
+        }
+        example = pd.DataFrame({"contact_id": example_users})
+        return self._log_run(run, RecommenderPyfunc(recommender, k=k), example, params, {})
 
     def _log_run(
         self,
-        model_name: str,
+        run: RunRecord,
         wrapper: CalibratedPyfunc | RecommenderPyfunc,
         example: pd.DataFrame,
-        requirements: list[str],
-        params: Mapping[str, Any],
-        holdout_metrics: Mapping[str, float],
-        other_metrics: Mapping[str, float],
-        champion: tuple[str, str, float] | None,
-        tags: dict[str, str],
+        params: dict[str, Any],
         documents: Mapping[str, dict[str, Any]],
     ) -> LoggedModel:
         """One run: params, metrics in one batch, JSON documents, the model with its signature,
@@ -287,10 +253,12 @@ class ModelRegistry:
         import mlflow
         from mlflow.models import infer_signature
 
-        metrics = {f"{names.HOLDOUT_PREFIX}{name}": value for name, value in holdout_metrics.items()}
-        metrics |= dict(other_metrics)
+        metrics = {f"{names.HOLDOUT_PREFIX}{name}": value for name, value in run.holdout_metrics.items()}
+        metrics |= dict(run.other_metrics)
+        champion = run.champion
         if champion is not None:
             metrics[f"{names.CHAMPION_HOLDOUT_PREFIX}{champion[1]}"] = champion[2]
+        tags = {names.DATA_SNAPSHOT_TAG: str(run.data_snapshot), names.PROMOTION_TAG: run.promotion_reason}
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         with warnings.catch_warnings():
@@ -298,7 +266,7 @@ class ModelRegistry:
             # hint that an integer column cannot carry missing values does not apply.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
             signature = infer_signature(example, wrapper.predict(None, example))
-        with mlflow.start_run(experiment_id=self._experiment_id(model_name)) as run:
+        with mlflow.start_run(experiment_id=self._experiment_id(run.model_name)) as started:
             mlflow.log_params({**params, names.CHAMPION_VERSION_PARAM: champion[0] if champion else ""})
             mlflow.log_metrics(metrics)
             mlflow.set_tags(tags)
@@ -309,12 +277,12 @@ class ModelRegistry:
                 python_model=wrapper,
                 signature=signature,
                 input_example=example,
-                pip_requirements=requirements,
-                registered_model_name=model_name,
+                pip_requirements=run.requirements,
+                registered_model_name=run.model_name,
             )
         version = str(info.registered_model_version)
-        seals.seal(self.client, self.tracking_uri, model_name, version, self.seal_key)
-        return LoggedModel(run_id=run.info.run_id, version=version)
+        seals.seal(self.client, self.tracking_uri, run.model_name, version, self.seal_key)
+        return LoggedModel(run_id=started.info.run_id, version=version)
 
     def _experiment_id(self, name: str) -> str:
         existing = self.client.get_experiment_by_name(name)
