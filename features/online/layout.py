@@ -75,18 +75,11 @@ class OnlineLayout:
         matrix[:, doubles_end:] = np.packbits(present, axis=1, bitorder="little")
         return [row.tobytes() for row in matrix]
 
-    def decode(self, blobs: Sequence[bytes], wanted: Sequence[str]) -> dict[str, pl.Series]:
-        """The `wanted` features of each blob, as columns typed as the schema types them."""
-        if not blobs:
-            return {name: pl.Series(name, [], dtype=self._dtype(name)) for name in wanted}
-        values, present = self._matrix(blobs)
-        position = {name: index for index, name in enumerate(self.features)}
-        columns = {}
-        for name in wanted:
-            index = position[name]
-            column = pl.Series(name, values[:, index]).scatter(np.flatnonzero(~present[:, index]), None)
-            columns[name] = column.cast(self._dtype(name))
-        return columns
+    def frame(self, blobs: Sequence[bytes], wanted: Sequence[str]) -> pl.DataFrame:
+        """The `wanted` features of each blob as a frame typed as the schema types them (for
+        whole-table reads; serving builds its request frame from `decode_rows` with its keys)."""
+        schema = dict(zip(wanted, self.dtypes(wanted), strict=True))
+        return pl.DataFrame(self.decode_rows(blobs, wanted), schema=schema, orient="row")
 
     def decode_rows(self, blobs: Sequence[bytes], wanted: Sequence[str]) -> list[list[object]]:
         """The `wanted` values of each blob as Python scalars (None where absent, int for

@@ -37,7 +37,7 @@ def _frame(
 )
 def test_every_value_round_trips_exactly(values: dict[str, list[object]]) -> None:
     frame = pl.DataFrame(values, schema={name: CONTACT_FEATURES_SCHEMA[name] for name in LAYOUT.features})
-    decoded = pl.DataFrame(LAYOUT.decode(LAYOUT.encode(frame), LAYOUT.features))
+    decoded = LAYOUT.frame(LAYOUT.encode(frame), LAYOUT.features)
     assert_frame_equal(decoded, frame, check_exact=True)
     for name in DOUBLES:
         for before, after in zip(frame[name].to_list(), decoded[name].to_list(), strict=True):
@@ -63,13 +63,14 @@ def test_a_blob_of_another_layout_is_refused() -> None:
         schema={name: CONTACT_FEATURES_SCHEMA[name] for name in narrower.features},
     )
     with pytest.raises(OnlineLayoutError, match="another layout"):
-        LAYOUT.decode(narrower.encode(frame), LAYOUT.features)
+        LAYOUT.decode_rows(narrower.encode(frame), LAYOUT.features)
     retyped = OnlineLayout(LAYOUT.features, (not LAYOUT.integer[0], *LAYOUT.integer[1:]))
     assert retyped.version != LAYOUT.version, "and their types"
 
 
-def test_the_row_read_gives_the_same_values_as_the_column_read() -> None:
-    """Serving builds a request's frame from `decode_rows`; training-side checks use `decode`."""
+def test_the_row_read_keeps_nulls_nans_and_integer_counts() -> None:
+    """Serving builds a request's frame from `decode_rows`: absent values are None (never NaN
+    or 0), a stored NaN stays NaN, and counts come back as Python ints."""
     frame = pl.DataFrame(
         {name: [3, None, -7] for name in INTEGERS} | {name: [0.5, None, float("nan")] for name in DOUBLES},
         schema={name: CONTACT_FEATURES_SCHEMA[name] for name in LAYOUT.features},
@@ -77,6 +78,7 @@ def test_the_row_read_gives_the_same_values_as_the_column_read() -> None:
     blobs = LAYOUT.encode(frame)
     wanted = [DOUBLES[0], INTEGERS[0], DOUBLES[-1]]
     rows = LAYOUT.decode_rows(blobs, wanted)
-    by_rows = pl.DataFrame(rows, schema=dict(zip(wanted, LAYOUT.dtypes(wanted), strict=True)), orient="row")
-    assert_frame_equal(by_rows, pl.DataFrame(LAYOUT.decode(blobs, wanted)), check_exact=True)
-    assert rows[1] == [None, None, None] and isinstance(rows[0][1], int)
+    assert rows[0][:2] == [0.5, 3] and isinstance(rows[0][1], int)
+    assert rows[1] == [None, None, None]
+    assert math.isnan(rows[2][2]) and rows[2][1] == -7
+    assert_frame_equal(LAYOUT.frame(blobs, wanted), frame.select(wanted), check_exact=True)

@@ -50,14 +50,14 @@ def _every_feature(settings: FeatureSettings, contact_ids: list[int]) -> pl.Data
     finally:
         store.close()
     ids = [contact_id for contact_id in contact_ids if contact_id in found]
-    columns = layout.decode([found[contact_id].features for contact_id in ids], layout.features)
-    return pl.DataFrame(
+    features = layout.frame([found[contact_id].features for contact_id in ids], layout.features)
+    keys = pl.DataFrame(
         [
             pl.Series(ENTITY_KEY, ids, pl.Int64),
             pl.Series(EVENT_TIMESTAMP, [found[contact_id].as_of for contact_id in ids], pl.Datetime("us")),
-            *columns.values(),
         ]
     )
+    return pl.concat([keys, features], how="horizontal")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
