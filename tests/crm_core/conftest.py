@@ -19,6 +19,7 @@ from crm_core.services.identity import login
 from crm_core.services.users import create_user
 from crm_core.settings import CoreSettings
 from crm_core.unit_of_work import UnitOfWork
+from tests.support.contacts import add_contacts
 
 NOW = datetime(2026, 11, 1)
 PASSWORD = "correct horse battery staple"
@@ -91,11 +92,4 @@ def build_world(engine: Engine) -> World:
 
 @pytest.fixture
 def contacts(engine: Engine) -> list[int]:
-    with UnitOfWork(make_session_factory(engine)) as uow:
-        rows = [
-            Contact(first_name=f"C{i}", last_name="X", lifecycle_stage="lead", created_at=datetime(2026, 10, 1))
-            for i in range(3)
-        ]
-        uow.session.add_all(rows)
-        uow.commit()
-        return [row.id for row in rows]
+    return add_contacts(engine, 3)

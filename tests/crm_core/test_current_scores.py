@@ -3,16 +3,17 @@ transaction, and equals what ranking the whole history would say."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine, select, text
 
 from crm_core.db import make_session_factory
-from crm_core.entities import Contact, CurrentScore, Prediction
+from crm_core.entities import CurrentScore, Prediction
 from crm_core.migrate import upgrade
 from crm_core.services.predictions import record_predictions
 from crm_core.services.score_ranking import ranked_scores
 from crm_core.unit_of_work import UnitOfWork
+from tests.support.contacts import add_contacts
 from tests.support.predictions import MODEL_SERVICE, T0, prediction, write
 
 
@@ -66,14 +67,7 @@ def test_shadow_scores_and_rolled_back_writes_leave_it_alone(engine: Engine, con
 def test_a_sparse_few_contacts_are_selected_by_list_and_only_they_move(engine: Engine) -> None:
     """An online request scores a few scattered contacts: the upsert selects them by list, not
     by the id range around them, and leaves the contacts between them as they were."""
-    with UnitOfWork(make_session_factory(engine)) as uow:
-        rows = [
-            Contact(first_name=f"S{i}", last_name="X", lifecycle_stage="lead", created_at=datetime(2026, 10, 1))
-            for i in range(12)
-        ]
-        uow.session.add_all(rows)
-        uow.commit()
-        ids = [row.id for row in rows]
+    ids = add_contacts(engine, 12, prefix="S")
     write(engine, [prediction(c, version="1", score=0.2) for c in ids])
     later = T0 + timedelta(days=1)
     scattered = [ids[0], ids[5], ids[-1]]
