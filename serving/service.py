@@ -188,28 +188,24 @@ class CrmIntel:
         )
 
 
-def _scorer_api(entry: ModelEntry) -> Any:
+def _prediction_api(entry: ModelEntry) -> Any:
+    """The API method for one catalogue entry: a scorer's answer is scores, a recommender's
+    ranked lists; both are written back to the CRM before the method answers."""
     model_name = entry.name
+    scorer = entry.kind is ModelKind.SCORER
+    output = PredictResponse if scorer else RecommendResponse
+    written = "score" if scorer else "list"
 
-    async def predict(self: CrmIntel, contact_ids: list[int], ctx: bentoml.Context) -> PredictResponse | Response:
+    async def predict(
+        self: CrmIntel, contact_ids: list[int], ctx: bentoml.Context
+    ) -> PredictResponse | RecommendResponse | Response:
         http = ctx.request
         credentials = await bearer(http)
-        return await answered(lambda: self._predict(model_name, contact_ids, http, credentials), ctx)
+        work = self._predict if scorer else self._recommend
+        return await answered(lambda: work(model_name, contact_ids, http, credentials), ctx)
 
-    predict.__doc__ = f"{entry.title}: {entry.meaning} (each contact's score is written back to the CRM)."
-    return _api(entry, predict, PredictResponse)
-
-
-def _recommender_api(entry: ModelEntry) -> Any:
-    model_name = entry.name
-
-    async def recommend(self: CrmIntel, contact_ids: list[int], ctx: bentoml.Context) -> RecommendResponse | Response:
-        http = ctx.request
-        credentials = await bearer(http)
-        return await answered(lambda: self._recommend(model_name, contact_ids, http, credentials), ctx)
-
-    recommend.__doc__ = f"{entry.title}: {entry.meaning} (each contact's list is written back to the CRM)."
-    return _api(entry, recommend, RecommendResponse)
+    predict.__doc__ = f"{entry.title}: {entry.meaning} (each contact's {written} is written back to the CRM)."
+    return _api(entry, predict, output)
 
 
 def _api(entry: ModelEntry, method: Callable[..., Any], output: type[Any]) -> Any:
@@ -227,8 +223,7 @@ def build_service(catalogue: Catalogue) -> bentoml.Service[CrmIntel]:
     web app mounted beside them, and the edges every request passes."""
     methods: dict[str, Any] = {"catalogue": catalogue}
     for entry in catalogue:
-        api = _scorer_api(entry) if entry.kind is ModelKind.SCORER else _recommender_api(entry)
-        methods[api_name(entry)] = api
+        methods[api_name(entry)] = _prediction_api(entry)
     service_class = type("CrmIntelService", (CrmIntel,), methods)
     service_class.__module__ = __name__
     # BentoML's request metrics are off: they label series by raw request path, so every
