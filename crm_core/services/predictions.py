@@ -98,7 +98,10 @@ def record_predictions(
         # copies cost three quarters of the time at a million rows.
         target = cast(Table, table.__table__)
         result.inserted = bulk_insert_ignoring_duplicates(uow, target, IDENTITY_COLUMNS, payload)
-        if not shadow:
+        if not shadow and result.inserted:
+            # A row already stored moved the current scores when it was first written (in its
+            # own transaction), so a batch that stores nothing new has nothing to move: skipped,
+            # it keeps an unchanged contact's rescoring from holding the write gate longer.
             written: dict[tuple[str, str, datetime], list[int]] = {}
             for values in payload:
                 identity = (values["model_name"], values["model_version"], values["feature_timestamp"])

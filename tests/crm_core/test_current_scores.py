@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
 from crm_core.db import make_session_factory
 from crm_core.entities import CurrentScore, Prediction
@@ -73,6 +73,31 @@ def test_a_sparse_few_contacts_are_selected_by_list_and_only_they_move(engine: E
     scattered = [ids[0], ids[5], ids[-1]]
     write(engine, [prediction(c, version="2", score=0.8, at=later) for c in scattered], scored_at=later)
     assert current(engine) == {c: ("2", 0.8) if c in scattered else ("1", 0.2) for c in ids}
+    assert current(engine) == ranked(engine)
+
+
+def test_a_rewrite_that_stores_nothing_new_leaves_the_current_rows_untouched(
+    engine: Engine, contacts: list[int]
+) -> None:
+    """Rescoring unchanged contacts stores nothing (same identities), so no statement goes to
+    the current scores; a batch with one new row among repeats still moves that row."""
+    write(engine, [prediction(c, version="1", score=0.2) for c in contacts])
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert write(engine, [prediction(c, version="1", score=0.2) for c in contacts], scored_at=T0)[:2] == (0, 3)
+        assert statements and not [s for s in statements if "current_scores" in s]
+        later = T0 + timedelta(days=1)
+        repeats_and_one_new = [prediction(contacts[0], version="1", score=0.2), prediction(contacts[1], at=later)]
+        assert write(engine, repeats_and_one_new, scored_at=later)[:2] == (1, 1)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [s for s in statements if "current_scores" in s]
+    assert current(engine) == {contacts[0]: ("1", 0.2), contacts[1]: ("1", 0.7), contacts[2]: ("1", 0.2)}
     assert current(engine) == ranked(engine)
 
 
