@@ -104,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkouts", nargs=2, type=Path, help="two checkouts of crm-intel (git worktrees)")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating rounds (default %(default)s)")
+    parser.add_argument("--rates", type=int, nargs="+", default=RATES, help="requests per second (default %(default)s)")
     arguments = parser.parse_args()
     with ExitStack() as stack:
         sides = []
@@ -112,7 +113,7 @@ def main() -> None:
             sides.append(start(stack, checkout.resolve(), scratch))
         for number in track(range(arguments.rounds), description="alternating rounds"):
             for side in sides if number % 2 == 0 else reversed(sides):
-                for rate in RATES:
+                for rate in arguments.rates:
                     side.load(rate)
     first, second = sides
     rounds = f"{arguments.rounds} alternating rounds of {SECONDS:g} s per rate"
@@ -121,7 +122,7 @@ def main() -> None:
     for side in sides:
         table.add_column(f"{side.name}: p99 ms, median CPU ms/request, errors", justify="right")
     table.add_column(f"CPU {second.name} / {first.name} per round (median)", justify="right")
-    for rate in RATES:
+    for rate in arguments.rates:
         ratios = [b / a for a, b in zip(first.cpu_ms[rate], second.cpu_ms[rate], strict=True)]
         cells = [f"{s.p99(rate):,.1f}, {statistics.median(s.cpu_ms[rate]):.2f}, {s.errors[rate]}" for s in sides]
         spread = ", ".join(f"{ratio:.2f}" for ratio in ratios)

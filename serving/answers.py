@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 import bentoml
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -28,14 +29,36 @@ Answer = TypeVar("Answer")
 BENTOML_REQUEST_LOGGER = "bentoml._internal.server.http_app"
 
 
-async def answered(work: Callable[[], Answer], context: bentoml.Context) -> Answer | Response:
-    """`work`'s answer, run off the event loop; a refusal or a contained fault if it raised.
+class WorkLimit:
+    """How many requests' blocking work one worker runs at once; the others wait their turn on
+    the event loop, holding no thread and no database connection.
+
+    Without a bound every waiting request took a thread (up to 40): they queued on SQLite's
+    write gate and on the GIL while holding pooled connections, the pool overflowed and opened
+    new ones, and each request cost more CPU the busier the server was.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, work: Callable[[], Answer]) -> Answer:
+        """`work` on a thread once one of the `threads` places is free."""
+        # Made on first use: a limiter belongs to the event loop it is made in (the worker's).
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+
+async def answered(work: Callable[[], Answer], context: bentoml.Context, limit: WorkLimit) -> Answer | Response:
+    """`work`'s answer, run off the event loop within `limit`; a refusal or a contained fault
+    if it raised.
 
     An answer's status is set on BentoML's request context too: BentoML stamps the context's
     status on whatever the method returns.
     """
     try:
-        return await run_in_threadpool(work)
+        return await limit.run(work)
     except HTTPException as refused:
         body = {"detail": refused.detail}
         answer = JSONResponse(status_code=refused.status_code, content=body, headers=refused.headers)

@@ -37,7 +37,7 @@ from features.model_registry import ArtifactIntegrityError, ModelRegistry, NoCha
 from features.online.reader import OnlineStoreUnavailableError
 from features.settings import FeatureSettings
 from serving import web_models
-from serving.answers import answered, quiet_refused_input
+from serving.answers import WorkLimit, answered, quiet_refused_input
 from serving.catalogue_publishing import publish_catalogue
 from serving.champion import ChampionCache, Loaded, load_champion
 from serving.edge import ServerEdge
@@ -75,6 +75,7 @@ class CrmIntel:
         quiet_refused_input()
         core = CoreSettings()
         self.serving = ServingSettings()
+        self.work_limit = WorkLimit(self.serving.prediction_threads)
         engine = open_crm(core, migrate=False, statement_timeout_seconds=core.request_statement_timeout_seconds)
         self.session_factory = make_session_factory(engine)
         crm_api.state.session_factory = self.session_factory
@@ -202,7 +203,7 @@ def _prediction_api(entry: ModelEntry) -> Any:
         http = ctx.request
         credentials = await bearer(http)
         work = self._predict if scorer else self._recommend
-        return await answered(lambda: work(model_name, contact_ids, http, credentials), ctx)
+        return await answered(lambda: work(model_name, contact_ids, http, credentials), ctx, self.work_limit)
 
     predict.__doc__ = f"{entry.title}: {entry.meaning} (each contact's {written} is written back to the CRM)."
     return _api(entry, predict, output)

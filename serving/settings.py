@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from pydantic import Field
+
 from crm_core.settings import HomeSettings
 
 
@@ -13,6 +15,9 @@ class ServingSettings(HomeSettings):
     mlflow_tracking_uri: str | None = None
     batch_size: int = 20_000
     champion_refresh_seconds: float = 30.0
+    # Prediction requests one worker works on at once (the rest wait, holding no thread): the
+    # GIL runs one at a time and SQLite one writer, so a few keep the pipeline full.
+    prediction_threads: int = Field(default=4, ge=1, le=64)
 
     @property
     def tracking_uri(self) -> str:
