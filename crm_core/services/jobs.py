@@ -10,14 +10,17 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crm_core.auth.policy import Action, Scope
+from crm_core.auth.policy import Action, Role, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Job, JobStatus
 from crm_core.errors import ConflictError, NotFoundError
+from crm_core.services import audit
 from crm_core.unit_of_work import UnitOfWork
 
 MESSAGE_CHARS = 500
 OUTPUT_CHARS = 12_000
+# Who the audit trail names for a job's end: the worker decides it, not a person.
+JOB_WORKER = Principal.system(Role.ADMIN, "job worker")
 
 
 def create_job(
@@ -50,6 +53,7 @@ def create_job(
             uow.session.flush()
     except IntegrityError as error:
         raise ConflictError("job", f"{exclusive_key} already has a job queued or running; wait for it") from error
+    audit.record(uow, principal, action="job.queued", entity="job", entity_id=job.id, details={"kind": kind}, at=now)
     return job
 
 
@@ -113,7 +117,16 @@ def finish(
     if status is JobStatus.SUCCEEDED:
         values["progress_done"] = func.coalesce(Job.progress_total, Job.progress_done)
     uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
+    _audit_end(uow, job_id, status, now)
     uow.commit()
+
+
+def _audit_end(uow: UnitOfWork, job_id: int, status: JobStatus, now: datetime) -> None:
+    """How a job ended, in the audit trail beside who queued it (the message stays on the job:
+    a failure's reason can quote the data worked on)."""
+    kind = uow.session.scalar(select(Job.kind).where(Job.id == job_id))
+    details = {"kind": kind}
+    audit.record(uow, JOB_WORKER, action=f"job.{status.value}", entity="job", entity_id=job_id, details=details, at=now)
 
 
 INTERRUPTED_MESSAGE = "the worker running it stopped before it finished; start it again"
@@ -134,12 +147,20 @@ def interrupt_dead(
         if ((job.worker or "").startswith(f"{host}:") and not is_alive(_pid_of(job)))
         or (job.heartbeat_at or job.started_at or now) < stale_before
     ]
+    interrupted = 0
     for job in dead:
-        job.status = JobStatus.INTERRUPTED.value
-        job.finished_at = now
-        job.message = INTERRUPTED_MESSAGE
+        # Still running when written: of two readers reaping at once, one marks it (and audits).
+        marked = uow.session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value)
+            .values(status=JobStatus.INTERRUPTED.value, finished_at=now, message=INTERRUPTED_MESSAGE)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(marked, "rowcount", 0) == 1:
+            _audit_end(uow, job.id, JobStatus.INTERRUPTED, now)
+            interrupted += 1
     uow.commit()
-    return len(dead)
+    return interrupted
 
 
 def _pid_of(job: Job) -> int:
