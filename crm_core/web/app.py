@@ -24,7 +24,7 @@ from crm_core.db import is_statement_timeout
 from crm_core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
 from crm_core.jobs.queue import QueueUnavailableError
 from crm_core.settings import CoreSettings
-from crm_core.web.pages import auth, contacts, home, records, segments
+from crm_core.web.pages import auth, contacts, home, jobs, records, segments
 from crm_core.web.session import CsrfError, LoginRequiredError, login_url
 from crm_core.web.templating import Pages, pages_of
 
@@ -63,7 +63,7 @@ def create_web_app(
     web.state.session_factory = session_factory
     web.state.settings = settings
     web.state.pages = Pages(prefix, template_dirs)
-    for module in (auth, home, contacts, records, segments):
+    for module in (auth, home, contacts, records, segments, jobs):
         web.include_router(module.router)
     for router in routers:
         web.include_router(router)

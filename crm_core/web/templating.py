@@ -38,6 +38,7 @@ NAV = (
     NavLink("Tickets", "/tickets", "ticket"),
     NavLink("Segments", "/segments", "segment"),
     NavLink("Models", "/models", "model"),
+    NavLink("Jobs", "/jobs", "job"),
 )
 
 

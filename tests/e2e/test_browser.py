@@ -182,6 +182,15 @@ def test_a_data_scientist_reads_the_model_page_and_promotes_the_challenger(site:
     expect(page.locator("#side-by-side")).to_contain_text("Champion v2")
     screenshot(page, "data-scientist-promoted")
 
+    # The Jobs page keeps the record: who asked, what, how it ended, and its log.
+    page.get_by_role("link", name="Jobs").click()
+    promoted = page.locator("#jobs tbody tr", has_text="promote model").first
+    expect(promoted).to_have_attribute("data-status", "succeeded")
+    promoted.get_by_role("link").click()
+    expect(page.locator("#job")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#job pre")).to_contain_text("champion moved from v1 to v2")
+    screenshot(page, "data-scientist-job")
+
 
 def test_a_stored_script_payload_stays_inert_in_the_browser(site: Site, browser: Browser) -> None:
     admin = site.api_token("admin")
