@@ -186,6 +186,7 @@ def test_a_data_scientist_reads_the_model_page_and_promotes_the_challenger(site:
     page.get_by_role("link", name="Jobs").click()
     promoted = page.locator("#jobs tbody tr", has_text="promote model").first
     expect(promoted).to_have_attribute("data-status", "succeeded")
+    screenshot(page, "data-scientist-jobs")
     promoted.get_by_role("link").click()
     expect(page.locator("#job")).to_have_attribute("data-status", "succeeded")
     expect(page.locator("#job pre")).to_contain_text("champion moved from v1 to v2")
