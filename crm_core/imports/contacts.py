@@ -36,6 +36,8 @@ from crm_core.unit_of_work import UnitOfWork
 CHUNK = 2_000
 PROGRESS_EVERY = 10_000
 REQUIRED = ("first_name", "last_name")
+VALUE_SHOWN = 200
+COLUMNS_NAMED = 30
 
 MatchKey = tuple[str, ...]
 Progress = Callable[[int, int], None]
@@ -65,13 +67,30 @@ def _match_key(row: ContactImportRow, email_hash: str | None, phone_hash: str | 
     return ("name", *names, (row.account or "").lower())
 
 
-def _problems(row_number: int, error: ValidationError) -> list[ImportProblem]:
+def _cell(raw: Mapping[str, Any], name: str) -> str | None:
+    """The file's own text for `name` (a field, or a custom field's `custom.<name>`), cut short:
+    what the person who sent the file sees beside the reason, to find and fix the cell."""
+    value = raw.get(name)
+    return None if value is None else str(value)[:VALUE_SHOWN]
+
+
+def _problems(row_number: int, error: ValidationError, raw: Mapping[str, Any]) -> list[ImportProblem]:
     problems = []
     for detail in error.errors():
         name = ".".join(str(part) for part in detail["loc"]) or "row"
         reason = str(detail["msg"]).removeprefix("Value error, ")
-        problems.append(ImportProblem(row=row_number, field=name, reason=reason))
+        problems.append(ImportProblem(row=row_number, field=name, reason=reason, value=_cell(raw, name)))
     return problems
+
+
+def _unfed(missing: list[str], columns: list[str]) -> str:
+    """Every required field no column feeds, named at once with the file's columns, so one
+    attempt fixes the mapping (naming one field per try made each run reveal the next)."""
+    named = ", ".join(repr(column) for column in columns[:COLUMNS_NAMED])
+    more = f" and {len(columns) - COLUMNS_NAMED:,} more" if len(columns) > COLUMNS_NAMED else ""
+    fields = " and ".join(missing)
+    pairs = " ".join(f"{name}=<column>" for name in missing)
+    return f"no column feeds {fields}; map them with {pairs} (the file's columns: {named}{more})"
 
 
 def _file_digest(frame: pl.DataFrame) -> str:
@@ -96,9 +115,9 @@ def import_contacts(
     definitions = definitions_of(uow, "contact")
     importable = [name for name in IMPORTABLE_CONTACT_FIELDS if name != "custom"]
     resolved = resolve_mapping(frame.columns, [*importable, *(f"custom.{name}" for name in definitions)], mapping)
-    for name in REQUIRED:
-        if name not in resolved:
-            raise ValidationFailedError("mapping", f"no column feeds {name}; map one with {name}=<column>")
+    missing = [name for name in REQUIRED if name not in resolved]
+    if missing:
+        raise ValidationFailedError("mapping", _unfed(missing, frame.columns))
     selected = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
     people, rejected = _read_people(selected, _Owners(uow, principal), definitions, on_progress)
     erased = erased_hashes(uow, (v for p in people.values() for v in (p.email_hash, p.phone_hash) if v))
@@ -170,10 +189,13 @@ def _read_people(
             row = ContactImportRow.model_validate(given | {"custom": custom})
             owner_id = owners.resolve(row.owner_email)
         except ValidationError as error:
-            rejected.extend(_problems(row_number, error))
+            rejected.extend(_problems(row_number, error, raw))
             continue
         except ValidationFailedError as error:
-            rejected.append(ImportProblem(row=row_number, field=error.field, reason=error.reason))
+            problem = ImportProblem(
+                row=row_number, field=error.field, reason=error.reason, value=_cell(raw, error.field)
+            )
+            rejected.append(problem)
             continue
         email_hash, phone_hash = email_lookup(row.email), phone_lookup(row.phone)
         key = _match_key(row, email_hash, phone_hash)

@@ -11,6 +11,9 @@ class ImportProblem(BaseModel):
     row: int = Field(description="1-based data row of the file (the header is not counted)")
     field: str
     reason: str
+    value: str | None = Field(
+        default=None, description="the cell as the file gave it (its first 200 characters), when one field is at fault"
+    )
 
 
 class ImportReport(BaseModel):

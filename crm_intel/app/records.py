@@ -74,11 +74,25 @@ def import_contacts_file(
         uow.commit()
     if report.rejected or report.flagged:
         problems_path.parent.mkdir(parents=True, exist_ok=True)
-        rows = [problem.model_dump() | {"kind": "rejected"} for problem in report.rejected] + [
-            problem.model_dump() | {"kind": "flagged"} for problem in report.flagged
-        ]
-        pl.DataFrame(rows).sort("row").write_csv(problems_path)
+        problem_rows(frame, report).write_csv(problems_path)
     return report
+
+
+PROBLEM_COLUMNS = ("row", "kind", "field", "reason", "value")
+
+
+def problem_rows(frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
+    """Each rejected or flagged row's problem, then the row's own cells as the file gave them: the
+    problems file can be fixed in place and imported again. A file column named like one of ours
+    is suffixed " (file)"."""
+    listed = pl.DataFrame(
+        [problem.model_dump() | {"kind": "rejected"} for problem in report.rejected]
+        + [problem.model_dump() | {"kind": "flagged"} for problem in report.flagged],
+        schema={"row": pl.Int64, "field": pl.String, "reason": pl.String, "value": pl.String, "kind": pl.String},
+    ).select(PROBLEM_COLUMNS)
+    renamed = {column: f"{column} (file)" for column in frame.columns if column in PROBLEM_COLUMNS}
+    cells = frame.rename(renamed).with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
+    return listed.join(cells, on="row", how="left").sort("row", maintain_order=True)
 
 
 EXPORTER = Principal.system(Role.ADMIN, "crm-intel export")

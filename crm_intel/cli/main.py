@@ -19,6 +19,8 @@ from crm_intel.console import console
 app = Command(help="crm-intel: a CRM with customer intelligence built in.", no_args_is_help=True)
 
 DEFAULT_PORT = 3000
+# `crm-intel import` loaded the good rows but refused others (errors that stop it exit 1).
+REFUSED_ROWS_EXIT = 3
 ACTIVITY_SCALE_HELP = "multiplies the demo contacts' everyday activity (1: about 26 events each over two years)"
 
 app.add_typer(segments_app, name="segments")
@@ -120,7 +122,11 @@ def import_file(
     )
     console.print(import_table(report))
     if report.rejected or report.flagged:
-        console.print(f"every rejected and flagged row, with its reason: {problems_path}")
+        console.print(f"every rejected and flagged row, with its reason and its cells: {problems_path}")
+    if report.rejected:
+        # The good rows are loaded; a script still learns that some were not.
+        console.print(f"{len({problem.row for problem in report.rejected}):,} row(s) refused: exit {REFUSED_ROWS_EXIT}")
+        raise typer.Exit(REFUSED_ROWS_EXIT)
 
 
 @app.command("import-dataset")

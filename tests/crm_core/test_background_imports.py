@@ -102,7 +102,8 @@ def test_a_file_over_the_inline_size_is_queued_and_its_job_holds_the_report(offi
     report = done["result"]["report"]
     assert (report["rows"], report["inserted"]) == (rows + 1, rows)
     assert done["result"]["rejected_total"] == 1
-    assert report["rejected"] == [{"row": rows + 1, "field": "last_name", "reason": report["rejected"][0]["reason"]}]
+    rejected = report["rejected"]
+    assert rejected == [{"row": rows + 1, "field": "last_name", "reason": rejected[0]["reason"], "value": None}]
     assert _contacts(office.world.engine, "Bulk") == rows
     with UnitOfWork(make_session_factory(office.world.engine)) as uow:
         owners = set(uow.session.scalars(select(Contact.owner_id).where(Contact.first_name.like("Bulk%"))))

@@ -111,6 +111,13 @@ def make_import_file(seed: int = 3) -> ImportFile:
 
 
 MAPPING = {"email": "E-mail"}  # the other columns are found by name ("First Name" -> first_name)
+COLUMN_OF = {
+    "email": "E-mail",
+    "phone": "phone",
+    "last_name": "Last Name",
+    "created_at": "created_at",
+    "lifecycle_stage": "lifecycle_stage",
+}
 
 
 def contact_count(engine: Engine) -> int:
@@ -133,6 +140,9 @@ def test_every_bad_row_is_named_every_good_row_lands_and_reimport_adds_nothing(
         uow.commit()
     assert {problem.row: problem.field for problem in report.rejected} == import_file.malformed
     assert all(problem.reason for problem in report.rejected)
+    # Each problem quotes the cell at fault as the file gave it (a missing cell quotes nothing).
+    for problem in report.rejected:
+        assert problem.value == frame[COLUMN_OF[problem.field]][problem.row - 1], problem
     assert report.duplicates_in_file == len(import_file.duplicates)
     assert report.inserted == import_file.people == contact_count(engine)
     with UnitOfWork(session_factory) as uow:
@@ -204,7 +214,9 @@ def test_imports_are_refused_for_roles_without_create_and_for_bad_mappings(world
     unmapped = world.client.post(
         "/imports/contacts", files={"file": ("p.csv", b"a,b\n1,2\n", "text/csv")}, headers=world.headers(Role.ADMIN)
     )
-    assert unmapped.status_code == 422 and "first_name" in unmapped.json()["detail"]
+    assert unmapped.status_code == 422
+    detail = unmapped.json()["detail"]
+    assert "first_name and last_name" in detail and "'a', 'b'" in detail, "every unfed field at once, and the columns"
 
 
 def test_the_cli_imports_and_writes_the_problems_file(tmp_path: Path, import_file: ImportFile) -> None:
@@ -212,12 +224,19 @@ def test_the_cli_imports_and_writes_the_problems_file(tmp_path: Path, import_fil
     path = tmp_path / "people.csv"
     import_file.frame.head(1_000).write_csv(path)
     done = home.cli("import", "contacts", str(path), "--map", "email=E-mail", cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "new contacts" in done.stdout
+    assert done.returncode == 3, "good rows loaded, some refused: a script learns it from the exit code"
+    assert "new contacts" in done.stdout and "refused" in done.stdout
     problems = sorted((home.path / "imports").glob("people-*-problems.csv"))
     assert len(problems) == 1
-    listed = pl.read_csv(problems[0])
-    assert set(listed["row"].to_list()) == {row for row in import_file.malformed if row <= 1_000}
+    listed = pl.read_csv(problems[0], infer_schema=False)
+    assert set(listed["row"].cast(pl.Int64).to_list()) == {row for row in import_file.malformed if row <= 1_000}
+    # Beside each reason, the row's own cells: the file can be fixed in place and imported again.
+    sent = import_file.frame.head(1_000)
+    for row, email in zip(listed["row"].cast(pl.Int64), listed["E-mail"], strict=True):
+        assert email == sent["E-mail"][row - 1]
+    clean = tmp_path / "clean.csv"
+    sent.filter(~pl.int_range(1, sent.height + 1).is_in(list(import_file.malformed))).write_csv(clean)
+    assert home.cli("import", "contacts", str(clean), "--map", "email=E-mail", cwd=tmp_path).returncode == 0
     out = tmp_path / "out" / "contacts.csv"
     exported = home.cli("export", "contacts", "--out", str(out), cwd=tmp_path)
     assert exported.returncode == 0, exported.stdout + exported.stderr
