@@ -60,7 +60,7 @@ def update_deal(deal_id: RecordId, body: DealUpdate, uow: UoW, caller: Caller) -
 
 @router.post("/{deal_id}/stage", response_model=DealPublic, openapi_extra=policy("deal", "update"))
 def change_stage(deal_id: RecordId, body: StageChange, uow: UoW, caller: Caller) -> DealPublic:
-    deal = move_stage(uow, caller, deal_id, body.stage, now=utc_now())
+    deal = move_stage(uow, caller, deal_id, body.stage, now=utc_now(), changed_at=body.changed_at)
     uow.commit()
     return DealPublic.model_validate(deal)
 

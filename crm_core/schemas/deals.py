@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import DealStage
-from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues, NoNulInput, RecordId, UtcDateTime
+from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues, InUtc, NoNulInput, RecordId, UtcDateTime
 
 MONEY = Field(ge=0, max_digits=14, decimal_places=2)
 
@@ -22,6 +22,9 @@ class DealCreate(NoNulInput):
     contact_id: RecordId | None = None
     owner_id: RecordId | None = Field(default=None, description="defaults to the caller")
     custom: dict[str, CustomValue] | None = CUSTOM
+    opened_at: InUtc | None = Field(
+        default=None, description="defaults to now; an earlier date brings a deal's history in (naive values are UTC)"
+    )
 
 
 class DealUpdate(NoNulInput):
@@ -37,6 +40,10 @@ class StageChange(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
     stage: DealStage
+    changed_at: InUtc | None = Field(
+        default=None,
+        description="defaults to now; an earlier date records a past move, never before the deal's last one",
+    )
 
 
 class DealPublic(BaseModel):

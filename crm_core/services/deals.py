@@ -2,7 +2,9 @@
 
 Open deals may move to any other open stage (forward or back, as real pipelines do) or close
 as won or lost; a closed deal never changes stage again. Every move, including the first
-stage, is written to the stage history in the same transaction.
+stage, is written to the stage history in the same transaction. A deal brought from another
+system keeps its own dates: it opens when it opened, and each move is stamped when it happened,
+in order (never before the move before it, never in the future), so the history stays a history.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
+from crm_core.clock import as_naive_utc
 from crm_core.entities import Deal, DealStage, DealStageChange
 from crm_core.errors import ValidationFailedError
 from crm_core.services import audit
@@ -35,20 +38,34 @@ def open_deal(uow: UnitOfWork, principal: Principal, values: dict[str, Any], *, 
     stage = DealStage(values.pop("stage"))
     if stage in CLOSING:
         raise ValidationFailedError("stage", "a new deal starts in an open stage")
-    deal = create_record(uow, principal, DEALS, values | {"stage": stage.value, "status": "open"}, now=now)
-    uow.session.add(DealStageChange(deal_id=deal.id, from_stage=None, to_stage=stage.value, changed_at=now))
+    opened_at = as_naive_utc(values.get("opened_at") or now)
+    if opened_at > now:
+        raise ValidationFailedError("opened_at", "is in the future")
+    opening = values | {"stage": stage.value, "status": "open", "opened_at": opened_at}
+    deal = create_record(uow, principal, DEALS, opening, now=now)
+    uow.session.add(DealStageChange(deal_id=deal.id, from_stage=None, to_stage=stage.value, changed_at=opened_at))
     return deal
 
 
-def move_stage(uow: UnitOfWork, principal: Principal, deal_id: int, target: DealStage, *, now: datetime) -> Deal:
+def move_stage(
+    uow: UnitOfWork,
+    principal: Principal,
+    deal_id: int,
+    target: DealStage,
+    *,
+    now: datetime,
+    changed_at: datetime | None = None,
+) -> Deal:
+    """Move the deal to `target`, stamped `changed_at` (a past move brought in) or now."""
     deal: Deal = get_record(uow, principal, DEALS, deal_id, Action.UPDATE)
     current = DealStage(deal.stage)
     check_transition(current, target)
-    uow.session.add(DealStageChange(deal_id=deal.id, from_stage=current.value, to_stage=target.value, changed_at=now))
+    at = now if changed_at is None else _past_move_time(uow, deal, as_naive_utc(changed_at), now)
+    uow.session.add(DealStageChange(deal_id=deal.id, from_stage=current.value, to_stage=target.value, changed_at=at))
     deal.stage = target.value
     changed = ["stage"]
     if target in CLOSING:
-        deal.status, deal.closed_at = CLOSING[target], now
+        deal.status, deal.closed_at = CLOSING[target], at
         changed += ["status", "closed_at"]
     uow.session.flush()
     audit.record(
@@ -62,6 +79,19 @@ def move_stage(uow: UnitOfWork, principal: Principal, deal_id: int, target: Deal
         at=now,
     )
     return deal
+
+
+def _past_move_time(uow: UnitOfWork, deal: Deal, at: datetime, now: datetime) -> datetime:
+    """A move brought in from the past, checked to keep the history in order."""
+    if at > now:
+        raise ValidationFailedError("changed_at", "is in the future")
+    last = uow.session.scalar(select(func.max(DealStageChange.changed_at)).where(DealStageChange.deal_id == deal.id))
+    floor = max(value for value in (last, deal.opened_at) if value is not None)
+    if at < floor:
+        raise ValidationFailedError(
+            "changed_at", f"is before the deal's last move or opening ({floor.isoformat(timespec='seconds')})"
+        )
+    return at
 
 
 def stage_history(uow: UnitOfWork, principal: Principal, deal_id: int) -> list[DealStageChange]:

@@ -43,6 +43,40 @@ def test_deal_moves_through_stages_with_history_and_closed_deals_stay_closed(wor
     )
 
 
+def test_a_deal_brought_from_another_crm_keeps_its_own_dates_in_order(world: World) -> None:
+    """Opened and moved in the past: the history is the source's, the close date is the move's;
+    a move dated before the last one, or a date in the future, is refused and adds nothing."""
+    rep = world.headers(Role.SALES_REP)
+    opened_on = datetime(2025, 3, 1, 9, 30)
+    opened = world.client.post(
+        "/deals", json={"name": "Old", "amount": "900", "opened_at": opened_on.isoformat()}, headers=rep
+    )
+    assert opened.status_code == 201, opened.text
+    deal = opened.json()
+    assert deal["opened_at"].startswith("2025-03-01T09:30:00")
+    path = f"/deals/{deal['id']}/stage"
+    moves = [("qualification", datetime(2025, 3, 20)), ("proposal", datetime(2025, 4, 2))]
+    for stage, at in moves:
+        moved = world.client.post(path, json={"stage": stage, "changed_at": at.isoformat()}, headers=rep)
+        assert moved.status_code == 200, moved.text
+    backwards = world.client.post(path, json={"stage": "negotiation", "changed_at": "2025-03-25T00:00:00"}, headers=rep)
+    assert backwards.status_code == 422 and "changed_at" in backwards.text and "2025-04-02T00:00:00" in backwards.text
+    future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    assert world.client.post(path, json={"stage": "negotiation", "changed_at": future}, headers=rep).status_code == 422
+    ahead = world.client.post("/deals", json={"name": "Later", "amount": "1", "opened_at": future}, headers=rep)
+    assert ahead.status_code == 422 and "opened_at" in ahead.text
+    won = world.client.post(path, json={"stage": "closed_won", "changed_at": "2025-05-15T12:00:00Z"}, headers=rep)
+    assert won.status_code == 200, won.text
+    assert won.json()["closed_at"].startswith("2025-05-15T12:00:00")
+    history = world.client.get(f"/deals/{deal['id']}/history", headers=rep).json()
+    assert [(h["to_stage"], h["changed_at"][:10]) for h in history] == [
+        ("prospecting", "2025-03-01"),
+        ("qualification", "2025-03-20"),
+        ("proposal", "2025-04-02"),
+        ("closed_won", "2025-05-15"),
+    ]
+
+
 def test_invalid_deal_input_is_refused_with_the_field_named(world: World) -> None:
     rep = world.headers(Role.SALES_REP)
     with world.engine.connect() as connection:
