@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Float, select
 
 from crm_core.entities import Activity, Contact, Deal, Order, OrderLine
 from crm_core.exports import TIMESTAMP
@@ -19,7 +19,7 @@ ORDER_LINES_SCHEMA = pl.Schema(
         "ordered_at": TIMESTAMP,
         "order_status": pl.String(),
         "product_id": pl.Int64(),
-        "quantity": pl.Int64(),
+        "quantity": pl.Float64(),
     }
 )
 DEAL_OUTCOMES_SCHEMA = pl.Schema(
@@ -41,7 +41,14 @@ def export_contact_stages(engine: Engine) -> pl.DataFrame:
 def export_order_lines(engine: Engine) -> pl.DataFrame:
     """One row per order line with its order's contact, time and status, in time order."""
     query = (
-        select(Order.contact_id, Order.id, Order.ordered_at, Order.status, OrderLine.product_id, OrderLine.quantity)
+        select(
+            Order.contact_id,
+            Order.id,
+            Order.ordered_at,
+            Order.status,
+            OrderLine.product_id,
+            OrderLine.quantity.cast(Float),
+        )
         .join(OrderLine, OrderLine.order_id == Order.id)
         .order_by(Order.contact_id, Order.ordered_at, Order.id, OrderLine.id)
     )

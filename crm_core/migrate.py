@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,20 @@ def _sqlite_migration_engine(url: Any) -> Engine:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database at `engine` to `revision`; safe to call on an up-to-date database."""
+    _migrate(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Step the database back to `revision` (an operator undoing a release)."""
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     if engine.dialect.name != "sqlite":
-        command.upgrade(alembic_config(engine), revision)
+        step(alembic_config(engine), revision)
         return
     migration_engine = _sqlite_migration_engine(engine.url)
     try:
-        command.upgrade(alembic_config(migration_engine), revision)
+        step(alembic_config(migration_engine), revision)
     finally:
         migration_engine.dispose()

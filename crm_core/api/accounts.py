@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from crm_core.api.custom_fields import CustomFilter
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import equal_to, page_request
+from crm_core.api.listing import ExternalIdFilter, equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Account
@@ -30,8 +30,9 @@ def list_accounts(
     owner_id: RecordId | None = None,
     industry: Annotated[str | None, Query(max_length=80)] = None,
     custom: CustomFilter = None,
+    external_id: ExternalIdFilter = None,
 ) -> Page[AccountPublic]:
-    filters = equal_to((Account.owner_id, owner_id), (Account.industry, industry))
+    filters = equal_to((Account.external_id, external_id), (Account.owner_id, owner_id), (Account.industry, industry))
     filters.extend(custom_filters(uow, "account", Account.custom, custom))
     rows, next_cursor = list_records(uow, caller, ACCOUNTS, page, filters)
     return Page[AccountPublic](items=[AccountPublic.model_validate(row) for row in rows], next_cursor=next_cursor)

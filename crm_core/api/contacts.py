@@ -10,7 +10,7 @@ from sqlalchemy import or_
 
 from crm_core.api.custom_fields import CustomFilter
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import equal_to, page_request
+from crm_core.api.listing import ExternalIdFilter, equal_to, page_request
 from crm_core.clock import utc_now
 from crm_core.entities import Channel, Contact
 from crm_core.errors import ValidationFailedError
@@ -44,8 +44,10 @@ def list_contacts(
     created_before: InUtc | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="name prefix")] = None,
     custom: CustomFilter = None,
+    external_id: ExternalIdFilter = None,
 ) -> Page[ContactPublic]:
     filters = equal_to(
+        (Contact.external_id, external_id),
         (Contact.owner_id, owner_id),
         (Contact.account_id, account_id),
         (Contact.lifecycle_stage, lifecycle_stage),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, status
 
 from crm_core.api.custom_fields import CustomFilter
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import equal_to, page_request
+from crm_core.api.listing import ExternalIdFilter, equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Deal, DealStage
@@ -32,8 +32,11 @@ def list_deals(
     owner_id: RecordId | None = None,
     account_id: RecordId | None = None,
     custom: CustomFilter = None,
+    external_id: ExternalIdFilter = None,
 ) -> Page[DealPublic]:
-    filters = equal_to((Deal.stage, stage), (Deal.owner_id, owner_id), (Deal.account_id, account_id))
+    filters = equal_to(
+        (Deal.external_id, external_id), (Deal.stage, stage), (Deal.owner_id, owner_id), (Deal.account_id, account_id)
+    )
     filters.extend(custom_filters(uow, "deal", Deal.custom, custom))
     rows, next_cursor = list_records(uow, caller, DEALS, page, filters)
     return Page[DealPublic](items=[DealPublic.model_validate(row) for row in rows], next_cursor=next_cursor)

@@ -12,6 +12,12 @@ from sqlalchemy.orm import InstrumentedAttribute
 from crm_core.schemas.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from crm_core.services.pagination import PageRequest
 
+# Find a record by its id in the system it came from: an integration links by it instead of
+# paging the whole list to build an id map.
+ExternalIdFilter = Annotated[
+    str | None, Query(min_length=1, max_length=120, description="the record's id in the system it came from")
+]
+
 
 def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import equal_to, page_request
+from crm_core.api.listing import ExternalIdFilter, equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Order
@@ -35,8 +35,9 @@ def list_orders(
     contact_id: RecordId | None = None,
     status: OrderStatus | None = None,
     ordered_after: InUtc | None = None,
+    external_id: ExternalIdFilter = None,
 ) -> Page[OrderPublic]:
-    filters = equal_to((Order.contact_id, contact_id), (Order.status, status))
+    filters = equal_to((Order.external_id, external_id), (Order.contact_id, contact_id), (Order.status, status))
     if ordered_after is not None:
         filters.append(Order.ordered_at >= ordered_after)
     rows, next_cursor = list_records(uow, caller, ORDERS, page, filters)
@@ -57,7 +58,7 @@ def create_order(body: OrderCreate, uow: UoW, caller: Caller) -> OrderDetail:
         caller,
         body.contact_id,
         [line.model_dump() for line in body.lines],
-        {"status": body.status.value, "ordered_at": body.ordered_at},
+        {"status": body.status.value, "ordered_at": body.ordered_at, "external_id": body.external_id},
         now=utc_now(),
     )
     uow.commit()

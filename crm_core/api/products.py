@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import equal_to, page_request
+from crm_core.api.listing import ExternalIdFilter, equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Product
@@ -27,9 +27,14 @@ def list_products(
     page: Annotated[PageRequest, Depends(page_request)],
     category: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
     sku: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    external_id: ExternalIdFilter = None,
 ) -> Page[ProductPublic]:
     rows, next_cursor = list_records(
-        uow, caller, PRODUCTS, page, equal_to((Product.category, category), (Product.sku, sku))
+        uow,
+        caller,
+        PRODUCTS,
+        page,
+        equal_to((Product.external_id, external_id), (Product.category, category), (Product.sku, sku)),
     )
     return Page[ProductPublic](items=[ProductPublic.model_validate(row) for row in rows], next_cursor=next_cursor)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from crm_core.api.deps import Caller, UoW, policy
-from crm_core.api.listing import equal_to, page_request
+from crm_core.api.listing import ExternalIdFilter, equal_to, page_request
 from crm_core.auth.policy import Action
 from crm_core.clock import utc_now
 from crm_core.entities import Channel, Ticket
@@ -30,9 +30,14 @@ def list_tickets(
     status: TicketStatus | None = None,
     priority: TicketPriority | None = None,
     channel: Channel | None = None,
+    external_id: ExternalIdFilter = None,
 ) -> Page[TicketPublic]:
     filters = equal_to(
-        (Ticket.contact_id, contact_id), (Ticket.status, status), (Ticket.priority, priority), (Ticket.channel, channel)
+        (Ticket.external_id, external_id),
+        (Ticket.contact_id, contact_id),
+        (Ticket.status, status),
+        (Ticket.priority, priority),
+        (Ticket.channel, channel),
     )
     rows, next_cursor = list_records(uow, caller, TICKETS, page, filters)
     return Page[TicketPublic](items=[TicketPublic.model_validate(row) for row in rows], next_cursor=next_cursor)

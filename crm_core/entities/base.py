@@ -20,6 +20,11 @@ NAMING_CONVENTION = {
 }
 
 MONEY = Numeric(14, 2)
+# Quantities as sources give them: a weight (1.25 kg) or a zero-quantity line is a real line.
+QUANTITY = Numeric(12, 3)
+# Every record kind may carry `external_id`: its id in the system it came from, unique per kind.
+# Imports match on it (a re-import changes nothing) and resolve references by it.
+EXTERNAL_ID_LENGTH = 120
 
 
 class Base(DeclarativeBase):

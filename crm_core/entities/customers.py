@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from crm_core.entities.base import Base
+from crm_core.entities.base import EXTERNAL_ID_LENGTH, Base
 from crm_core.protection.column_types import EncryptedText
 from crm_core.protection.lookup import email_lookup, phone_lookup
 
@@ -26,6 +26,7 @@ class Account(Base):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(200))
     industry: Mapped[str | None] = mapped_column(String(80))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -43,6 +44,7 @@ class Contact(Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(100))

@@ -16,13 +16,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_core.entities.base import MONEY, Base
+from crm_core.entities.base import EXTERNAL_ID_LENGTH, MONEY, QUANTITY, Base
 
 
 class Deal(Base):
     __tablename__ = "deals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -49,6 +50,7 @@ class Ticket(Base):
     __tablename__ = "tickets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     priority: Mapped[str] = mapped_column(String(10))
@@ -64,6 +66,7 @@ class Activity(Base):
     __table_args__ = (Index("ix_activities_contact_occurred", "contact_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     type: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(20))
@@ -75,6 +78,7 @@ class Product(Base):
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, index=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(80))
@@ -88,6 +92,7 @@ class Order(Base):
     __table_args__ = (Index("ix_orders_contact_ordered", "contact_id", "ordered_at", "status", "total"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, index=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     ordered_at: Mapped[datetime] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(20))
@@ -100,5 +105,5 @@ class OrderLine(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
-    quantity: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY)
     unit_price: Mapped[Decimal] = mapped_column(MONEY)

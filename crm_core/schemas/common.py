@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from crm_core.clock import as_naive_utc
 from crm_core.text_safety import input_problem, stored_json
@@ -41,6 +41,13 @@ InUtc = Annotated[datetime, AfterValidator(_naive_utc)]
 # larger number would fail inside the driver instead of answering "not found").
 MAX_RECORD_ID = 2**31 - 1
 RecordId = Annotated[int, Ge(1), Le(MAX_RECORD_ID)]
+
+# A record's id in the system it came from (another CRM, a shop, a billing system): unique per
+# record kind, so imports match on it and records name each other by it. Printable text only.
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+EXTERNAL_ID = Field(default=None, description="the record's id in the system it came from; unique per record kind")
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

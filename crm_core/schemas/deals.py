@@ -7,7 +7,17 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import DealStage
-from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues, InUtc, NoNulInput, RecordId, UtcDateTime
+from crm_core.schemas.common import (
+    CUSTOM,
+    EXTERNAL_ID,
+    CustomValue,
+    CustomValues,
+    ExternalId,
+    InUtc,
+    NoNulInput,
+    RecordId,
+    UtcDateTime,
+)
 
 MONEY = Field(ge=0, max_digits=14, decimal_places=2)
 
@@ -15,6 +25,7 @@ MONEY = Field(ge=0, max_digits=14, decimal_places=2)
 class DealCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     name: str = Field(min_length=1, max_length=200)
     amount: Decimal = MONEY
     stage: DealStage = DealStage.PROSPECTING
@@ -30,6 +41,7 @@ class DealCreate(NoNulInput):
 class DealUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     name: str | None = Field(default=None, min_length=1, max_length=200)
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     owner_id: RecordId | None = None
@@ -50,6 +62,7 @@ class DealPublic(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     id: int
+    external_id: str | None
     name: str
     amount: Decimal
     stage: str

@@ -53,6 +53,7 @@ class ContactPublic(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     id: int
+    external_id: str | None
     first_name: str
     last_name: str
     email: str | None = Field(description="masked or null for roles that may not see it")

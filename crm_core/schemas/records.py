@@ -6,7 +6,16 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from crm_core.schemas.common import CUSTOM, CustomValue, CustomValues, NoNulInput, RecordId, UtcDateTime
+from crm_core.schemas.common import (
+    CUSTOM,
+    EXTERNAL_ID,
+    CustomValue,
+    CustomValues,
+    ExternalId,
+    NoNulInput,
+    RecordId,
+    UtcDateTime,
+)
 
 NAME = Field(min_length=1, max_length=100)
 
@@ -20,6 +29,7 @@ class LifecycleStage(enum.StrEnum):
 class ContactCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     first_name: str = NAME
     last_name: str = NAME
     email: EmailStr | None = None
@@ -36,6 +46,7 @@ class ContactCreate(NoNulInput):
 class ContactUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)
     email: EmailStr | None = None
@@ -51,6 +62,7 @@ class ContactUpdate(NoNulInput):
 class AccountCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     name: str = Field(min_length=1, max_length=200)
     industry: str | None = Field(default=None, max_length=80)
     owner_id: RecordId | None = Field(default=None, description="defaults to the caller")
@@ -60,6 +72,7 @@ class AccountCreate(NoNulInput):
 class AccountUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     name: str | None = Field(default=None, min_length=1, max_length=200)
     industry: str | None = Field(default=None, max_length=80)
     owner_id: RecordId | None = None
@@ -70,6 +83,7 @@ class AccountPublic(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     id: int
+    external_id: str | None
     name: str
     industry: str | None
     owner_id: int | None

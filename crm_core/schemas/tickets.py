@@ -7,7 +7,7 @@ import enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.entities import Channel
-from crm_core.schemas.common import InUtc, NoNulInput, RecordId, UtcDateTime
+from crm_core.schemas.common import EXTERNAL_ID, ExternalId, InUtc, NoNulInput, RecordId, UtcDateTime
 
 
 class TicketPriority(enum.StrEnum):
@@ -31,6 +31,7 @@ DONE_STATUSES = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 class TicketCreate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     contact_id: RecordId
     channel: Channel
     subject: str = Field(min_length=1, max_length=200)
@@ -41,6 +42,7 @@ class TicketCreate(NoNulInput):
 class TicketUpdate(NoNulInput):
     model_config = ConfigDict(extra="forbid")
 
+    external_id: ExternalId | None = EXTERNAL_ID
     subject: str | None = Field(default=None, min_length=1, max_length=200)
     priority: TicketPriority | None = None
     status: TicketStatus | None = None
@@ -51,6 +53,7 @@ class TicketPublic(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     id: int
+    external_id: str | None
     contact_id: int
     channel: str
     priority: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,8 @@ from crm_core.errors import ValidationFailedError
 from crm_core.services.kinds import ORDERS
 from crm_core.services.owned_records import create_record
 from crm_core.unit_of_work import UnitOfWork
+
+CENT = Decimal("0.01")
 
 
 def place_order(
@@ -37,11 +39,18 @@ def place_order(
     if ordered_at > now:
         raise ValidationFailedError("ordered_at", "is in the future")
     total = sum((prices[line["product_id"]] * line["quantity"] for line in lines), Decimal(0))
+    total = total.quantize(CENT, ROUND_HALF_UP)  # a measured quantity prices to fractions of a cent
     order: Order = create_record(
         uow,
         principal,
         ORDERS,
-        {"contact_id": contact_id, "status": values["status"], "ordered_at": ordered_at, "total": total},
+        {
+            "contact_id": contact_id,
+            "status": values["status"],
+            "ordered_at": ordered_at,
+            "total": total,
+            "external_id": values.get("external_id"),
+        },
         now=now,
     )
     uow.session.add_all(

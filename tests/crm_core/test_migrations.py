@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_core.db import make_engine
 from crm_core.entities import Base, Contact
-from crm_core.migrate import alembic_config, upgrade
+from crm_core.migrate import alembic_config, downgrade, upgrade
 from crm_core.protection.keyring import active
 from crm_core.protection.lookup import email_lookup, phone_lookup
 
@@ -97,5 +99,62 @@ def test_an_existing_crm_with_data_upgrades_to_head(database_url: str) -> None:
         with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1, "the app's engine keeps FKs on"
+    finally:
+        engine.dispose()
+
+
+def test_external_ids_arrive_without_rebuilding_guarded_tables(database_url: str) -> None:
+    """0020 adds `external_id` to seven tables and widens line quantities to decimals: the rows
+    already there keep their values, activities stay append-only, and it steps back down."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0019")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO contacts (id, first_name, last_name, lifecycle_stage, created_at) "
+                    "VALUES (1, 'Ada', 'L', 'lead', :t)"
+                ),
+                {"t": STORED_AT},
+            )
+            connection.execute(
+                text("INSERT INTO products (id, sku, name, category, unit_price) VALUES (1, 'S1', 'Tea', 'food', 2.5)")
+            )
+            connection.execute(
+                text("INSERT INTO orders (id, contact_id, ordered_at, status, total) VALUES (1, 1, :t, 'placed', 5)"),
+                {"t": STORED_AT},
+            )
+            connection.execute(
+                text("INSERT INTO order_lines (order_id, product_id, quantity, unit_price) VALUES (1, 1, 2, 2.5)")
+            )
+            connection.execute(
+                text("INSERT INTO activities (contact_id, type, channel, occurred_at) VALUES (1, 'call', 'phone', :t)"),
+                {"t": STORED_AT},
+            )
+        upgrade(engine)
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT quantity FROM order_lines")).scalar_one() == 2
+            connection.execute(text("UPDATE contacts SET external_id = 'C-1'"))
+            connection.execute(
+                text("INSERT INTO order_lines (order_id, product_id, quantity, unit_price) VALUES (1, 1, 1.25, 2)")
+            )
+        with engine.connect() as connection:
+            quantities = connection.execute(text("SELECT quantity FROM order_lines ORDER BY id")).scalars().all()
+            assert [float(q) for q in quantities] == [2.0, 1.25]
+            with pytest.raises(DBAPIError, match="append-only"):
+                connection.execute(text("UPDATE activities SET external_id = 'A-1'"))
+            connection.rollback()
+            with pytest.raises(IntegrityError):
+                connection.execute(
+                    text(
+                        "INSERT INTO contacts (first_name, last_name, lifecycle_stage, created_at, external_id) "
+                        "VALUES ('B', 'L', 'lead', :t, 'C-1')"
+                    ),
+                    {"t": STORED_AT},
+                )
+        downgrade(engine, "0019")
+        assert "external_id" not in {column["name"] for column in inspect(engine).get_columns("contacts")}
+        upgrade(engine)
+        assert "external_id" in {column["name"] for column in inspect(engine).get_columns("activities")}
     finally:
         engine.dispose()
