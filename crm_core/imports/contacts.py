@@ -8,7 +8,6 @@ else by name and account, so importing the same file twice adds nothing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,8 @@ from crm_core.auth.principal import Principal
 from crm_core.entities import Account, Contact, CustomFieldDefinition, User
 from crm_core.errors import ForbiddenError, ValidationFailedError
 from crm_core.imports.contact_rows import IMPORTABLE_CONTACT_FIELDS, MERGEABLE, ContactImportRow
-from crm_core.imports.mapping import resolve_mapping
+from crm_core.imports.mapping import resolve_mapping, unfed_fields
+from crm_core.imports.reading import file_digest
 from crm_core.protection.lookup import email_lookup, phone_lookup
 from crm_core.schemas.imports import ImportProblem, ImportReport
 from crm_core.services import audit
@@ -35,13 +35,15 @@ from crm_core.unit_of_work import UnitOfWork
 
 CHUNK = 2_000
 PROGRESS_EVERY = 10_000
-REQUIRED = ("first_name", "last_name")
+# A file must feed at least one field that can say who a person is.
+IDENTIFYING = ("first_name", "last_name", "email", "external_id")
 VALUE_SHOWN = 200
-COLUMNS_NAMED = 30
 
 MatchKey = tuple[str, ...]
 Progress = Callable[[int, int], None]
-MATCHED_ON = {"email": "email", "phone": "phone", "name": "first_name"}
+MATCHED_ON = {"external_id": "external_id", "email": "email", "phone": "phone", "name": "first_name"}
+# Keys naming one person in the whole CRM: a match out of the importer's reach refuses the row.
+UNIQUE_KEYS = frozenset({"external_id", "email"})
 NOT_ASSIGNABLE = "'{}' is not a user you may assign contacts to"
 
 
@@ -59,6 +61,8 @@ class _Person:
 
 
 def _match_key(row: ContactImportRow, email_hash: str | None, phone_hash: str | None) -> MatchKey:
+    if row.external_id is not None:
+        return ("external_id", row.external_id)
     if email_hash is not None:
         return ("email", email_hash)
     names = (row.first_name.lower(), row.last_name.lower())
@@ -83,20 +87,6 @@ def _problems(row_number: int, error: ValidationError, raw: Mapping[str, Any]) -
     return problems
 
 
-def _unfed(missing: list[str], columns: list[str]) -> str:
-    """Every required field no column feeds, named at once with the file's columns, so one
-    attempt fixes the mapping (naming one field per try made each run reveal the next)."""
-    named = ", ".join(repr(column) for column in columns[:COLUMNS_NAMED])
-    more = f" and {len(columns) - COLUMNS_NAMED:,} more" if len(columns) > COLUMNS_NAMED else ""
-    fields = " and ".join(missing)
-    pairs = " ".join(f"{name}=<column>" for name in missing)
-    return f"no column feeds {fields}; map them with {pairs} (the file's columns: {named}{more})"
-
-
-def _file_digest(frame: pl.DataFrame) -> str:
-    return hashlib.sha256(frame.write_csv().encode()).hexdigest()
-
-
 def import_contacts(
     uow: UnitOfWork,
     principal: Principal,
@@ -115,9 +105,8 @@ def import_contacts(
     definitions = definitions_of(uow, "contact")
     importable = [name for name in IMPORTABLE_CONTACT_FIELDS if name != "custom"]
     resolved = resolve_mapping(frame.columns, [*importable, *(f"custom.{name}" for name in definitions)], mapping)
-    missing = [name for name in REQUIRED if name not in resolved]
-    if missing:
-        raise ValidationFailedError("mapping", _unfed(missing, frame.columns))
+    if not any(name in resolved for name in IDENTIFYING):
+        raise ValidationFailedError("mapping", unfed_fields([" or ".join(IDENTIFYING)], frame.columns))
     selected = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
     people, rejected = _read_people(selected, _Owners(uow, principal), definitions, on_progress)
     erased = erased_hashes(uow, (v for p in people.values() for v in (p.email_hash, p.phone_hash) if v))
@@ -145,7 +134,7 @@ def import_contacts(
     duplicates = sum(len(person.extra_rows) for person in people.values())
     report = ImportReport(
         source=source,
-        file_sha256=_file_digest(frame),
+        file_sha256=file_digest(frame),
         rows=frame.height,
         inserted=counts["inserted"],
         merged=counts["merged"],
@@ -176,6 +165,7 @@ def _read_people(
     """Validate every row; rows naming the same person fold into the first one."""
     rejected: list[ImportProblem] = []
     people: dict[MatchKey, _Person] = {}
+    email_given_by: dict[str, _Person] = {}
     for row_number, raw in enumerate(selected.iter_rows(named=True), start=1):
         if on_progress is not None and row_number % PROGRESS_EVERY == 0:
             on_progress(row_number, selected.height)
@@ -200,8 +190,16 @@ def _read_people(
         email_hash, phone_hash = email_lookup(row.email), phone_lookup(row.phone)
         key = _match_key(row, email_hash, phone_hash)
         person = people.get(key)
+        earlier = email_given_by.get(email_hash) if email_hash is not None else None
+        if earlier is not None and earlier.key != key:
+            # One email, two external ids: two people cannot share an address.
+            reason = f"is given to another person in this file (row {earlier.rows[0]})"
+            rejected.append(ImportProblem(row=row_number, field="email", reason=reason, value=_cell(raw, "email")))
+            continue
         if person is None:
-            people[key] = _Person(key, [row_number], row, owner_id, email_hash, phone_hash)
+            people[key] = person = _Person(key, [row_number], row, owner_id, email_hash, phone_hash)
+            if email_hash is not None:
+                email_given_by[email_hash] = person
         else:
             person.extra_rows.append(row_number)
             person.values = _fill_gaps(person.values, row)
@@ -212,7 +210,11 @@ def _load(
     uow: UnitOfWork, principal: Principal, people: list[_Person], rejected: list[ImportProblem], now: datetime
 ) -> dict[str, int]:
     """Insert new people, fill gaps of matched ones; matches out of the caller's reach are refused."""
-    existing = _existing_contacts(uow, people)
+    existing, refused = _existing_contacts(uow, people)
+    for person in refused:
+        reason = "this email belongs to another stored contact"
+        rejected.extend(ImportProblem(row=number, field="email", reason=reason) for number in person.rows)
+    people = [person for person in people if person not in refused]
     in_reach = contact_ids_in_reach(uow, principal, "contact", Action.UPDATE, {c.id for c in existing.values()})
     accounts = _Accounts(uow, principal, now)
     counts = {"inserted": 0, "merged": 0, "unchanged": 0}
@@ -220,11 +222,11 @@ def _load(
     for person in people:
         match = existing.get(person.key)
         if match is not None and match.id not in in_reach:
-            if person.key[0] == "email":
-                # An email names one person in the whole CRM: the row cannot load, and the
-                # answer is the one an erased person gets, so neither is revealed.
+            if person.key[0] in UNIQUE_KEYS:
+                # An email or external id names one person in the whole CRM: the row cannot load,
+                # and the answer is the one an erased person gets, so neither is revealed.
                 rejected.extend(
-                    ImportProblem(row=number, field=MATCHED_ON["email"], reason=HELD_BACK)
+                    ImportProblem(row=number, field=MATCHED_ON[person.key[0]], reason=HELD_BACK)
                     for number in [*person.rows, *person.extra_rows]
                 )
                 continue
@@ -242,8 +244,8 @@ def _load(
 
 
 def _fill_gaps(kept: ContactImportRow, later: ContactImportRow) -> ContactImportRow:
-    gaps = {name: getattr(later, name) for name in MERGEABLE if getattr(kept, name) is None}
-    update = {name: value for name, value in gaps.items() if value is not None}
+    gaps = {name: getattr(later, name) for name in MERGEABLE if getattr(kept, name) in (None, "")}
+    update = {name: value for name, value in gaps.items() if value not in (None, "")}
     return kept.model_copy(update=update | {"custom": later.custom | kept.custom})
 
 
@@ -300,6 +302,7 @@ class _Accounts:
 
 def _new_contact(values: ContactImportRow, owner_id: int | None, accounts: _Accounts, now: datetime) -> Contact:
     return Contact(
+        external_id=values.external_id,
         first_name=values.first_name,
         last_name=values.last_name,
         email=values.email,
@@ -317,8 +320,8 @@ def _new_contact(values: ContactImportRow, owner_id: int | None, accounts: _Acco
 def _merge_into(contact: Contact, values: ContactImportRow, accounts: _Accounts, owner_id: int | None) -> bool:
     """Fill the stored contact's empty fields from the file; never overwrite a stored value."""
     changed = False
-    for name in ("email", "phone", "address", "notes"):
-        if getattr(contact, name) is None and getattr(values, name) is not None:
+    for name in ("external_id", "first_name", "last_name", "email", "phone", "address", "notes"):
+        if getattr(contact, name) in (None, "") and getattr(values, name) not in (None, ""):
             setattr(contact, name, getattr(values, name))
             changed = True
     if contact.account_id is None and values.account is not None:
@@ -331,12 +334,43 @@ def _merge_into(contact: Contact, values: ContactImportRow, accounts: _Accounts,
     return changed
 
 
-def _existing_contacts(uow: UnitOfWork, people: list[_Person]) -> dict[MatchKey, Contact]:
+def _existing_contacts(uow: UnitOfWork, people: list[_Person]) -> tuple[dict[MatchKey, Contact], list[_Person]]:
+    """Stored contacts the file's people match, and the people refused because their email
+    belongs to another stored contact than their external id names."""
+    found, refused = _matched_by_id_or_email(uow, people)
+    found.update(_matched_by_phone(uow, people))
+    found.update(_matched_by_name(uow, people))
+    return found, refused
+
+
+def _matched_by_id_or_email(uow: UnitOfWork, people: list[_Person]) -> tuple[dict[MatchKey, Contact], list[_Person]]:
     found: dict[MatchKey, Contact] = {}
-    email_keys = {person.email_hash: person.key for person in people if person.key[0] == "email"}
+    by_external_id = {person.key[1]: person for person in people if person.key[0] == "external_id"}
+    for chunk in _chunks(list(by_external_id)):
+        for contact in uow.session.scalars(select(Contact).where(Contact.external_id.in_(chunk))):
+            found[by_external_id[contact.external_id or ""].key] = contact
+    # A person with a new external id may still be a stored contact, matched by email; one
+    # matched by external id must not take an email another stored contact holds.
+    email_keys = {
+        person.email_hash: person for person in people if person.email_hash is not None and person.key[0] in UNIQUE_KEYS
+    }
+    refused: list[_Person] = []
     for chunk in _chunks(list(email_keys)):
         for contact in uow.session.scalars(select(Contact).where(Contact.email_hash.in_(chunk))):
-            found[email_keys[contact.email_hash]] = contact
+            person = email_keys[contact.email_hash or ""]
+            held = found.get(person.key)
+            clash = (held is not None and held.id != contact.id) or (
+                held is None and contact.external_id not in (None, person.key[1])
+            )
+            if clash and person.key[0] == "external_id":
+                refused.append(person)
+            else:
+                found[person.key] = contact
+    return found, refused
+
+
+def _matched_by_phone(uow: UnitOfWork, people: list[_Person]) -> dict[MatchKey, Contact]:
+    found: dict[MatchKey, Contact] = {}
     phone_keys = {person.key for person in people if person.key[0] == "phone"}
     by_phone = {person.phone_hash for person in people if person.key[0] == "phone"}
     for chunk in _chunks(list(by_phone)):
@@ -345,6 +379,11 @@ def _existing_contacts(uow: UnitOfWork, people: list[_Person]) -> dict[MatchKey,
             key = ("phone", contact.phone_hash or "", contact.first_name.lower(), contact.last_name.lower())
             if key in phone_keys:
                 found.setdefault(key, contact)
+    return found
+
+
+def _matched_by_name(uow: UnitOfWork, people: list[_Person]) -> dict[MatchKey, Contact]:
+    found: dict[MatchKey, Contact] = {}
     name_keys = {person.key for person in people if person.key[0] == "name"}
     names = list({(key[1], key[2]) for key in name_keys})
     for chunk in _chunks(names):

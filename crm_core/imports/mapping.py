@@ -42,3 +42,16 @@ def parse_mapping_pairs(pairs: Iterable[str]) -> dict[str, str]:
             raise ValidationFailedError("mapping", f"'{pair}' is not field=column")
         parsed[field.strip()] = column.strip()
     return parsed
+
+
+COLUMNS_NAMED = 30
+
+
+def unfed_fields(missing: list[str], columns: list[str]) -> str:
+    """Every required field no column feeds, named at once with the file's columns, so one
+    attempt fixes the mapping (naming one field per try made each run reveal the next)."""
+    named = ", ".join(repr(column) for column in columns[:COLUMNS_NAMED])
+    more = f" and {len(columns) - COLUMNS_NAMED:,} more" if len(columns) > COLUMNS_NAMED else ""
+    fields = " and ".join(missing)
+    pairs = " ".join(f"{name}=<column>" for name in missing)
+    return f"no column feeds {fields}; map them with {pairs} (the file's columns: {named}{more})"
