@@ -37,6 +37,7 @@ class Sizes:
     end_to_end: int  # contacts for a whole quickstart
     curves_holdout: int  # holdout rows for the curves a training run logs
     segment_preview: int  # contacts, each with three scoring runs, for the segment preview
+    import_rows: int  # file rows per record kind (orders: two lines each)
 
 
 QUICK = Sizes(
@@ -53,6 +54,7 @@ QUICK = Sizes(
     3_000,
     50_000,
     20_000,
+    20_000,
 )
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
@@ -68,6 +70,7 @@ FULL = Sizes(
     1_000_000,
     500_000,
     100_000,
+    140_000,
 )
 
 
@@ -80,6 +83,7 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         point_in_time,
         recommendation_write_back,
         recommendations,
+        record_imports,
         scaling,
         segment_preview,
         tracking,
@@ -125,6 +129,9 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),
         "scaling": lambda: scaling.run(sizes.scaling, scratch / "scaling", POSTGRES_URL, console),
         "segment_preview": lambda: segment_preview.run(sizes.segment_preview, str(scratch), POSTGRES_URL),
+        "record_imports": lambda: record_imports.run(
+            dict.fromkeys(record_imports.FILES, sizes.import_rows), POSTGRES_URL, str(scratch)
+        ),
     }
 
 

@@ -16,7 +16,7 @@ import time
 from huey.consumer import Consumer
 
 from crm_core.db import make_session_factory
-from crm_core.imports.background import IMPORT_CONTACTS, run_contacts_import
+from crm_core.imports.background import IMPORT_CONTACTS, IMPORT_RECORDS, run_contacts_import, run_records_import
 from crm_core.jobs.queue import JobQueue
 from crm_core.jobs.runner import Handler, JobRunner
 from crm_core.settings import SettingsError
@@ -30,7 +30,7 @@ PARENT_CHECK_SECONDS = 1.0
 
 def job_handlers(context: AppContext) -> dict[str, Handler]:
     """Every kind of job the worker runs, by the kind stored on the job row."""
-    return {IMPORT_CONTACTS: run_contacts_import, **model_handlers(context)}
+    return {IMPORT_CONTACTS: run_contacts_import, IMPORT_RECORDS: run_records_import, **model_handlers(context)}
 
 
 def build_consumer(context: AppContext) -> tuple[Consumer, JobRunner]:

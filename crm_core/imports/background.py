@@ -15,15 +15,20 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.entities import Job
 from crm_core.errors import ForbiddenError
+from crm_core.imports.bulk_records import ImportMapping, import_records
 from crm_core.imports.contacts import import_contacts
+from crm_core.imports.mapping_files import parse_mapping
 from crm_core.imports.reading import read_table
+from crm_core.imports.record_kinds import RECORD_KINDS
 from crm_core.jobs.queue import JobQueue, QueueUnavailableError
 from crm_core.jobs.runner import JobFailedError, JobRun
 from crm_core.jobs.staging import PARAMETER, stage_upload, staged_file
+from crm_core.schemas.imports import ImportReport
 from crm_core.services.person_guard import may_readd_erased
 from crm_core.unit_of_work import UnitOfWork
 
 IMPORT_CONTACTS = "import_contacts"
+IMPORT_RECORDS = "import_records"
 # Files with more rows than this are imported by a worker; smaller ones in the request.
 INLINE_IMPORT_ROWS = 20_000
 # Problems a stored job report keeps of each list (the counts stay exact).
@@ -78,6 +83,10 @@ def run_contacts_import(run: JobRun) -> dict[str, Any]:
             on_progress=lambda done, total: run.progress(done, total, f"checked {done:,} of {total:,} rows"),
         )
         uow.commit()
+    return _stored_report(report)
+
+
+def _stored_report(report: ImportReport) -> dict[str, Any]:
     body = report.model_dump(mode="json")
     return {
         "report": body
@@ -85,3 +94,59 @@ def run_contacts_import(run: JobRun) -> dict[str, Any]:
         "rejected_total": len(report.rejected),
         "flagged_total": len(report.flagged),
     }
+
+
+def start_records_import(
+    uow: UnitOfWork,
+    caller: Principal,
+    queue: JobQueue,
+    home: Path,
+    data: bytes,
+    *,
+    source: str,
+    kind: str,
+    mapping: dict[str, str] | None,
+    mapping_file: str | None,
+) -> Job:
+    """Queue a file of `kind` (accounts, products, activities, orders): the mapping file's text
+    rides in the job's parameters and is read again by the worker."""
+    caller.require(RECORD_KINDS[kind].entity, Action.CREATE)
+    staged = stage_upload(home, data)
+    parameters = {
+        PARAMETER: staged.name,
+        "source": source,
+        "kind": kind,
+        "mapping": mapping,
+        "mapping_file": mapping_file,
+    }
+    try:
+        return queue.submit(uow, caller, IMPORT_RECORDS, parameters)
+    except QueueUnavailableError:
+        staged.unlink(missing_ok=True)
+        raise
+
+
+def chosen_mapping(columns: dict[str, str] | None, mapping_file: str | None) -> ImportMapping:
+    """A mapping file's columns and options, with explicit column pairs on top."""
+    mapping = parse_mapping(mapping_file, "mapping_file").mapping() if mapping_file else ImportMapping()
+    mapping.columns.update(columns or {})
+    return mapping
+
+
+def run_records_import(run: JobRun) -> dict[str, Any]:
+    """The worker's half of `start_records_import`: the same import an inline upload runs."""
+    staged = staged_file(run.home, run.parameters)
+    if staged is None or not staged.is_file():
+        raise JobFailedError("the uploaded file is no longer there; upload it again")
+    source = str(run.parameters.get("source") or "upload")
+    kind = RECORD_KINDS.get(str(run.parameters.get("kind")))
+    if kind is None:
+        raise JobFailedError("the job names no importable record kind")
+    run.progress(0, None, "reading the file")
+    frame = read_table(staged, name=source)
+    run.progress(0, frame.height, f"checking and loading {frame.height:,} rows of {kind.name}")
+    mapping = chosen_mapping(run.parameters.get("mapping"), run.parameters.get("mapping_file"))
+    with UnitOfWork(run.session_factory) as uow:
+        report = import_records(uow, run.principal, kind, frame, mapping=mapping, source=source, now=utc_now())
+        uow.commit()
+    return _stored_report(report)

@@ -20,11 +20,13 @@ class ImportReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str
+    kind: str = Field(default="contacts", description="what the file held: contacts, orders, products...")
     file_sha256: str
     rows: int
-    inserted: int = Field(description="new contacts created")
-    merged: int = Field(description="existing contacts that gained a value from the file")
-    unchanged: int = Field(description="rows matching an existing contact with nothing new")
-    duplicates_in_file: int = Field(description="rows folded into an earlier row of the same person")
+    inserted: int = Field(description="new records created (orders, not their lines, for an orders file)")
+    merged: int = Field(description="existing records that gained a value from the file")
+    unchanged: int = Field(description="records already stored (same external id or key): left as they are")
+    duplicates_in_file: int = Field(description="rows folded into an earlier row naming the same record")
     rejected: list[ImportProblem]
     flagged: list[ImportProblem] = Field(description="loaded, but worth a look (e.g. a previously erased person)")
+    details: dict[str, int] = Field(default_factory=dict, description="what else was written, e.g. order_lines")

@@ -12,8 +12,11 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import Channel
+from crm_core.errors import ValidationFailedError
+from crm_core.imports.bulk_records import ImportMapping, import_records
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
+from crm_core.imports.record_kinds import RECORD_KINDS
 from crm_core.protection import keyring
 from crm_core.protection.keys import add_primary_key, retire_old_keys
 from crm_core.protection.rotation import RotationResult, reencrypt
@@ -58,19 +61,42 @@ def rotate_field_keys(ctx: AppContext) -> RotationResult:
 IMPORTER = Principal.system(Role.ADMIN, "crm-intel import")
 
 
-def import_contacts_file(
-    ctx: AppContext, path: Path, mapping: dict[str, str], *, allow_erased: bool, problems_path: Path
+IMPORTABLE = ("contacts", *RECORD_KINDS)
+
+
+def import_file(
+    ctx: AppContext,
+    kind: str,
+    path: Path,
+    mapping: ImportMapping,
+    *,
+    allow_erased: bool = False,
+    problems_path: Path,
 ) -> ImportReport:
-    """Import one file in one transaction; every rejected or flagged row goes to `problems_path`."""
+    """Import one file of `kind` in one transaction; every rejected or flagged row goes to
+    `problems_path` with its reason and its own cells."""
     with console.status(f"reading {path.name}"):
         frame = read_table(path)
     with (
-        console.status(f"validating and loading {frame.height:,} rows"),
+        console.status(f"validating and loading {frame.height:,} rows of {kind}"),
         UnitOfWork(make_session_factory(ctx.engine)) as uow,
     ):
-        report = import_contacts(
-            uow, IMPORTER, frame, mapping=mapping, source=path.name, now=utc_now(), allow_erased=allow_erased
-        )
+        if kind == "contacts":
+            if mapping.options:
+                raise ValidationFailedError("mapping", "a contacts file takes [columns] only (dates as ISO 8601)")
+            report = import_contacts(
+                uow,
+                IMPORTER,
+                frame,
+                mapping=mapping.columns,
+                source=path.name,
+                now=utc_now(),
+                allow_erased=allow_erased,
+            )
+        else:
+            report = import_records(
+                uow, IMPORTER, RECORD_KINDS[kind], frame, mapping=mapping, source=path.name, now=utc_now()
+            )
         uow.commit()
     if report.rejected or report.flagged:
         problems_path.parent.mkdir(parents=True, exist_ok=True)

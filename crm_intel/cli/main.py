@@ -98,28 +98,42 @@ def create_user(
 
 @app.command("import")
 def import_file(
-    entity: Annotated[str, typer.Argument(help="what the file holds: contacts")],
+    entity: Annotated[
+        str, typer.Argument(help="what the file holds: contacts, accounts, products, activities or orders")
+    ],
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8, header row) or Parquet")],
     map_: Annotated[
         list[str] | None, typer.Option("--map", help="field=Column, repeatable; other fields match by column name")
     ] = None,
-    allow_erased: Annotated[bool, typer.Option(help="load people erased before (always flagged)")] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="a TOML mapping file: columns, date formats, value words"),
+    ] = None,
+    allow_erased: Annotated[bool, typer.Option(help="contacts: load people erased before (always flagged)")] = False,
 ) -> None:
-    """Import records: good rows load in one transaction, bad rows are listed with their reason."""
+    """Import records: good rows load in one transaction, bad rows are listed with their reason.
+
+    Records with an external id already stored are left as they are: importing a file twice adds
+    nothing. Exits 3 when rows were refused (the good ones are loaded).
+    """
     from datetime import UTC, datetime
 
     from crm_core.imports.mapping import parse_mapping_pairs
+    from crm_core.imports.mapping_files import MappingFile, read_mapping_file
     from crm_intel.app import records
     from crm_intel.cli.summary import import_table
 
-    if entity != "contacts":
-        fail(f"unknown import '{entity}'; importable: contacts")
+    if entity not in records.IMPORTABLE:
+        fail(f"unknown import '{entity}'; importable: {', '.join(records.IMPORTABLE)}")
+    described = read_mapping_file(mapping) if mapping is not None else MappingFile()
+    if described.kind is not None and described.kind != entity:
+        fail(f"{mapping} maps {described.kind}, not {entity}")
+    chosen = described.mapping()
+    chosen.columns.update(parse_mapping_pairs(map_ or []))
     ctx = context()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     problems_path = ctx.home / "imports" / f"{path.stem}-{stamp}-problems.csv"
-    report = records.import_contacts_file(
-        ctx, path, parse_mapping_pairs(map_ or []), allow_erased=allow_erased, problems_path=problems_path
-    )
+    report = records.import_file(ctx, entity, path, chosen, allow_erased=allow_erased, problems_path=problems_path)
     console.print(import_table(report))
     if report.rejected or report.flagged:
         console.print(f"every rejected and flagged row, with its reason and its cells: {problems_path}")

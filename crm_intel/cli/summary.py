@@ -73,8 +73,11 @@ def import_table(report: ImportReport) -> Table:
     table = Table(title=f"import of {report.source} ({report.rows:,} rows)", show_edge=False)
     table.add_column("outcome")
     table.add_column("rows", justify="right")
-    table.add_row("new contacts", f"{report.inserted:,}")
-    table.add_row("merged into existing contacts", f"{report.merged:,}")
+    table.add_row(f"new {report.kind}", f"{report.inserted:,}")
+    if report.kind == "contacts":
+        table.add_row("merged into existing contacts", f"{report.merged:,}")
+    for written, count in report.details.items():
+        table.add_row(f"  with {written.replace('_', ' ')}", f"{count:,}")
     table.add_row("already present, unchanged", f"{report.unchanged:,}")
     table.add_row("duplicates folded within the file", f"{report.duplicates_in_file:,}")
     table.add_row("[red]rejected[/]", f"{len({problem.row for problem in report.rejected}):,}")

@@ -224,6 +224,43 @@ RECIPES: dict[tuple[str, str], Recipe] = {
             files={"file": ("people.csv", f"first_name,last_name\nImp,{unique('x')}\n".encode(), "text/csv")},
         ),
     ),
+    ("POST", "/imports/accounts"): R(
+        "open",
+        lambda c: Call("/imports/accounts", files={"file": ("a.csv", f"name\n{unique('acc')}\n".encode(), "text/csv")}),
+    ),
+    ("POST", "/imports/products"): R(
+        "open",
+        lambda c: Call(
+            "/imports/products",
+            files={"file": ("p.csv", f"sku,name,unit_price\n{unique('sku')},Tea,2.50\n".encode(), "text/csv")},
+        ),
+    ),
+    ("POST", "/imports/activities"): R(
+        "open",
+        lambda c: Call(
+            "/imports/activities",
+            files={
+                "file": (
+                    "e.csv",
+                    f"contact_email,type,channel,occurred_at\n{c.records.email},call,phone,2025-01-01\n".encode(),
+                    "text/csv",
+                )
+            },
+        ),
+    ),
+    ("POST", "/imports/orders"): R(
+        "open",
+        lambda c: Call(
+            "/imports/orders",
+            files={
+                "file": (
+                    "o.csv",
+                    f"contact_email,ordered_at,total\n{c.records.email},2025-01-01,5\n".encode(),
+                    "text/csv",
+                )
+            },
+        ),
+    ),
     ("GET", "/exports/contacts"): R(
         "list", lambda c: Call("/exports/contacts", params={"consent": "email"}), listed=ids_of_csv
     ),

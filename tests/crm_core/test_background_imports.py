@@ -27,8 +27,14 @@ from crm_core.api import create_api
 from crm_core.auth.policy import Role
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
-from crm_core.entities import Contact, Job, User
-from crm_core.imports.background import IMPORT_CONTACTS, INLINE_IMPORT_ROWS, run_contacts_import
+from crm_core.entities import Contact, Job, Order, User
+from crm_core.imports.background import (
+    IMPORT_CONTACTS,
+    IMPORT_RECORDS,
+    INLINE_IMPORT_ROWS,
+    run_contacts_import,
+    run_records_import,
+)
 from crm_core.jobs.queue import RUN_JOB, JobQueue
 from crm_core.jobs.runner import STALE_AFTER, JobRun, JobRunner
 from crm_core.jobs.staging import staging_dir
@@ -67,7 +73,9 @@ def office(engine: Engine, tmp_path: Path, request: pytest.FixtureRequest) -> It
     redis = request.getfixturevalue("redis_url") if engine.dialect.name == "postgresql" else None
     settings = CoreSettings(home=home, login_max_failures=1000, redis_url=redis)
     session_factory = make_session_factory(engine)
-    runner = JobRunner(session_factory, home, {IMPORT_CONTACTS: run_contacts_import})
+    runner = JobRunner(
+        session_factory, home, {IMPORT_CONTACTS: run_contacts_import, IMPORT_RECORDS: run_records_import}
+    )
     worker = JobQueue.from_settings(settings, runner)
     yield Office(world, TestClient(create_api(session_factory, settings)), home, worker)
     worker.huey.storage.close()
@@ -85,7 +93,7 @@ def _contacts(engine: Engine, prefix: str) -> int:
 
 def test_a_file_over_the_inline_size_is_queued_and_its_job_holds_the_report(office: Office) -> None:
     rows = INLINE_IMPORT_ROWS + 1
-    body = _people(rows) + "NoLast,,broken@bulk.test\n"
+    body = _people(rows) + ",,broken-at-bulk.test\n"
     answer = office.upload(Role.SALES_REP, body)
     assert answer.status_code == 202, answer.text[:300]
     job = answer.json()
@@ -103,7 +111,9 @@ def test_a_file_over_the_inline_size_is_queued_and_its_job_holds_the_report(offi
     assert (report["rows"], report["inserted"]) == (rows + 1, rows)
     assert done["result"]["rejected_total"] == 1
     rejected = report["rejected"]
-    assert rejected == [{"row": rows + 1, "field": "last_name", "reason": rejected[0]["reason"], "value": None}]
+    assert rejected == [
+        {"row": rows + 1, "field": "email", "reason": "is not an email address", "value": "broken-at-bulk.test"}
+    ]
     assert _contacts(office.world.engine, "Bulk") == rows
     with UnitOfWork(make_session_factory(office.world.engine)) as uow:
         owners = set(uow.session.scalars(select(Contact.owner_id).where(Contact.first_name.like("Bulk%"))))
@@ -254,3 +264,53 @@ def test_a_message_planted_in_the_queue_is_refused_unread(office: Office, tmp_pa
     job_id = office.upload(Role.ADMIN, _people(1, "After"), background="true").json()["id"]
     office.work()
     assert office.job(Role.ADMIN, job_id).json()["status"] == "succeeded", "the queue keeps working after"
+
+
+ORDERS_MAPPING = """
+[columns]
+external_id = "Invoice"
+contact_email = "Email"
+ordered_at = "Date"
+total = "Amount"
+
+[fields.ordered_at]
+date_format = "%d/%m/%Y"
+"""
+
+
+def test_orders_upload_inline_or_as_a_job_by_mapping_file_within_the_reps_reach(office: Office) -> None:
+    """An order file over the API: the mapping file travels with it (and with the job), the
+    rep's own customer is linked, another team's answers like a stranger, and the queued
+    import's report is the inline one's."""
+    engine = office.world.engine
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        own = uow.session.get_one(Contact, office.world.contacts[(Role.SALES_REP, "own")])
+        other = uow.session.get_one(Contact, office.world.contacts[(Role.SALES_REP, "other")])
+        own.email, other.email = "mine@orders.test", "theirs@orders.test"
+        uow.commit()
+    csv = "Invoice,Email,Date,Amount\nO-1,mine@orders.test,03/02/2025,19.90\nO-2,theirs@orders.test,03/02/2025,5\n"
+    files = {"file": ("orders.csv", csv.encode(), "text/csv")}
+    rep = office.world.headers(Role.SALES_REP)
+    inline = office.client.post("/imports/orders", files=files, data={"mapping_file": ORDERS_MAPPING}, headers=rep)
+    assert inline.status_code == 200, inline.text
+    report = inline.json()
+    assert (report["kind"], report["inserted"]) == ("orders", 1)
+    assert [(p["row"], p["field"], p["reason"]) for p in report["rejected"]] == [
+        (2, "contact_email", "no contact with email 'theirs@orders.test' in reach")
+    ]
+
+    queued = office.client.post(
+        "/imports/orders", files=files, data={"mapping_file": ORDERS_MAPPING, "background": "true"}, headers=rep
+    )
+    assert queued.status_code == 202 and queued.json()["kind"] == IMPORT_RECORDS
+    assert office.work() == 1
+    done = office.job(Role.SALES_REP, queued.json()["id"]).json()
+    assert done["status"] == "succeeded", done["message"]
+    assert (done["result"]["report"]["inserted"], done["result"]["report"]["unchanged"]) == (0, 1)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Order)).scalar_one() == 1
+
+    broken = office.client.post("/imports/orders", files=files, data={"mapping_file": "[columns\n"}, headers=rep)
+    assert (broken.status_code, broken.json()["field"]) == (422, "mapping")
+    marketer = office.client.post("/imports/orders", files=files, headers=office.world.headers(Role.MARKETER))
+    assert marketer.status_code == 403

@@ -1,0 +1,102 @@
+"""Writing parsed rows: fold a file's repeats, leave records already present alone, insert the rest.
+
+The rows are checked and typed by then, so they go to the driver's own bulk path (COPY, or
+`executemany`) inside the import's one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Table, func, select, text
+
+from crm_core.entities import Base
+from crm_core.imports.bulk_records import REFUSED, LoadContext, Loaded, Loader
+from crm_core.imports.value_sets import among
+from crm_core.unit_of_work import UnitOfWork
+
+INSERT_CHUNK = 10_000
+# How SQLAlchemy writes a DateTime on SQLite: rows written here read back like any other.
+SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S%.6f"
+
+
+def fold_repeats(rows: pl.DataFrame, keys: Iterable[str]) -> tuple[pl.DataFrame, int]:
+    """The first row for each key value (rows without one are all kept), and how many folded."""
+    kept = rows
+    for key in keys:
+        kept = kept.filter(pl.col(key).is_null() | pl.col(key).is_first_distinct())
+    return kept, rows.height - kept.height
+
+
+def already_stored(uow: UnitOfWork, model: type[Base], column: str, values: pl.Series) -> set[Any]:
+    """Which of `values` a stored record of `model` already holds in `column`."""
+    wanted = values.drop_nulls().unique().to_list()
+    if not wanted:
+        return set()
+    attribute = getattr(model, column)
+    dialect = uow.session.get_bind().dialect.name
+    return set(uow.session.scalars(select(attribute).where(among(attribute, wanted, dialect))))
+
+
+def insert_rows(uow: UnitOfWork, model: type[Base], rows: pl.DataFrame) -> None:
+    """Rows of `model` as typed by the import, straight to the driver: COPY on PostgreSQL,
+    `executemany` on SQLite (timestamps in the text form SQLAlchemy itself stores there)."""
+    if rows.is_empty():
+        return
+    table: Table = model.__table__  # type: ignore[assignment]
+    columns = ", ".join(table.c[name].name for name in rows.columns)
+    connection = uow.session.connection()
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows.iter_rows():
+                copy.write_row(row)
+        return
+    stored = rows.with_columns(pl.col(pl.Datetime).dt.strftime(SQLITE_TIMESTAMP))
+    marks = ", ".join("?" * len(rows.columns))
+    statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"
+    for chunk in stored.iter_slices(INSERT_CHUNK):
+        connection.exec_driver_sql(statement, chunk.rows())
+
+
+def reserve_ids(uow: UnitOfWork, model: type[Base], count: int) -> list[int]:
+    """`count` new ids for `model`, so a record's children can name it without a round trip
+    per record. PostgreSQL hands them from the table's sequence (safe beside other writers);
+    SQLite has one writer at a time, and a clash with one would fail the insert, never merge."""
+    if count == 0:
+        return []
+    table: Table = model.__table__  # type: ignore[assignment]
+    connection = uow.session.connection()
+    if connection.dialect.name == "postgresql":
+        statement = text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)")
+        return list(connection.execute(statement, {"n": count}).scalars())
+    highest = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def new_records_loader(
+    model: type[Base], columns: tuple[str, ...], *, keys: tuple[str, ...] = ("external_id",), defaults: Any = None
+) -> Loader:
+    """A loader for kinds whose records are one row each: `keys` name a record (a second row with
+    the same key is folded, a stored record with it is left unchanged); `defaults(ctx)` gives
+    the values of fields a row left empty."""
+
+    def load(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
+        good, folded = fold_repeats(parsed.filter(~pl.col(REFUSED)), keys)
+        present = pl.lit(False)
+        for key in keys:
+            stored = already_stored(ctx.uow, model, key, good[key])
+            present = present | pl.col(key).is_in(list(stored))
+        fresh = good.filter(~present)
+        filled = fresh.with_columns(
+            [
+                pl.col(name).fill_null(pl.lit(value)) if name in fresh.columns else pl.lit(value).alias(name)
+                for name, value in (defaults(ctx) if defaults else {}).items()
+            ]
+        )
+        insert_rows(ctx.uow, model, filled.select(columns))
+        return Loaded(inserted=fresh.height, unchanged=good.height - fresh.height, duplicates_in_file=folded)
+
+    return load

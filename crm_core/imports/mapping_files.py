@@ -1,0 +1,73 @@
+"""Mapping files: a company writes once, in TOML, how its export says what our fields mean.
+
+    kind = "orders"                      # what the file holds (the command line may say it instead)
+
+    [columns]                            # field = "the file's column"
+    external_id = "InvoiceNo"
+    contact = "CustomerID"
+    ordered_at = "InvoiceDate"
+
+    [fields.ordered_at]                  # how this file writes a field
+    date_format = "%m/%d/%Y %H:%M"
+
+    [fields.status.values]               # the file's words for our values
+    C = "cancelled"
+
+Fields a file names like ours ("Ordered At" feeds ordered_at) need no line at all.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from crm_core.errors import ValidationFailedError
+from crm_core.imports.bulk_records import ImportMapping
+from crm_core.imports.typed_columns import ColumnOptions
+
+MAX_MAPPING_BYTES = 256 * 1024
+
+
+class FieldOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date_format: str | None = Field(default=None, max_length=100)
+    decimal_comma: bool = False
+    values: dict[str, str] = Field(default_factory=dict, max_length=1_000)
+
+
+class MappingFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str | None = Field(default=None, max_length=40)
+    columns: dict[str, str] = Field(default_factory=dict, max_length=500)
+    fields: dict[str, FieldOptions] = Field(default_factory=dict, max_length=500)
+
+    def mapping(self) -> ImportMapping:
+        options = {
+            name: ColumnOptions(date_format=spec.date_format, decimal_comma=spec.decimal_comma, values=spec.values)
+            for name, spec in self.fields.items()
+        }
+        return ImportMapping(columns=dict(self.columns), options=options)
+
+
+def read_mapping_file(path: Path) -> MappingFile:
+    """The file's mapping, or an error naming the file, the line of a TOML mistake, or the key."""
+    if path.stat().st_size > MAX_MAPPING_BYTES:
+        raise ValidationFailedError("mapping", f"{path.name} is larger than {MAX_MAPPING_BYTES // 1024} KiB")
+    return parse_mapping(path.read_text(encoding="utf-8"), path.name)
+
+
+def parse_mapping(text: str, label: str) -> MappingFile:
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValidationFailedError("mapping", f"{label} is not valid TOML: {error}") from None
+    try:
+        return MappingFile.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise ValidationFailedError("mapping", f"{label}: {where}: {first['msg']}") from None

@@ -1,0 +1,421 @@
+"""Bulk import of accounts, products, activities and orders (with lines) through the one record
+pipeline: bad rows named with their cell, good rows kept, references by external id or email,
+orders whole or not at all, and a re-import that adds and changes nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, func, select
+
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
+from crm_core.db import make_engine, make_session_factory
+from crm_core.entities import Account, Activity, Contact, Order, OrderLine, Product, User
+from crm_core.errors import ValidationFailedError
+from crm_core.imports.bulk_records import ImportMapping, import_records
+from crm_core.imports.record_kinds import ACCOUNTS, ACTIVITIES, ORDERS, PRODUCTS
+from crm_core.imports.typed_columns import ColumnOptions
+from crm_core.schemas.imports import ImportReport
+from crm_core.unit_of_work import UnitOfWork
+from tests.conftest import DataHome
+from tests.crm_core.conftest import build_world
+
+OPERATOR = Principal.system(Role.ADMIN, "record import tests")
+NOW = datetime(2026, 6, 1)
+
+
+def _import(engine: Engine, kind: object, frame: pl.DataFrame, mapping: ImportMapping | None = None) -> ImportReport:
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        report = import_records(uow, OPERATOR, kind, frame, mapping=mapping, source="test.csv", now=NOW)  # type: ignore[arg-type]
+        uow.commit()
+    return report
+
+
+def _count(engine: Engine, model: type) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def _text(rows: list[dict[str, object]]) -> pl.DataFrame:
+    """A file as the reader gives it: every cell text, empty cells null."""
+    return pl.DataFrame(rows).with_columns(pl.all().cast(pl.String))
+
+
+@pytest.fixture
+def customers(engine: Engine) -> dict[str, int]:
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        people = [
+            Contact(
+                first_name="C", last_name=str(n), external_id=f"CUST-{n}", lifecycle_stage="customer", created_at=NOW
+            )
+            for n in range(1, 6)
+        ]
+        people.append(
+            Contact(first_name="E", last_name="Mail", email="eva@example.com", lifecycle_stage="lead", created_at=NOW)
+        )
+        uow.session.add_all(people)
+        uow.session.add_all(
+            [
+                Product(sku="TEA", external_id="P-TEA", name="Tea", category="food", unit_price=Decimal("2.50")),
+                Product(sku="CUP", external_id="P-CUP", name="Cup", category="home", unit_price=Decimal("8.00")),
+            ]
+        )
+        uow.commit()
+        return {person.external_id or person.email or "": person.id for person in people}
+
+
+def test_orders_given_as_lines_load_whole_with_their_own_prices_and_amounts(
+    engine: Engine, customers: dict[str, int]
+) -> None:
+    lines = _text(
+        [
+            # order A: two lines, catalogue price for one, the file's own price and a weight for the other
+            {
+                "Invoice": "A",
+                "Customer": "CUST-1",
+                "Date": "2025-03-01 10:00",
+                "SKU": "TEA",
+                "Qty": "2",
+                "Price": None,
+                "Amount": None,
+            },
+            {
+                "Invoice": "A",
+                "Customer": "CUST-1",
+                "Date": "2025-03-01 10:00",
+                "SKU": "CUP",
+                "Qty": "1.5",
+                "Price": "7.00",
+                "Amount": None,
+            },
+            # order B: its own amount (a discount) wins over its lines
+            {
+                "Invoice": "B",
+                "Customer": "CUST-2",
+                "Date": "2025-03-02",
+                "SKU": "TEA",
+                "Qty": "4",
+                "Price": None,
+                "Amount": "9.00",
+            },
+            # order C: one bad line (unknown product) refuses the whole order
+            {
+                "Invoice": "C",
+                "Customer": "CUST-3",
+                "Date": "2025-03-03",
+                "SKU": "TEA",
+                "Qty": "1",
+                "Price": None,
+                "Amount": None,
+            },
+            {
+                "Invoice": "C",
+                "Customer": "CUST-3",
+                "Date": "2025-03-03",
+                "SKU": "NOPE",
+                "Qty": "1",
+                "Price": None,
+                "Amount": None,
+            },
+            # order D: an amount and no products (a purchase history without baskets)
+            {
+                "Invoice": "D",
+                "Customer": "CUST-4",
+                "Date": "2025-03-04",
+                "SKU": None,
+                "Qty": None,
+                "Price": None,
+                "Amount": "120.50",
+            },
+            # bad rows of other kinds
+            {
+                "Invoice": "E",
+                "Customer": "CUST-404",
+                "Date": "2025-03-05",
+                "SKU": None,
+                "Qty": None,
+                "Price": None,
+                "Amount": "5",
+            },
+            {
+                "Invoice": "F",
+                "Customer": "CUST-5",
+                "Date": "03/05/2025",
+                "SKU": None,
+                "Qty": None,
+                "Price": None,
+                "Amount": "5",
+            },
+            {
+                "Invoice": "G",
+                "Customer": "CUST-5",
+                "Date": "2025-03-06",
+                "SKU": None,
+                "Qty": None,
+                "Price": None,
+                "Amount": "ten",
+            },
+            {
+                "Invoice": "H",
+                "Customer": "CUST-5",
+                "Date": "2030-01-01",
+                "SKU": None,
+                "Qty": None,
+                "Price": None,
+                "Amount": "5",
+            },
+            {
+                "Invoice": "I",
+                "Customer": "CUST-5",
+                "Date": "2025-03-07",
+                "SKU": None,
+                "Qty": None,
+                "Price": None,
+                "Amount": None,
+            },
+            {
+                "Invoice": "J",
+                "Customer": None,
+                "Date": "2025-03-08",
+                "SKU": None,
+                "Qty": None,
+                "Price": None,
+                "Amount": "5",
+            },
+        ]
+    )
+    mapping = ImportMapping(
+        columns={
+            "external_id": "Invoice",
+            "contact": "Customer",
+            "ordered_at": "Date",
+            "sku": "SKU",
+            "quantity": "Qty",
+            "unit_price": "Price",
+            "total": "Amount",
+        }
+    )
+    report = _import(engine, ORDERS, lines, mapping)
+
+    assert (report.inserted, report.details) == (3, {"order_lines": 3})
+    problems = {(problem.row, problem.field): problem for problem in report.rejected}
+    assert problems[(5, "sku")].value == "NOPE" and "no product with SKU 'NOPE'" in problems[(5, "sku")].reason
+    assert "another line of this order was refused (row 5)" in problems[(4, "external_id")].reason
+    assert problems[(7, "contact")].value == "CUST-404"
+    assert problems[(8, "ordered_at")].value == "03/05/2025"
+    assert problems[(9, "total")].value == "ten"
+    assert problems[(10, "ordered_at")].reason == "is in the future"
+    assert problems[(11, "total")].reason == "the order has no amount and no lines to sum"
+    assert problems[(12, "contact")].reason == "needs contact or contact_email"
+    assert {row for row, _ in problems} == set(range(4, 13)) - {6}
+
+    with engine.connect() as connection:
+        totals = dict(connection.execute(select(Order.external_id, Order.total)).tuples().all())
+        assert {key: Decimal(str(value)) for key, value in totals.items()} == {
+            "A": Decimal("15.50"),  # 2 x 2.50 + 1.5 x 7.00
+            "B": Decimal("9.00"),
+            "D": Decimal("120.50"),
+        }
+        quantities = connection.execute(select(OrderLine.quantity).order_by(OrderLine.id)).scalars().all()
+        assert [float(q) for q in quantities] == [2.0, 1.5, 4.0]
+        contact_of_d = connection.execute(select(Order.contact_id).where(Order.external_id == "D")).scalar_one()
+        assert contact_of_d == customers["CUST-4"]
+
+    again = _import(engine, ORDERS, lines, mapping)
+    assert (again.inserted, again.unchanged) == (0, 3), "a re-import adds nothing and changes nothing"
+    assert (_count(engine, Order), _count(engine, OrderLine)) == (3, 3)
+
+
+def test_a_mapping_missing_required_fields_names_them_all_at_once(engine: Engine) -> None:
+    frame = _text([{"when": "2025-01-01", "what": "x"}])
+    with pytest.raises(ValidationFailedError) as refused:
+        _import(engine, ORDERS, frame)
+    assert "ordered_at" in refused.value.reason and "contact or contact_email" in refused.value.reason
+    assert "'when'" in refused.value.reason, "the file's columns are listed"
+
+
+def test_products_accounts_and_activities_load_once_each(engine: Engine, customers: dict[str, int]) -> None:
+    products = _text(
+        [
+            {"id": "P-1", "sku": "MUG", "name": "Mug", "category": None, "price": "4,50"},
+            {"id": "P-1", "sku": "MUG", "name": "Mug again", "category": None, "price": "4,50"},  # folded
+            {"id": "P-2", "sku": "has space", "name": "Bad", "category": "x", "price": "1"},
+            {"id": "P-3", "sku": "TEA", "name": "Tea", "category": "food", "price": "2,50"},  # TEA is stored
+        ]
+    )
+    report = _import(
+        engine,
+        PRODUCTS,
+        products,
+        ImportMapping({"external_id": "id", "unit_price": "price"}, {"unit_price": ColumnOptions(decimal_comma=True)}),
+    )
+    assert (report.inserted, report.duplicates_in_file, report.unchanged) == (1, 1, 1)
+    assert [(p.row, p.field) for p in report.rejected] == [(3, "sku")]
+    with engine.connect() as connection:
+        mug = connection.execute(select(Product.unit_price, Product.category).where(Product.sku == "MUG")).one()
+    assert (Decimal(str(mug[0])), mug[1]) == (Decimal("4.50"), "uncategorised")
+
+    accounts = _text([{"Company": "Acme", "Ref": "A-1"}, {"Company": None, "Ref": "A-2"}])
+    report = _import(engine, ACCOUNTS, accounts, ImportMapping({"name": "Company", "external_id": "Ref"}))
+    assert report.inserted == 1 and [(p.row, p.field) for p in report.rejected] == [(2, "name")]
+    assert _import(engine, ACCOUNTS, accounts, ImportMapping({"name": "Company", "external_id": "Ref"})).unchanged == 1
+    assert _count(engine, Account) == 1
+
+    events = _text(
+        [
+            {
+                "who": "CUST-1",
+                "email": None,
+                "type": "call",
+                "channel": "Phone",
+                "at": "2025-02-01T09:00:00Z",
+                "ref": "EV-1",
+            },
+            {
+                "who": None,
+                "email": "EVA@example.com",
+                "type": "email_open",
+                "channel": "email",
+                "at": "2025-02-02",
+                "ref": "EV-2",
+            },
+            {"who": "CUST-1", "email": None, "type": "call", "channel": "pigeon", "at": "2025-02-03", "ref": "EV-3"},
+        ]
+    )
+    mapping = ImportMapping({"contact": "who", "contact_email": "email", "occurred_at": "at", "external_id": "ref"})
+    report = _import(engine, ACTIVITIES, events, mapping)
+    assert report.inserted == 2
+    assert [(p.row, p.field, p.value) for p in report.rejected] == [(3, "channel", "pigeon")]
+    with engine.connect() as connection:
+        owners = connection.execute(select(Activity.contact_id).order_by(Activity.occurred_at)).scalars().all()
+    assert owners == [customers["CUST-1"], customers["eva@example.com"]]
+    assert _import(engine, ACTIVITIES, events, mapping).inserted == 0
+    assert _count(engine, Activity) == 2
+
+
+def test_a_rep_cannot_attach_records_to_another_teams_customer(engine: Engine) -> None:
+    """A reference out of reach answers exactly like one that does not exist."""
+    world = build_world(engine)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        theirs = uow.session.get_one(Contact, world.contacts[(Role.SALES_REP, "other")])
+        theirs.external_id = "THEIRS"
+        rep = uow.session.get_one(User, world.users[Role.SALES_REP])
+        principal = Principal(user_id=rep.id, role=rep.role, team_id=rep.team_id)
+        uow.commit()
+    frame = _text(
+        [
+            {"contact": "THEIRS", "ordered_at": "2025-01-01", "total": "5"},
+            {"contact": "NOBODY", "ordered_at": "2025-01-01", "total": "5"},
+        ]
+    )
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        report = import_records(uow, principal, ORDERS, frame, source="x.csv", now=NOW)
+        uow.commit()
+    assert report.inserted == 0
+    reasons = [problem.reason.replace("'THEIRS'", "X").replace("'NOBODY'", "X") for problem in report.rejected]
+    assert len(reasons) == 2 and reasons[0] == reasons[1]
+
+
+def test_many_rows_keep_their_numbers(engine: Engine, customers: dict[str, int]) -> None:
+    rng = random.Random(5)
+    rows = [
+        {
+            "Invoice": f"N-{n}",
+            "Customer": f"CUST-{rng.randint(1, 5)}",
+            "Date": "2025-01-02",
+            "Amount": f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}",
+        }
+        for n in range(5_000)
+    ]
+    bad = set(rng.sample(range(5_000), 50))
+    for index in bad:
+        rows[index]["Amount"] = "-3"
+    mapping = ImportMapping({"external_id": "Invoice", "contact": "Customer", "ordered_at": "Date", "total": "Amount"})
+    report = _import(engine, ORDERS, _text(rows), mapping)
+    assert report.inserted == 5_000 - 50
+    assert {problem.row for problem in report.rejected} == {index + 1 for index in bad}
+    assert all(problem.reason == "is below 0" for problem in report.rejected)
+
+
+MAPPING_FILE = """
+kind = "orders"
+
+[columns]
+external_id = "InvoiceNo"
+contact = "CustomerID"
+ordered_at = "InvoiceDate"
+total = "Amount"
+status = "State"
+
+[fields.ordered_at]
+date_format = "%d.%m.%Y %H:%M"
+
+[fields.total]
+decimal_comma = true
+
+[fields.status.values]
+Storniert = "cancelled"
+Bezahlt = "completed"
+"""
+
+
+def test_the_cli_imports_a_company_history_by_mapping_file(tmp_path: Path) -> None:
+    """Customers by their own id, then their orders in the file's own date and number forms:
+    the mapping file says how, no Python is written; refused rows exit 3 and are in the
+    problems file with their cells; a second run adds nothing."""
+    home = DataHome(tmp_path / "home")
+    customers = tmp_path / "customers.csv"
+    customers.write_text("external_id,first_name,last_name\nK-1,Ada,Lind\nK-2,Bo,Ek\n")
+    assert home.cli("import", "contacts", str(customers), cwd=tmp_path).returncode == 0
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "InvoiceNo,CustomerID,InvoiceDate,Amount,State\n"
+        '1001,K-1,03.02.2025 14:30,"1.234,50",Bezahlt\n'
+        '1002,K-2,04.02.2025 09:00,"12,00",Storniert\n'
+        '1003,K-9,05.02.2025 09:00,"5,00",Bezahlt\n'
+        '1004,K-1,2025-02-06,"5,00",Bezahlt\n'
+    )
+    mapping = tmp_path / "orders.toml"
+    mapping.write_text(MAPPING_FILE)
+
+    first = home.cli("import", "orders", str(orders), "--mapping", str(mapping), cwd=tmp_path)
+    assert first.returncode == 3, first.stdout + first.stderr
+    assert "new orders" in first.stdout
+    problems_file = next((home.path / "imports").glob("orders-*-problems.csv"))
+    problems = pl.read_csv(problems_file, infer_schema=False)
+    assert problems.select("row", "field", "value").rows() == [
+        ("3", "contact", "K-9"),
+        ("4", "ordered_at", "2025-02-06"),
+    ]
+    assert problems["InvoiceNo"].to_list() == ["1003", "1004"], "the row's own cells ride along"
+
+    engine = make_engine(home.database_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                select(Order.external_id, Order.total, Order.status, Order.ordered_at).order_by(Order.external_id)
+            ).all()
+        assert [(row[0], Decimal(str(row[1])), row[2], row[3]) for row in stored] == [
+            ("1001", Decimal("1234.50"), "completed", datetime(2025, 2, 3, 14, 30)),
+            ("1002", Decimal("12.00"), "cancelled", datetime(2025, 2, 4, 9, 0)),
+        ]
+    finally:
+        engine.dispose()
+
+    again = home.cli("import", "orders", str(orders), "--mapping", str(mapping), cwd=tmp_path)
+    assert again.returncode == 3
+    assert "already present, unchanged" in again.stdout and "new orders" in again.stdout
+
+    wrong_kind = home.cli("import", "products", str(orders), "--mapping", str(mapping), cwd=tmp_path)
+    assert wrong_kind.returncode != 0 and "maps orders, not products" in wrong_kind.stdout + wrong_kind.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[columns\nexternal_id = "x"\n')
+    refused = home.cli("import", "orders", str(orders), "--mapping", str(broken), cwd=tmp_path)
+    assert refused.returncode != 0 and "not valid TOML" in refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
