@@ -17,6 +17,7 @@ import polars as pl
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
+from crm_core.clock import IN_THE_FUTURE
 from crm_core.entities import Base
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.mapping import resolve_mapping, unfed_fields
@@ -203,6 +204,6 @@ def _future(kind: RecordKind, raw: pl.DataFrame, parsed: pl.DataFrame, now: date
     problems: list[ImportProblem] = []
     for name in kind.not_in_future:
         if name in raw.columns:
-            reasons = pl.select(pl.when(parsed[name] > now).then(pl.lit("is in the future"))).to_series()
+            reasons = pl.select(pl.when(parsed[name] > now).then(pl.lit(IN_THE_FUTURE))).to_series()
             problems.extend(_problems_of(raw, name, reasons))
     return problems

@@ -15,7 +15,7 @@ from sqlalchemy import insert
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.clock import as_naive_utc
+from crm_core.clock import IN_THE_FUTURE, as_naive_utc
 from crm_core.entities import Activity
 from crm_core.schemas.activities import ActivityIn, BatchOutcome, RowProblem
 from crm_core.services import audit
@@ -42,7 +42,7 @@ def ingest(uow: UnitOfWork, principal: Principal, rows: list[dict[str, Any]], *,
                 RowProblem(index=index, field="contact_id", reason=f"{row.contact_id} is not a known contact in reach")
             )
         elif as_naive_utc(row.occurred_at) > now:
-            problems.append(RowProblem(index=index, field="occurred_at", reason="is in the future"))
+            problems.append(RowProblem(index=index, field="occurred_at", reason=IN_THE_FUTURE))
         else:
             good.append(row.model_dump() | {"channel": row.channel.value, "occurred_at": as_naive_utc(row.occurred_at)})
     if good:  # a batch that writes nothing leaves no trace, like any refused request

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.clock import as_naive_utc
+from crm_core.clock import stamped
 from crm_core.entities import Deal, DealStage, DealStageChange
 from crm_core.errors import ValidationFailedError
 from crm_core.services import audit
@@ -38,9 +38,7 @@ def open_deal(uow: UnitOfWork, principal: Principal, values: dict[str, Any], *, 
     stage = DealStage(values.pop("stage"))
     if stage in CLOSING:
         raise ValidationFailedError("stage", "a new deal starts in an open stage")
-    opened_at = as_naive_utc(values.get("opened_at") or now)
-    if opened_at > now:
-        raise ValidationFailedError("opened_at", "is in the future")
+    opened_at = stamped(values.get("opened_at"), now, "opened_at")
     opening = values | {"stage": stage.value, "status": "open", "opened_at": opened_at}
     deal = create_record(uow, principal, DEALS, opening, now=now)
     uow.session.add(DealStageChange(deal_id=deal.id, from_stage=None, to_stage=stage.value, changed_at=opened_at))
@@ -60,7 +58,7 @@ def move_stage(
     deal: Deal = get_record(uow, principal, DEALS, deal_id, Action.UPDATE)
     current = DealStage(deal.stage)
     check_transition(current, target)
-    at = now if changed_at is None else _past_move_time(uow, deal, as_naive_utc(changed_at), now)
+    at = now if changed_at is None else _past_move_time(uow, deal, stamped(changed_at, now, "changed_at"))
     uow.session.add(DealStageChange(deal_id=deal.id, from_stage=current.value, to_stage=target.value, changed_at=at))
     deal.stage = target.value
     changed = ["stage"]
@@ -81,12 +79,11 @@ def move_stage(
     return deal
 
 
-def _past_move_time(uow: UnitOfWork, deal: Deal, at: datetime, now: datetime) -> datetime:
-    """A move brought in from the past, checked to keep the history in order."""
-    if at > now:
-        raise ValidationFailedError("changed_at", "is in the future")
+def _past_move_time(uow: UnitOfWork, deal: Deal, at: datetime) -> datetime:
+    """A move brought in from the past, checked to keep the history in order (the opening is
+    the deal's first move, so the last move is the floor)."""
     last = uow.session.scalar(select(func.max(DealStageChange.changed_at)).where(DealStageChange.deal_id == deal.id))
-    floor = max(value for value in (last, deal.opened_at) if value is not None)
+    floor = last if last is not None else deal.opened_at
     if at < floor:
         raise ValidationFailedError(
             "changed_at", f"is before the deal's last move or opening ({floor.isoformat(timespec='seconds')})"

@@ -121,10 +121,11 @@ def finish(
     uow.commit()
 
 
-def _audit_end(uow: UnitOfWork, job_id: int, status: JobStatus, now: datetime) -> None:
+def _audit_end(uow: UnitOfWork, job_id: int, status: JobStatus, now: datetime, kind: str | None = None) -> None:
     """How a job ended, in the audit trail beside who queued it (the message stays on the job:
-    a failure's reason can quote the data worked on)."""
-    kind = uow.session.scalar(select(Job.kind).where(Job.id == job_id))
+    a failure's reason can quote the data worked on). `kind` when the caller holds the job."""
+    if kind is None:
+        kind = uow.session.scalar(select(Job.kind).where(Job.id == job_id))
     details = {"kind": kind}
     audit.record(uow, JOB_WORKER, action=f"job.{status.value}", entity="job", entity_id=job_id, details=details, at=now)
 
@@ -157,7 +158,7 @@ def interrupt_dead(
             .execution_options(synchronize_session=False)
         )
         if getattr(marked, "rowcount", 0) == 1:
-            _audit_end(uow, job.id, JobStatus.INTERRUPTED, now)
+            _audit_end(uow, job.id, JobStatus.INTERRUPTED, now, kind=job.kind)
             interrupted += 1
     uow.commit()
     return interrupted

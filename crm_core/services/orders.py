@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crm_core.auth.principal import Principal
-from crm_core.clock import as_naive_utc
+from crm_core.clock import stamped
 from crm_core.entities import Order, OrderLine, Product
 from crm_core.errors import ValidationFailedError
 from crm_core.services.kinds import ORDERS
@@ -35,9 +35,7 @@ def place_order(
     for index, line in enumerate(lines):
         if line["product_id"] not in prices:
             raise ValidationFailedError(f"lines.{index}.product_id", f"{line['product_id']} is not a product")
-    ordered_at = as_naive_utc(values.get("ordered_at") or now)
-    if ordered_at > now:
-        raise ValidationFailedError("ordered_at", "is in the future")
+    ordered_at = stamped(values.get("ordered_at"), now, "ordered_at")
     total = sum((prices[line["product_id"]] * line["quantity"] for line in lines), Decimal(0))
     total = total.quantize(CENT, ROUND_HALF_UP)  # a measured quantity prices to fractions of a cent
     order: Order = create_record(

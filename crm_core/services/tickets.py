@@ -7,7 +7,7 @@ from typing import Any
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.clock import as_naive_utc
+from crm_core.clock import stamped
 from crm_core.entities import Ticket
 from crm_core.errors import ValidationFailedError
 from crm_core.schemas.tickets import DONE_STATUSES, TicketStatus
@@ -17,9 +17,7 @@ from crm_core.unit_of_work import UnitOfWork
 
 
 def open_ticket(uow: UnitOfWork, principal: Principal, values: dict[str, Any], *, now: datetime) -> Ticket:
-    opened_at = as_naive_utc(values.get("opened_at") or now)
-    if opened_at > now:
-        raise ValidationFailedError("opened_at", "is in the future")
+    opened_at = stamped(values.get("opened_at"), now, "opened_at")
     ticket: Ticket = create_record(
         uow, principal, TICKETS, values | {"opened_at": opened_at, "status": TicketStatus.OPEN.value}, now=now
     )
