@@ -56,6 +56,15 @@ Loader = Callable[[LoadContext, pl.DataFrame], Loaded]
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """A check across a row's fields: where `broken` holds, the row is refused at `field`."""
+
+    field: str
+    broken: pl.Expr
+    reason: str
+
+
+@dataclass(frozen=True)
 class RecordKind:
     name: str  # what the file holds, as the command line says it: "orders"
     entity: str  # the policy's and audit trail's name: "order"
@@ -65,6 +74,7 @@ class RecordKind:
     references: dict[str, Reference] = field(default_factory=dict)
     one_of: tuple[tuple[str, ...], ...] = ()  # at least one field of each group per row
     not_in_future: tuple[str, ...] = ()
+    rules: tuple[RowRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ def import_records(
     parsed, problems = _parse(kind, raw, mapping)
     parsed, problems = _link(uow, principal, kind, raw, parsed, problems)
     problems.extend(_future(kind, raw, parsed, now))
+    problems.extend(_broken_rules(kind, raw, parsed))
     refused_rows = {problem.row for problem in problems}
     parsed = parsed.with_columns(pl.col(ROW).is_in(list(refused_rows)).alias(REFUSED))
     loaded = kind.loader(LoadContext(uow, principal, now), parsed)
@@ -206,4 +217,12 @@ def _future(kind: RecordKind, raw: pl.DataFrame, parsed: pl.DataFrame, now: date
         if name in raw.columns:
             reasons = pl.select(pl.when(parsed[name] > now).then(pl.lit(IN_THE_FUTURE))).to_series()
             problems.extend(_problems_of(raw, name, reasons))
+    return problems
+
+
+def _broken_rules(kind: RecordKind, raw: pl.DataFrame, parsed: pl.DataFrame) -> list[ImportProblem]:
+    problems: list[ImportProblem] = []
+    for rule in kind.rules:
+        reasons = parsed.select(pl.when(rule.broken.fill_null(False)).then(pl.lit(rule.reason))).to_series()
+        problems.extend(_problems_of(raw, rule.field, reasons))
     return problems

@@ -76,12 +76,17 @@ def reserve_ids(uow: UnitOfWork, model: type[Base], count: int) -> list[int]:
     return list(range(highest + 1, highest + 1 + count))
 
 
+def _expression(value: Any) -> pl.Expr:
+    """A default is a value, or an expression over the row's other fields."""
+    return value if isinstance(value, pl.Expr) else pl.lit(value)
+
+
 def new_records_loader(
     model: type[Base], columns: tuple[str, ...], *, keys: tuple[str, ...] = ("external_id",), defaults: Any = None
 ) -> Loader:
     """A loader for kinds whose records are one row each: `keys` name a record (a second row with
     the same key is folded, a stored record with it is left unchanged); `defaults(ctx)` gives
-    the values of fields a row left empty."""
+    the values (or expressions over the row) of fields a row left empty."""
 
     def load(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
         good, folded = fold_repeats(parsed.filter(~pl.col(REFUSED)), keys)
@@ -92,7 +97,7 @@ def new_records_loader(
         fresh = good.filter(~present)
         filled = fresh.with_columns(
             [
-                pl.col(name).fill_null(pl.lit(value)) if name in fresh.columns else pl.lit(value).alias(name)
+                pl.col(name).fill_null(_expression(value)) if name in fresh.columns else _expression(value).alias(name)
                 for name, value in (defaults(ctx) if defaults else {}).items()
             ]
         )

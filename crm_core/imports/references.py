@@ -14,21 +14,33 @@ from sqlalchemy import select
 
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
-from crm_core.entities import Base, Contact
+from crm_core.entities import Base
 from crm_core.imports.value_sets import among
 from crm_core.services.access import within_reach
 from crm_core.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
+class Reach:
+    """Whose records a reference may find: those whose `owner` the importer reaches for
+    `action` on `entity` (None: the entity being imported, e.g. an order's contact)."""
+
+    action: Action
+    entity: str | None = None
+    owner: str = "owner_id"
+
+
+@dataclass(frozen=True)
 class Reference:
-    """A field that names a `target` record by `column` (after `lookup`), becoming `id_field`."""
+    """A field that names a `target` record by `column` (after `lookup`), becoming `id_field`.
+    Without `reach` every record is found (the product catalogue)."""
 
     target: type[Base]
     column: str
     id_field: str
     what: str  # "contact with external id", for the reason a row is refused
     lookup: Callable[[str], str | None] | None = None
+    reach: Reach | None = None
 
 
 def resolve(
@@ -41,8 +53,10 @@ def resolve(
     target_id = reference.target.id  # type: ignore[attr-defined]
     keys = [key for key in keyed.values() if key is not None]
     query = select(column, target_id).where(among(column, keys, uow.session.get_bind().dialect.name))
-    if reference.target is Contact:
-        # The importer's reach in the same query: a contact out of it is not found.
-        query = within_reach(query, Contact.owner_id, principal, principal.require(entity, Action.CREATE))
+    if reference.reach is not None:
+        # The importer's reach in the same query: a record out of it is not found.
+        rule = reference.reach
+        scope = principal.require(rule.entity or entity, rule.action)
+        query = within_reach(query, getattr(reference.target, rule.owner), principal, scope)
     by_key: dict[Any, int] = dict(uow.session.execute(query).tuples().all()) if keys else {}
     return {name: by_key[key] for name, key in keyed.items() if key in by_key}

@@ -99,7 +99,10 @@ def create_user(
 @app.command("import")
 def import_file(
     entity: Annotated[
-        str, typer.Argument(help="what the file holds: contacts, accounts, products, activities or orders")
+        str,
+        typer.Argument(
+            help="what the file holds: contacts, accounts, products, activities, orders, deals, deal_stages or tickets"
+        ),
     ],
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8, header row) or Parquet")],
     map_: Annotated[

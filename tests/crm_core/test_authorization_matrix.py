@@ -261,6 +261,30 @@ RECIPES: dict[tuple[str, str], Recipe] = {
             },
         ),
     ),
+    ("POST", "/imports/deals"): R(
+        "open",
+        lambda c: Call("/imports/deals", files={"file": ("d.csv", f"name\n{unique('deal')}\n".encode(), "text/csv")}),
+    ),
+    ("POST", "/imports/deal_stages"): R(
+        "open",
+        lambda c: Call(
+            "/imports/deal_stages",
+            files={"file": ("s.csv", b"deal,stage,changed_at\nnone-such,proposal,2025-01-01\n", "text/csv")},
+        ),
+    ),
+    ("POST", "/imports/tickets"): R(
+        "open",
+        lambda c: Call(
+            "/imports/tickets",
+            files={
+                "file": (
+                    "t.csv",
+                    f"contact_email,channel,subject\n{c.records.email},email,Imported\n".encode(),
+                    "text/csv",
+                )
+            },
+        ),
+    ),
     ("GET", "/exports/contacts"): R(
         "list", lambda c: Call("/exports/contacts", params={"consent": "email"}), listed=ids_of_csv
     ),

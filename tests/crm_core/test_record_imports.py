@@ -16,10 +16,21 @@ from sqlalchemy import Engine, func, select
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.db import make_engine, make_session_factory
-from crm_core.entities import Account, Activity, Contact, Order, OrderLine, Product, User
+from crm_core.entities import (
+    Account,
+    Activity,
+    Contact,
+    Deal,
+    DealStageChange,
+    Order,
+    OrderLine,
+    Product,
+    Ticket,
+    User,
+)
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import ImportMapping, import_records
-from crm_core.imports.record_kinds import ACCOUNTS, ACTIVITIES, ORDERS, PRODUCTS
+from crm_core.imports.record_kinds import ACCOUNTS, ACTIVITIES, DEAL_STAGES, DEALS, ORDERS, PRODUCTS, TICKETS
 from crm_core.imports.typed_columns import ColumnOptions
 from crm_core.schemas.imports import ImportReport
 from crm_core.unit_of_work import UnitOfWork
@@ -419,3 +430,210 @@ def test_the_cli_imports_a_company_history_by_mapping_file(tmp_path: Path) -> No
     refused = home.cli("import", "orders", str(orders), "--mapping", str(broken), cwd=tmp_path)
     assert refused.returncode != 0 and "not valid TOML" in refused.stdout + refused.stderr
     assert "Traceback" not in refused.stdout + refused.stderr
+
+
+def test_deals_and_their_stage_history_come_in_under_the_pipelines_rules(
+    engine: Engine, customers: dict[str, int]
+) -> None:
+    deals = _text(
+        [
+            {
+                "id": "D-1",
+                "name": "Open one",
+                "stage": "Proposal",
+                "customer": "CUST-1",
+                "opened": "2025-01-10",
+                "closed": None,
+                "value": "1000",
+            },
+            {
+                "id": "D-2",
+                "name": "Won one",
+                "stage": "Won",
+                "customer": "CUST-2",
+                "opened": "2025-01-05",
+                "closed": "2025-03-01",
+                "value": "500",
+            },
+            {
+                "id": "D-3",
+                "name": "No close date",
+                "stage": "Won",
+                "customer": None,
+                "opened": "2025-01-05",
+                "closed": None,
+                "value": "1",
+            },
+            {
+                "id": "D-4",
+                "name": "Open but closed",
+                "stage": "proposal",
+                "customer": None,
+                "opened": "2025-01-05",
+                "closed": "2025-02-01",
+                "value": "1",
+            },
+            {
+                "id": "D-5",
+                "name": "Backwards",
+                "stage": "Lost",
+                "customer": None,
+                "opened": "2025-03-05",
+                "closed": "2025-02-01",
+                "value": "1",
+            },
+            {
+                "id": "D-6",
+                "name": "To be moved",
+                "stage": None,
+                "customer": "CUST-3",
+                "opened": "2025-01-01",
+                "closed": None,
+                "value": None,
+            },
+        ]
+    )
+    mapping = ImportMapping(
+        {"external_id": "id", "contact": "customer", "opened_at": "opened", "closed_at": "closed", "amount": "value"},
+        {"stage": ColumnOptions(values={"Won": "closed_won", "Lost": "closed_lost"})},
+    )
+    report = _import(engine, DEALS, deals, mapping)
+    assert (report.inserted, report.details) == (3, {"stage_history_rows": 3})
+    assert [(p.row, p.field, p.reason) for p in report.rejected] == [
+        (3, "closed_at", "a closed deal needs the date it closed"),
+        (4, "closed_at", "an open deal has no close date"),
+        (5, "closed_at", "is before the deal opened"),
+    ]
+    with engine.connect() as connection:
+        won = connection.execute(
+            select(Deal.status, Deal.closed_at, Deal.contact_id).where(Deal.external_id == "D-2")
+        ).one()
+    assert tuple(won) == ("won", datetime(2025, 3, 1), customers["CUST-2"])
+
+    moves = _text(
+        [
+            {"deal": "D-6", "stage": "qualification", "at": "2025-02-01"},
+            {"deal": "D-6", "stage": "closed_won", "at": "2025-04-01"},
+            {"deal": "D-6", "stage": "proposal", "at": "2025-03-01"},  # in time order, before the win
+            {"deal": "D-1", "stage": "negotiation", "at": "2024-12-01"},  # before the deal's opening
+            {"deal": "D-1", "stage": "closed_lost", "at": "2025-05-01"},  # after a refused move
+            {"deal": "D-2", "stage": "proposal", "at": "2025-04-01"},  # a closed deal
+            {"deal": "D-404", "stage": "proposal", "at": "2025-04-01"},
+        ]
+    )
+    moves_mapping = ImportMapping({"changed_at": "at"})
+    report = _import(engine, DEAL_STAGES, moves, moves_mapping)
+    assert report.inserted == 3
+    assert [(p.row, p.field) for p in report.rejected] == [(4, "changed_at"), (5, "stage"), (6, "stage"), (7, "deal")]
+    reasons = {p.row: p.reason for p in report.rejected}
+    assert reasons[5] == "an earlier move of this deal was refused (row 4)"
+    assert "closed deals do not change stage" in reasons[6]
+    with engine.connect() as connection:
+        moved = connection.execute(
+            select(Deal.stage, Deal.status, Deal.closed_at).where(Deal.external_id == "D-6")
+        ).one()
+        path = connection.execute(
+            select(DealStageChange.from_stage, DealStageChange.to_stage)
+            .join(Deal, Deal.id == DealStageChange.deal_id)
+            .where(Deal.external_id == "D-6")
+            .order_by(DealStageChange.changed_at)
+        ).all()
+    assert tuple(moved) == ("closed_won", "won", datetime(2025, 4, 1))
+    assert [tuple(step) for step in path] == [
+        (None, "prospecting"),
+        ("prospecting", "qualification"),
+        ("qualification", "proposal"),
+        ("proposal", "closed_won"),
+    ]
+    again = _import(engine, DEAL_STAGES, moves, moves_mapping)
+    assert (again.inserted, again.unchanged) == (0, 3), "moves already in the history are left alone"
+    assert _import(engine, DEALS, deals, mapping).unchanged == 3
+
+
+def test_tickets_keep_their_dates_status_and_rating(engine: Engine, customers: dict[str, int]) -> None:
+    tickets = _text(
+        [
+            {
+                "ref": "T-1",
+                "who": "CUST-1",
+                "channel": "email",
+                "subject": "Late",
+                "opened": "2025-01-01",
+                "resolved": "2025-01-03",
+                "csat": "4",
+                "status": None,
+            },
+            {
+                "ref": "T-2",
+                "who": "CUST-1",
+                "channel": "chat",
+                "subject": "Still open",
+                "opened": "2025-02-01",
+                "resolved": None,
+                "csat": None,
+                "status": None,
+            },
+            {
+                "ref": "T-3",
+                "who": "CUST-2",
+                "channel": "email",
+                "subject": "Rated open",
+                "opened": "2025-02-01",
+                "resolved": None,
+                "csat": "5",
+                "status": None,
+            },
+            {
+                "ref": "T-4",
+                "who": "CUST-2",
+                "channel": "email",
+                "subject": "Closed, no date",
+                "opened": "2025-02-01",
+                "resolved": None,
+                "csat": None,
+                "status": "closed",
+            },
+            {
+                "ref": "T-5",
+                "who": "CUST-2",
+                "channel": "email",
+                "subject": "Bad rating",
+                "opened": "2025-02-01",
+                "resolved": "2025-02-02",
+                "csat": "9",
+                "status": None,
+            },
+            {
+                "ref": "T-6",
+                "who": "CUST-2",
+                "channel": "email",
+                "subject": "Time travel",
+                "opened": "2025-02-05",
+                "resolved": "2025-02-02",
+                "csat": None,
+                "status": None,
+            },
+        ]
+    )
+    mapping = ImportMapping(
+        {
+            "external_id": "ref",
+            "contact": "who",
+            "opened_at": "opened",
+            "resolved_at": "resolved",
+            "satisfaction": "csat",
+        }
+    )
+    report = _import(engine, TICKETS, tickets, mapping)
+    assert report.inserted == 2
+    assert [(p.row, p.field) for p in report.rejected] == [
+        (3, "satisfaction"),
+        (4, "resolved_at"),
+        (5, "satisfaction"),
+        (6, "resolved_at"),
+    ]
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Ticket.external_id, Ticket.status, Ticket.priority, Ticket.satisfaction).order_by(Ticket.external_id)
+        ).all()
+    assert [tuple(row) for row in stored] == [("T-1", "resolved", "normal", 4), ("T-2", "open", "normal", None)]
