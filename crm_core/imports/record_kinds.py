@@ -12,6 +12,8 @@ from crm_core.entities import (
     Account,
     Activity,
     Channel,
+    Consent,
+    ConsentStatus,
     Contact,
     Deal,
     DealStage,
@@ -21,6 +23,7 @@ from crm_core.entities import (
     Ticket,
 )
 from crm_core.imports.bulk_records import LoadContext, Loaded, RecordKind, RowRule
+from crm_core.imports.consent_loading import load_consents
 from crm_core.imports.deal_loading import CLOSED_STAGES, load_deals, load_stage_moves
 from crm_core.imports.loading import new_records_loader
 from crm_core.imports.order_loading import load_orders
@@ -246,4 +249,23 @@ TICKETS = RecordKind(
     ),
 )
 
-RECORD_KINDS = {kind.name: kind for kind in (ACCOUNTS, PRODUCTS, ACTIVITIES, ORDERS, DEALS, DEAL_STAGES, TICKETS)}
+CONSENTS = RecordKind(
+    name="consents",
+    entity="consent",
+    model=Consent,
+    fields={
+        **CONTACT_FIELDS,
+        "channel": ImportField(FieldType.CHOICE, required=True, choices=tuple(channel.value for channel in Channel)),
+        "status": ImportField(FieldType.CHOICE, required=True, choices=tuple(status.value for status in ConsentStatus)),
+        "recorded_at": ImportField(FieldType.TIMESTAMP, required=True),
+        "source": ImportField(max_length=120, description="where the decision was given (a form, a call)"),
+    },
+    references=CONTACT_REFERENCES,
+    one_of=CONTACT_NAMED,
+    not_in_future=("recorded_at",),
+    loader=load_consents,
+)
+
+RECORD_KINDS = {
+    kind.name: kind for kind in (ACCOUNTS, PRODUCTS, ACTIVITIES, ORDERS, DEALS, DEAL_STAGES, TICKETS, CONSENTS)
+}

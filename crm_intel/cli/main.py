@@ -101,7 +101,7 @@ def import_file(
     entity: Annotated[
         str,
         typer.Argument(
-            help="what the file holds: contacts, accounts, products, activities, orders, deals, deal_stages or tickets"
+            help="what the file holds: contacts, accounts, products, activities, orders, deals, deal_stages, tickets or consents"
         ),
     ],
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8, header row) or Parquet")],

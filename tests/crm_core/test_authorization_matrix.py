@@ -285,6 +285,19 @@ RECIPES: dict[tuple[str, str], Recipe] = {
             },
         ),
     ),
+    ("POST", "/imports/consents"): R(
+        "open",
+        lambda c: Call(
+            "/imports/consents",
+            files={
+                "file": (
+                    "c.csv",
+                    f"contact_email,channel,status,recorded_at\n{c.records.email},sms,granted,2025-01-01\n".encode(),
+                    "text/csv",
+                )
+            },
+        ),
+    ),
     ("GET", "/exports/contacts"): R(
         "list", lambda c: Call("/exports/contacts", params={"consent": "email"}), listed=ids_of_csv
     ),

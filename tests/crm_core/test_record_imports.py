@@ -19,6 +19,7 @@ from crm_core.db import make_engine, make_session_factory
 from crm_core.entities import (
     Account,
     Activity,
+    Consent,
     Contact,
     Deal,
     DealStageChange,
@@ -30,7 +31,16 @@ from crm_core.entities import (
 )
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import ImportMapping, import_records
-from crm_core.imports.record_kinds import ACCOUNTS, ACTIVITIES, DEAL_STAGES, DEALS, ORDERS, PRODUCTS, TICKETS
+from crm_core.imports.record_kinds import (
+    ACCOUNTS,
+    ACTIVITIES,
+    CONSENTS,
+    DEAL_STAGES,
+    DEALS,
+    ORDERS,
+    PRODUCTS,
+    TICKETS,
+)
 from crm_core.imports.typed_columns import ColumnOptions
 from crm_core.schemas.imports import ImportReport
 from crm_core.unit_of_work import UnitOfWork
@@ -637,3 +647,29 @@ def test_tickets_keep_their_dates_status_and_rating(engine: Engine, customers: d
             select(Ticket.external_id, Ticket.status, Ticket.priority, Ticket.satisfaction).order_by(Ticket.external_id)
         ).all()
     assert [tuple(row) for row in stored] == [("T-1", "resolved", "normal", 4), ("T-2", "open", "normal", None)]
+
+
+def test_consent_decisions_join_the_history_once(engine: Engine, customers: dict[str, int]) -> None:
+    decisions = _text(
+        [
+            {"who": "CUST-1", "channel": "email", "opt_in": "yes", "when": "2025-01-01", "where": "web form"},
+            {"who": "CUST-1", "channel": "email", "opt_in": "no", "when": "2025-06-01", "where": None},
+            {"who": "CUST-1", "channel": "email", "opt_in": "no", "when": "2025-06-01", "where": None},  # folded
+            {"who": "CUST-2", "channel": "sms", "opt_in": "maybe", "when": "2025-01-01", "where": None},
+        ]
+    )
+    mapping = ImportMapping(
+        {"contact": "who", "status": "opt_in", "recorded_at": "when", "source": "where"},
+        {"status": ColumnOptions(values={"yes": "granted", "no": "withdrawn"})},
+    )
+    report = _import(engine, CONSENTS, decisions, mapping)
+    assert (report.inserted, report.duplicates_in_file) == (2, 1)
+    assert [(p.row, p.field, p.value) for p in report.rejected] == [(4, "status", "maybe")]
+    with engine.connect() as connection:
+        history = connection.execute(
+            select(Consent.status, Consent.source)
+            .where(Consent.contact_id == customers["CUST-1"])
+            .order_by(Consent.recorded_at)
+        ).all()
+    assert [tuple(row) for row in history] == [("granted", "web form"), ("withdrawn", "import")]
+    assert _import(engine, CONSENTS, decisions, mapping).unchanged == 2
