@@ -101,7 +101,8 @@ def import_file(
     entity: Annotated[
         str,
         typer.Argument(
-            help="what the file holds: contacts, accounts, products, activities, orders, deals, deal_stages, tickets or consents"
+            help="what the file holds: contacts, accounts, products, activities, orders, deals, deal_stages, "
+            "tickets or consents"
         ),
     ],
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8, header row) or Parquet")],
