@@ -93,7 +93,7 @@ def new_records_loader(
         present = pl.lit(False)
         for key in keys:
             stored = already_stored(ctx.uow, model, key, good[key])
-            present = present | pl.col(key).is_in(list(stored))
+            present = present | pl.col(key).is_in(list(stored)).fill_null(False)  # no key: never stored
         fresh = good.filter(~present)
         filled = fresh.with_columns(
             [

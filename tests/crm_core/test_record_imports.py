@@ -282,6 +282,10 @@ def test_products_accounts_and_activities_load_once_each(engine: Engine, custome
         mug = connection.execute(select(Product.unit_price, Product.category).where(Product.sku == "MUG")).one()
     assert (Decimal(str(mug[0])), mug[1]) == (Decimal("4.50"), "uncategorised")
 
+    by_sku_only = _text([{"sku": "JUG", "name": "Jug", "unit_price": "3"}])
+    assert _import(engine, PRODUCTS, by_sku_only).inserted == 1, "a product without an external id loads by its SKU"
+    assert _import(engine, PRODUCTS, by_sku_only).unchanged == 1
+
     accounts = _text([{"Company": "Acme", "Ref": "A-1"}, {"Company": None, "Ref": "A-2"}])
     report = _import(engine, ACCOUNTS, accounts, ImportMapping({"name": "Company", "external_id": "Ref"}))
     assert report.inserted == 1 and [(p.row, p.field) for p in report.rejected] == [(2, "name")]
