@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
@@ -50,13 +52,38 @@ def start_contacts_import(
     caller.require("contact", Action.CREATE)
     if allow_erased and not may_readd_erased(caller):
         raise ForbiddenError("only an administrator may re-load people erased on request")
+    parameters = {"source": source, "mapping": mapping, "allow_erased": allow_erased}
+    return _queue_staged(uow, caller, queue, home, data, IMPORT_CONTACTS, parameters)
+
+
+def _queue_staged(
+    uow: UnitOfWork,
+    caller: Principal,
+    queue: JobQueue,
+    home: Path,
+    data: bytes,
+    job_kind: str,
+    parameters: dict[str, Any],
+) -> Job:
+    """Stage the upload owner-only and queue its job; a queue that cannot take it leaves no file."""
     staged = stage_upload(home, data)
-    parameters = {PARAMETER: staged.name, "source": source, "mapping": mapping, "allow_erased": allow_erased}
     try:
-        return queue.submit(uow, caller, IMPORT_CONTACTS, parameters)
+        return queue.submit(uow, caller, job_kind, parameters | {PARAMETER: staged.name})
     except QueueUnavailableError:
         staged.unlink(missing_ok=True)
         raise
+
+
+def _staged_frame(run: JobRun, what: str) -> tuple[pl.DataFrame, str]:
+    """The job's staged upload read as text columns, with progress said before and after."""
+    staged = staged_file(run.home, run.parameters)
+    if staged is None or not staged.is_file():
+        raise JobFailedError("the uploaded file is no longer there; upload it again")
+    source = str(run.parameters.get("source") or "upload")
+    run.progress(0, None, "reading the file")
+    frame = read_table(staged, name=source)
+    run.progress(0, frame.height, f"checking {frame.height:,} rows{what}")
+    return frame, source
 
 
 def run_contacts_import(run: JobRun) -> dict[str, Any]:
@@ -64,13 +91,7 @@ def run_contacts_import(run: JobRun) -> dict[str, Any]:
     runner removes the file when the job ends). Progress
     is reported while rows are checked, before the import's first write: on SQLite the progress
     row could not be written past the import's write lock."""
-    staged = staged_file(run.home, run.parameters)
-    if staged is None or not staged.is_file():
-        raise JobFailedError("the uploaded file is no longer there; upload it again")
-    source = str(run.parameters.get("source") or "upload")
-    run.progress(0, None, "reading the file")
-    frame = read_table(staged, name=source)
-    run.progress(0, frame.height, f"checking {frame.height:,} rows")
+    frame, source = _staged_frame(run, "")
     with UnitOfWork(run.session_factory) as uow:
         report = import_contacts(
             uow,
@@ -111,19 +132,8 @@ def start_records_import(
     """Queue a file of `kind` (accounts, products, activities, orders): the mapping file's text
     rides in the job's parameters and is read again by the worker."""
     caller.require(RECORD_KINDS[kind].entity, Action.CREATE)
-    staged = stage_upload(home, data)
-    parameters = {
-        PARAMETER: staged.name,
-        "source": source,
-        "kind": kind,
-        "mapping": mapping,
-        "mapping_file": mapping_file,
-    }
-    try:
-        return queue.submit(uow, caller, IMPORT_RECORDS, parameters)
-    except QueueUnavailableError:
-        staged.unlink(missing_ok=True)
-        raise
+    parameters = {"source": source, "kind": kind, "mapping": mapping, "mapping_file": mapping_file}
+    return _queue_staged(uow, caller, queue, home, data, IMPORT_RECORDS, parameters)
 
 
 def chosen_mapping(columns: dict[str, str] | None, mapping_file: str | None) -> ImportMapping:
@@ -135,16 +145,10 @@ def chosen_mapping(columns: dict[str, str] | None, mapping_file: str | None) -> 
 
 def run_records_import(run: JobRun) -> dict[str, Any]:
     """The worker's half of `start_records_import`: the same import an inline upload runs."""
-    staged = staged_file(run.home, run.parameters)
-    if staged is None or not staged.is_file():
-        raise JobFailedError("the uploaded file is no longer there; upload it again")
-    source = str(run.parameters.get("source") or "upload")
     kind = RECORD_KINDS.get(str(run.parameters.get("kind")))
     if kind is None:
         raise JobFailedError("the job names no importable record kind")
-    run.progress(0, None, "reading the file")
-    frame = read_table(staged, name=source)
-    run.progress(0, frame.height, f"checking and loading {frame.height:,} rows of {kind.name}")
+    frame, source = _staged_frame(run, f" of {kind.name}")
     mapping = chosen_mapping(run.parameters.get("mapping"), run.parameters.get("mapping_file"))
     with UnitOfWork(run.session_factory) as uow:
         report = import_records(uow, run.principal, kind, frame, mapping=mapping, source=source, now=utc_now())
