@@ -21,7 +21,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from crm_core.entities import Deal, DealStage, DealStageChange
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, LoadContext, Loaded
-from crm_core.imports.loading import already_stored, fold_repeats, insert_rows, reserve_ids
+from crm_core.imports.loading import insert_rows, new_rows, reserve_ids
 from crm_core.imports.value_sets import among
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.deals import CLOSING, check_transition
@@ -43,9 +43,7 @@ DEAL_COLUMNS = (
 
 
 def load_deals(ctx: LoadContext, parsed: pl.DataFrame, owner_id: int | None) -> Loaded:
-    good, folded = fold_repeats(parsed.filter(~pl.col(REFUSED)), ("external_id",))
-    stored = already_stored(ctx.uow, Deal, "external_id", good["external_id"])
-    fresh = good.filter(~pl.col("external_id").is_in(list(stored)) | pl.col("external_id").is_null())
+    fresh, loaded = new_rows(ctx.uow, Deal, parsed, ("external_id",))
     deals = fresh.with_columns(
         pl.col("stage").fill_null(DealStage.PROSPECTING.value),
         pl.col("amount").fill_null(0.0),
@@ -65,12 +63,8 @@ def load_deals(ctx: LoadContext, parsed: pl.DataFrame, owner_id: int | None) -> 
         pl.coalesce("closed_at", "opened_at").alias("changed_at"),
     )
     insert_rows(ctx.uow, DealStageChange, history)
-    return Loaded(
-        inserted=deals.height,
-        unchanged=good.height - fresh.height,
-        duplicates_in_file=folded,
-        details={"stage_history_rows": history.height},
-    )
+    loaded.inserted, loaded.details = deals.height, {"stage_history_rows": history.height}
+    return loaded
 
 
 @dataclass

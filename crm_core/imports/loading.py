@@ -40,6 +40,21 @@ def already_stored(uow: UnitOfWork, model: type[Base], column: str, values: pl.S
     return set(uow.session.scalars(select(attribute).where(among(attribute, wanted, dialect))))
 
 
+def new_rows(
+    uow: UnitOfWork, model: type[Base], parsed: pl.DataFrame, keys: Iterable[str]
+) -> tuple[pl.DataFrame, Loaded]:
+    """The good rows naming records not stored yet (repeats in the file folded into their first
+    row, records whose key is stored left alone), and the counts of what was set aside."""
+    keys = tuple(keys)
+    good, folded = fold_repeats(parsed.filter(~pl.col(REFUSED)), keys)
+    present = pl.lit(False)
+    for key in keys:
+        stored = already_stored(uow, model, key, good[key])
+        present = present | pl.col(key).is_in(list(stored)).fill_null(False)  # no key: never stored
+    fresh = good.filter(~present)
+    return fresh, Loaded(unchanged=good.height - fresh.height, duplicates_in_file=folded)
+
+
 def insert_rows(uow: UnitOfWork, model: type[Base], rows: pl.DataFrame) -> None:
     """Rows of `model` as typed by the import, straight to the driver: COPY on PostgreSQL,
     `executemany` on SQLite (timestamps in the text form SQLAlchemy itself stores there)."""
@@ -89,12 +104,7 @@ def new_records_loader(
     the values (or expressions over the row) of fields a row left empty."""
 
     def load(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
-        good, folded = fold_repeats(parsed.filter(~pl.col(REFUSED)), keys)
-        present = pl.lit(False)
-        for key in keys:
-            stored = already_stored(ctx.uow, model, key, good[key])
-            present = present | pl.col(key).is_in(list(stored)).fill_null(False)  # no key: never stored
-        fresh = good.filter(~present)
+        fresh, loaded = new_rows(ctx.uow, model, parsed, keys)
         filled = fresh.with_columns(
             [
                 pl.col(name).fill_null(_expression(value)) if name in fresh.columns else _expression(value).alias(name)
@@ -102,6 +112,7 @@ def new_records_loader(
             ]
         )
         insert_rows(ctx.uow, model, filled.select(columns))
-        return Loaded(inserted=fresh.height, unchanged=good.height - fresh.height, duplicates_in_file=folded)
+        loaded.inserted = fresh.height
+        return loaded
 
     return load

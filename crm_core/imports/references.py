@@ -1,6 +1,6 @@
 """Records naming other records: an order names its customer by the customer's own id (or
-email), a line its product by id or SKU. Names become our ids with one query per chunk of
-distinct names; a name that finds nothing, or finds a record out of the importer's reach,
+email), a line its product by id or SKU. Names become our ids with one query for all the
+distinct names of a field; a name that finds nothing, or finds a record out of the importer's reach,
 gets the same answer, so an import never tells anyone what another team holds."""
 
 from __future__ import annotations
