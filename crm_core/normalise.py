@@ -11,7 +11,9 @@ from datetime import datetime
 
 from crm_core.clock import as_naive_utc
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What an email address must look like (also read by polars, a column at a time).
+EMAIL_FORM = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL = re.compile(EMAIL_FORM)
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
 MIN_PHONE_DIGITS = 5
 MAX_PHONE_DIGITS = 15  # E.164

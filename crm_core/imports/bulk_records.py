@@ -1,15 +1,16 @@
-"""Importing any record kind from a file: the one pipeline every kind but contacts goes through.
+"""Importing any record kind from a file: the one pipeline every kind goes through.
 
-Map columns to fields, parse each field a column at a time, resolve the records rows name (by
-external id, SKU or email), refuse bad rows with their row number, field, reason and cell,
-then hand the good rows to the kind's loader. Everything happens in the caller's unit of work:
-one transaction, so a crash leaves nothing half-loaded. Records already present (same external
-id) are left as they are, so importing a file twice adds and changes nothing.
+Map columns to fields, parse each field a column at a time (custom fields by their
+definitions), resolve the records rows name (by external id, SKU or email), refuse bad rows
+with their row number, field, reason and cell, then hand the good rows to the kind's loader.
+Everything happens in the caller's unit of work: one transaction, so a crash leaves nothing
+half-loaded. Records already present (same external id) are left as they are, so importing a
+file twice adds and changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,12 +21,14 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import IN_THE_FUTURE
 from crm_core.entities import Base
 from crm_core.errors import ValidationFailedError
+from crm_core.imports.custom_columns import custom_column_name, parse_custom
 from crm_core.imports.mapping import resolve_mapping, unfed_fields
 from crm_core.imports.reading import file_digest
 from crm_core.imports.references import Reference, resolve
 from crm_core.imports.typed_columns import ColumnOptions, ImportField, empty_column, parse_column
 from crm_core.schemas.imports import ImportProblem, ImportReport
 from crm_core.services import audit
+from crm_core.services.custom_fields import definitions_of
 from crm_core.unit_of_work import UnitOfWork
 
 ROW = "row"
@@ -43,9 +46,11 @@ class LoadContext:
 @dataclass
 class Loaded:
     inserted: int = 0
+    merged: int = 0
     unchanged: int = 0
     duplicates_in_file: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
+    flagged: list[ImportProblem] = field(default_factory=list)
     details: dict[str, int] = field(default_factory=dict)
 
 
@@ -65,6 +70,22 @@ class RowRule:
 
 
 @dataclass(frozen=True)
+class OneOf:
+    """At least one of `fields` per row, and a mapping must feed one of them."""
+
+    fields: tuple[str, ...]
+    says: str = ""  # how a refusal words what is missing: "a name, an email or an external id"
+    at: str = ""  # the field a refusal names (the first of `fields` the file has, by default)
+
+    @property
+    def reason(self) -> str:
+        return f"needs {self.says or ' or '.join(self.fields)}"
+
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
 class RecordKind:
     name: str  # what the file holds, as the command line says it: "orders"
     entity: str  # the policy's and audit trail's name: "order"
@@ -72,9 +93,10 @@ class RecordKind:
     fields: dict[str, ImportField]
     loader: Loader
     references: dict[str, Reference] = field(default_factory=dict)
-    one_of: tuple[tuple[str, ...], ...] = ()  # at least one field of each group per row
+    one_of: Sequence[OneOf] = ()
     not_in_future: tuple[str, ...] = ()
     rules: tuple[RowRule, ...] = ()
+    custom_fields_of: str | None = None  # the entity whose custom fields a file may feed
 
 
 @dataclass(frozen=True)
@@ -94,10 +116,14 @@ def import_records(
     mapping: ImportMapping | None = None,
     source: str,
     now: datetime,
+    on_progress: Progress | None = None,
 ) -> ImportReport:
+    """`on_progress(rows checked, rows)` is called once every row is checked, before the first write."""
     principal.require(kind.entity, Action.CREATE)
     mapping = mapping or ImportMapping()
-    resolved = resolve_mapping(frame.columns, kind.fields, mapping.columns)
+    definitions = definitions_of(uow, kind.custom_fields_of) if kind.custom_fields_of else {}
+    custom_fields = [custom_column_name(name) for name in definitions]
+    resolved = resolve_mapping(frame.columns, [*kind.fields, *custom_fields], mapping.columns)
     unknown = sorted(set(mapping.options) - set(kind.fields))
     if unknown:
         raise ValidationFailedError(
@@ -106,11 +132,18 @@ def import_records(
     _require_fed(kind, resolved, frame.columns)
     raw = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
     parsed, problems = _parse(kind, raw, mapping)
+    if kind.custom_fields_of is not None:
+        custom, reasons = parse_custom(definitions, raw)
+        parsed = parsed.with_columns(custom)
+        for name, why in reasons.items():
+            problems.extend(_problems_of(raw, name, why))
     parsed, problems = _link(uow, principal, kind, raw, parsed, problems)
     problems.extend(_future(kind, raw, parsed, now))
     problems.extend(_broken_rules(kind, raw, parsed))
     refused_rows = {problem.row for problem in problems}
     parsed = parsed.with_columns(pl.col(ROW).is_in(list(refused_rows)).alias(REFUSED))
+    if on_progress is not None:
+        on_progress(frame.height, frame.height)
     loaded = kind.loader(LoadContext(uow, principal, now), parsed)
     rejected = sorted([*problems, *loaded.problems], key=lambda problem: (problem.row, problem.field))
     report = ImportReport(
@@ -119,11 +152,11 @@ def import_records(
         file_sha256=file_digest(frame),
         rows=frame.height,
         inserted=loaded.inserted,
-        merged=0,
+        merged=loaded.merged,
         unchanged=loaded.unchanged,
         duplicates_in_file=loaded.duplicates_in_file,
         rejected=rejected,
-        flagged=[],
+        flagged=sorted(loaded.flagged, key=lambda problem: problem.row),
         details=loaded.details,
     )
     audit.record(
@@ -132,8 +165,8 @@ def import_records(
         action=f"{kind.entity}.import",
         entity=kind.entity,
         changed_fields=sorted(resolved),
-        details=report.model_dump(include={"source", "file_sha256", "rows", "inserted", "unchanged"})
-        | {"rejected": len(rejected), "duplicates_in_file": loaded.duplicates_in_file}
+        details=report.model_dump(include={"source", "file_sha256", "rows", "inserted", "merged", "unchanged"})
+        | {"rejected": len(rejected), "flagged": len(loaded.flagged), "duplicates_in_file": loaded.duplicates_in_file}
         | loaded.details,
         at=now,
     )
@@ -142,7 +175,7 @@ def import_records(
 
 def _require_fed(kind: RecordKind, resolved: dict[str, str], columns: list[str]) -> None:
     missing = [name for name, spec in kind.fields.items() if spec.required and name not in resolved]
-    missing += [" or ".join(group) for group in kind.one_of if not any(name in resolved for name in group)]
+    missing += [" or ".join(group.fields) for group in kind.one_of if not set(group.fields) & set(resolved)]
     if missing:
         raise ValidationFailedError("mapping", unfed_fields(missing, columns))
 
@@ -161,10 +194,10 @@ def _parse(kind: RecordKind, raw: pl.DataFrame, mapping: ImportMapping) -> tuple
         problems.extend(_problems_of(raw, name, parsed.problems))
     typed = pl.DataFrame(columns)
     for group in kind.one_of:
-        present = [name for name in group if name in raw.columns]
+        present = [name for name in group.fields if name in raw.columns]
         none_given = raw.select(pl.all_horizontal([pl.col(name).is_null() for name in present])).to_series()
-        reasons = pl.select(pl.when(none_given).then(pl.lit(f"needs {' or '.join(group)}"))).to_series()
-        problems.extend(_problems_of(raw, present[0], reasons))
+        reasons = pl.select(pl.when(none_given).then(pl.lit(group.reason))).to_series()
+        problems.extend(_problems_of(raw, group.at or present[0], reasons))
     return typed, problems
 
 

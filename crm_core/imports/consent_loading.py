@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crm_core.entities import Consent
 from crm_core.imports.bulk_records import REFUSED, LoadContext, Loaded
 from crm_core.imports.loading import fold_repeats, insert_rows
-from crm_core.imports.value_sets import among
+from crm_core.value_sets import among
 
 DECISION = ("contact_id", "channel", "status", "recorded_at")
 DEFAULT_SOURCE = "import"

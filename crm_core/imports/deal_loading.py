@@ -22,9 +22,9 @@ from crm_core.entities import Deal, DealStage, DealStageChange
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, LoadContext, Loaded
 from crm_core.imports.loading import insert_rows, new_rows, reserve_ids
-from crm_core.imports.value_sets import among
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.deals import CLOSING, check_transition
+from crm_core.value_sets import among
 
 CLOSED_STAGES = tuple(stage.value for stage in CLOSING)
 DEAL_COLUMNS = (

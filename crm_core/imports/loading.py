@@ -6,16 +6,18 @@ The rows are checked and typed by then, so they go to the driver's own bulk path
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import JSON, Dialect, Table, func, select, text
+from sqlalchemy.types import TypeDecorator
 
 from crm_core.entities import Base
 from crm_core.imports.bulk_records import REFUSED, LoadContext, Loaded, Loader
-from crm_core.imports.value_sets import among
 from crm_core.unit_of_work import UnitOfWork
+from crm_core.value_sets import among
 
 INSERT_CHUNK = 10_000
 # How SQLAlchemy writes a DateTime on SQLite: rows written here read back like any other.
@@ -57,12 +59,14 @@ def new_rows(
 
 def insert_rows(uow: UnitOfWork, model: type[Base], rows: pl.DataFrame) -> None:
     """Rows of `model` as typed by the import, straight to the driver: COPY on PostgreSQL,
-    `executemany` on SQLite (timestamps in the text form SQLAlchemy itself stores there)."""
+    `executemany` on SQLite (timestamps in the text form SQLAlchemy itself stores there).
+    Columns with a type of their own (encrypted text, JSON) get the form that type binds."""
     if rows.is_empty():
         return
     table: Table = model.__table__  # type: ignore[assignment]
     columns = ", ".join(table.c[name].name for name in rows.columns)
     connection = uow.session.connection()
+    rows = _bound_form(table, rows, connection.dialect)
     if connection.dialect.name == "postgresql":
         driver = connection.connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
@@ -74,6 +78,23 @@ def insert_rows(uow: UnitOfWork, model: type[Base], rows: pl.DataFrame) -> None:
     statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"
     for chunk in stored.iter_slices(INSERT_CHUNK):
         connection.exec_driver_sql(statement, chunk.rows())
+
+
+def _bound_form(table: Table, rows: pl.DataFrame, dialect: Dialect) -> pl.DataFrame:
+    """What the column types would hand the driver: an encrypted column's ciphertext (through
+    the type's own `process_bind_param`), a JSON column's text."""
+    bound: list[pl.Series] = []
+    for name in rows.columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, TypeDecorator):
+            bind = column_type.process_bind_param
+            values = [None if value is None else bind(value, dialect) for value in rows[name].to_list()]
+        elif isinstance(column_type, JSON):
+            values = [None if value is None else json.dumps(value) for value in rows[name].to_list()]
+        else:
+            continue
+        bound.append(pl.Series(name, values, dtype=pl.String))
+    return rows.with_columns(bound) if bound else rows
 
 
 def reserve_ids(uow: UnitOfWork, model: type[Base], count: int) -> list[int]:

@@ -22,7 +22,7 @@ from crm_core.entities import (
     Product,
     Ticket,
 )
-from crm_core.imports.bulk_records import LoadContext, Loaded, RecordKind, RowRule
+from crm_core.imports.bulk_records import LoadContext, Loaded, OneOf, RecordKind, RowRule
 from crm_core.imports.consent_loading import load_consents
 from crm_core.imports.deal_loading import CLOSED_STAGES, load_deals, load_stage_moves
 from crm_core.imports.loading import new_records_loader
@@ -49,7 +49,7 @@ CONTACT_FIELDS = {
     "contact_email": ImportField(max_length=320, description="the customer's email"),
 }
 CONTACT_REFERENCES = {"contact": CONTACT_BY_ID, "contact_email": CONTACT_BY_EMAIL}
-CONTACT_NAMED = (("contact", "contact_email"),)
+CONTACT_NAMED = (OneOf(("contact", "contact_email")),)
 
 
 def _owned_by_importer(entity: str) -> Any:

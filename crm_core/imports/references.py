@@ -15,9 +15,9 @@ from sqlalchemy import select
 from crm_core.auth.policy import Action
 from crm_core.auth.principal import Principal
 from crm_core.entities import Base
-from crm_core.imports.value_sets import among
 from crm_core.services.access import within_reach
 from crm_core.unit_of_work import UnitOfWork
+from crm_core.value_sets import among
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datetime import datetime
 import polars as pl
 
 from crm_core.errors import ValidationFailedError
-from crm_core.normalise import parse_timestamp
+from crm_core.normalise import EMAIL_FORM, normalise_phone, parse_timestamp
 from crm_core.schemas.common import EARLIEST, LATEST
 
 
@@ -27,6 +27,8 @@ class FieldType(enum.Enum):
     TIMESTAMP = "timestamp"
     CHOICE = "choice"
     INTEGER = "integer"
+    EMAIL = "email"
+    PHONE = "phone"
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,32 @@ def _choice(raw: pl.Series, spec: ImportField, options: ColumnOptions) -> tuple[
     return pl.select(pl.when(reasons.is_null()).then(translated)).to_series(), reasons
 
 
+def _email(raw: pl.Series, spec: ImportField, _options: ColumnOptions) -> tuple[pl.Series, pl.Series]:
+    address = raw.str.strip_chars().str.to_lowercase()
+    reasons = pl.select(
+        pl.when(address.str.len_chars() > spec.max_length)
+        .then(pl.lit(f"is longer than {spec.max_length} characters"))
+        .when(address.str.contains(EMAIL_FORM).not_())
+        .then(pl.lit("is not an email address"))
+        .otherwise(None)
+    ).to_series()
+    return pl.select(pl.when(reasons.is_null()).then(address)).to_series(), reasons
+
+
+def _phone(raw: pl.Series, _spec: ImportField, _options: ColumnOptions) -> tuple[pl.Series, pl.Series]:
+    """Each distinct number is normalised once (digits and an optional leading +)."""
+    numbers: dict[str, str | None] = {}
+    why: dict[str, str] = {}
+    for text in raw.drop_nulls().unique().to_list():
+        try:
+            numbers[text] = normalise_phone(text)
+        except ValueError as error:
+            numbers[text], why[text] = None, str(error)
+    values = raw.replace_strict(numbers, default=None, return_dtype=pl.String)
+    reasons = raw.replace_strict(why, default=None, return_dtype=pl.String)
+    return values, reasons
+
+
 def empty_column(name: str, spec: ImportField, height: int) -> pl.Series:
     """The column of a field the file does not have: all null, of the field's type."""
     return pl.Series(name, [None] * height, dtype=DTYPES[spec.type])
@@ -206,6 +234,8 @@ DTYPES: dict[FieldType, pl.DataType] = {
     FieldType.QUANTITY: pl.Float64(),
     FieldType.INTEGER: pl.Int64(),
     FieldType.TIMESTAMP: pl.Datetime("us"),
+    FieldType.EMAIL: pl.String(),
+    FieldType.PHONE: pl.String(),
 }
 
 _PARSERS = {
@@ -215,4 +245,6 @@ _PARSERS = {
     FieldType.TIMESTAMP: _timestamp,
     FieldType.CHOICE: _choice,
     FieldType.INTEGER: _integer,
+    FieldType.EMAIL: _email,
+    FieldType.PHONE: _phone,
 }

@@ -113,7 +113,7 @@ class FieldKeyring:
 
     def lookup_hash(self, normalised: str) -> str:
         """The keyed hash equal values share; callers normalise first (see `normalise`)."""
-        return hmac.new(self._lookup_raw, normalised.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._lookup_raw, normalised.encode(), "sha256").hex()
 
 
 _active: FieldKeyring | None = None

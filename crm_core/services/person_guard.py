@@ -19,6 +19,7 @@ from crm_core.entities import Erasure
 from crm_core.errors import ConflictError, ForbiddenError
 from crm_core.protection.lookup import email_lookup, phone_lookup
 from crm_core.unit_of_work import UnitOfWork
+from crm_core.value_sets import among
 
 HELD_BACK = (
     "matches a person this CRM keeps out of your reach (another team's contact, or someone "
@@ -35,17 +36,16 @@ def may_readd_erased(principal: Principal) -> bool:
 def erased_hashes(uow: UnitOfWork, hashes: Iterable[str]) -> set[str]:
     """The lookup hashes among `hashes` that belong to someone erased before."""
     wanted = sorted({value for value in hashes if value})
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = uow.session.execute(
-            select(Erasure.email_hash, Erasure.phone_hash).where(
-                or_(Erasure.email_hash.in_(chunk), Erasure.phone_hash.in_(chunk))
-            )
+    if not wanted:
+        return set()
+    dialect = uow.session.get_bind().dialect.name
+    rows = uow.session.execute(
+        select(Erasure.email_hash, Erasure.phone_hash).where(
+            or_(among(Erasure.email_hash, wanted, dialect), among(Erasure.phone_hash, wanted, dialect))
         )
-        for email_hash, phone_hash in rows:
-            found.update(value for value in (email_hash, phone_hash) if value in chunk)
-    return found
+    )
+    chosen = set(wanted)
+    return {value for row in rows for value in row if value in chosen}
 
 
 def person_lookups(email: str | None, phone: str | None) -> dict[str, str | None]:

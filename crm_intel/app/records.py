@@ -12,7 +12,6 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import Channel
-from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import ImportMapping, import_records
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
@@ -82,13 +81,11 @@ def import_file(
         UnitOfWork(make_session_factory(ctx.engine)) as uow,
     ):
         if kind == "contacts":
-            if mapping.options:
-                raise ValidationFailedError("mapping", "a contacts file takes [columns] only (dates as ISO 8601)")
             report = import_contacts(
                 uow,
                 IMPORTER,
                 frame,
-                mapping=mapping.columns,
+                mapping=mapping,
                 source=path.name,
                 now=utc_now(),
                 allow_erased=allow_erased,
