@@ -24,7 +24,7 @@ from crm_core.auth.principal import Principal
 from crm_core.bulk_load import load_tables
 from crm_core.db import make_session_factory
 from crm_core.imports.bulk_records import ImportMapping, RecordKind, import_records
-from crm_core.imports.contacts import import_contacts
+from crm_core.imports.contacts import contact_kind
 from crm_core.imports.record_kinds import ACCOUNTS, ACTIVITIES, CONSENTS, DEALS, ORDERS, PRODUCTS, TICKETS
 from crm_core.protection import keyring
 from crm_core.protection.lookup import email_lookup
@@ -282,8 +282,8 @@ def _contacts_file(rows: int, _rng: np.random.Generator) -> tuple[pl.DataFrame, 
     return text, mapping, raw
 
 
-FILES: dict[str, tuple[RecordKind | None, Callable[..., tuple[pl.DataFrame, ImportMapping, Callable[[Any], None]]]]] = {
-    "contacts": (None, _contacts_file),  # the contact import (matching people its own way)
+FILES: dict[str, tuple[RecordKind, Callable[..., tuple[pl.DataFrame, ImportMapping, Callable[[Any], None]]]]] = {
+    "contacts": (contact_kind(), _contacts_file),
     "orders": (ORDERS, _orders_file),
     "activities": (ACTIVITIES, _activities_file),
     "accounts": (ACCOUNTS, _accounts_file),
@@ -294,13 +294,10 @@ FILES: dict[str, tuple[RecordKind | None, Callable[..., tuple[pl.DataFrame, Impo
 }
 
 
-def _ours(engine: Engine, kind: RecordKind | None, text: pl.DataFrame, mapping: ImportMapping) -> float:
+def _ours(engine: Engine, kind: RecordKind, text: pl.DataFrame, mapping: ImportMapping) -> float:
     began = time.perf_counter()
     with UnitOfWork(make_session_factory(engine)) as uow:
-        if kind is None:
-            report = import_contacts(uow, IMPORTER, text, mapping=mapping.columns, source="bench.csv", now=NOW)
-        else:
-            report = import_records(uow, IMPORTER, kind, text, mapping=mapping, source="bench.csv", now=NOW)
+        report = import_records(uow, IMPORTER, kind, text, mapping=mapping, source="bench.csv", now=NOW)
         uow.commit()
     elapsed = time.perf_counter() - began
     assert not report.rejected and report.inserted > 0, report.rejected[:3]

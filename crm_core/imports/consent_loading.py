@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crm_core.entities import Consent
 from crm_core.imports.bulk_records import REFUSED, LoadContext, Loaded
 from crm_core.imports.loading import fold_repeats, insert_rows
-from crm_core.value_sets import among
+from crm_core.value_sets import where_among
 
 DECISION = ("contact_id", "channel", "status", "recorded_at")
 DEFAULT_SOURCE = "import"
@@ -33,7 +33,10 @@ def _stored_decisions(ctx: LoadContext, contact_ids: list[int]) -> pl.DataFrame:
     if not contact_ids:
         return pl.DataFrame(schema=schema)
     dialect = ctx.uow.session.get_bind().dialect.name
-    query = select(Consent.contact_id, Consent.channel, Consent.status, Consent.recorded_at).where(
-        among(Consent.contact_id, contact_ids, dialect)
+    query = where_among(
+        select(Consent.contact_id, Consent.channel, Consent.status, Consent.recorded_at),
+        Consent.contact_id,
+        contact_ids,
+        dialect,
     )
     return pl.DataFrame(ctx.uow.session.execute(query).tuples().all(), schema=schema, orient="row")

@@ -1,8 +1,8 @@
 """Loading a contacts file's checked rows: owners resolved, rows naming one person folded,
 erased people held back, matches filled in, new people inserted in bulk.
 
-A stored value is never overwritten: a matched contact only gains what it lacked. New contacts
-go in with one bulk INSERT (their fields encrypted by the column types, as any write is).
+Everything but the few stored matches is done a column at a time. A stored value is never
+overwritten: a matched contact only gains what it lacked.
 """
 
 from __future__ import annotations
@@ -18,18 +18,44 @@ from crm_core.auth.principal import Principal
 from crm_core.entities import Account, Contact, User
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, VALUE_SHOWN, LoadContext, Loaded, Loader
-from crm_core.imports.contact_matching import MATCHED_ON, UNIQUE_KEYS, MatchKey, Person, match_key, stored_matches
+from crm_core.imports.contact_matching import (
+    FIELD_MATCHED,
+    KEY,
+    MATCHED_ON,
+    UNIQUE_KEYS,
+    stored_matches,
+    with_person_keys,
+)
+from crm_core.imports.custom_columns import CUSTOM, custom_columns, custom_objects
 from crm_core.imports.loading import insert_rows
-from crm_core.protection.lookup import email_lookup, phone_lookup
+from crm_core.protection.lookup import email_lookups, phone_lookup
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.access import contact_ids_in_reach, within_reach
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.person_guard import HELD_BACK, erased_hashes, may_readd_erased
+from crm_core.unit_of_work import UnitOfWork
 
 NOT_ASSIGNABLE = "'{}' is not a user you may assign contacts to"
+ROWS = "rows"
 # Fields a later row may fill in when an earlier row (or the stored contact) left them empty.
 MERGEABLE = ("external_id", "first_name", "last_name", "email", "phone", "address", "notes", "account", "created_at")
 STORED_TEXT = ("external_id", "first_name", "last_name", "email", "phone", "address", "notes")
+WRITTEN = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "email_hash",
+    "phone",
+    "phone_hash",
+    "address",
+    "notes",
+    "lifecycle_stage",
+    "account_id",
+    "owner_id",
+    "created_at",
+    CUSTOM,
+)
 
 
 def contact_loader(allow_erased: bool) -> Loader:
@@ -37,11 +63,11 @@ def contact_loader(allow_erased: bool) -> Loader:
 
     def load(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
         loaded = Loaded()
-        good = _with_owners(ctx, parsed.filter(~pl.col(REFUSED)), loaded)
-        people = _fold(good, loaded)
-        loadable = _hold_erased(ctx, people, allow_erased, loaded)
-        _write(ctx, loadable, loaded)
-        loaded.duplicates_in_file = sum(len(person.extra_rows) for person in people)
+        rows = _with_owners(ctx, parsed.filter(~pl.col(REFUSED)), loaded)
+        rows = _one_person_per_email(with_person_keys(_with_lookups(rows)), loaded)
+        people = _fold(rows)
+        loaded.duplicates_in_file = rows.height - people.height
+        _write(ctx, _hold_erased(ctx, people, allow_erased, loaded), loaded)
         return loaded
 
     return load
@@ -52,17 +78,19 @@ def _with_owners(ctx: LoadContext, rows: pl.DataFrame, loaded: Loaded) -> pl.Dat
     someone the importer may not assign is refused, with the same words whether that user
     exists outside their team or not at all."""
     owner_of: dict[str | None, int | None] = {}
-    refused: set[str] = set()
+    refused: list[str] = []
     for email in rows["owner_email"].unique().to_list():
         try:
             owner_of[email] = _owner(ctx, email)
         except ValidationFailedError:
-            refused.add(email)
-    for number, email in rows.filter(pl.col("owner_email").is_in(list(refused))).select(ROW, "owner_email").rows():
+            refused.append(email)
+    not_assignable = pl.col("owner_email").is_in(refused).fill_null(False)
+    for number, email in rows.filter(not_assignable).select(ROW, "owner_email").rows():
         reason = NOT_ASSIGNABLE.format(email)
         loaded.problems.append(ImportProblem(row=number, field="owner_email", reason=reason, value=email[:VALUE_SHOWN]))
-    kept = rows.filter(pl.col("owner_email").is_in(list(refused)).not_() | pl.col("owner_email").is_null())
-    owners = kept["owner_email"].replace_strict(owner_of, default=None, return_dtype=pl.Int64)
+    kept = rows.filter(~not_assignable)
+    named = {email: owner for email, owner in owner_of.items() if email is not None}
+    owners = kept["owner_email"].replace_strict(named, default=owner_of.get(None), return_dtype=pl.Int64)
     return kept.with_columns(owners.alias("owner_id"))
 
 
@@ -75,133 +103,116 @@ def _owner(ctx: LoadContext, owner_email: str | None) -> int | None:
     return resolve_owner(ctx.uow, ctx.principal, "contact", Action.CREATE, user_id)
 
 
-def _fold(rows: pl.DataFrame, loaded: Loaded) -> list[Person]:
-    """Rows naming the same person fold into the first one; later rows fill its gaps."""
-    people: dict[MatchKey, Person] = {}
-    email_given_by: dict[str, Person] = {}
-    for values in rows.iter_rows(named=True):
-        number = values.pop(ROW)
-        email_hash, phone_hash = email_lookup(values["email"]), phone_lookup(values["phone"])
-        key = match_key(values, email_hash, phone_hash)
-        earlier = email_given_by.get(email_hash) if email_hash is not None else None
-        if earlier is not None and earlier.key != key:
-            # One email, two external ids: two people cannot share an address.
-            reason = f"is given to another person in this file (row {earlier.rows[0]})"
-            loaded.problems.append(ImportProblem(row=number, field="email", reason=reason, value=values["email"]))
-            continue
-        person = people.get(key)
-        if person is None:
-            people[key] = person = Person(key, [number], values, email_hash, phone_hash)
-            if email_hash is not None:
-                email_given_by[email_hash] = person
-        else:
-            person.extra_rows.append(number)
-            _fill_gaps(person.values, values)
-            person.email_hash = person.email_hash or email_hash
-            person.phone_hash = person.phone_hash or phone_hash
-    return list(people.values())
+def _with_lookups(rows: pl.DataFrame) -> pl.DataFrame:
+    """The keyed hashes people are matched (and erased people recognised) by, one per distinct value."""
+    emails = rows["email"].drop_nulls().unique().to_list()
+    phones = rows["phone"].drop_nulls().unique().to_list()
+    email_hashes = dict(zip(emails, email_lookups(emails), strict=True))
+    return rows.with_columns(
+        rows["email"].replace_strict(email_hashes, default=None).alias("email_hash"),
+        rows["phone"].replace_strict({p: phone_lookup(p) for p in phones}, default=None).alias("phone_hash"),
+    )
 
 
-def _fill_gaps(kept: dict[str, Any], later: dict[str, Any]) -> None:
-    for name in MERGEABLE:
-        if kept[name] in (None, "") and later[name] not in (None, ""):
-            kept[name] = later[name]
-    kept["custom"] = later["custom"] | kept["custom"]
+def _one_person_per_email(rows: pl.DataFrame, loaded: Loaded) -> pl.DataFrame:
+    """Two people cannot share an address: an email belongs to the person of the first row that
+    gives it; a row giving it to another person (another external id) is refused."""
+    if not rows["email_hash"].drop_nulls().is_duplicated().any():
+        return rows  # every address given once
+    owner = pl.col(KEY).first().over("email_hash", order_by=ROW)
+    first_row_of = pl.col(ROW).min().over(KEY)
+    marked = rows.with_columns(first_row_of.alias("person_row")).with_columns(
+        (pl.col("email_hash").is_not_null() & (pl.col(KEY) != owner)).alias("shared"),
+        pl.col("person_row").first().over("email_hash", order_by=ROW).alias("owner_row"),
+    )
+    for number, email, owner_row in marked.filter("shared").select(ROW, "email", "owner_row").rows():
+        reason = f"is given to another person in this file (row {owner_row})"
+        loaded.problems.append(ImportProblem(row=number, field="email", reason=reason, value=email))
+    return marked.filter(~pl.col("shared")).drop("person_row", "shared", "owner_row")
 
 
-def _hold_erased(ctx: LoadContext, people: list[Person], allow_erased: bool, loaded: Loaded) -> list[Person]:
-    erased = erased_hashes(ctx.uow, (v for p in people for v in (p.email_hash, p.phone_hash) if v))
-    held = [person for person in people if {person.email_hash, person.phone_hash} & erased]
-    for person in held:
-        field = "email" if person.email_hash in erased else "phone"
-        if may_readd_erased(ctx.principal):
+def _fold(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per person: the first row's values, its gaps filled by later rows (the first
+    value given wins, for every field a later row may fill), and every row number it came from."""
+    if rows[KEY].is_unique().all():
+        return rows.with_columns(pl.concat_list(ROW).alias(ROWS))  # every person named once
+    filled = [*MERGEABLE, "email_hash", "phone_hash", *custom_columns(rows)]
+    kept_as_first = [name for name in rows.columns if name not in (*filled, KEY, ROW)]
+    return rows.group_by(KEY, maintain_order=True).agg(
+        pl.col(ROW).first(),
+        pl.col(ROW).alias(ROWS),
+        *[pl.col(name).drop_nulls().first() for name in filled],
+        *[pl.col(name).first() for name in kept_as_first],
+    )
+
+
+def _hold_erased(ctx: LoadContext, people: pl.DataFrame, allow_erased: bool, loaded: Loaded) -> pl.DataFrame:
+    hashes = [*people["email_hash"].drop_nulls().to_list(), *people["phone_hash"].drop_nulls().to_list()]
+    erased = list(erased_hashes(ctx.uow, hashes))
+    if not erased:
+        return people
+    by_email = pl.col("email_hash").is_in(erased).fill_null(False)
+    held = by_email | pl.col("phone_hash").is_in(erased).fill_null(False)
+    administrator = may_readd_erased(ctx.principal)
+    for first, every_row, email_erased in people.filter(held).select(ROW, ROWS, by_email.alias("e")).rows():
+        field = "email" if email_erased else "phone"
+        if administrator:
             # An administrator is told plainly, and may re-load on purpose.
             outcome = "loaded as allowed" if allow_erased else "not loaded (allow erased people to load)"
             reason = f"this person was erased on request before; {outcome}"
-            loaded.flagged.append(ImportProblem(row=person.rows[0], field=field, reason=reason))
+            loaded.flagged.append(ImportProblem(row=first, field=field, reason=reason))
         else:
             # Anyone else gets the answer another team's contact gets (see person_guard).
-            loaded.problems.extend(
-                ImportProblem(row=number, field=field, reason=HELD_BACK) for number in person.every_row
-            )
-    if allow_erased and may_readd_erased(ctx.principal):
-        return people
-    held_keys = {person.key for person in held}
-    return [person for person in people if person.key not in held_keys]
+            loaded.problems.extend(ImportProblem(row=number, field=field, reason=HELD_BACK) for number in every_row)
+    return people if allow_erased and administrator else people.filter(~held)
 
 
-def _write(ctx: LoadContext, people: list[Person], loaded: Loaded) -> None:
-    """Insert new people, fill gaps of matched ones; matches out of the caller's reach are refused."""
+def _write(ctx: LoadContext, people: pl.DataFrame, loaded: Loaded) -> None:
+    """Fill gaps of matched people, insert the new ones; matches out of the caller's reach are refused."""
     uow = ctx.uow
     existing, refused = stored_matches(uow, people)
-    for person in refused:
+    for every_row in people.filter(pl.col(KEY).is_in(list(refused)))[ROWS].to_list():
         reason = "this email belongs to another stored contact"
-        loaded.problems.extend(ImportProblem(row=number, field="email", reason=reason) for number in person.rows)
-    people = [person for person in people if person not in refused]
+        loaded.problems.extend(ImportProblem(row=number, field="email", reason=reason) for number in every_row)
     in_reach = contact_ids_in_reach(uow, ctx.principal, "contact", Action.UPDATE, {c.id for c in existing.values()})
-    accounts = _Accounts(ctx.uow, ctx.principal, ctx.now)
-    new_people: list[tuple[Person, Account | None]] = []
-    for person in people:
-        match = existing.get(person.key)
-        if match is not None and match.id not in in_reach:
-            if person.key[0] in UNIQUE_KEYS:
-                # An email or external id names one person in the whole CRM: the row cannot load,
-                # and the answer is the one an erased person gets, so neither is revealed.
-                loaded.problems.extend(
-                    ImportProblem(row=number, field=MATCHED_ON[person.key[0]], reason=HELD_BACK)
-                    for number in person.every_row
-                )
-                continue
-            match = None  # a phone or name match out of reach is someone else's record: load as new
-        if match is None:
-            new_people.append((person, accounts.get(person.values["account"], person.values["owner_id"])))
-        elif _merge_into(match, person.values, accounts):
+    out_of_reach = {key for key, contact in existing.items() if contact.id not in in_reach}
+    accounts = _Accounts(uow, ctx.principal, ctx.now)
+    matched = people.filter(pl.col(KEY).is_in([key for key in existing if key not in out_of_reach]))
+    for person in matched.with_columns(pl.Series(CUSTOM, custom_objects(matched), dtype=pl.Object)).iter_rows(
+        named=True
+    ):
+        if _merge_into(existing[person[KEY]], person, accounts):
             loaded.merged += 1
         else:
             loaded.unchanged += 1
-    uow.session.flush()  # new accounts get their ids
-    rows = [_new_contact(person, account, ctx.now) for person, account in new_people]
-    insert_rows(uow, Contact, pl.DataFrame(rows, schema=NEW_CONTACT, orient="row"))
-    loaded.inserted = len(rows)
+    # An email or external id names one person in the whole CRM: out of reach, the row cannot
+    # load, and the answer is the one an erased person gets, so neither is revealed. A phone or
+    # name match out of reach is someone else's record: the person loads as new.
+    held = people.filter(pl.col(KEY).is_in(list(out_of_reach)) & pl.col(MATCHED_ON).is_in(list(UNIQUE_KEYS)))
+    for matched_on, every_row in held.select(MATCHED_ON, ROWS).rows():
+        field = FIELD_MATCHED[matched_on]
+        loaded.problems.extend(ImportProblem(row=number, field=field, reason=HELD_BACK) for number in every_row)
+    stored = set(existing) - out_of_reach
+    new = people.filter(~pl.col(KEY).is_in([*stored, *refused, *held[KEY].to_list()]))
+    insert_rows(uow, Contact, _new_contacts(new, accounts, ctx.now))
+    loaded.inserted = new.height
 
 
-NEW_CONTACT: dict[str, Any] = {
-    "external_id": pl.String,
-    "first_name": pl.String,
-    "last_name": pl.String,
-    "email": pl.String,
-    "email_hash": pl.String,
-    "phone": pl.String,
-    "phone_hash": pl.String,
-    "address": pl.String,
-    "notes": pl.String,
-    "lifecycle_stage": pl.String,
-    "account_id": pl.Int64,
-    "owner_id": pl.Int64,
-    "created_at": pl.Datetime("us"),
-    "custom": pl.Object,
-}
-
-
-def _new_contact(person: Person, account: Account | None, now: datetime) -> tuple[Any, ...]:
-    """The stored row, in NEW_CONTACT's order (the lookup hashes are the ones matched on)."""
-    values = person.values
-    return (
-        values["external_id"],
-        values["first_name"] or "",
-        values["last_name"] or "",
-        values["email"],
-        person.email_hash,
-        values["phone"],
-        person.phone_hash,
-        values["address"],
-        values["notes"],
-        values["lifecycle_stage"] or "lead",
-        None if account is None else account.id,
-        values["owner_id"],
-        values["created_at"] or now,
-        values["custom"],
-    )
+def _new_contacts(new: pl.DataFrame, accounts: _Accounts, now: datetime) -> pl.DataFrame:
+    """New people as stored rows (the lookup hashes are the ones matched on)."""
+    named = new.filter(pl.col("account").is_not_null()).unique("account", keep="first", maintain_order=True)
+    for name, owner_id in named.select("account", "owner_id").rows():
+        accounts.get(name, owner_id)
+    accounts.uow.session.flush()  # new accounts get their ids
+    account_ids = {name: account.id for name, account in accounts.by_name.items()}
+    return new.with_columns(
+        pl.col("first_name").fill_null(""),
+        pl.col("last_name").fill_null(""),
+        pl.col("lifecycle_stage").fill_null("lead"),
+        pl.col("created_at").fill_null(now),
+        pl.col("account").replace_strict(account_ids, default=None, return_dtype=pl.Int64).alias("account_id"),
+        pl.Series(CUSTOM, custom_objects(new), dtype=pl.Object),
+    ).select(WRITTEN)
 
 
 def _merge_into(contact: Contact, values: dict[str, Any], accounts: _Accounts) -> bool:
@@ -215,8 +226,8 @@ def _merge_into(contact: Contact, values: dict[str, Any], accounts: _Accounts) -
         contact.account = accounts.get(values["account"], values["owner_id"])
         changed = True
     stored = contact.custom or {}
-    if set(values["custom"]) - set(stored):
-        contact.custom = values["custom"] | stored
+    if set(values[CUSTOM]) - set(stored):
+        contact.custom = values[CUSTOM] | stored
         changed = True
     return changed
 
@@ -226,7 +237,7 @@ class _Accounts:
     created once when new. Another team's account of the same name is never linked (the JSON
     API refuses that link too) and never revealed: the importer gets an account of their own."""
 
-    def __init__(self, uow: Any, principal: Principal, now: datetime) -> None:
+    def __init__(self, uow: UnitOfWork, principal: Principal, now: datetime) -> None:
         self.uow, self.principal, self.now = uow, principal, now
         self.by_name: dict[str, Account] = {}
 

@@ -24,7 +24,7 @@ from crm_core.imports.bulk_records import REFUSED, ROW, LoadContext, Loaded
 from crm_core.imports.loading import insert_rows, new_rows, reserve_ids
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.deals import CLOSING, check_transition
-from crm_core.value_sets import among
+from crm_core.value_sets import where_among
 
 CLOSED_STAGES = tuple(stage.value for stage in CLOSING)
 DEAL_COLUMNS = (
@@ -126,8 +126,11 @@ def _stored_moves(ctx: LoadContext, moves: pl.DataFrame) -> pl.DataFrame:
     if not deal_ids:
         return pl.DataFrame(schema={"deal_id": pl.Int64, "stage": pl.String, "changed_at": pl.Datetime("us")})
     dialect = ctx.uow.session.get_bind().dialect.name
-    query = select(DealStageChange.deal_id, DealStageChange.to_stage, DealStageChange.changed_at).where(
-        among(DealStageChange.deal_id, deal_ids, dialect)
+    query = where_among(
+        select(DealStageChange.deal_id, DealStageChange.to_stage, DealStageChange.changed_at),
+        DealStageChange.deal_id,
+        deal_ids,
+        dialect,
     )
     rows = ctx.uow.session.execute(query).tuples().all()
     return pl.DataFrame(
@@ -139,17 +142,14 @@ def _pipelines(ctx: LoadContext, deal_ids: list[int]) -> dict[int, _Pipeline]:
     if not deal_ids:
         return {}
     dialect = ctx.uow.session.get_bind().dialect.name
+    moves = select(DealStageChange.deal_id, func.max(DealStageChange.changed_at).label("last_move"))
     last_move = (
-        select(DealStageChange.deal_id, func.max(DealStageChange.changed_at).label("last_move"))
-        .where(among(DealStageChange.deal_id, deal_ids, dialect))
-        .group_by(DealStageChange.deal_id)
-        .subquery()
+        where_among(moves, DealStageChange.deal_id, deal_ids, dialect).group_by(DealStageChange.deal_id).subquery()
     )
-    query = (
-        select(Deal.id, Deal.stage, func.coalesce(last_move.c.last_move, Deal.opened_at))
-        .outerjoin(last_move, last_move.c.deal_id == Deal.id)
-        .where(among(Deal.id, deal_ids, dialect))
+    deals = select(Deal.id, Deal.stage, func.coalesce(last_move.c.last_move, Deal.opened_at)).outerjoin(
+        last_move, last_move.c.deal_id == Deal.id
     )
+    query = where_among(deals, Deal.id, deal_ids, dialect)
     return {
         deal_id: _Pipeline(DealStage(stage), moved) for deal_id, stage, moved in ctx.uow.session.execute(query).tuples()
     }

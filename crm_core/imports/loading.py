@@ -16,8 +16,9 @@ from sqlalchemy.types import TypeDecorator
 
 from crm_core.entities import Base
 from crm_core.imports.bulk_records import REFUSED, LoadContext, Loaded, Loader
+from crm_core.protection.column_types import EncryptedText
 from crm_core.unit_of_work import UnitOfWork
-from crm_core.value_sets import among
+from crm_core.value_sets import where_among
 
 INSERT_CHUNK = 10_000
 # How SQLAlchemy writes a DateTime on SQLite: rows written here read back like any other.
@@ -39,7 +40,7 @@ def already_stored(uow: UnitOfWork, model: type[Base], column: str, values: pl.S
         return set()
     attribute = getattr(model, column)
     dialect = uow.session.get_bind().dialect.name
-    return set(uow.session.scalars(select(attribute).where(among(attribute, wanted, dialect))))
+    return set(uow.session.scalars(where_among(select(attribute), attribute, wanted, dialect)))
 
 
 def new_rows(
@@ -86,15 +87,24 @@ def _bound_form(table: Table, rows: pl.DataFrame, dialect: Dialect) -> pl.DataFr
     bound: list[pl.Series] = []
     for name in rows.columns:
         column_type = table.c[name].type
-        if isinstance(column_type, TypeDecorator):
+        if isinstance(column_type, EncryptedText):
+            values = column_type.bind_many(rows[name].to_list())
+        elif isinstance(column_type, TypeDecorator):
             bind = column_type.process_bind_param
             values = [None if value is None else bind(value, dialect) for value in rows[name].to_list()]
         elif isinstance(column_type, JSON):
-            values = [None if value is None else json.dumps(value) for value in rows[name].to_list()]
+            values = [_json_text(value) for value in rows[name].to_list()]
         else:
             continue
         bound.append(pl.Series(name, values, dtype=pl.String))
     return rows.with_columns(bound) if bound else rows
+
+
+def _json_text(value: Any) -> str | None:
+    # Most imported records carry no custom values: their empty object is written as is.
+    if value is None:
+        return None
+    return "{}" if value == {} else json.dumps(value)
 
 
 def reserve_ids(uow: UnitOfWork, model: type[Base], count: int) -> list[int]:

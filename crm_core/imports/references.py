@@ -17,7 +17,7 @@ from crm_core.auth.principal import Principal
 from crm_core.entities import Base
 from crm_core.services.access import within_reach
 from crm_core.unit_of_work import UnitOfWork
-from crm_core.value_sets import among
+from crm_core.value_sets import where_among
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def resolve(
     column = getattr(reference.target, reference.column)
     target_id = reference.target.id  # type: ignore[attr-defined]
     keys = [key for key in keyed.values() if key is not None]
-    query = select(column, target_id).where(among(column, keys, uow.session.get_bind().dialect.name))
+    query = where_among(select(column, target_id), column, keys, uow.session.get_bind().dialect.name)
     if reference.reach is not None:
         # The importer's reach in the same query: a record out of it is not found.
         rule = reference.reach

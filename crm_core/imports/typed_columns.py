@@ -82,9 +82,12 @@ def parse_column(name: str, spec: ImportField, raw: pl.Series, options: ColumnOp
     return Parsed(values.alias(name), reasons.alias(name))
 
 
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 def _text(raw: pl.Series, spec: ImportField, _options: ColumnOptions) -> tuple[pl.Series, pl.Series]:
     too_long = raw.str.len_chars() > spec.max_length
-    control = raw.str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+    control = raw.str.contains(CONTROL_CHARACTERS)
     reasons = pl.select(
         pl.when(too_long)
         .then(pl.lit(f"is longer than {spec.max_length} characters"))
@@ -201,6 +204,8 @@ def _email(raw: pl.Series, spec: ImportField, _options: ColumnOptions) -> tuple[
     reasons = pl.select(
         pl.when(address.str.len_chars() > spec.max_length)
         .then(pl.lit(f"is longer than {spec.max_length} characters"))
+        .when(address.str.contains(CONTROL_CHARACTERS))
+        .then(pl.lit("holds control characters"))
         .when(address.str.contains(EMAIL_FORM).not_())
         .then(pl.lit("is not an email address"))
         .otherwise(None)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -78,9 +79,20 @@ class FieldKeyring:
         return self._primary_id
 
     def encrypt(self, plaintext: str, column: str) -> str:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[self._primary_id].encrypt(nonce, plaintext.encode(), column.encode())
-        return f"{FORMAT}:{self._primary_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+        return self.encrypt_many([plaintext], column)[0]
+
+    def encrypt_many(self, plaintexts: Iterable[str], column: str) -> list[str]:
+        """Each value sealed with its own nonce; one call for a bulk import's column."""
+        values = list(plaintexts)
+        cipher, associated = self._ciphers[self._primary_id], column.encode()
+        prefix = f"{FORMAT}:{self._primary_id}:"
+        nonces = os.urandom(NONCE_BYTES * len(values))  # one draw, cut into a fresh nonce per value
+        sealed = []
+        for index, plaintext in enumerate(values):
+            nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
+            blob = nonce + cipher.encrypt(nonce, plaintext.encode(), associated)
+            sealed.append(prefix + base64.urlsafe_b64encode(blob).decode())
+        return sealed
 
     def decrypt(self, token: str, column: str) -> str:
         try:
@@ -113,7 +125,11 @@ class FieldKeyring:
 
     def lookup_hash(self, normalised: str) -> str:
         """The keyed hash equal values share; callers normalise first (see `normalise`)."""
-        return hmac.digest(self._lookup_raw, normalised.encode(), "sha256").hex()
+        return self.lookup_hashes([normalised])[0]
+
+    def lookup_hashes(self, normalised: Iterable[str]) -> list[str]:
+        key = self._lookup_raw
+        return [hmac.digest(key, value.encode(), "sha256").hex() for value in normalised]
 
 
 _active: FieldKeyring | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
@@ -19,7 +19,7 @@ from crm_core.entities import Erasure
 from crm_core.errors import ConflictError, ForbiddenError
 from crm_core.protection.lookup import email_lookup, phone_lookup
 from crm_core.unit_of_work import UnitOfWork
-from crm_core.value_sets import among
+from crm_core.value_sets import where_among
 
 HELD_BACK = (
     "matches a person this CRM keeps out of your reach (another team's contact, or someone "
@@ -39,11 +39,8 @@ def erased_hashes(uow: UnitOfWork, hashes: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     dialect = uow.session.get_bind().dialect.name
-    rows = uow.session.execute(
-        select(Erasure.email_hash, Erasure.phone_hash).where(
-            or_(among(Erasure.email_hash, wanted, dialect), among(Erasure.phone_hash, wanted, dialect))
-        )
-    )
+    query = select(Erasure.email_hash, Erasure.phone_hash)
+    rows = uow.session.execute(where_among(query, (Erasure.email_hash, Erasure.phone_hash), wanted, dialect))
     chosen = set(wanted)
     return {value for row in rows for value in row if value in chosen}
 

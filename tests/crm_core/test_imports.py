@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -16,9 +17,11 @@ from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
-from crm_core.entities import AuditEvent, Contact
+from crm_core.entities import Account, AuditEvent, Contact
+from crm_core.imports.bulk_records import ImportMapping
 from crm_core.imports.contacts import import_contacts
 from crm_core.imports.reading import read_table
+from crm_core.imports.typed_columns import ColumnOptions
 from crm_core.protection.lookup import email_lookup
 from crm_core.services import audit
 from crm_core.unit_of_work import UnitOfWork
@@ -301,3 +304,47 @@ def test_a_customer_export_with_only_ids_or_only_emails_loads_and_matches_on_the
     with engine.connect() as connection:
         cy = connection.execute(select(Contact.external_id).where(Contact.email_hash == email_lookup("cy@example.com")))
         assert cy.scalar_one() == "K-4"
+
+
+def test_a_contacts_file_in_its_own_forms_loads_by_its_mapping(engine: Engine) -> None:
+    """Dates in the file's own form and its own words for stages, as any record kind takes
+    them; a row with several bad cells names each; a repeat fills gaps, never overwrites."""
+    frame = read_table(
+        b"ref,name,mail,since,status,company\n"
+        b"C-1,Ada,ADA@Example.com,03/04/2024,Kunde,Acme\n"
+        b"C-2,Bo,bo@example.com,31/12/2023,Interessent,Acme\n"
+        b"C-3,Cy,not-an-email,13/13/2024,vip,\n"
+        b"C-1,Adele,,,,Other Co\n"
+        b"C-4,Di,di@example.com,01/01/2999,,\n",
+        name="kunden.csv",
+    )
+    mapping = ImportMapping(
+        {"external_id": "ref", "first_name": "name", "email": "mail", "created_at": "since"}
+        | {"lifecycle_stage": "status", "account": "company"},
+        {
+            "created_at": ColumnOptions(date_format="%d/%m/%Y"),
+            "lifecycle_stage": ColumnOptions(values={"Kunde": "customer", "Interessent": "lead"}),
+        },
+    )
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        report = import_contacts(uow, OPERATOR, frame, mapping=mapping, source="kunden.csv", now=utc_now())
+        uow.commit()
+    assert (report.inserted, report.duplicates_in_file) == (2, 1)
+    assert [(problem.row, problem.field, problem.value) for problem in report.rejected] == [
+        (3, "created_at", "13/13/2024"),
+        (3, "email", "not-an-email"),
+        (3, "lifecycle_stage", "vip"),
+        (5, "created_at", "01/01/2999"),
+    ]
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Contact.external_id, Contact.first_name, Contact.lifecycle_stage, Contact.created_at, Account.name)
+            .join(Account, Contact.account_id == Account.id)
+            .order_by(Contact.external_id)
+        ).all()
+        accounts = connection.execute(select(func.count()).select_from(Account)).scalar_one()
+    assert [tuple(row) for row in stored] == [
+        ("C-1", "Ada", "customer", datetime(2024, 4, 3), "Acme"),
+        ("C-2", "Bo", "lead", datetime(2023, 12, 31), "Acme"),
+    ]
+    assert accounts == 1, "a repeat's account fills no gap: C-1 already named one"

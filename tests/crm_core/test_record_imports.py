@@ -368,6 +368,24 @@ def test_many_rows_keep_their_numbers(engine: Engine, customers: dict[str, int])
     assert all(problem.reason == "is below 0" for problem in report.rejected)
 
 
+CUSTOMERS_MAPPING_FILE = """
+kind = "contacts"
+
+[columns]
+external_id = "Kundennr"
+first_name = "Vorname"
+last_name = "Nachname"
+created_at = "Seit"
+lifecycle_stage = "Status"
+
+[fields.created_at]
+date_format = "%d.%m.%Y"
+
+[fields.lifecycle_stage.values]
+Kunde = "customer"
+Interessent = "lead"
+"""
+
 MAPPING_FILE = """
 kind = "orders"
 
@@ -396,8 +414,13 @@ def test_the_cli_imports_a_company_history_by_mapping_file(tmp_path: Path) -> No
     problems file with their cells; a second run adds nothing."""
     home = DataHome(tmp_path / "home")
     customers = tmp_path / "customers.csv"
-    customers.write_text("external_id,first_name,last_name\nK-1,Ada,Lind\nK-2,Bo,Ek\n")
-    assert home.cli("import", "contacts", str(customers), cwd=tmp_path).returncode == 0
+    customers.write_text(
+        "Kundennr,Vorname,Nachname,Seit,Status\nK-1,Ada,Lind,03.02.2024,Kunde\nK-2,Bo,Ek,,Interessent\n"
+    )
+    customer_mapping = tmp_path / "customers.toml"
+    customer_mapping.write_text(CUSTOMERS_MAPPING_FILE)
+    loaded = home.cli("import", "contacts", str(customers), "--mapping", str(customer_mapping), cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     orders = tmp_path / "orders.csv"
     orders.write_text(
         "InvoiceNo,CustomerID,InvoiceDate,Amount,State\n"
@@ -430,6 +453,12 @@ def test_the_cli_imports_a_company_history_by_mapping_file(tmp_path: Path) -> No
             ("1001", Decimal("1234.50"), "completed", datetime(2025, 2, 3, 14, 30)),
             ("1002", Decimal("12.00"), "cancelled", datetime(2025, 2, 4, 9, 0)),
         ]
+        with engine.connect() as connection:
+            people = connection.execute(
+                select(Contact.external_id, Contact.lifecycle_stage, Contact.created_at).order_by(Contact.external_id)
+            ).all()
+        assert tuple(people[0]) == ("K-1", "customer", datetime(2024, 2, 3)), "the file's own date form and word"
+        assert tuple(people[1])[:2] == ("K-2", "lead")
     finally:
         engine.dispose()
 
