@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Table, func, insert, select, text
 from crm_core.entities import Base, Contact
 from crm_core.errors import DatabaseNotEmptyError
 from crm_core.protection.lookup import with_lookups
+from crm_core.services.contact_history import FIRST_STAGES
 
 CHUNK_ROWS = 20_000
 
@@ -42,6 +43,8 @@ def load_tables(
                 if on_progress is not None:
                     on_progress(name, chunk.height)
             loaded[name] = frame.height
+        if "contacts" in tables:
+            connection.execute(text(FIRST_STAGES))
         if connection.dialect.name == "postgresql":
             _advance_sequences(connection, list(tables))
     return loaded

@@ -12,7 +12,16 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, Select, select
 
-from crm_core.entities import Activity, Contact, CustomFieldDefinition, CustomFieldType, Deal, Order, Ticket
+from crm_core.entities import (
+    Activity,
+    Contact,
+    ContactChange,
+    CustomFieldDefinition,
+    CustomFieldType,
+    Deal,
+    Order,
+    Ticket,
+)
 
 TIMESTAMP = pl.Datetime("us")
 
@@ -37,6 +46,10 @@ DEALS_SCHEMA = pl.Schema(
         "opened_at": TIMESTAMP,
         "closed_at": TIMESTAMP,
     }
+)
+
+CHANGES_SCHEMA = pl.Schema(
+    {"contact_id": pl.Int64(), "field": pl.String(), "value": pl.String(), "changed_at": TIMESTAMP}
 )
 
 
@@ -64,6 +77,8 @@ class CrmExport:
     tickets: pl.DataFrame
     deals: pl.DataFrame
     contact_custom: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"contact_id": pl.Int64()}))
+    # Each contact's stage and custom values as they changed (field, value, changed_at).
+    contact_changes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CHANGES_SCHEMA))
 
 
 # Rows are turned into columns a slice at a time: holding a whole table as Python row objects
@@ -133,4 +148,11 @@ def export_crm(engine: Engine) -> CrmExport:
             DEALS_SCHEMA,
         ),
         contact_custom=export_contact_custom(engine),
+        contact_changes=_read(
+            engine,
+            select(
+                ContactChange.contact_id, ContactChange.field, ContactChange.value, ContactChange.changed_at
+            ).order_by(ContactChange.contact_id, ContactChange.changed_at, ContactChange.id),
+            CHANGES_SCHEMA,
+        ),
     )

@@ -54,13 +54,20 @@ class ModelKind(enum.StrEnum):
 class Outcome(enum.StrEnum):
     """What a model predicts, each labelled point-in-time by one builder in `training.labels`."""
 
-    GOES_QUIET = "goes_quiet"  # no order and no interaction within the horizon
+    GOES_QUIET = "goes_quiet"  # no engagement (orders and interactions, or the kinds named) within the horizon
     DEAL_WON = "deal_won"  # an open deal is won within the horizon
     ORDER_PLACED = "order_placed"  # an order within the horizon
+    STAGE_REACHED = "stage_reached"  # the lifecycle stage becomes `stage` within the horizon
+    FIELD_VALUE = "field_value"  # the custom field `field` becomes `value` within the horizon
     NEXT_PURCHASES = "next_purchases"  # the products bought next (recommenders)
 
 
-SCORER_OUTCOMES = frozenset({Outcome.GOES_QUIET, Outcome.DEAL_WON, Outcome.ORDER_PLACED})
+SCORER_OUTCOMES = frozenset(
+    {Outcome.GOES_QUIET, Outcome.DEAL_WON, Outcome.ORDER_PLACED, Outcome.STAGE_REACHED, Outcome.FIELD_VALUE}
+)
+LIFECYCLE_STAGES = ("lead", "customer", "churned")
+ENGAGEMENT_KIND = r"^[a-z][a-z0-9_-]{0,39}$"  # "order", or an activity type as the CRM stores it
+CUSTOM_FIELD_NAME = r"^[a-z][a-z0-9_]{0,59}$"
 
 
 class PopulationRule(BaseModel):
@@ -117,6 +124,12 @@ class ModelEntry(BaseModel):
     features: tuple[str, ...] | None = None
     primary_metric: Literal["roc_auc", "average_precision", "precision_at_10"] = "roc_auc"
     min_improvement: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The outcome's own terms: which engagement counts (goes_quiet; default every order and
+    # interaction), which stage (stage_reached), which custom field and value (field_value).
+    engagement: tuple[Annotated[str, Field(pattern=ENGAGEMENT_KIND)], ...] | None = Field(default=None, min_length=1)
+    stage: Literal["lead", "customer", "churned"] | None = None
+    field: Annotated[str, Field(pattern=CUSTOM_FIELD_NAME)] | None = None
+    value: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelEntry:
@@ -131,7 +144,47 @@ class ModelEntry(BaseModel):
             raise ValueError(f"not contact features: {', '.join(unknown)}")
         if self.features is not None and not self.features:
             raise ValueError("features, when given, lists at least one feature")
+        self._outcome_terms_fit()
         return self
+
+    def _outcome_terms_fit(self) -> None:
+        """Each outcome takes its own terms and no other's, so a typo is named, not ignored."""
+        takes = {
+            Outcome.GOES_QUIET: {"engagement"},
+            Outcome.STAGE_REACHED: {"stage"},
+            Outcome.FIELD_VALUE: {"field", "value"},
+        }.get(self.outcome, set())
+        given = {name for name in ("engagement", "stage", "field", "value") if getattr(self, name) is not None}
+        if given - takes:
+            raise ValueError(f"{', '.join(sorted(given - takes))}: not a term of the {self.outcome.value} outcome")
+        needed = takes - given - {"engagement"}
+        if needed:
+            raise ValueError(f"the {self.outcome.value} outcome needs {' and '.join(sorted(needed))}")
+
+    @property
+    def label_field(self) -> tuple[str, str]:
+        """The history field and value a stage_reached or field_value outcome is reached at."""
+        if self.outcome is Outcome.STAGE_REACHED and self.stage is not None:
+            return "lifecycle_stage", self.stage
+        if self.outcome is Outcome.FIELD_VALUE and self.field is not None and self.value is not None:
+            return f"custom.{self.field}", self.value
+        raise ValueError(f"'{self.name}' predicts {self.outcome.value}, not a value being reached")
+
+    def outcome_in_words(self) -> str:
+        """What the label says, as a person reads it."""
+        within = f"within {self.horizon_days} days"
+        if self.outcome is Outcome.GOES_QUIET:
+            kinds = "orders and interactions" if self.engagement is None else " or ".join(self.engagement)
+            return f"no {kinds} {within} (among contacts engaged in the 90 days before)"
+        if self.outcome is Outcome.DEAL_WON:
+            return f"an open deal is won {within} (among contacts with a deal open)"
+        if self.outcome is Outcome.ORDER_PLACED:
+            return f"an order {within} (among contacts who have ordered before)"
+        if self.outcome is Outcome.STAGE_REACHED:
+            return f"the lifecycle stage becomes {self.stage} {within} (among contacts not {self.stage} then)"
+        if self.outcome is Outcome.FIELD_VALUE:
+            return f"custom field {self.field} becomes '{self.value}' {within} (among contacts without it then)"
+        return f"the products bought next {within}"
 
     @property
     def feature_service(self) -> str:
@@ -249,13 +302,24 @@ def parse_entries(text: str, source: str) -> tuple[ModelEntry, ...]:
 
 
 def load_catalogue(home: Path) -> Catalogue:
-    """The built-in models plus the data home's own, refusing a name declared twice."""
+    """The built-in models, each replaced by the data home's entry of the same name (a company's
+    own churn), plus the data home's new ones; a name declared twice in the file is refused,
+    and so is a replacement of another kind (the routes and pages of a built-in stay valid)."""
     path = home.resolve() / CATALOGUE_FILE
-    extra = parse_entries(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else ()
+    own = parse_entries(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else ()
     seen: set[str] = set()
-    for entry in (*BUILT_IN, *extra):
+    for entry in own:
         if entry.name in seen:
-            built_in = ", ".join(model.name for model in BUILT_IN)
-            raise CatalogueError(f"{path}: model '{entry.name}' is declared twice (built-in models: {built_in})")
+            raise CatalogueError(f"{path}: model '{entry.name}' is declared twice")
         seen.add(entry.name)
-    return Catalogue((*BUILT_IN, *extra))
+    replacing = {entry.name: entry for entry in own}
+    for built_in in BUILT_IN:
+        replacement = replacing.get(built_in.name)
+        if replacement is not None and replacement.kind is not built_in.kind:
+            raise CatalogueError(
+                f"{path}: model '{built_in.name}' replaces the built-in {built_in.kind.value} with a "
+                f"{replacement.kind.value}; give it another name"
+            )
+    built_in_names = {entry.name for entry in BUILT_IN}
+    merged = [replacing.get(entry.name, entry) for entry in BUILT_IN]
+    return Catalogue((*merged, *(entry for entry in own if entry.name not in built_in_names)))

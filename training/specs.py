@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
 from crm_core.exports import CrmExport
 from features.catalogue import Catalogue, ModelEntry, ModelKind, Outcome
-from training.labels import churn_labels, conversion_labels, order_labels
+from training.labels import churn_labels, conversion_labels, order_labels, value_reached_labels
 from training.spec import LabelBuilder, TrainingSpec
 from training.split import TimeSplit
 
@@ -24,18 +25,32 @@ LABELS_BY_OUTCOME: dict[Outcome, OutcomeLabels] = {
     Outcome.GOES_QUIET: churn_labels,
     Outcome.DEAL_WON: conversion_labels,
     Outcome.ORDER_PLACED: order_labels,
+    Outcome.STAGE_REACHED: value_reached_labels,
+    Outcome.FIELD_VALUE: value_reached_labels,
 }
+
+
+def _outcome_terms(entry: ModelEntry) -> dict[str, Any]:
+    """The builder's arguments beyond the horizon: the outcome's own terms from the entry."""
+    if entry.outcome is Outcome.GOES_QUIET:
+        return {"engagement": entry.engagement}
+    if entry.outcome in (Outcome.STAGE_REACHED, Outcome.FIELD_VALUE):
+        field, value = entry.label_field
+        return {"field": field, "value": value}
+    return {}
 
 
 def labels_for(entry: ModelEntry) -> LabelBuilder:
     """The entry's outcome labelled over its horizon, named for what it labels (MLflow records it)."""
     builder = LABELS_BY_OUTCOME[entry.outcome]
     horizon_days = entry.horizon_days
+    terms = _outcome_terms(entry)
 
     def build(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
-        return builder(export, as_of_dates, horizon_days=horizon_days)
+        return builder(export, as_of_dates, horizon_days=horizon_days, **terms)
 
-    build.__name__ = f"{entry.outcome.value}_within_{horizon_days}_days"
+    stated = "".join(f"_{name}_{'+'.join(v) if isinstance(v, tuple) else v}" for name, v in terms.items() if v)
+    build.__name__ = f"{entry.outcome.value}_within_{horizon_days}_days{stated}"
     return build
 
 

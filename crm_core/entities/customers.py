@@ -72,6 +72,20 @@ class Contact(Base):
         return phone
 
 
+class ContactChange(Base):
+    """A contact's lifecycle stage or a custom value as it became, and when: outcomes such as
+    "became churned" or "plan became paid" are labelled from this, point in time. `field` is
+    `lifecycle_stage` or `custom.<name>`; `value` the canonical text (null: the value was cleared)."""
+
+    __tablename__ = "contact_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    field: Mapped[str] = mapped_column(String(70))
+    value: Mapped[str | None] = mapped_column(String(1000))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
 class ConsentStatus(enum.StrEnum):
     GRANTED = "granted"
     WITHDRAWN = "withdrawn"

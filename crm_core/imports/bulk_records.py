@@ -165,7 +165,7 @@ def import_records(
         action=f"{kind.entity}.import",
         entity=kind.entity,
         changed_fields=sorted(resolved),
-        details=report.model_dump(include={"source", "file_sha256", "rows", "inserted", "merged", "unchanged"})
+        details=report.model_dump(include={"source", "kind", "file_sha256", "rows", "inserted", "merged", "unchanged"})
         | {"rejected": len(rejected), "flagged": len(loaded.flagged), "duplicates_in_file": loaded.duplicates_in_file}
         | loaded.details,
         at=now,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
-from crm_core.entities import Account, Contact, User
+from crm_core.entities import Account, Contact, ContactChange, User
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, VALUE_SHOWN, LoadContext, Loaded, Loader
 from crm_core.imports.contact_matching import (
@@ -27,10 +27,11 @@ from crm_core.imports.contact_matching import (
     with_person_keys,
 )
 from crm_core.imports.custom_columns import CUSTOM, custom_columns, custom_objects
-from crm_core.imports.loading import insert_rows
+from crm_core.imports.loading import insert_rows, reserve_ids
 from crm_core.protection.lookup import email_lookups, phone_lookup
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.access import contact_ids_in_reach, within_reach
+from crm_core.services.contact_history import append_changes, change_text
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.person_guard import HELD_BACK, erased_hashes, may_readd_erased
 from crm_core.unit_of_work import UnitOfWork
@@ -194,7 +195,11 @@ def _write(ctx: LoadContext, people: pl.DataFrame, loaded: Loaded) -> None:
         loaded.problems.extend(ImportProblem(row=number, field=field, reason=HELD_BACK) for number in every_row)
     stored = set(existing) - out_of_reach
     new = people.filter(~pl.col(KEY).is_in([*stored, *refused, *held[KEY].to_list()]))
-    insert_rows(uow, Contact, _new_contacts(new, accounts, ctx.now))
+    contacts = _new_contacts(new, accounts, ctx.now).with_columns(
+        pl.Series("id", reserve_ids(uow, Contact, new.height), dtype=pl.Int64)
+    )
+    insert_rows(uow, Contact, contacts)
+    insert_rows(uow, ContactChange, _first_history(contacts, new))
     loaded.inserted = new.height
 
 
@@ -215,6 +220,21 @@ def _new_contacts(new: pl.DataFrame, accounts: _Accounts, now: datetime) -> pl.D
     ).select(WRITTEN)
 
 
+def _first_history(contacts: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """Each new contact's stage and custom values as its first history entries, dated when it
+    was created (the file's date, else the import's)."""
+    fields = ["lifecycle_stage", *custom_columns(new)]
+    values = new.select(
+        [pl.col(name).map_elements(change_text, return_dtype=pl.String) for name in custom_columns(new)]
+    )
+    stated = contacts.select("id", "created_at", "lifecycle_stage").with_columns(values)
+    return (
+        stated.unpivot(index=["id", "created_at"], on=fields, variable_name="field", value_name="value")
+        .filter(pl.col("value").is_not_null())
+        .select(pl.col("id").alias("contact_id"), "field", "value", pl.col("created_at").alias("changed_at"))
+    )
+
+
 def _merge_into(contact: Contact, values: dict[str, Any], accounts: _Accounts) -> bool:
     """Fill the stored contact's empty fields from the file; never overwrite a stored value."""
     changed = False
@@ -226,9 +246,13 @@ def _merge_into(contact: Contact, values: dict[str, Any], accounts: _Accounts) -
         contact.account = accounts.get(values["account"], values["owner_id"])
         changed = True
     stored = contact.custom or {}
-    if set(values[CUSTOM]) - set(stored):
+    added = {name: value for name, value in values[CUSTOM].items() if name not in stored}
+    if added:
         contact.custom = values[CUSTOM] | stored
         changed = True
+        append_changes(
+            accounts.uow, ((contact.id, f"custom.{name}", change_text(v), accounts.now) for name, v in added.items())
+        )
     return changed
 
 

@@ -15,6 +15,7 @@ from crm_core.entities import (
     Consent,
     ConsentStatus,
     Contact,
+    ContactChange,
     Deal,
     DealStage,
     DealStageChange,
@@ -23,6 +24,7 @@ from crm_core.entities import (
     Ticket,
 )
 from crm_core.imports.bulk_records import LoadContext, Loaded, OneOf, RecordKind, RowRule
+from crm_core.imports.change_loading import load_contact_changes
 from crm_core.imports.consent_loading import load_consents
 from crm_core.imports.deal_loading import CLOSED_STAGES, load_deals, load_stage_moves
 from crm_core.imports.loading import new_records_loader
@@ -266,6 +268,39 @@ CONSENTS = RecordKind(
     loader=load_consents,
 )
 
+
+CONTACT_CHANGES = RecordKind(
+    name="contact_changes",
+    entity="contact",
+    model=ContactChange,
+    fields={
+        **CONTACT_FIELDS,
+        "field": ImportField(
+            required=True, max_length=70, description="lifecycle_stage, or a custom field (custom.<name>)"
+        ),
+        "value": ImportField(max_length=1000, description="what the field became (empty: it was cleared)"),
+        "changed_at": ImportField(FieldType.TIMESTAMP, required=True),
+    },
+    # Changing a contact's stage is an update of that contact: only contacts the importer may update.
+    references={
+        "contact": Reference(
+            Contact, "external_id", "contact_id", "contact with external id", reach=Reach(Action.UPDATE, "contact")
+        ),
+        "contact_email": Reference(
+            Contact,
+            "email_hash",
+            "contact_id",
+            "contact with email",
+            lookup=email_lookup,
+            reach=Reach(Action.UPDATE, "contact"),
+        ),
+    },
+    one_of=CONTACT_NAMED,
+    not_in_future=("changed_at",),
+    loader=load_contact_changes,
+)
+
 RECORD_KINDS = {
-    kind.name: kind for kind in (ACCOUNTS, PRODUCTS, ACTIVITIES, ORDERS, DEALS, DEAL_STAGES, TICKETS, CONSENTS)
+    kind.name: kind
+    for kind in (ACCOUNTS, PRODUCTS, ACTIVITIES, ORDERS, DEALS, DEAL_STAGES, TICKETS, CONSENTS, CONTACT_CHANGES)
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crm_core.entities import Account, Contact, Deal, Order, Product, Ticket
 from crm_core.protection.lookup import email_lookup
+from crm_core.services.contact_history import record_contact_write, tracked_values
 from crm_core.services.owned_records import OwnedKind, Reach, UniqueBy
 
 # Every kind is unique by its id in the system it came from.
@@ -16,6 +17,8 @@ CONTACTS = OwnedKind(
     unique={"email": UniqueBy("email_hash", email_lookup)} | BY_EXTERNAL_ID,
     references={"account_id": Account},
     custom_entity="contact",
+    tracked=lambda contact: tracked_values(contact.lifecycle_stage, contact.custom),
+    on_write=record_contact_write,
 )
 
 ACCOUNTS = OwnedKind(

@@ -56,6 +56,10 @@ class OwnedKind:
     created_field: str | None = "created_at"
     reach: Reach = Reach.OWNER
     custom_entity: str | None = None  # the custom-field carrier name, when the kind has them
+    # What a kind keeps a history of: `tracked(record)` before a write, `on_write(uow, record,
+    # tracked_before, now)` after it (contacts: their stage and custom values).
+    tracked: Callable[[Any], dict[str, str | None]] | None = None
+    on_write: Callable[[UnitOfWork, Any, dict[str, str | None], datetime], None] | None = None
 
     def column(self, name: str) -> InstrumentedAttribute[Any]:
         attribute: InstrumentedAttribute[Any] = getattr(self.model, name)
@@ -176,6 +180,8 @@ def create_record(
     record: Any = kind.model(**(values | stamps))
     uow.session.add(record)
     uow.session.flush()
+    if kind.on_write is not None:
+        kind.on_write(uow, record, {}, getattr(record, kind.created_field) if kind.created_field else now)
     audit.record(
         uow,
         principal,
@@ -198,10 +204,13 @@ def update_record(
         changes["custom"] = merge_custom(definitions, record.custom, changes["custom"] or {})
     _check_values(uow, principal, kind, changes, record_id)
     changed = [name for name, value in changes.items() if getattr(record, name) != value]
+    before = kind.tracked(record) if kind.tracked is not None else {}
     for name in changed:
         setattr(record, name, changes[name])
     if changed:
         uow.session.flush()
+        if kind.on_write is not None:
+            kind.on_write(uow, record, before, now)
         audit.record(
             uow,
             principal,

@@ -1,4 +1,4 @@
-"""`crm-intel models ...`: champions, challengers and rollbacks in the model registry."""
+"""`crm-intel models ...`: what each model predicts, and its champions, challengers and rollbacks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from crm_intel.cli.support import context
 from crm_intel.console import console
 
 models_app = typer.Typer(
-    help="Champions, challengers and rollbacks in the model registry.",
+    help="What each model predicts; champions, challengers and rollbacks in the model registry.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
@@ -54,3 +54,16 @@ def models_promote(
         f"{name}: champion moved from {before} to v{done.to_version}; running servers follow within "
         f"{ctx.serving.champion_refresh_seconds:g} s"
     )
+
+
+@models_app.command("define")
+def models_define(
+    name: Annotated[str | None, typer.Argument(help="one model, e.g. churn (default: every model)")] = None,
+) -> None:
+    """Each model's definition in words: what it predicts, for whom, from what, and where it is
+    declared (built in, or the data home's models.toml, which may replace a built-in)."""
+    from crm_intel.cli.summary import definition_table
+
+    catalogue = context().catalogue
+    entries = [catalogue.get(name)] if name is not None else list(catalogue)
+    console.print(definition_table(entries))

@@ -12,6 +12,7 @@ from crm_intel.app.demo import QuickstartResult
 from crm_intel.app.modelling import ModelStatus
 from crm_intel.console import console
 from crm_intel.context import AppContext
+from features.catalogue import BUILT_IN, CATALOGUE_FILE, ModelEntry
 from models.drift import FeatureDrift
 from serving.batch import BatchResult
 from training.evaluation.runner import EvaluationReport
@@ -165,4 +166,18 @@ def recommender_table(result: RecommenderRunResult) -> Table:
     table.add_row("domain", "repeat purchase: staples first" if result.repeat_domain else "owned items filtered")
     verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"
     table.add_row("promotion", f"{verdict}: {result.decision.reason}")
+    return table
+
+
+def definition_table(entries: list[ModelEntry]) -> Table:
+    """One row per model: its outcome in words, its population, its inputs, how it is judged."""
+    table = Table(title="model definitions", show_lines=True)
+    for column in ("model", "predicts", "scored for", "inputs", "judged by", "declared"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        population = " and ".join(rule.describe() for rule in entry.population) or "every contact"
+        inputs = "every contact feature" if entry.features is None else f"{len(entry.features)} features"
+        declared = "built in" if entry in BUILT_IN else CATALOGUE_FILE
+        cells = (f"{entry.name}\n{entry.title}", entry.outcome_in_words(), population, inputs, entry.primary_metric)
+        table.add_row(*(escape(cell) for cell in cells), declared)
     return table

@@ -285,6 +285,19 @@ RECIPES: dict[tuple[str, str], Recipe] = {
             },
         ),
     ),
+    ("POST", "/imports/contact_changes"): R(
+        "open",
+        lambda c: Call(
+            "/imports/contact_changes",
+            files={
+                "file": (
+                    "h.csv",
+                    f"contact_email,field,value,changed_at\n{c.records.email},lifecycle_stage,customer,2025-01-01\n".encode(),
+                    "text/csv",
+                )
+            },
+        ),
+    ),
     ("POST", "/imports/consents"): R(
         "open",
         lambda c: Call(

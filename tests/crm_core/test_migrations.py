@@ -158,3 +158,32 @@ def test_external_ids_arrive_without_rebuilding_guarded_tables(database_url: str
         assert "external_id" in {column["name"] for column in inspect(engine).get_columns("activities")}
     finally:
         engine.dispose()
+
+
+def test_the_stage_history_starts_from_what_each_contact_holds(database_url: str) -> None:
+    """0021 adds the contact history; every stored contact's stage becomes its first entry,
+    dated when the contact was created, and it steps back down."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0020")
+        with engine.begin() as connection:
+            for number, stage in ((1, "lead"), (2, "churned")):
+                connection.execute(
+                    text(
+                        "INSERT INTO contacts (id, first_name, last_name, lifecycle_stage, created_at) "
+                        "VALUES (:id, 'Ada', 'L', :stage, :t)"
+                    ),
+                    {"id": number, "stage": stage, "t": STORED_AT},
+                )
+        upgrade(engine)
+        with engine.connect() as connection:
+            history = connection.execute(
+                text("SELECT contact_id, field, value, changed_at FROM contact_changes ORDER BY contact_id")
+            ).all()
+        stages = [tuple(row)[:3] for row in history]
+        assert stages == [(1, "lifecycle_stage", "lead"), (2, "lifecycle_stage", "churned")]
+        assert {str(row[3])[:19] for row in history} == {str(STORED_AT)[:19]}
+        downgrade(engine, "0020")
+        assert "contact_changes" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

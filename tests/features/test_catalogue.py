@@ -80,11 +80,16 @@ def test_lead_population_is_contacts_with_an_open_deal() -> None:
         (UPSELL.replace('feature = "order_value_lifetime"', 'feature = "x"'), "'x' is not a contact feature"),
         (UPSELL.replace("horizon_days = 60", "horizon_days = 100000"), "horizon_days"),
         (UPSELL.replace('name = "upsell"', 'name = "Up sell; DROP"'), "name"),
-        (UPSELL.replace('name = "upsell"', 'name = "churn"'), "model 'churn' is declared twice"),
+        (UPSELL.replace('name = "upsell"', 'name = "recommend"'), "replaces the built-in recommender"),
         (UPSELL + UPSELL, "model 'upsell' is declared twice"),
         (UPSELL.replace("horizon_days = 60", "horizon_days = 60\nlabels = 'os.system'"), "labels"),
         ("[other]\nx = 1\n", "other"),
         (UPSELL.replace('title = "Upsell"', 'title = "' + "x" * 200 + '"'), "title"),
+        (UPSELL.replace('"order_placed"', '"stage_reached"'), "the stage_reached outcome needs stage"),
+        (UPSELL.replace('"order_placed"', '"stage_reached"\nstage = "vip"'), "stage"),
+        (UPSELL.replace('"order_placed"', '"field_value"\nfield = "plan"'), "the field_value outcome needs value"),
+        (UPSELL.replace('"order_placed"', '"order_placed"\nengagement = ["call"]'), "engagement: not a term"),
+        (UPSELL.replace('"order_placed"', '"goes_quiet"\nengagement = ["Call Me"]'), "engagement"),
     ],
     ids=[
         "bad-toml",
@@ -93,11 +98,16 @@ def test_lead_population_is_contacts_with_an_open_deal() -> None:
         "unknown-population-feature",
         "horizon",
         "name-pattern",
-        "built-in-name",
+        "built-in-of-another-kind",
         "twice",
         "unknown-key",
         "unknown-table",
         "long-title",
+        "stage-missing",
+        "stage-unknown",
+        "value-missing",
+        "term-of-another-outcome",
+        "engagement-pattern",
     ],
 )
 def test_a_malformed_catalogue_is_refused_naming_the_entry_and_field(tmp_path: Path, text: str, named: str) -> None:
@@ -119,3 +129,45 @@ def test_feature_services_follow_the_catalogue(tmp_path: Path) -> None:
 
     assert served("upsell_v1") == sorted(["orders_count_90d", "days_since_last_order", "order_value_365d"])
     assert served("churn_v1") == sorted(FEATURE_NAMES)
+
+
+OWN_OUTCOMES = """
+[[model]]
+name = "churn"
+title = "Churn risk"
+outcome = "stage_reached"
+stage = "churned"
+horizon_days = 180
+meaning = "likely to be marked churned within 180 days"
+
+[[model]]
+name = "paid"
+title = "Paid conversion"
+outcome = "field_value"
+field = "plan"
+value = "paid"
+horizon_days = 60
+meaning = "likely to move to the paid plan"
+
+[[model]]
+name = "quiet_buyers"
+title = "Buyers going quiet"
+outcome = "goes_quiet"
+engagement = ["order", "meeting"]
+horizon_days = 90
+meaning = "likely to stop buying"
+"""
+
+
+def test_a_home_replaces_a_built_in_with_its_own_outcome_and_says_it_in_words(tmp_path: Path) -> None:
+    catalogue = load_catalogue(home_with(tmp_path, OWN_OUTCOMES))
+    assert catalogue.names == ["churn", "lead", "recommend", "paid", "quiet_buyers"], "a replacement keeps its place"
+    churn = catalogue.get("churn")
+    assert (churn.outcome, churn.horizon_days) == ("stage_reached", 180)
+    assert churn.label_field == ("lifecycle_stage", "churned")
+    assert churn.outcome_in_words() == (
+        "the lifecycle stage becomes churned within 180 days (among contacts not churned then)"
+    )
+    assert catalogue.get("paid").label_field == ("custom.plan", "paid")
+    assert "order or meeting" in catalogue.get("quiet_buyers").outcome_in_words()
+    assert "orders and interactions" in load_catalogue(tmp_path / "empty").get("churn").outcome_in_words()

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
 
-from crm_core.exports import ACTIVITIES_SCHEMA, CONTACTS_SCHEMA, DEALS_SCHEMA, ORDERS_SCHEMA, TICKETS_SCHEMA, CrmExport
-from training.labels import churn_labels, order_labels
+from crm_core.exports import (
+    ACTIVITIES_SCHEMA,
+    CHANGES_SCHEMA,
+    CONTACTS_SCHEMA,
+    DEALS_SCHEMA,
+    ORDERS_SCHEMA,
+    TICKETS_SCHEMA,
+    CrmExport,
+)
+from training.labels import churn_labels, order_labels, value_reached_labels
 from training.split import NotEnoughHistoryError, TimeSplit
 
 AS_OF = datetime(2026, 6, 1)
@@ -82,3 +91,42 @@ def test_split_refuses_too_little_history() -> None:
         TimeSplit(horizon_days=90).plan(dates)
     with pytest.raises(NotEnoughHistoryError, match="build features"):
         TimeSplit(horizon_days=90).plan([])
+
+
+def test_churn_counts_only_the_engagement_the_definition_names() -> None:
+    """A logged call no longer resets a buyer's churn label when only orders and meetings count."""
+    day = timedelta(days=1)
+    export = export_with(
+        activities=[(1, AS_OF + 10 * day)],  # a web visit after as_of
+        orders=[(1, AS_OF - 10 * day), (2, AS_OF - 10 * day), (2, AS_OF + 20 * day)],
+    )
+    every_kind = churn_labels(export, [AS_OF], horizon_days=90)
+    orders_only = churn_labels(export, [AS_OF], horizon_days=90, engagement=("order", "meeting"))
+    assert dict(every_kind.select("contact_id", "label").rows()) == {1: 0, 2: 0}
+    assert dict(orders_only.select("contact_id", "label").rows()) == {1: 1, 2: 0}
+
+
+def test_a_value_reached_is_labelled_from_the_history_at_each_date() -> None:
+    """The population is every contact not holding the value then; the label is taking it within
+    the horizon, whatever the contact holds today."""
+    day = timedelta(days=1)
+    changes = [
+        (1, "lifecycle_stage", "customer", AS_OF - 100 * day),
+        (1, "lifecycle_stage", "churned", AS_OF + 30 * day),  # churned within the horizon: 1
+        (2, "lifecycle_stage", "churned", AS_OF - 5 * day),  # already churned: not in the population
+        (3, "lifecycle_stage", "churned", AS_OF + 200 * day),  # only after the horizon: 0
+        (4, "lifecycle_stage", "churned", AS_OF - 50 * day),
+        (4, "lifecycle_stage", "customer", AS_OF - 10 * day),  # back, then churned again: 1
+        (4, "lifecycle_stage", "churned", AS_OF + 60 * day),
+        (5, "custom.plan", "paid", AS_OF + 1 * day),  # another field entirely: 0 for the stage
+    ]
+    export = replace(
+        export_with(activities=[], orders=[]),
+        contact_changes=pl.DataFrame(changes, schema=CHANGES_SCHEMA, orient="row"),
+    )
+    stage = value_reached_labels(export, [AS_OF], horizon_days=90, field="lifecycle_stage", value="churned")
+    assert dict(stage.select("contact_id", "label").rows()) == {1: 1, 3: 0, 4: 1, 5: 0}
+    plan = value_reached_labels(export, [AS_OF], horizon_days=90, field="custom.plan", value="paid")
+    assert dict(plan.select("contact_id", "label").rows()) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 1}
+    later = value_reached_labels(export, [AS_OF + 40 * day], horizon_days=90, field="custom.plan", value="paid")
+    assert 5 not in later["contact_id"].to_list(), "a contact already paid is not in the population"
