@@ -174,7 +174,7 @@ class ModelEntry(BaseModel):
         """What the label says, as a person reads it."""
         within = f"within {self.horizon_days} days"
         if self.outcome is Outcome.GOES_QUIET:
-            kinds = "orders and interactions" if self.engagement is None else " or ".join(self.engagement)
+            kinds = "order or interaction" if self.engagement is None else " or ".join(self.engagement)
             return f"no {kinds} {within} (among contacts engaged in the 90 days before)"
         if self.outcome is Outcome.DEAL_WON:
             return f"an open deal is won {within} (among contacts with a deal open)"

@@ -162,6 +162,24 @@ def test_models_status_and_rollback_on_an_empty_registry(data_home: DataHome) ->
     assert "'churn' has no champion to roll back" in refused.stdout
 
 
+def test_models_define_says_each_definition_in_words(data_home: DataHome) -> None:
+    (data_home.path / "models.toml").write_text(
+        '[[model]]\nname = "churn"\ntitle = "Churn [red]risk[/red]"\noutcome = "stage_reached"\n'
+        'stage = "churned"\nhorizon_days = 180\nmeaning = "marked churned within 180 days"\n'
+    )
+    every = data_home.cli("models", "define")
+    assert every.returncode == 0, every.stdout + every.stderr
+    words = " ".join(every.stdout.split())
+    assert "the lifecycle stage becomes churned within 180 days" in words
+    assert "Churn [red]risk[/red]" in words, "a title from the file is text, never console markup"
+    assert "models.toml" in words and "built in" in words and "an open deal is won within 90 days" in words
+    one = data_home.cli("models", "define", "lead")
+    assert "deal_won" not in one.stdout and "lifecycle stage" not in one.stdout and "open deal" in one.stdout
+    unknown = data_home.cli("models", "define", "upsell")
+    assert unknown.returncode == 1 and "unknown model 'upsell'" in unknown.stdout
+    assert "Traceback" not in unknown.stdout + unknown.stderr
+
+
 def test_no_mlflow_server_is_offered(data_home: DataHome) -> None:
     """The finding: `mlflow-ui` served the registry and an artifact proxy with no sign-in, and a
     local process took the champion over through it. The product serves no MLflow server."""

@@ -62,8 +62,8 @@ def models_define(
 ) -> None:
     """Each model's definition in words: what it predicts, for whom, from what, and where it is
     declared (built in, or the data home's models.toml, which may replace a built-in)."""
-    from crm_intel.cli.summary import definition_table
+    from crm_intel.cli.summary import definitions_text
 
     catalogue = context().catalogue
     entries = [catalogue.get(name)] if name is not None else list(catalogue)
-    console.print(definition_table(entries))
+    console.print(definitions_text(entries))

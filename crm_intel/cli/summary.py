@@ -169,15 +169,21 @@ def recommender_table(result: RecommenderRunResult) -> Table:
     return table
 
 
-def definition_table(entries: list[ModelEntry]) -> Table:
-    """One row per model: its outcome in words, its population, its inputs, how it is judged."""
-    table = Table(title="model definitions", show_lines=True)
-    for column in ("model", "predicts", "scored for", "inputs", "judged by", "declared"):
-        table.add_column(column, overflow="fold")
+def definitions_text(entries: list[ModelEntry]) -> str:
+    """Each model as a short block a person reads top to bottom: its outcome in words, its
+    population, its inputs, how it is judged, and where it was declared (console markup escaped:
+    titles come from a file)."""
+    blocks = []
     for entry in entries:
-        population = " and ".join(rule.describe() for rule in entry.population) or "every contact"
-        inputs = "every contact feature" if entry.features is None else f"{len(entry.features)} features"
         declared = "built in" if entry in BUILT_IN else CATALOGUE_FILE
-        cells = (f"{entry.name}\n{entry.title}", entry.outcome_in_words(), population, inputs, entry.primary_metric)
-        table.add_row(*(escape(cell) for cell in cells), declared)
-    return table
+        population = " and ".join(rule.describe() for rule in entry.population) or "every contact"
+        inputs = "every contact feature" if entry.features is None else ", ".join(entry.features)
+        lines = [
+            f"[bold]{escape(entry.name)}[/bold]: {escape(entry.title)} ({entry.kind.value}, {declared})",
+            f"  predicts    {escape(entry.outcome_in_words())}",
+            f"  scored for  {escape(population)}",
+            f"  inputs      {escape(inputs)}",
+            f"  judged by   {entry.primary_metric} on the holdout",
+        ]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

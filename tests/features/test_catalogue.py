@@ -170,4 +170,4 @@ def test_a_home_replaces_a_built_in_with_its_own_outcome_and_says_it_in_words(tm
     )
     assert catalogue.get("paid").label_field == ("custom.plan", "paid")
     assert "order or meeting" in catalogue.get("quiet_buyers").outcome_in_words()
-    assert "orders and interactions" in load_catalogue(tmp_path / "empty").get("churn").outcome_in_words()
+    assert "no order or interaction" in load_catalogue(tmp_path / "empty").get("churn").outcome_in_words()
