@@ -10,6 +10,7 @@ Every recommendation carries its reason.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -26,9 +27,22 @@ BOUGHT_BEFORE = "bought_before"
 SIMILAR_CUSTOMERS = "similar_customers"
 SIMILAR_PRODUCTS = "similar_products"
 POPULAR = "popular"
-# Above this share of purchases being repeats, a domain is "repeat purchase" and owned items
-# are recommended again; below it they are filtered out.
+# Without a chosen mode (versions logged before modes existed), above this share of purchases
+# being repeats a domain is "repeat purchase" and owned items are recommended again.
 REPEAT_DOMAIN_SHARE = 0.2
+# In the staples-then-popular mode, how many of a user's own items lead their list.
+STAPLE_SLOTS = 5
+
+
+class BlendMode(enum.StrEnum):
+    """How the blend fills a list; the training run picks one on a validation slice."""
+
+    STAPLES_THEN_SIMILAR = "staples_then_similar"  # own items by share of buying, then ALS's new items
+    SIMILAR_ONLY = "similar_only"  # owned items dropped: ALS alone (durable goods, subscriptions)
+    STAPLES_THEN_POPULAR = "staples_then_popular"  # a few own items, then the most bought ones
+
+
+BLEND_MODES = tuple(BlendMode)  # in order of preference when two score the same
 
 
 @dataclass(frozen=True)
@@ -214,9 +228,12 @@ class BlendRecommender:
 
     name = "blend"
 
-    def __init__(self, *, seed: int = 42, factors: int = 64, candidates: int = 50) -> None:
+    def __init__(
+        self, *, seed: int = 42, factors: int = 64, candidates: int = 50, mode: BlendMode | None = None
+    ) -> None:
         self.seed = seed
         self.candidates = candidates
+        self.mode = mode
         self.als = ImplicitRecommender("als", factors=factors, exclude_owned=False, seed=seed)
         self.repeat_domain = True
         self.staples: dict[int, dict[int, float]] = {}
@@ -241,7 +258,10 @@ class BlendRecommender:
         }
 
     def fit(self, stats: UserItemStats) -> BlendRecommender:
-        self.repeat_domain = stats.repeat_share() >= REPEAT_DOMAIN_SHARE
+        if self.mode is None:
+            self.repeat_domain = stats.repeat_share() >= REPEAT_DOMAIN_SHARE
+        else:
+            self.repeat_domain = self.mode is not BlendMode.SIMILAR_ONLY
         self.als.exclude_owned = not self.repeat_domain
         self.als.fallback.exclude_owned = not self.repeat_domain
         self.als.fit(stats)
@@ -256,8 +276,19 @@ class BlendRecommender:
             self.staples.pop(int(user), None)
         return self.als.forget(user_ids)
 
+    def _staples_then_popular(self, user_ids: Sequence[int], k: int) -> Recommendations:
+        """A user's top own items, then the most bought items they are not already shown."""
+        popular = self.als.fallback.ranked
+        out: Recommendations = {}
+        for user in user_ids:
+            staples = _ranked_staples(self.staples.get(user, {}), [])[: min(STAPLE_SLOTS, k)]
+            out[user] = staples + _popular_after(staples, popular, k - len(staples))
+        return out
+
     @without_cycle_collection
     def recommend(self, user_ids: Sequence[int], k: int) -> Recommendations:
+        if self.mode is BlendMode.STAPLES_THEN_POPULAR:
+            return self._staples_then_popular(user_ids, k)
         scored = self.als.scored_candidates(user_ids, self.candidates)
         cold = [user for user in user_ids if user not in scored]
         out = self.als.fallback.recommend(cold, k)
@@ -267,6 +298,14 @@ class BlendRecommender:
             ranked = _ranked_staples(staples, pairs)[:k]
             out[user] = ranked + _fresh_picks(pairs, staples, neighbours.get(user, set()), k - len(ranked))
         return out
+
+
+def _popular_after(
+    staples: list[Recommendation], popular: list[tuple[int, float]], wanted: int
+) -> list[Recommendation]:
+    taken = {rec.item_id for rec in staples}
+    picks = (Recommendation(item, score, POPULAR) for item, score in popular if item not in taken)
+    return [pick for _, pick in zip(range(wanted), picks, strict=False)]
 
 
 def _ranked_staples(staples: dict[int, float], pairs: list[tuple[int, float]]) -> list[Recommendation]:

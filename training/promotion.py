@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -16,13 +17,27 @@ class PromotionDecision:
 CHANCE = {"roc_auc": 0.5, "pr_auc": 0.0}
 
 
-def decide(*, metric: str, candidate: float, champion: float | None, min_improvement: float) -> PromotionDecision:
+def decide(
+    *,
+    metric: str,
+    candidate: float,
+    champion: float | None,
+    min_improvement: float,
+    baselines: Mapping[str, float] | None = None,
+) -> PromotionDecision:
     """Compare scores computed on one holdout; higher is better for every gated metric.
 
-    With no champion yet, the bar is chance (where chance is defined for the metric).
+    A candidate must beat every baseline measured on the same holdout (a recommender that loses
+    to "buy again" or to popularity helps nobody); with no champion yet, the bar is chance
+    (where chance is defined for the metric).
     """
     if math.isnan(candidate):
         return PromotionDecision(False, f"candidate {metric} is undefined")
+    for name, figure in (baselines or {}).items():
+        if candidate <= figure:
+            return PromotionDecision(
+                False, f"{metric} {candidate:.4f} does not beat the {name} baseline {figure:.4f} on the same holdout"
+            )
     if champion is None:
         floor = CHANCE.get(metric)
         if floor is not None and candidate <= floor + min_improvement:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,14 @@ from crm_core.errors import CrmError
 from features.model_registry import RunRecord
 from models.interactions import AT, ITEM, USER, UserItemStats
 from models.ranking import ranking_metrics
-from models.recommenders import BlendRecommender, BuyAgainRecommender, PopularityRecommender, Recommender
+from models.recommenders import (
+    BLEND_MODES,
+    BlendMode,
+    BlendRecommender,
+    BuyAgainRecommender,
+    PopularityRecommender,
+    Recommender,
+)
 from training.promotion import PromotionDecision, decide
 
 if TYPE_CHECKING:
@@ -52,12 +59,13 @@ class RecommenderSpec:
     seed: int = 42
     k: int = 10
     min_improvement: float = 0.0
+    mode: BlendMode | None = None  # None: chosen by the run on a validation slice
 
     def params(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"mode": "" if self.mode is None else self.mode.value}
 
     def candidate(self) -> BlendRecommender:
-        return BlendRecommender(seed=self.seed, factors=self.factors, candidates=self.candidates)
+        return BlendRecommender(seed=self.seed, factors=self.factors, candidates=self.candidates, mode=self.mode)
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> RecommenderSpec:
@@ -71,6 +79,7 @@ class RecommenderSpec:
             candidates=int(params.get("candidates", defaults.candidates)),
             seed=int(params.get("seed", defaults.seed)),
             k=int(params.get("k", defaults.k)),
+            mode=BlendMode(params["mode"]) if params.get("mode") else None,
         )
 
 
@@ -86,6 +95,8 @@ class RecommenderRunResult:
     history_purchases: int
     holdout_users: int
     repeat_domain: bool
+    mode: str  # how lists are filled (a BlendMode, or the repeat-share rule when no slice was held)
+    validation: dict[str, float]  # each mode's precision on the validation slice
 
 
 def purchase_events(engine: Engine) -> pl.DataFrame:
@@ -118,6 +129,20 @@ def _digest(events: pl.DataFrame) -> str:
     return hashlib.sha256(np.sort(events.hash_rows(seed=0).to_numpy()).tobytes()).hexdigest()[:16]
 
 
+def mode_on_validation(spec: RecommenderSpec, history: pl.DataFrame) -> dict[BlendMode, float]:
+    """Each way of filling lists, fitted on the history before its own newest `holdout_days` and
+    judged on those days: the mode is chosen on data the holdout never sees. Empty when the
+    history is too short to hold a slice back (then the candidate's own rule decides)."""
+    earlier, relevant = time_holdout(history, spec.holdout_days)
+    if earlier.height == 0 or not relevant:
+        return {}
+    stats = UserItemStats.from_events(earlier, spec.half_life_days)
+    return {
+        mode: _precision(replace(spec, mode=mode).candidate().fit(stats), relevant, spec.k)[PRIMARY_METRIC]
+        for mode in BLEND_MODES
+    }
+
+
 def run_recommender(
     spec: RecommenderSpec,
     engine: Engine,
@@ -139,6 +164,11 @@ def run_recommender(
         raise NoPurchasesError(f"need purchases both before and within the last {spec.holdout_days} days")
     history_stats = UserItemStats.from_events(history, spec.half_life_days)
 
+    stage("choose how lists are filled, on a validation slice of the history")
+    validation = mode_on_validation(spec, history)
+    if spec.mode is None and validation:
+        spec = replace(spec, mode=max(validation, key=lambda mode: (validation[mode], -BLEND_MODES.index(mode))))
+
     stage(f"fit candidate and baselines on {history.height:,} purchases")
     candidate = spec.candidate().fit(history_stats)
     metrics = _precision(candidate, relevant, spec.k)
@@ -158,6 +188,7 @@ def run_recommender(
         candidate=metrics[PRIMARY_METRIC],
         champion=champion_metric,
         min_improvement=spec.min_improvement,
+        baselines={name: figures[PRIMARY_METRIC] for name, figures in baselines.items()},
     )
 
     stage("refit on every purchase, log and register")
@@ -173,7 +204,8 @@ def run_recommender(
             for name, figures in baselines.items()
             for metric, value in figures.items()
             if metric != "users"
-        },
+        }
+        | {f"validation_{mode.value}_{PRIMARY_METRIC}": value for mode, value in validation.items()},
         champion=None if champion_metric is None else (str(champion_version), PRIMARY_METRIC, champion_metric),
         data_snapshot=snapshot_file,
         promotion_reason=decision.reason,
@@ -193,4 +225,6 @@ def run_recommender(
         history_purchases=history.height,
         holdout_users=len(relevant),
         repeat_domain=candidate.repeat_domain,
+        mode=spec.mode.value if spec.mode is not None else "repeat-share rule",
+        validation={mode.value: figure for mode, figure in validation.items()},
     )

@@ -163,7 +163,8 @@ def recommender_table(result: RecommenderRunResult) -> Table:
     for name, figures in result.baselines.items():
         table.add_row(f"baseline {name} precision_at_10", f"{figures['precision_at_10']:.4f}")
     table.add_row("purchases learnt from / shoppers judged", f"{result.history_purchases:,} / {result.holdout_users:,}")
-    table.add_row("domain", "repeat purchase: staples first" if result.repeat_domain else "owned items filtered")
+    modes = ", ".join(f"{mode} {figure:.4f}" for mode, figure in result.validation.items())
+    table.add_row("lists filled by", f"{result.mode} (validation precision_at_10: {modes or 'history too short'})")
     verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"
     table.add_row("promotion", f"{verdict}: {result.decision.reason}")
     return table

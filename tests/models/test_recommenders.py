@@ -15,6 +15,8 @@ from models.recommenders import (
     POPULAR,
     SIMILAR_CUSTOMERS,
     SIMILAR_PRODUCTS,
+    STAPLE_SLOTS,
+    BlendMode,
     BlendRecommender,
     BuyAgainRecommender,
     ImplicitRecommender,
@@ -117,3 +119,20 @@ def test_the_blend_drops_owned_items_where_nobody_buys_twice() -> None:
     owned = {user: set(items) for user, items in stats.frame.group_by("user_id").agg(pl.col("item_id")).iter_rows()}
     for user, recs in blend.recommend([0, 1, 120], 5).items():
         assert recs and not owned[user] & {r.item_id for r in recs}
+
+
+def test_a_chosen_mode_overrides_the_repeat_share_rule() -> None:
+    """Staples then popular: a user's own top items lead (at most five), then the most bought
+    items they were not already shown; a mode fixed by the run holds whatever the repeat share."""
+    history = clustered_history(seed=2).vstack(events([(0, 3, d) for d in range(61, 70)]))
+    stats = UserItemStats.from_events(history.vstack(history.with_columns(pl.col("at") + timedelta(days=70))))
+    blend = BlendRecommender(factors=8, seed=3, mode=BlendMode.STAPLES_THEN_POPULAR).fit(stats)
+    top = blend.recommend([0, 10_000], 10)
+    own = [r for r in top[0] if r.reason == BOUGHT_BEFORE]
+    assert top[0][0].item_id == 3 and 1 <= len(own) <= STAPLE_SLOTS
+    assert [r.reason for r in top[0][len(own) :]] == [POPULAR] * (10 - len(own))
+    assert len({r.item_id for r in top[0]}) == 10, "a popular item already shown as a staple is not repeated"
+    assert [r.reason for r in top[10_000]] == [POPULAR] * 10
+    no_repeats = UserItemStats.from_events(clustered_history(seed=4).unique(["user_id", "item_id"]))
+    assert BlendRecommender(factors=8, seed=3, mode=BlendMode.STAPLES_THEN_SIMILAR).fit(no_repeats).repeat_domain
+    assert not BlendRecommender(factors=8, seed=3, mode=BlendMode.SIMILAR_ONLY).fit(stats).repeat_domain
