@@ -181,6 +181,8 @@ def visibility_of(role: str) -> Visibility:
 # Table name -> policy entity, for the coverage test over the schema.
 ENTITY_OF_TABLE: dict[str, str] = {
     "contacts": "contact",
+    # A contact's history of stage and custom values: part of the contact, read and kept with it.
+    "contact_changes": "contact",
     "accounts": "account",
     "deals": "deal",
     "deal_stage_history": "deal_stage_change",

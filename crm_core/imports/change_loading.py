@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy import Table, bindparam, select, update
 
 from crm_core.entities import Contact, ContactChange, CustomFieldDefinition
+from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, VALUE_SHOWN, LoadContext, Loaded
 from crm_core.imports.loading import insert_rows
 from crm_core.schemas.imports import ImportProblem
@@ -25,29 +26,24 @@ _SCHEMA = pl.Schema(
 )
 
 
-class _RefusedError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-
-
 def _canonical(field: str, value: str | None, definitions: Mapping[str, CustomFieldDefinition]) -> tuple[str, Any]:
-    """(history field, typed value) for a file's field name and value, or _RefusedError saying why."""
+    """(history field, typed value) for a file's field name and value, or a refusal naming the
+    cell at fault (`field` or `value`) and why."""
     if field == STAGE:
         if value is None or value.strip().lower() not in STAGES:
-            raise _RefusedError("value", f"a lifecycle stage is one of {', '.join(STAGES)}")
+            raise ValidationFailedError("value", f"a lifecycle stage is one of {', '.join(STAGES)}")
         return STAGE, value.strip().lower()
     name = field.removeprefix(CUSTOM_PREFIX)
     definition = definitions.get(name)
     if definition is None:
         known = ", ".join([STAGE, *(CUSTOM_PREFIX + known for known in definitions)])
-        raise _RefusedError("field", f"is not a field with a history ({known})")
+        raise ValidationFailedError("field", f"is not a field with a history ({known})")
     if value is None:
         return CUSTOM_PREFIX + name, None  # the value was cleared
     try:
         return CUSTOM_PREFIX + name, coerce(definition, value)
     except ValueError as error:
-        raise _RefusedError("value", str(error)) from None
+        raise ValidationFailedError("value", str(error)) from None
 
 
 def load_contact_changes(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
@@ -58,14 +54,15 @@ def load_contact_changes(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
     for field, value in good.select("field", "value").unique().rows():
         try:
             checked[(field, value)] = _canonical(field, value, definitions)
-        except _RefusedError as refused:
+        except ValidationFailedError as refused:
             for number, cell in (
                 good.filter((pl.col("field") == field) & pl.col("value").eq_missing(value))
                 .select(ROW, refused.field)
                 .rows()
             ):
                 shown = None if cell is None else cell[:VALUE_SHOWN]
-                loaded.problems.append(ImportProblem(row=number, field=refused.field, reason=str(refused), value=shown))
+                problem = ImportProblem(row=number, field=refused.field, reason=refused.reason, value=shown)
+                loaded.problems.append(problem)
     rows = [
         (number, contact_id, *checked[(field, value)], changed_at)
         for number, contact_id, field, value, changed_at in good.select(ROW, *CHANGE).rows()
