@@ -282,20 +282,25 @@ def generated_crm(tmp_path_factory: pytest.TempPathFactory, field_keys: FieldKey
     return ctx
 
 
-@pytest.fixture
-def trained_crm(generated_crm: AppContext, tmp_path: Path) -> tuple[AppContext, RunResult]:
-    """The generated CRM copied for this test, with a churn champion trained into a registry of
-    its own: whatever the test writes (scores, challengers, promotions, tampered artifacts)
-    stays its own, whichever tests ran before it. The feature store is shared, read-only."""
+def own_copy(generated: AppContext, home: Path) -> AppContext:
+    """The generated CRM's database copied under `home`, with a registry and serving state of
+    its own there: whatever a test writes stays its own, whichever tests ran before it. The
+    feature store is shared, read-only."""
     from crm_core.backup import copy_sqlite, sqlite_path
-    from training.jobs import train
 
-    home = tmp_path / "own"
-    copy_sqlite(sqlite_path(generated_crm.core.resolved_database_url()), home / "crm.db")
-    ctx = replace(
-        generated_crm,
-        core=generated_crm.core.model_copy(update={"database_url": f"sqlite:///{home / 'crm.db'}"}),
+    copy_sqlite(sqlite_path(generated.core.resolved_database_url()), home / "crm.db")
+    return replace(
+        generated,
+        core=generated.core.model_copy(update={"database_url": f"sqlite:///{home / 'crm.db'}"}),
         training=TrainingSettings(home=home),
         serving=ServingSettings(home=home),
     )
+
+
+@pytest.fixture
+def trained_crm(generated_crm: AppContext, tmp_path: Path) -> tuple[AppContext, RunResult]:
+    """The generated CRM copied for this test, with a churn champion trained into its own registry."""
+    from training.jobs import train
+
+    ctx = own_copy(generated_crm, tmp_path / "own")
     return ctx, train("churn", export_crm(ctx.engine), ctx.features, ctx.training)

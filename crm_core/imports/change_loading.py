@@ -13,7 +13,7 @@ from sqlalchemy import Table, bindparam, select, update
 from crm_core.entities import Contact, ContactChange, CustomFieldDefinition
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, VALUE_SHOWN, LoadContext, Loaded
-from crm_core.imports.loading import insert_rows
+from crm_core.imports.loading import insert_rows, stored_rows
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.contact_history import CUSTOM_PREFIX, STAGE, change_text
 from crm_core.services.custom_fields import coerce, definitions_of
@@ -75,7 +75,13 @@ def load_contact_changes(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
         orient="row",
     )
     changes, loaded.duplicates_in_file = _fold_repeats(changes)
-    stored = _stored_changes(ctx, changes["contact_id"].unique().to_list())
+    stored = stored_rows(
+        ctx.uow,
+        (ContactChange.contact_id, ContactChange.field, ContactChange.value, ContactChange.changed_at),
+        ContactChange.contact_id,
+        changes["contact_id"].unique().to_list(),
+        _SCHEMA,
+    )
     new = changes.join(stored, on=list(CHANGE), how="anti", nulls_equal=True)
     loaded.unchanged = changes.height - new.height
     insert_rows(ctx.uow, ContactChange, new.select(CHANGE))
@@ -87,19 +93,6 @@ def load_contact_changes(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
 def _fold_repeats(changes: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     kept = changes.unique(list(CHANGE), keep="first", maintain_order=True)
     return kept, changes.height - kept.height
-
-
-def _stored_changes(ctx: LoadContext, contact_ids: list[int]) -> pl.DataFrame:
-    if not contact_ids:
-        return pl.DataFrame(schema=_SCHEMA)
-    dialect = ctx.uow.session.get_bind().dialect.name
-    query = where_among(
-        select(ContactChange.contact_id, ContactChange.field, ContactChange.value, ContactChange.changed_at),
-        ContactChange.contact_id,
-        contact_ids,
-        dialect,
-    )
-    return pl.DataFrame(ctx.uow.session.execute(query).tuples().all(), schema=_SCHEMA, orient="row")
 
 
 def _bring_current(

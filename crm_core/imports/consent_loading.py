@@ -5,12 +5,10 @@ the history (same contact, channel, status and time) is left alone, so a re-impo
 from __future__ import annotations
 
 import polars as pl
-from sqlalchemy import select
 
 from crm_core.entities import Consent
 from crm_core.imports.bulk_records import REFUSED, LoadContext, Loaded
-from crm_core.imports.loading import fold_repeats, insert_rows
-from crm_core.value_sets import where_among
+from crm_core.imports.loading import fold_repeats, insert_rows, stored_rows
 
 DECISION = ("contact_id", "channel", "status", "recorded_at")
 DEFAULT_SOURCE = "import"
@@ -26,17 +24,11 @@ def load_consents(ctx: LoadContext, parsed: pl.DataFrame) -> Loaded:
     return Loaded(inserted=fresh.height, unchanged=good.height - fresh.height, duplicates_in_file=folded)
 
 
+DECISIONS = pl.Schema(
+    {"contact_id": pl.Int64(), "channel": pl.String(), "status": pl.String(), "recorded_at": pl.Datetime("us")}
+)
+
+
 def _stored_decisions(ctx: LoadContext, contact_ids: list[int]) -> pl.DataFrame:
-    schema = pl.Schema(
-        {"contact_id": pl.Int64(), "channel": pl.String(), "status": pl.String(), "recorded_at": pl.Datetime("us")}
-    )
-    if not contact_ids:
-        return pl.DataFrame(schema=schema)
-    dialect = ctx.uow.session.get_bind().dialect.name
-    query = where_among(
-        select(Consent.contact_id, Consent.channel, Consent.status, Consent.recorded_at),
-        Consent.contact_id,
-        contact_ids,
-        dialect,
-    )
-    return pl.DataFrame(ctx.uow.session.execute(query).tuples().all(), schema=schema, orient="row")
+    columns = (Consent.contact_id, Consent.channel, Consent.status, Consent.recorded_at)
+    return stored_rows(ctx.uow, columns, Consent.contact_id, contact_ids, DECISIONS)

@@ -21,7 +21,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from crm_core.entities import Deal, DealStage, DealStageChange
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, LoadContext, Loaded
-from crm_core.imports.loading import insert_rows, new_rows, reserve_ids
+from crm_core.imports.loading import insert_rows, new_rows, reserve_ids, stored_rows
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.deals import CLOSING, check_transition
 from crm_core.value_sets import where_among
@@ -122,20 +122,9 @@ def _move(pipeline: _Pipeline, row: int, target: DealStage, at: datetime) -> Imp
 
 def _stored_moves(ctx: LoadContext, moves: pl.DataFrame) -> pl.DataFrame:
     """The (deal, stage, date) moves of the file already in the history: a re-import's."""
-    deal_ids = moves["deal_id"].unique().to_list()
-    if not deal_ids:
-        return pl.DataFrame(schema={"deal_id": pl.Int64, "stage": pl.String, "changed_at": pl.Datetime("us")})
-    dialect = ctx.uow.session.get_bind().dialect.name
-    query = where_among(
-        select(DealStageChange.deal_id, DealStageChange.to_stage, DealStageChange.changed_at),
-        DealStageChange.deal_id,
-        deal_ids,
-        dialect,
-    )
-    rows = ctx.uow.session.execute(query).tuples().all()
-    return pl.DataFrame(
-        rows, schema={"deal_id": pl.Int64, "stage": pl.String, "changed_at": pl.Datetime("us")}, orient="row"
-    )
+    schema = pl.Schema({"deal_id": pl.Int64(), "stage": pl.String(), "changed_at": pl.Datetime("us")})
+    columns = (DealStageChange.deal_id, DealStageChange.to_stage, DealStageChange.changed_at)
+    return stored_rows(ctx.uow, columns, DealStageChange.deal_id, moves["deal_id"].unique().to_list(), schema)
 
 
 def _pipelines(ctx: LoadContext, deal_ids: list[int]) -> dict[int, _Pipeline]:

@@ -7,11 +7,12 @@ The rows are checked and typed by then, so they go to the driver's own bulk path
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
 from sqlalchemy import JSON, Dialect, Table, func, select, text
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator
 
 from crm_core.entities import Base
@@ -41,6 +42,22 @@ def already_stored(uow: UnitOfWork, model: type[Base], column: str, values: pl.S
     attribute = getattr(model, column)
     dialect = uow.session.get_bind().dialect.name
     return set(uow.session.scalars(where_among(select(attribute), attribute, wanted, dialect)))
+
+
+def stored_rows(
+    uow: UnitOfWork,
+    columns: Sequence[InstrumentedAttribute[Any]],
+    keyed_by: InstrumentedAttribute[Any],
+    keys: Sequence[Any],
+    schema: pl.Schema,
+) -> pl.DataFrame:
+    """`columns` of the stored rows whose `keyed_by` is one of `keys` (a file's contacts, deals),
+    as a frame of `schema`: what a loader compares the file's rows with, in one query."""
+    if not keys:
+        return pl.DataFrame(schema=schema)
+    dialect = uow.session.get_bind().dialect.name
+    query = where_among(select(*columns), keyed_by, keys, dialect)
+    return pl.DataFrame(uow.session.execute(query).tuples().all(), schema=schema, orient="row")
 
 
 def new_rows(

@@ -6,7 +6,6 @@ built-ins, from labels built point-in-time out of that history, with no code for
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
-from crm_core.backup import copy_sqlite, sqlite_path
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import CustomFieldType
@@ -26,8 +24,8 @@ from crm_core.services.custom_fields import define_field
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.context import AppContext
 from features.catalogue import Catalogue, parse_entries
+from tests.conftest import own_copy
 from training.jobs import train
-from training.settings import TrainingSettings
 
 pytestmark = pytest.mark.slow
 
@@ -96,13 +94,7 @@ def _history_file(ctx: AppContext) -> pl.DataFrame:
 def own_crm(generated_crm: AppContext, tmp_path: Path) -> AppContext:
     """The generated CRM copied, its contacts given the ids of the system they came from, a
     `plan` custom field defined, and the company's history file imported."""
-    home = tmp_path / "own"
-    copy_sqlite(sqlite_path(generated_crm.core.resolved_database_url()), home / "crm.db")
-    ctx = replace(
-        generated_crm,
-        core=generated_crm.core.model_copy(update={"database_url": f"sqlite:///{home / 'crm.db'}"}),
-        training=TrainingSettings(home=home),
-    )
+    ctx = own_copy(generated_crm, tmp_path / "own")
     with ctx.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE contacts SET external_id = 'G-' || id")
     history = _history_file(ctx)
