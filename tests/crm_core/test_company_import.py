@@ -1,8 +1,8 @@
-"""A company brings its whole history from files alone (issue 21): nine record kinds, each with
-its own ids, column names, date and number forms said in a mapping file, about 2% of rows
-broken in five ways. Every good record loads through the CLI, every broken row is named with the
-field at fault, and importing everything again (in process, through the same functions) adds and
-changes nothing."""
+"""A company brings its whole history from files alone (issue 21): ten record kinds, its
+contacts' stage history among them, each with its own ids, column names, date and number forms
+said in a mapping file, about 2% of rows broken in five ways. Every good record loads through
+the CLI, every broken row is named with the field at fault, and importing everything again (in
+process, through the same functions) adds and changes nothing."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from crm_core.entities import (
     Base,
     Consent,
     Contact,
+    ContactChange,
     Deal,
     DealStageChange,
     Order,
@@ -50,10 +51,10 @@ TABLE_OF: dict[str, type[Base]] = {
 }
 FIELD_OF_BREAKAGE = {
     "unknown reference": {"contact"},
-    "bad date": {"created_at", "ordered_at", "occurred_at", "opened_at", "recorded_at"},
+    "bad date": {"created_at", "ordered_at", "occurred_at", "opened_at", "recorded_at", "changed_at"},
     "bad amount": {"unit_price", "quantity", "amount"},
-    "future date": {"ordered_at", "occurred_at", "opened_at", "recorded_at"},
-    "missing required": {"name", "type", "subject"},
+    "future date": {"ordered_at", "occurred_at", "opened_at", "recorded_at", "changed_at"},
+    "missing required": {"name", "type", "subject", "field"},
 }
 
 
@@ -63,9 +64,8 @@ def _counts(engine: Engine) -> dict[str, int]:
             kind: int(connection.execute(select(func.count()).select_from(model)).scalar_one())
             for kind, model in TABLE_OF.items()
         }
-        counted["deal_stage_history"] = int(
-            connection.execute(select(func.count()).select_from(DealStageChange)).scalar_one()
-        )
+        for name, model in (("deal_stage_history", DealStageChange), ("contact_history", ContactChange)):
+            counted[name] = int(connection.execute(select(func.count()).select_from(model)).scalar_one())
     return counted
 
 
@@ -114,6 +114,8 @@ def test_a_company_brings_every_record_kind_from_files_and_a_reimport_changes_no
             assert model_count == company.expected[kind], kind
     moves = company.expected["deal_stages"]
     assert loaded["deal_stage_history"] == company.expected["deals"] + moves
+    # Each contact's history starts with the stage it came in with; the file's changes follow.
+    assert loaded["contact_history"] == company.expected["contacts"] + company.expected["contact_changes"]
 
     problems_files = {path.name.split("-")[0]: path for path in (home.path / "imports").glob("*-problems.csv")}
     for kind, broken in company.broken.items():

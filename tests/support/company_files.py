@@ -211,6 +211,17 @@ def write_company(folder: Path, *, customers: int = 300, seed: int = 17) -> Comp
         '[fields.status.values]\nY = "granted"\nN = "withdrawn"\n',
         {"unknown reference": "Cust", "bad date": "When", "future date": "When"},
     )
+    writer.write(
+        "contact_changes",
+        [
+            {"Cust": ref, "Field": "lifecycle_stage", "Value": stage, "When": _us(START + timedelta(days=day))}
+            for ref in people[: len(people) // 2]
+            for stage, day in (("customer", 250 + rng.randrange(100)), ("churned", 400 + rng.randrange(150)))
+        ],
+        'kind = "contact_changes"\n[columns]\ncontact = "Cust"\nfield = "Field"\nvalue = "Value"\n'
+        'changed_at = "When"\n[fields.changed_at]\ndate_format = "%m/%d/%Y %H:%M"\n',
+        {"unknown reference": "Cust", "bad date": "When", "future date": "When", "missing required": "Field"},
+    )
     company.order = (
         "accounts",
         "contacts",
@@ -221,5 +232,6 @@ def write_company(folder: Path, *, customers: int = 300, seed: int = 17) -> Comp
         "deal_stages",
         "tickets",
         "consents",
+        "contact_changes",
     )
     return company
