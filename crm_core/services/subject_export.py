@@ -19,6 +19,7 @@ from crm_core.entities import (
     AuditEvent,
     Consent,
     Contact,
+    ContactChange,
     Deal,
     Order,
     OrderLine,
@@ -54,6 +55,9 @@ def subject_export(uow: UnitOfWork, principal: Principal, contact_id: int, *, no
         "contact": {name: getattr(contact, name) for name in ContactPublic.model_fields},
         "account": None if account is None else {"id": account.id, "name": account.name},
         "consents": _rows(uow, Consent, Consent.contact_id == contact_id, skip=("contact_id",)),
+        "stage_and_field_history": _rows(
+            uow, ContactChange, ContactChange.contact_id == contact_id, skip=("contact_id",)
+        ),
         "activities": _rows(uow, Activity, Activity.contact_id == contact_id, skip=("contact_id",)),
         "tickets": _rows(uow, Ticket, Ticket.contact_id == contact_id, skip=("contact_id",)),
         "orders": _rows(uow, Order, Order.contact_id == contact_id, skip=("contact_id",)),

@@ -28,6 +28,7 @@ def test_subject_export_holds_everything_in_full_and_is_audited(world: World) ->
     assert (body["contact"]["email"], body["contact"]["notes"]) == ("sue@example.com", "likes jazz")
     assert [c["channel"] for c in body["consents"]] == ["email"]
     assert [t["subject"] for t in body["tickets"]] == ["Hello"]
+    assert [(c["field"], c["value"]) for c in body["stage_and_field_history"]] == [("lifecycle_stage", "lead")]
     assert {"contact.create", "consent.granted"} <= {event["action"] for event in body["changes_recorded"]}
     for role in Role:
         if role is not Role.ADMIN:
