@@ -18,6 +18,7 @@ from sqlalchemy.types import TypeDecorator
 from crm_core.entities import Base
 from crm_core.imports.bulk_records import REFUSED, LoadContext, Loaded, Loader
 from crm_core.protection.column_types import EncryptedText
+from crm_core.sqlite_gate import hold_write_gate
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.value_sets import where_among
 
@@ -126,8 +127,10 @@ def _json_text(value: Any) -> str | None:
 
 def reserve_ids(uow: UnitOfWork, model: type[Base], count: int) -> list[int]:
     """`count` new ids for `model`, so a record's children can name it without a round trip
-    per record. PostgreSQL hands them from the table's sequence (safe beside other writers);
-    SQLite has one writer at a time, and a clash with one would fail the insert, never merge."""
+    per record. PostgreSQL hands them from the table's sequence (safe beside other writers).
+    On SQLite the import takes the file's write gate before reading the highest id, so no other
+    writer can take those ids before the import's rows go in (the gate is held to commit); a
+    writer outside the gate would make the insert fail, never merge."""
     if count == 0:
         return []
     table: Table = model.__table__  # type: ignore[assignment]
@@ -135,6 +138,7 @@ def reserve_ids(uow: UnitOfWork, model: type[Base], count: int) -> list[int]:
     if connection.dialect.name == "postgresql":
         statement = text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)")
         return list(connection.execute(statement, {"n": count}).scalars())
+    hold_write_gate(connection)
     highest = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
     return list(range(highest + 1, highest + 1 + count))
 
