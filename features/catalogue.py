@@ -21,12 +21,13 @@ import enum
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crm_core.errors import CrmError
+from crm_core.schemas.records import LifecycleStage
 from features.schema import FEATURE_NAMES, FEATURES
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
@@ -65,7 +66,13 @@ class Outcome(enum.StrEnum):
 SCORER_OUTCOMES = frozenset(
     {Outcome.GOES_QUIET, Outcome.DEAL_WON, Outcome.ORDER_PLACED, Outcome.STAGE_REACHED, Outcome.FIELD_VALUE}
 )
-LIFECYCLE_STAGES = ("lead", "customer", "churned")
+# The terms each outcome takes in a catalogue entry (engagement is optional: every kind counts).
+OUTCOME_TERMS: dict[Outcome, frozenset[str]] = {
+    Outcome.GOES_QUIET: frozenset({"engagement"}),
+    Outcome.STAGE_REACHED: frozenset({"stage"}),
+    Outcome.FIELD_VALUE: frozenset({"field", "value"}),
+}
+TERMS = ("engagement", "stage", "field", "value")
 ENGAGEMENT_KIND = r"^[a-z][a-z0-9_-]{0,39}$"  # "order", or an activity type as the CRM stores it
 CUSTOM_FIELD_NAME = r"^[a-z][a-z0-9_]{0,59}$"
 
@@ -127,7 +134,7 @@ class ModelEntry(BaseModel):
     # The outcome's own terms: which engagement counts (goes_quiet; default every order and
     # interaction), which stage (stage_reached), which custom field and value (field_value).
     engagement: tuple[Annotated[str, Field(pattern=ENGAGEMENT_KIND)], ...] | None = Field(default=None, min_length=1)
-    stage: Literal["lead", "customer", "churned"] | None = None
+    stage: LifecycleStage | None = None
     field: Annotated[str, Field(pattern=CUSTOM_FIELD_NAME)] | None = None
     value: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
@@ -149,12 +156,8 @@ class ModelEntry(BaseModel):
 
     def _outcome_terms_fit(self) -> None:
         """Each outcome takes its own terms and no other's, so a typo is named, not ignored."""
-        takes = {
-            Outcome.GOES_QUIET: {"engagement"},
-            Outcome.STAGE_REACHED: {"stage"},
-            Outcome.FIELD_VALUE: {"field", "value"},
-        }.get(self.outcome, set())
-        given = {name for name in ("engagement", "stage", "field", "value") if getattr(self, name) is not None}
+        takes = OUTCOME_TERMS.get(self.outcome, frozenset())
+        given = {name for name in TERMS if getattr(self, name) is not None}
         if given - takes:
             raise ValueError(f"{', '.join(sorted(given - takes))}: not a term of the {self.outcome.value} outcome")
         needed = takes - given - {"engagement"}
@@ -165,10 +168,20 @@ class ModelEntry(BaseModel):
     def label_field(self) -> tuple[str, str]:
         """The history field and value a stage_reached or field_value outcome is reached at."""
         if self.outcome is Outcome.STAGE_REACHED and self.stage is not None:
-            return "lifecycle_stage", self.stage
+            return "lifecycle_stage", self.stage.value
         if self.outcome is Outcome.FIELD_VALUE and self.field is not None and self.value is not None:
             return f"custom.{self.field}", self.value
         raise ValueError(f"'{self.name}' predicts {self.outcome.value}, not a value being reached")
+
+    @property
+    def label_terms(self) -> dict[str, Any]:
+        """What the outcome's label builder takes beyond the horizon, from the entry's terms."""
+        if self.outcome is Outcome.GOES_QUIET:
+            return {"engagement": self.engagement}
+        if self.outcome in (Outcome.STAGE_REACHED, Outcome.FIELD_VALUE):
+            field, value = self.label_field
+            return {"field": field, "value": value}
+        return {}
 
     def outcome_in_words(self) -> str:
         """What the label says, as a person reads it."""
@@ -181,7 +194,8 @@ class ModelEntry(BaseModel):
         if self.outcome is Outcome.ORDER_PLACED:
             return f"an order {within} (among contacts who have ordered before)"
         if self.outcome is Outcome.STAGE_REACHED:
-            return f"the lifecycle stage becomes {self.stage} {within} (among contacts not {self.stage} then)"
+            stage = self.stage.value if self.stage is not None else ""
+            return f"the lifecycle stage becomes {stage} {within} (among contacts not {stage} then)"
         if self.outcome is Outcome.FIELD_VALUE:
             return f"custom field {self.field} becomes '{self.value}' {within} (among contacts without it then)"
         return f"the products bought next {within}"

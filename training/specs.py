@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 
@@ -30,21 +29,11 @@ LABELS_BY_OUTCOME: dict[Outcome, OutcomeLabels] = {
 }
 
 
-def _outcome_terms(entry: ModelEntry) -> dict[str, Any]:
-    """The builder's arguments beyond the horizon: the outcome's own terms from the entry."""
-    if entry.outcome is Outcome.GOES_QUIET:
-        return {"engagement": entry.engagement}
-    if entry.outcome in (Outcome.STAGE_REACHED, Outcome.FIELD_VALUE):
-        field, value = entry.label_field
-        return {"field": field, "value": value}
-    return {}
-
-
 def labels_for(entry: ModelEntry) -> LabelBuilder:
     """The entry's outcome labelled over its horizon, named for what it labels (MLflow records it)."""
     builder = LABELS_BY_OUTCOME[entry.outcome]
     horizon_days = entry.horizon_days
-    terms = _outcome_terms(entry)
+    terms = entry.label_terms
 
     def build(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
         return builder(export, as_of_dates, horizon_days=horizon_days, **terms)

@@ -15,11 +15,12 @@ from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import REFUSED, ROW, VALUE_SHOWN, LoadContext, Loaded
 from crm_core.imports.loading import insert_rows, stored_rows
 from crm_core.schemas.imports import ImportProblem
+from crm_core.schemas.records import LifecycleStage
 from crm_core.services.contact_history import CUSTOM_PREFIX, STAGE, change_text
 from crm_core.services.custom_fields import coerce, definitions_of
 from crm_core.value_sets import where_among
 
-STAGES = ("lead", "customer", "churned")
+STAGES = tuple(stage.value for stage in LifecycleStage)
 CHANGE = ("contact_id", "field", "value", "changed_at")
 _SCHEMA = pl.Schema(
     {"contact_id": pl.Int64(), "field": pl.String(), "value": pl.String(), "changed_at": pl.Datetime("us")}

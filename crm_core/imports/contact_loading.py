@@ -26,7 +26,7 @@ from crm_core.imports.contact_matching import (
     stored_matches,
     with_person_keys,
 )
-from crm_core.imports.custom_columns import CUSTOM, custom_columns, custom_objects
+from crm_core.imports.custom_columns import CUSTOM, custom_column_name, custom_columns, custom_objects
 from crm_core.imports.loading import insert_rows, reserve_ids
 from crm_core.protection.lookup import email_lookups, phone_lookup
 from crm_core.schemas.imports import ImportProblem
@@ -182,7 +182,7 @@ def _write(ctx: LoadContext, people: pl.DataFrame, loaded: Loaded) -> None:
     for person in matched.with_columns(pl.Series(CUSTOM, custom_objects(matched), dtype=pl.Object)).iter_rows(
         named=True
     ):
-        if _merge_into(existing[person[KEY]], person, accounts):
+        if _merge_into(ctx, existing[person[KEY]], person, accounts):
             loaded.merged += 1
         else:
             loaded.unchanged += 1
@@ -223,10 +223,9 @@ def _new_contacts(new: pl.DataFrame, accounts: _Accounts, now: datetime) -> pl.D
 def _first_history(contacts: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """Each new contact's stage and custom values as its first history entries, dated when it
     was created (the file's date, else the import's)."""
-    fields = ["lifecycle_stage", *custom_columns(new)]
-    values = new.select(
-        [pl.col(name).map_elements(change_text, return_dtype=pl.String) for name in custom_columns(new)]
-    )
+    custom = custom_columns(new)
+    values = new.select([pl.col(name).map_elements(change_text, return_dtype=pl.String) for name in custom])
+    fields = ["lifecycle_stage", *custom]
     stated = contacts.select("id", "created_at", "lifecycle_stage").with_columns(values)
     return (
         stated.unpivot(index=["id", "created_at"], on=fields, variable_name="field", value_name="value")
@@ -235,7 +234,7 @@ def _first_history(contacts: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _merge_into(contact: Contact, values: dict[str, Any], accounts: _Accounts) -> bool:
+def _merge_into(ctx: LoadContext, contact: Contact, values: dict[str, Any], accounts: _Accounts) -> bool:
     """Fill the stored contact's empty fields from the file; never overwrite a stored value."""
     changed = False
     for name in STORED_TEXT:
@@ -251,7 +250,7 @@ def _merge_into(contact: Contact, values: dict[str, Any], accounts: _Accounts) -
         contact.custom = values[CUSTOM] | stored
         changed = True
         append_changes(
-            accounts.uow, ((contact.id, f"custom.{name}", change_text(v), accounts.now) for name, v in added.items())
+            ctx.uow, ((contact.id, custom_column_name(name), change_text(v), ctx.now) for name, v in added.items())
         )
     return changed
 

@@ -14,10 +14,10 @@ from typing import Any
 import polars as pl
 
 from crm_core.entities import CustomFieldDefinition, CustomFieldType
+from crm_core.services.contact_history import CUSTOM_PREFIX as PREFIX
 from crm_core.services.custom_fields import coerce
 
 CUSTOM = "custom"
-PREFIX = "custom."
 STORED_AS: dict[CustomFieldType, pl.DataType] = {
     CustomFieldType.TEXT: pl.String(),
     CustomFieldType.NUMBER: pl.Float64(),
