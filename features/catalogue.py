@@ -75,6 +75,8 @@ OUTCOME_TERMS: dict[Outcome, frozenset[str]] = {
 TERMS = ("engagement", "stage", "field", "value")
 ENGAGEMENT_KIND = r"^[a-z][a-z0-9_-]{0,39}$"  # "order", or an activity type as the CRM stores it
 CUSTOM_FIELD_NAME = r"^[a-z][a-z0-9_]{0,59}$"
+# Shown instead of a score to a contact the entry's own feature rules leave out.
+OUTSIDE_RULES_STATE = "outside the model's population"
 
 
 class PopulationRule(BaseModel):
@@ -151,6 +153,11 @@ class ModelEntry(BaseModel):
             raise ValueError(f"not contact features: {', '.join(unknown)}")
         if self.features is not None and not self.features:
             raise ValueError("features, when given, lists at least one feature")
+        unread = [rule.feature for rule in self.population if rule.feature not in self.feature_names]
+        if unread:
+            # Training reads the model's own features point-in-time: a rule on any other could
+            # not be applied there, and training and scoring would judge different contacts.
+            raise ValueError(f"population rules on features the model does not take: {', '.join(unread)}")
         self._outcome_terms_fit()
         return self
 
@@ -187,18 +194,49 @@ class ModelEntry(BaseModel):
         """What the label says, as a person reads it."""
         within = f"within {self.horizon_days} days"
         if self.outcome is Outcome.GOES_QUIET:
-            kinds = "order or interaction" if self.engagement is None else " or ".join(self.engagement)
-            return f"no {kinds} {within} (among contacts engaged in the 90 days before)"
+            return f"no {self._engagement_words()} {within}"
         if self.outcome is Outcome.DEAL_WON:
-            return f"an open deal is won {within} (among contacts with a deal open)"
+            return f"an open deal is won {within}"
         if self.outcome is Outcome.ORDER_PLACED:
-            return f"an order {within} (among contacts who have ordered before)"
+            return f"an order {within}"
         if self.outcome is Outcome.STAGE_REACHED:
             stage = self.stage.value if self.stage is not None else ""
-            return f"the lifecycle stage becomes {stage} {within} (among contacts not {stage} then)"
+            return f"the lifecycle stage becomes {stage} {within}"
         if self.outcome is Outcome.FIELD_VALUE:
-            return f"custom field {self.field} becomes '{self.value}' {within} (among contacts without it then)"
+            return f"custom field {self.field} becomes '{self.value}' {within}"
         return f"the products bought next {within}"
+
+    def population_in_words(self) -> str:
+        """Who the model learns from and scores, as a person reads it: the outcome's own
+        population, narrowed by the entry's feature rules."""
+        by_outcome = {
+            Outcome.GOES_QUIET: f"contacts with an {self._engagement_words()} in the 90 days before",
+            Outcome.DEAL_WON: "contacts with a deal open",
+            Outcome.ORDER_PLACED: "contacts who have ordered before",
+            Outcome.STAGE_REACHED: f"contacts not {self.stage.value if self.stage else ''} yet",
+            Outcome.FIELD_VALUE: f"contacts whose {self.field} is not '{self.value}' yet",
+        }
+        words = by_outcome.get(self.outcome, "every contact")
+        rules = " and ".join(rule.describe() for rule in self.population)
+        return f"{words}, where {rules}" if rules else words
+
+    @property
+    def outside_state(self) -> str:
+        """What a contact outside the outcome's population is shown instead of a score."""
+        if self.outcome is Outcome.GOES_QUIET:
+            return "already lapsed"
+        if self.outcome is Outcome.DEAL_WON:
+            return "not a lead"
+        if self.outcome is Outcome.ORDER_PLACED:
+            return "not a customer yet"
+        if self.outcome is Outcome.STAGE_REACHED and self.stage is not None:
+            return f"already {self.stage.value}"
+        if self.outcome is Outcome.FIELD_VALUE:
+            return f"{self.field} is already '{self.value}'"
+        return "not scored"
+
+    def _engagement_words(self) -> str:
+        return "order or interaction" if self.engagement is None else " or ".join(self.engagement)
 
     @property
     def feature_service(self) -> str:
@@ -240,8 +278,6 @@ BUILT_IN: tuple[ModelEntry, ...] = (
         horizon_days=90,
         meaning="likely to close a deal in the next 90 days",
         worklist="My hot leads",
-        # Contacts with nothing open are not leads: the rule the lead labels use at each date.
-        population=(PopulationRule(feature="open_deals_count", op=">", value=0),),
     ),
     ModelEntry(
         name="recommend",

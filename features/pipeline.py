@@ -1,4 +1,4 @@
-"""Build features from the CRM and publish them: snapshots -> Feast apply -> online refresh."""
+"""Build features from the CRM and publish them: snapshots and populations -> Feast apply -> online refresh."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crm_core.exports import CrmExport
+from features.catalogue import Catalogue, load_catalogue
 from features.online.refresh import ProgressCallback, RefreshResult, refresh_online_store
+from features.populations import populations_at, write_populations
 from features.settings import FeatureSettings
 from features.snapshots import build_snapshots, data_end, snapshot_dates, write_snapshots
 from features.store import apply_definitions, open_store
@@ -29,13 +31,18 @@ def build_and_publish(
     settings: FeatureSettings,
     on_stage: StageCallback | None = None,
     on_online_progress: ProgressCallback | None = None,
+    catalogue: Catalogue | None = None,
 ) -> FeatureBuildResult:
-    """Snapshots from an export of the CRM (taken once by the caller, who may reuse it)."""
+    """Snapshots from an export of the CRM (taken once by the caller, who may reuse it), and
+    each model's population at the newest of them (the data home's catalogue unless given)."""
     stage = on_stage or (lambda _name: None)
     dates = snapshot_dates(data_end(export), count=settings.snapshot_count, step_days=settings.snapshot_step_days)
     stage(f"compute {len(dates)} snapshots")
     snapshots = build_snapshots(export, dates)
     write_snapshots(snapshots, settings.snapshot_path)
+    stage("each model's population at the newest snapshot")
+    models = catalogue if catalogue is not None else load_catalogue(settings.home)
+    write_populations(populations_at(export, models, dates[-1]), settings.population_path)
     stage("feast apply")
     store = open_store(settings)
     apply_definitions(store, settings)

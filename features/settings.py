@@ -7,6 +7,7 @@ from pathlib import Path
 from crm_core.settings import HomeSettings
 
 SNAPSHOT_FILE = "offline/contact_features.parquet"
+POPULATION_FILE = "offline/model_populations.parquet"
 
 
 class FeatureSettings(HomeSettings):
@@ -32,3 +33,8 @@ class FeatureSettings(HomeSettings):
     @property
     def snapshot_path(self) -> Path:
         return self.feast_dir / SNAPSHOT_FILE
+
+    @property
+    def population_path(self) -> Path:
+        """Each model's population at the newest snapshot (`features.populations`)."""
+        return self.feast_dir / POPULATION_FILE

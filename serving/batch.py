@@ -1,9 +1,10 @@
-"""Batch scoring of every contact in the newest feature snapshot, written back in bulk.
+"""Batch scoring of a model's population in the newest feature snapshot, written back in bulk.
 
 Reads the snapshot Feast materialized (the offline store's newest `as_of`), selecting the
 champion's own feature list, so batch and online scores use the same values. Each chunk is
 scored and committed in one transaction with the run's progress, so a run that dies part-way
-resumes after the last committed contact when it is started again.
+resumes after the last committed contact when it is started again. The snapshot's contacts
+outside the model's population get their stated reason instead (`write_states`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.errors import CrmError
+from crm_core.services.population_states import record_population_states
 from crm_core.services.predictions import NewPrediction
 from crm_core.services.write_back_runs import RunKey, write_back_resumably
+from crm_core.unit_of_work import UnitOfWork
+from features.catalogue import ModelEntry
+from features.populations import STATE, NewestPopulation, newest_population
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
+from features.settings import FeatureSettings
 from serving.champion import Champion
 from serving.scoring import score_features
 
@@ -45,17 +51,27 @@ class BatchResult:
     rejected: int = 0
     feature_timestamp: datetime | None = None
     resumed_after_rows: int = 0  # committed by an earlier attempt that was interrupted
+    stated: int = 0  # contacts outside the population given their reason instead of a score
 
 
-def latest_snapshot(snapshot_path: Path, feature_names: list[str], population: pl.Expr | None = None) -> pl.DataFrame:
+def _require_snapshot(snapshot_path: Path) -> None:
     if not snapshot_path.exists():
         raise NoSnapshotError(f"no feature snapshots at {snapshot_path}: run `crm-intel build-features` first")
+
+
+def latest_snapshot(snapshot_path: Path, feature_names: list[str]) -> pl.DataFrame:
+    """Every contact's row of the newest snapshot, with `feature_names`."""
+    _require_snapshot(snapshot_path)
     scan = pl.scan_parquet(snapshot_path)
     newest = scan.select(pl.col(EVENT_TIMESTAMP).max()).collect().item()
     newest_rows = scan.filter(pl.col(EVENT_TIMESTAMP) == newest)
-    if population is not None:
-        newest_rows = newest_rows.filter(population)
     return newest_rows.select(ENTITY_KEY, EVENT_TIMESTAMP, *feature_names).sort(ENTITY_KEY).collect()
+
+
+def population_snapshot(settings: FeatureSettings, entry: ModelEntry) -> NewestPopulation:
+    """The newest snapshot split by `entry`'s population: rows to score, reasons for the rest."""
+    _require_snapshot(settings.snapshot_path)
+    return newest_population(settings.snapshot_path, settings.population_path, entry)
 
 
 def score_all(
@@ -94,3 +110,26 @@ def score_all(
     result.rejected = len(progress.written.rejected)
     result.resumed_after_rows = progress.rows_before
     return result
+
+
+def write_states(engine: Engine, model_name: str, population: NewestPopulation, *, batch_size: int) -> tuple[int, int]:
+    """Each contact outside the population gets its reason, a chunk per transaction (writing a
+    chunk again replaces it, so a run that dies part-way is simply run again). Returns the
+    states stored and the rows refused."""
+    session_factory = make_session_factory(engine)
+    stored = refused = 0
+    decided_at = utc_now()
+    for chunk in population.outside.iter_slices(batch_size):
+        with UnitOfWork(session_factory) as uow:
+            written, problems = record_population_states(
+                uow,
+                BATCH_PRINCIPAL,
+                model_name,
+                list(zip(chunk[ENTITY_KEY].to_list(), chunk[STATE].to_list(), strict=True)),
+                feature_timestamp=population.as_of,
+                decided_at=decided_at,
+            )
+            uow.commit()
+        stored += written
+        refused += len(problems)
+    return stored, refused

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
+import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.auth.policy import Action
@@ -11,6 +14,7 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.errors import CrmError, NotFoundError
 from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.population_states import StatedContact, record_population_states
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.unit_of_work import UnitOfWork
 from features.online.reader import OnlineReader
@@ -29,10 +33,31 @@ class FeaturesNotReadyError(CrmError, RuntimeError):
         self.contact_ids = contact_ids
 
 
+# Each contact of a features frame outside the model's population, with its reason.
+OutsideRule = Callable[[pl.DataFrame], dict[int, str]]
+
+
+def _state_outsiders(
+    uow: UnitOfWork, principal: Principal, model_name: str, features: pl.DataFrame, outside: OutsideRule | None
+) -> list[StatedContact]:
+    stated = outside(features) if outside is not None else {}
+    if not stated:
+        return []
+    as_of = features[EVENT_TIMESTAMP].max()
+    assert isinstance(as_of, datetime)  # every row has features: checked before this is called
+    record_population_states(
+        uow, principal, model_name, list(stated.items()), feature_timestamp=as_of, decided_at=utc_now()
+    )
+    return [StatedContact(contact_id, state, as_of) for contact_id, state in stated.items()]
+
+
 @dataclass(frozen=True)
 class OnlineScores:
     predictions: list[NewPrediction]
     inserted: int
+    # Contacts the model does not score at these features' snapshot, with the reason batch
+    # scoring stated: the population's edge is the same online and in batch.
+    unscored: list[StatedContact] = field(default_factory=list)
 
 
 def score_contacts(
@@ -41,8 +66,11 @@ def score_contacts(
     champion: Champion,
     principal: Principal,
     contact_ids: list[int],
+    outside: OutsideRule | None = None,
 ) -> OnlineScores:
     """Score contacts the caller may score; unknown and out-of-reach ids are both "not found".
+    Contacts `outside` names (the model's population, as batch scoring applies it) are given
+    their reason instead, written back like a score.
 
     One unit of work from the reach check to the write-back, so the contacts are looked up once.
     """
@@ -60,7 +88,10 @@ def score_contacts(
         ]
         if not_ready:
             raise FeaturesNotReadyError(not_ready)
-        predictions = score_features(champion, features)
+        unscored = _state_outsiders(uow, principal, champion.model_name, features, outside)
+        if unscored:
+            features = features.filter(~pl.col(ENTITY_KEY).is_in([row.contact_id for row in unscored]))
+        predictions = score_features(champion, features) if features.height else []
         written = record_predictions(uow, principal, predictions, scored_at=utc_now(), reachable=known)
         uow.commit()
-    return OnlineScores(predictions=predictions, inserted=written.inserted)
+    return OnlineScores(predictions=predictions, inserted=written.inserted, unscored=unscored)

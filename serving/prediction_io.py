@@ -33,12 +33,21 @@ class PredictionOut(BaseModel):
     feature_timestamp: UtcDateTime
 
 
+class UnscoredOut(BaseModel):
+    """A contact outside the model's population at the online features' snapshot, and why."""
+
+    contact_id: int
+    state: str
+    feature_timestamp: UtcDateTime
+
+
 class PredictResponse(BaseModel):
     model: str
     version: str
     run_id: str
     written: int
     predictions: list[PredictionOut]
+    unscored: list[UnscoredOut] = []
 
 
 class RecommendationOut(BaseModel):

@@ -35,6 +35,7 @@ from crm_core.web import WEB_PREFIX
 from features.catalogue import Catalogue, ModelEntry, ModelKind
 from features.model_registry import ArtifactIntegrityError, ModelRegistry, NoChampionError
 from features.online.reader import OnlineStoreUnavailableError
+from features.populations import PopulationBook, PopulationUnknownError
 from features.settings import FeatureSettings
 from serving import web_models
 from serving.answers import WorkLimit, answered, quiet_refused_input
@@ -51,6 +52,7 @@ from serving.prediction_io import (
     PredictResponse,
     RecommendationOut,
     RecommendResponse,
+    UnscoredOut,
 )
 from serving.recommend import load_recommender, recommend_contacts
 from serving.settings import ServingSettings, serve_workers, service_tracing
@@ -88,6 +90,7 @@ class CrmIntel:
         web_app.state.catalogue = self.catalogue
         publish_catalogue(self.session_factory, self.catalogue)
         self.online = open_online_reader(features, open_store(features))
+        self.populations = PopulationBook(features.population_path)
         refresh = self.serving.champion_refresh_seconds
         self.champions = ChampionCache(registry, load_champion, refresh_seconds=refresh)
         self.recommenders = ChampionCache(registry, load_recommender, refresh_seconds=refresh)
@@ -163,11 +166,21 @@ class CrmIntel:
         caller = self._caller(http, credentials)
         champion = self._get(self.champions, model_name)
         try:
-            scored = score_contacts(self.session_factory, self.online, champion, caller, contact_ids)
+            entry = self.catalogue.get(model_name)
+            scored = score_contacts(
+                self.session_factory,
+                self.online,
+                champion,
+                caller,
+                contact_ids,
+                outside=lambda features: self.populations.outside(entry, features),
+            )
         except NotFoundError as error:
             raise HTTPException(status_code=404, detail={"error": str(error), "id": error.entity_id}) from error
         except FeaturesNotReadyError as error:
             raise HTTPException(status_code=409, detail={"error": str(error), "ids": error.contact_ids}) from error
+        except PopulationUnknownError as error:
+            raise HTTPException(status_code=409, detail={"error": str(error)}) from error
         except OnlineStoreUnavailableError as error:
             raise HTTPException(status_code=503, detail={"error": str(error)}) from error
         return PredictResponse(
@@ -185,6 +198,10 @@ class CrmIntel:
                     feature_timestamp=row.feature_timestamp,
                 )
                 for row in scored.predictions
+            ],
+            unscored=[
+                UnscoredOut(contact_id=row.contact_id, state=row.state, feature_timestamp=row.feature_timestamp)
+                for row in scored.unscored
             ],
         )
 

@@ -173,8 +173,10 @@ def test_models_define_says_each_definition_in_words(data_home: DataHome) -> Non
     assert "the lifecycle stage becomes churned within 180 days" in words
     assert "Churn [red]risk[/red]" in words, "a title from the file is text, never console markup"
     assert "models.toml" in words and "built in" in words and "an open deal is won within 90 days" in words
+    assert "scored for contacts not churned yet others see already churned" in words
     one = data_home.cli("models", "define", "lead")
     assert "deal_won" not in one.stdout and "lifecycle stage" not in one.stdout and "open deal" in one.stdout
+    assert "contacts with a deal open" in one.stdout and "not a lead" in one.stdout
     unknown = data_home.cli("models", "define", "upsell")
     assert unknown.returncode == 1 and "unknown model 'upsell'" in unknown.stdout
     assert "Traceback" not in unknown.stdout + unknown.stderr

@@ -1,12 +1,9 @@
 """Outcome labels, each defined once and built point-in-time from CRM exports.
 
-Going quiet: a contact is in the population at `as_of` when they were engaged in the 90 days
-before it (an order or an interaction of the kinds that count): contacts who already left are
-not "at risk". The label is 1 when they then show no engagement in the `horizon_days` after.
-
-Reaching a value (the stage becomes churned, a custom field becomes "paid"): the population is
-every contact existing at `as_of` that does not hold the value then; the label is 1 when the
-contact's history shows it taking the value within the horizon.
+At each `as_of` the rows are the model's population then (`features.populations`: the same
+contacts batch scoring later asks about), and the label says whether the outcome happened in
+the `horizon_days` after: no engagement of the kinds that count (going quiet), an open deal
+won, an order placed, or the history showing the stage or custom field taking its value.
 """
 
 from __future__ import annotations
@@ -16,114 +13,54 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from crm_core.exports import CrmExport
+from features.catalogue import ModelEntry, Outcome
+from features.populations import deals_open_at, engagement_times, population_at
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
-ACTIVE_LOOKBACK_DAYS = 90
 LABEL = "label"
 _HAPPENED = "_happened"
 
 
-ORDER = "order"  # an engagement kind: an order, beside the activity types
+def _within(column: str, as_of: datetime, horizon_days: int) -> pl.Expr:
+    """In (as_of, as_of + horizon]: after the features' date, up to the horizon's last day."""
+    return (pl.col(column) > as_of) & (pl.col(column) <= as_of + timedelta(days=horizon_days))
 
 
-def _event_times(export: CrmExport, engagement: tuple[str, ...] | None = None) -> pl.LazyFrame:
-    """When each contact engaged: orders and activities, or only the kinds `engagement` names
-    (activity types, and "order")."""
-    activities = export.activities.lazy()
-    if engagement is not None:
-        activities = activities.filter(pl.col("type").is_in(list(engagement)))
-    frames = [activities.select(ENTITY_KEY, pl.col("occurred_at").alias("at"))]
-    if engagement is None or ORDER in engagement:
-        frames.append(export.orders.lazy().select(ENTITY_KEY, pl.col("ordered_at").alias("at")))
-    return pl.concat(frames)
+def happened_within(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.LazyFrame:
+    """The contacts for whom the entry's event happened within its horizon after `as_of`: an
+    engagement (going quiet is its absence), a deal open at `as_of` won, an order, a value taken."""
+    horizon = entry.horizon_days
+    if entry.outcome is Outcome.GOES_QUIET:
+        happened = engagement_times(export, entry.engagement).filter(_within("at", as_of, horizon))
+    elif entry.outcome is Outcome.DEAL_WON:
+        won = (pl.col("status") == "won") & (pl.col("closed_at") <= as_of + timedelta(days=horizon))
+        happened = deals_open_at(export, as_of).filter(won)
+    elif entry.outcome is Outcome.ORDER_PLACED:
+        happened = export.orders.lazy().filter(_within("ordered_at", as_of, horizon))
+    elif entry.outcome in (Outcome.STAGE_REACHED, Outcome.FIELD_VALUE):
+        field, value = entry.label_field
+        taken = (pl.col("field") == field) & (pl.col("value") == value) & _within("changed_at", as_of, horizon)
+        happened = export.contact_changes.lazy().filter(taken)
+    else:
+        raise ValueError(f"'{entry.name}' is a {entry.kind.value}: it is not labelled per contact")
+    return happened.select(ENTITY_KEY).unique()
 
 
-def _happened_within(events: pl.LazyFrame, as_of: datetime, horizon_days: int) -> pl.LazyFrame:
-    """Contacts with an event in (as_of, as_of + horizon], flagged `_HAPPENED`."""
-    in_horizon = (pl.col("at") > as_of) & (pl.col("at") <= as_of + timedelta(days=horizon_days))
-    return events.filter(in_horizon).select(ENTITY_KEY).unique().with_columns(pl.lit(True).alias(_HAPPENED))
-
-
-def _label_rows(population: pl.LazyFrame, happened: pl.LazyFrame, as_of: datetime, label: pl.Expr) -> pl.LazyFrame:
-    """(contact_id, event_timestamp, label) for each contact of `population` at `as_of`."""
-    return population.join(happened, on=ENTITY_KEY, how="left").select(
-        pl.col(ENTITY_KEY).cast(pl.Int64),
-        pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
-        label.cast(pl.Int8).alias(LABEL),
-    )
-
-
-def churn_labels(
-    export: CrmExport, as_of_dates: list[datetime], *, horizon_days: int, engagement: tuple[str, ...] | None = None
-) -> pl.DataFrame:
-    """(contact_id, event_timestamp, label) for each engaged contact at each `as_of`."""
-    events = _event_times(export, engagement)
+def outcome_labels(export: CrmExport, entry: ModelEntry, as_of_dates: list[datetime]) -> pl.DataFrame:
+    """(contact_id, event_timestamp, label) for each contact of the entry's population at each
+    `as_of`: 1 when the outcome happened within the horizon (for going quiet: when nothing did)."""
+    quiet = entry.outcome is Outcome.GOES_QUIET
     frames = []
     for as_of in as_of_dates:
-        active = (
-            events.filter((pl.col("at") <= as_of) & (pl.col("at") > as_of - timedelta(days=ACTIVE_LOOKBACK_DAYS)))
-            .select(ENTITY_KEY)
-            .unique()
-        )
-        returned = _happened_within(events, as_of, horizon_days)
-        frames.append(_label_rows(active, returned, as_of, pl.col(_HAPPENED).is_null()))
-    return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)
-
-
-def conversion_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon_days: int) -> pl.DataFrame:
-    """(contact_id, event_timestamp, label): contacts with a deal open at `as_of`, labelled 1 when
-    one of those deals is won within `horizon_days` after it. A deal lost, or still open at the
-    horizon, is 0; a contact with nothing open is not a lead at that date and gets no row."""
-    deals = export.deals.lazy()
-    frames = []
-    for as_of in as_of_dates:
-        open_then = deals.filter(
-            (pl.col("opened_at") <= as_of) & (pl.col("closed_at").is_null() | (pl.col("closed_at") > as_of))
-        )
-        won_in_horizon = (pl.col("status") == "won") & (pl.col("closed_at") <= as_of + timedelta(days=horizon_days))
+        happened = happened_within(export, entry, as_of).with_columns(pl.lit(True).alias(_HAPPENED))
+        reached = pl.col(_HAPPENED).is_null() if quiet else pl.col(_HAPPENED).is_not_null()
         frames.append(
-            open_then.group_by(ENTITY_KEY)
-            .agg(won_in_horizon.any().cast(pl.Int8).alias(LABEL))
+            population_at(export, entry, as_of)
+            .join(happened, on=ENTITY_KEY, how="left")
             .select(
                 pl.col(ENTITY_KEY).cast(pl.Int64),
                 pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
-                LABEL,
+                reached.cast(pl.Int8).alias(LABEL),
             )
         )
-    return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)
-
-
-def order_labels(export: CrmExport, as_of_dates: list[datetime], *, horizon_days: int) -> pl.DataFrame:
-    """(contact_id, event_timestamp, label): contacts who had ordered by `as_of` (customers, the
-    ones an offer of more can reach), labelled 1 when they order again within `horizon_days`."""
-    orders = export.orders.lazy().select(ENTITY_KEY, pl.col("ordered_at").alias("at"))
-    frames = []
-    for as_of in as_of_dates:
-        customers = orders.filter(pl.col("at") <= as_of).select(ENTITY_KEY).unique()
-        ordered_again = _happened_within(orders, as_of, horizon_days)
-        frames.append(_label_rows(customers, ordered_again, as_of, pl.col(_HAPPENED).is_not_null()))
-    return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)
-
-
-def value_reached_labels(
-    export: CrmExport, as_of_dates: list[datetime], *, horizon_days: int, field: str, value: str
-) -> pl.DataFrame:
-    """(contact_id, event_timestamp, label): contacts created by `as_of` that do not hold `value`
-    in `field` then, labelled 1 when their history shows them taking it within the horizon."""
-    changes = export.contact_changes.lazy().filter(pl.col("field") == field)
-    contacts = export.contacts.lazy()
-    taken = changes.filter(pl.col("value") == value).select(ENTITY_KEY, pl.col("changed_at").alias("at"))
-    frames = []
-    for as_of in as_of_dates:
-        holding = (
-            changes.filter(pl.col("changed_at") <= as_of)
-            .group_by(ENTITY_KEY)
-            .agg(pl.col("value").sort_by("changed_at").last())
-            .filter(pl.col("value") == value)
-        )
-        population = (
-            contacts.filter(pl.col("created_at") <= as_of).select(ENTITY_KEY).join(holding, on=ENTITY_KEY, how="anti")
-        )
-        reached = _happened_within(taken, as_of, horizon_days)
-        frames.append(_label_rows(population, reached, as_of, pl.col(_HAPPENED).is_not_null()))
     return pl.concat(pl.collect_all(frames)).sort(EVENT_TIMESTAMP, ENTITY_KEY)

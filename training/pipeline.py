@@ -78,7 +78,10 @@ def data_digest(frame: pl.DataFrame) -> str:
 def build_training_set(spec: TrainingSpec, context: TrainingContext) -> tuple[pl.DataFrame, SplitPlan]:
     plan = spec.split.plan(context.snapshot_dates)
     labels = spec.build_labels(context.export, [*plan.train_dates, plan.holdout_date])
-    return historical_features(context.store, labels, spec.feature_service), plan
+    training_set = historical_features(context.store, labels, spec.feature_service)
+    if spec.population is not None:
+        training_set = training_set.filter(spec.population)
+    return training_set, plan
 
 
 def _slice(frame: pl.DataFrame, dates: list[datetime]) -> pl.DataFrame:

@@ -33,6 +33,10 @@ class TrainingSpec:
     feature_service: str
     build_labels: LabelBuilder
     split: TimeSplit
+    # The entry's own feature rules on top of the outcome's population (which the labels
+    # already hold): applied to the point-in-time features, as scoring applies them.
+    population: pl.Expr | None = None
+    population_words: str = "every contact labelled"
     primary_metric: str = "roc_auc"
     min_improvement: float = 0.0
     seed: int = 42
@@ -46,6 +50,7 @@ class TrainingSpec:
             FEATURE_SERVICE_PARAM: self.feature_service,
             "label": getattr(self.build_labels, "__name__", repr(self.build_labels)),
             "horizon_days": self.split.horizon_days,
+            "population": self.population_words,
             "primary_metric": self.primary_metric,
             "min_improvement": self.min_improvement,
             "seed": self.seed,

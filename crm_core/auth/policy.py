@@ -193,6 +193,8 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "products": "product",
     "predictions": "prediction",
     "current_scores": "prediction",
+    # Why a model does not score a contact: shown where its score would be, to whoever reads scores.
+    "population_states": "prediction",
     # What each scoring model is called: written with its scores, read wherever they are shown.
     "model_descriptions": "prediction",
     "shadow_predictions": "shadow_prediction",

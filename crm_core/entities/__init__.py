@@ -22,6 +22,7 @@ from crm_core.entities.identity import ApiToken, LoginAttempt, LoginThrottle, Te
 from crm_core.entities.intelligence import (
     CurrentScore,
     ModelDescription,
+    PopulationState,
     Prediction,
     ProductRecommendation,
     ScoreColumns,
@@ -64,6 +65,7 @@ __all__ = [
     "ModelDescription",
     "Order",
     "OrderLine",
+    "PopulationState",
     "Prediction",
     "Product",
     "ProductRecommendation",

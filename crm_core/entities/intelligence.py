@@ -79,6 +79,24 @@ class CurrentScore(Base):
     scored_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class PopulationState(Base):
+    """Why a model does not score a contact now: the contact is outside the model's population
+    ("already lapsed", "not a lead") at the feature snapshot scored.
+
+    At most one per contact and model, and never beside a current score of the same model:
+    writing one takes the other away in the same transaction, so a record, a list or a segment
+    sees either the score or the reason.
+    """
+
+    __tablename__ = "population_states"
+
+    model_name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True, index=True)
+    state: Mapped[str] = mapped_column(String(120))
+    feature_timestamp: Mapped[datetime] = mapped_column(DateTime)
+    decided_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class ShadowPrediction(ScoreColumns, Base):
     """A challenger's score, kept beside the champion's but never shown on a record: how the
     challenger would have scored the live population, for comparison before any promotion."""

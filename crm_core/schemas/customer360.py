@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from crm_core.schemas.catalogue import OrderPublic
 from crm_core.schemas.common import UtcDateTime
 from crm_core.schemas.deals import DealPublic
-from crm_core.schemas.profiles import ContactPublic, ScorePublic
+from crm_core.schemas.profiles import ContactPublic, ScorePublic, UnscoredPublic
 from crm_core.schemas.recommendations import RecommendationPublic
 from crm_core.schemas.records import AccountPublic
 from crm_core.schemas.tickets import TicketPublic
@@ -31,6 +31,7 @@ class Customer360(BaseModel):
     contact: ContactPublic
     account: AccountPublic | None
     scores: list[ScorePublic]
+    unscored: list[UnscoredPublic]
     timeline: list[ActivityPublic]
     deals: list[DealPublic]
     tickets: list[TicketPublic]

@@ -73,8 +73,21 @@ def present_contact(contact: Any, role: str) -> ContactPublic:
     return ContactPublic.model_validate(disclose("contact", values, role))
 
 
+class UnscoredPublic(BaseModel):
+    """A model that does not score this contact now, and why: the contact is outside the
+    population it was trained on ("already lapsed", "not a lead")."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    model: str = Field(validation_alias="model_name")
+    state: str
+    feature_timestamp: UtcDateTime
+    decided_at: UtcDateTime
+
+
 class ContactProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact: ContactPublic
     scores: list[ScorePublic]
+    unscored: list[UnscoredPublic] = Field(default_factory=list)

@@ -50,6 +50,7 @@ def get_customer_360(uow: UnitOfWork, principal: Principal, contact_id: int) -> 
         contact=profile.contact,
         account=account,
         scores=profile.scores,
+        unscored=profile.unscored,
         timeline=[
             ActivityPublic.model_validate(row)
             for row in _section(uow, principal, "activity", Activity, contact_id, Activity.occurred_at)

@@ -28,6 +28,7 @@ from crm_core.entities import (
     ErasureReason,
     Order,
     OrderLine,
+    PopulationState,
     Prediction,
     ProductRecommendation,
     SegmentMember,
@@ -68,6 +69,7 @@ def erase_person(
     deleted: dict[str, int] = {}
     for name, statement in (
         ("current_scores", delete(CurrentScore).where(CurrentScore.contact_id == contact_id)),
+        ("population_states", delete(PopulationState).where(PopulationState.contact_id == contact_id)),
         ("predictions", delete(Prediction).where(Prediction.contact_id == contact_id)),
         ("shadow_predictions", delete(ShadowPrediction).where(ShadowPrediction.contact_id == contact_id)),
         ("segment_members", delete(SegmentMember).where(SegmentMember.contact_id == contact_id)),

@@ -18,6 +18,7 @@ from crm_core.services.access import rows_in_reach
 from crm_core.services.current_scores import refresh_current_scores
 from crm_core.services.idempotent import bulk_insert_ignoring_duplicates, plain_values
 from crm_core.services.model_descriptions import note_scoring_models
+from crm_core.services.population_states import clear_population_states
 from crm_core.unit_of_work import UnitOfWork
 
 IDENTITY_COLUMNS = ("contact_id", "model_name", "model_version", "feature_timestamp")
@@ -107,6 +108,8 @@ def record_predictions(
                 identity = (values["model_name"], values["model_version"], values["feature_timestamp"])
                 written.setdefault(identity, []).append(values["contact_id"])
             refresh_current_scores(uow, written)
+            for (model_name, _, feature_timestamp), contact_ids in written.items():
+                clear_population_states(uow, model_name, contact_ids, feature_timestamp=feature_timestamp)
     result.already_present = len(payload) - result.inserted
     models = sorted({(row.model_name, row.model_version) for row in rows})
     audit.record(

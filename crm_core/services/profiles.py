@@ -8,14 +8,23 @@ from crm_core.auth.policy import Action, Scope
 from crm_core.auth.principal import Principal
 from crm_core.entities import Contact, Prediction
 from crm_core.errors import NotFoundError
-from crm_core.schemas.profiles import ContactProfile, FactorChange, ScoreChange, ScorePublic, present_contact
+from crm_core.schemas.profiles import (
+    ContactProfile,
+    FactorChange,
+    ScoreChange,
+    ScorePublic,
+    UnscoredPublic,
+    present_contact,
+)
 from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.population_states import population_states_of
 from crm_core.services.reasons import visible_reasons
 from crm_core.unit_of_work import UnitOfWork
 
 
 def get_contact_profile(uow: UnitOfWork, principal: Principal, contact_id: int) -> ContactProfile:
-    """The profile a sales rep opens: the record plus the newest prediction per model.
+    """The profile a sales rep opens: the record plus the newest prediction per model, or the
+    reason a model does not score the contact now.
 
     Records outside the caller's reach answer exactly like records that do not exist.
     """
@@ -24,12 +33,13 @@ def get_contact_profile(uow: UnitOfWork, principal: Principal, contact_id: int) 
     contact = uow.session.get(Contact, contact_id)
     if contact is None:
         raise NotFoundError("contact", contact_id)
-    scores = (
-        latest_scores(uow, principal, contact_id)
-        if principal.scope("prediction", Action.READ) is not Scope.NONE
-        else []
-    )
-    return ContactProfile(contact=present_contact(contact, principal.role), scores=scores)
+    if principal.scope("prediction", Action.READ) is Scope.NONE:
+        return ContactProfile(contact=present_contact(contact, principal.role), scores=[])
+    # A model with a state does not score the contact now: its older score is history only.
+    unscored = [UnscoredPublic.model_validate(row) for row in population_states_of(uow, principal, contact_id)]
+    stated = {row.model for row in unscored}
+    scores = [score for score in latest_scores(uow, principal, contact_id) if score.model not in stated]
+    return ContactProfile(contact=present_contact(contact, principal.role), scores=scores, unscored=unscored)
 
 
 def latest_scores(uow: UnitOfWork, principal: Principal, contact_id: int) -> list[ScorePublic]:

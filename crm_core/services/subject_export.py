@@ -23,6 +23,7 @@ from crm_core.entities import (
     Deal,
     Order,
     OrderLine,
+    PopulationState,
     Prediction,
     ProductRecommendation,
     ShadowPrediction,
@@ -38,7 +39,7 @@ def _rows(uow: UnitOfWork, model: Any, *where: Any, skip: tuple[str, ...] = ()) 
     columns = [column.key for column in model.__table__.columns if column.key not in skip]
     return [
         {name: getattr(row, name) for name in columns}
-        for row in uow.session.scalars(select(model).where(*where).order_by(model.id))
+        for row in uow.session.scalars(select(model).where(*where).order_by(*model.__table__.primary_key.columns))
     ]
 
 
@@ -65,6 +66,7 @@ def subject_export(uow: UnitOfWork, principal: Principal, contact_id: int, *, no
         "deals": _rows(uow, Deal, Deal.contact_id == contact_id, skip=("contact_id",)),
         "scores": _rows(uow, Prediction, Prediction.contact_id == contact_id, skip=("contact_id",)),
         "shadow_scores": _rows(uow, ShadowPrediction, ShadowPrediction.contact_id == contact_id, skip=("contact_id",)),
+        "unscored_because": _rows(uow, PopulationState, PopulationState.contact_id == contact_id, skip=("contact_id",)),
         "recommendations": _rows(
             uow, ProductRecommendation, ProductRecommendation.contact_id == contact_id, skip=("contact_id",)
         ),

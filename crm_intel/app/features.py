@@ -34,6 +34,8 @@ def build_features(ctx: AppContext, crm_export: CrmExport | None = None) -> Feat
                 task.append(progress.add_task("contacts into the online store", total=total))
             progress.update(task[0], completed=done)
 
-        result = build_and_publish(crm_export, ctx.features, on_stage=report, on_online_progress=online_progress)
+        result = build_and_publish(
+            crm_export, ctx.features, on_stage=report, on_online_progress=online_progress, catalogue=ctx.catalogue
+        )
     purge_pending_erasures(ctx)  # the refresh only upserts: erased people's online rows go here
     return result

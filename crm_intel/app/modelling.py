@@ -66,7 +66,8 @@ def model_status(ctx: AppContext) -> list[ModelStatus]:
 
     registry = ctx.registry
     out = []
-    for name in (entry.name for entry in ctx.catalogue.scorers()):
+    for entry in ctx.catalogue.scorers():
+        name = entry.name
         try:
             latest = registry.versions(name)[0]
         except (UnknownRegisteredModelError, IndexError):
@@ -78,7 +79,7 @@ def model_status(ctx: AppContext) -> list[ModelStatus]:
                 history=registry.champion_history(name),
                 latest=None if latest is None else latest.version,
                 latest_verdict="" if latest is None else latest.verdict,
-                drift=champion_drift(registry, name, ctx.features.snapshot_path),
+                drift=champion_drift(registry, entry, ctx.features),
             )
         )
     return out

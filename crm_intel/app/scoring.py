@@ -11,6 +11,7 @@ from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_intel.console import console, row_progress
 from crm_intel.context import AppContext
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 # The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
 # imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
@@ -21,15 +22,16 @@ if TYPE_CHECKING:
 
 
 def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
-    """Batch-score every contact with the champion, then refresh the segments built on scores;
-    raises NoChampionError if there is no champion."""
-    from serving.batch import latest_snapshot, score_all
+    """Batch-score the model's population with the champion and state the reason for every other
+    contact, then refresh the segments built on scores; raises NoChampionError if there is no
+    champion."""
+    from serving.batch import population_snapshot, score_all, write_states
     from serving.catalogue_publishing import publish_catalogue
     from serving.champion import load_champion
 
-    population = ctx.catalogue.get(model_name).population_expr()
     champion = load_champion(ctx.registry, model_name)
-    snapshot = latest_snapshot(ctx.features.snapshot_path, champion.feature_names, population)
+    population = population_snapshot(ctx.features, ctx.catalogue.get(model_name))
+    snapshot = population.members.select(ENTITY_KEY, EVENT_TIMESTAMP, *champion.feature_names)
     with row_progress() as progress:
         task = progress.add_task(f"scoring {model_name} v{champion.version}", total=snapshot.height)
         result = score_all(
@@ -39,6 +41,8 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
             batch_size=ctx.serving.batch_size,
             on_chunk=lambda rows: progress.advance(task, rows),
         )
+        result.stated, _ = write_states(ctx.engine, model_name, population, batch_size=ctx.serving.batch_size)
+    result.feature_timestamp = result.feature_timestamp or population.as_of
     publish_catalogue(make_session_factory(ctx.engine), ctx.catalogue)
     shadow_score(ctx, model_name)
     log_drift(ctx, model_name)
@@ -49,7 +53,7 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
 def log_drift(ctx: AppContext, model_name: str) -> None:
     from training.drift_report import log_champion_drift
 
-    drift = log_champion_drift(ctx.registry, model_name, ctx.features.snapshot_path)
+    drift = log_champion_drift(ctx.registry, ctx.catalogue.get(model_name), ctx.features)
     if drift:
         worst = drift[0]
         console.print(f"  - drift logged to MLflow: largest PSI {worst.psi:.3f} ({worst.feature}, {worst.verdict})")
@@ -57,14 +61,14 @@ def log_drift(ctx: AppContext, model_name: str) -> None:
 
 def shadow_score(ctx: AppContext, model_name: str) -> BatchResult | None:
     """Score the same population with the challenger, if there is one, into the side table."""
-    from serving.batch import latest_snapshot, score_all
+    from serving.batch import population_snapshot, score_all
     from serving.champion import load_challenger
 
     challenger = load_challenger(ctx.registry, model_name)
     if challenger is None:
         return None
-    population = ctx.catalogue.get(model_name).population_expr()
-    snapshot = latest_snapshot(ctx.features.snapshot_path, challenger.feature_names, population)
+    population = population_snapshot(ctx.features, ctx.catalogue.get(model_name))
+    snapshot = population.members.select(ENTITY_KEY, EVENT_TIMESTAMP, *challenger.feature_names)
     result = score_all(ctx.engine, challenger, snapshot, batch_size=ctx.serving.batch_size, shadow=True)
     console.print(f"  - challenger {model_name} v{challenger.version} shadow-scored {result.inserted:,} contacts")
     return result

@@ -91,7 +91,8 @@ def import_table(report: ImportReport) -> Table:
 def scoring_line(result: BatchResult, model_name: str, version: str) -> str:
     return (
         f"{model_name} v{version}: {result.contacts:,} contacts scored, {result.inserted:,} predictions written, "
-        f"{result.already_present:,} already present, {result.rejected:,} rejected "
+        f"{result.already_present:,} already present, {result.rejected:,} rejected, "
+        f"{result.stated:,} outside the population given their reason "
         f"(features as of {result.feature_timestamp:%Y-%m-%d})"
     )
 
@@ -177,12 +178,12 @@ def definitions_text(entries: list[ModelEntry]) -> str:
     blocks = []
     for entry in entries:
         declared = "built in" if entry in BUILT_IN else CATALOGUE_FILE
-        population = " and ".join(rule.describe() for rule in entry.population) or "every contact"
         inputs = "every contact feature" if entry.features is None else ", ".join(entry.features)
         lines = [
             f"[bold]{escape(entry.name)}[/bold]: {escape(entry.title)} ({entry.kind.value}, {declared})",
             f"  predicts    {escape(entry.outcome_in_words())}",
-            f"  scored for  {escape(population)}",
+            f"  scored for  {escape(entry.population_in_words())}",
+            f"  others see  {escape(entry.outside_state)}",
             f"  inputs      {escape(inputs)}",
             f"  judged by   {entry.primary_metric} on the holdout",
         ]

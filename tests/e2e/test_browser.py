@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import create_engine, select
 
-from crm_core.entities import Channel, Contact, User
+from crm_core.entities import Channel, Contact, PopulationState, User
 from crm_core.services.consent import consented
 from tests.conftest import IN_CI, DataHome
 from tests.e2e.server import serving
@@ -120,6 +120,24 @@ def test_a_rep_opens_a_hot_lead_and_sees_score_reasons_and_offers(site: Site, br
     offers = page.locator("#recommendations li")
     assert offers.count() >= 1 and offers.first.locator(".why").inner_text().strip()
     screenshot(page, "rep-contact-record")
+
+
+def test_a_rep_opens_a_lapsed_customer_and_reads_why_there_is_no_churn_score(site: Site, browser: Browser) -> None:
+    rep = site.logins["sales_rep"]["email"]
+    owner = select(User.id).where(User.email == rep).scalar_subquery()
+    lapsed = site.rows(
+        select(PopulationState.contact_id)
+        .join(Contact, Contact.id == PopulationState.contact_id)
+        .where(PopulationState.model_name == "churn", Contact.owner_id == owner)
+        .limit(1)
+    )[0]
+    page = signed_in(browser, site, "sales_rep")
+    page.goto(f"{site.app}/contacts/{lapsed}")
+    card = page.locator("#score-churn")
+    expect(card.locator(".state")).to_have_text("already lapsed")
+    assert card.locator(".percent").count() == 0, "no score beside the reason"
+    expect(card).to_contain_text("outside the contacts this model learnt from")
+    screenshot(page, "rep-lapsed-customer")
 
 
 def test_a_rep_cannot_open_another_reps_record(site: Site, browser: Browser) -> None:

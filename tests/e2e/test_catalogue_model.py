@@ -32,7 +32,8 @@ horizon_days = 60
 meaning = "likely to order again in the next 60 days"
 worklist = "My upsell prospects"
 features = ["orders_count_90d", "orders_count_365d", "days_since_last_order", "order_value_365d",
-            "avg_order_value_365d", "activities_count_30d", "emails_opened_count_30d", "tenure_days"]
+            "avg_order_value_365d", "activities_count_30d", "emails_opened_count_30d", "tenure_days",
+            "order_value_lifetime"]
 population = [{ feature = "order_value_lifetime", op = ">", value = 0 }]
 """
 CSRF = re.compile(r'name="csrf-token" content="([0-9a-f]{64})"')

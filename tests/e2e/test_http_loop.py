@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import socket
 import subprocess
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from select import select as wait_for_io
 
 import httpx
+import polars as pl
 import pytest
 from mlflow import MlflowClient
 from sqlalchemy import create_engine, func, select
@@ -76,6 +78,14 @@ class Server:
         finally:
             engine.dispose()
 
+    def population_example(self, model_name: str) -> tuple[int, int, int]:
+        """(two contacts of the model's population at the newest snapshot, the lowest-numbered
+        contact outside it), as the feature build wrote them."""
+        written = pl.read_parquet(self.home.path / "feast" / "offline" / "model_populations.parquet")
+        members = written.filter(pl.col("model_name") == model_name)["contact_id"].drop_nulls().sort()
+        outside = next(contact_id for contact_id in range(1, 2001) if contact_id not in set(members.to_list()))
+        return int(members[0]), int(members[1]), outside
+
     def champion_version(self) -> str:
         uri = self.home.tracking_uri
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -119,33 +129,51 @@ def test_score_reaches_the_profile_over_http(server: Server) -> None:
     assert trained.returncode == 0, trained.stdout + trained.stderr
     champion = server.champion_version()
 
-    assert server.prediction_count(1, 2) == 0
-    scored = httpx.post(predict, json={"contact_ids": [1, 2]}, headers=admin, timeout=60)
+    member, other_member, lapsed = server.population_example("churn")
+    assert server.prediction_count(member, other_member) == 0
+    scored = httpx.post(predict, json={"contact_ids": [member, other_member]}, headers=admin, timeout=60)
     assert scored.status_code == 200, scored.text
     body = scored.json()
     assert (body["model"], body["version"], body["written"]) == ("churn", champion, 2)
-    assert [p["contact_id"] for p in body["predictions"]] == [1, 2]
+    assert [p["contact_id"] for p in body["predictions"]] == [member, other_member] and body["unscored"] == []
     assert all(0.0 <= p["score"] <= 1.0 and len(p["top_factors"]) == 3 for p in body["predictions"])
-    assert server.prediction_count(1, 2) == 2, "the new prediction rows are in the CRM"
+    assert server.prediction_count(member, other_member) == 2, "the new prediction rows are in the CRM"
 
-    again = httpx.post(predict, json={"contact_ids": [2, 1]}, headers=admin, timeout=60).json()
-    assert again["written"] == 0 and server.prediction_count(1, 2) == 2, "re-scoring adds nothing"
+    again = httpx.post(predict, json={"contact_ids": [other_member, member]}, headers=admin, timeout=60).json()
+    assert again["written"] == 0 and server.prediction_count(member, other_member) == 2, "re-scoring adds nothing"
 
-    profile = httpx.get(f"{server.url}/api/contacts/1", headers=admin, timeout=30).json()
+    profile = httpx.get(f"{server.url}/api/contacts/{member}", headers=admin, timeout=30).json()
     churn = next(score for score in profile["scores"] if score["model"] == "churn")
     assert churn["version"] == champion
     assert churn["score"] == pytest.approx(body["predictions"][0]["score"])
 
+    # A customer who lapsed long ago is outside the population the model learnt from: online it
+    # gets its reason, not a score, and the record shows the same.
+    online = httpx.post(predict, json={"contact_ids": [lapsed]}, headers=admin, timeout=60).json()
+    assert online["predictions"] == [] and server.prediction_count(lapsed) == 0
+    assert [(u["contact_id"], u["state"]) for u in online["unscored"]] == [(lapsed, "already lapsed")]
+    stated = httpx.get(f"{server.url}/api/contacts/{lapsed}", headers=admin, timeout=30).json()
+    assert "churn" not in {s["model"] for s in stated["scores"]}
+    assert [(u["model"], u["state"]) for u in stated["unscored"]] == [("churn", "already lapsed")]
+
     batch = server.home.cli("score", "churn")
     assert batch.returncode == 0, batch.stdout + batch.stderr
-    assert "1,998 predictions written" in batch.stdout.replace("\n", " ")
-    other = httpx.get(f"{server.url}/api/contacts/1500", headers=admin, timeout=30).json()
-    assert [(s["model"], s["version"]) for s in other["scores"]] == [("churn", champion)]
+    counts = re.search(
+        r"([\d,]+) contacts scored, ([\d,]+) predictions written, ([\d,]+) already present, 0 rejected, "
+        r"([\d,]+) outside the population",
+        " ".join(batch.stdout.split()),
+    )
+    assert counts is not None, batch.stdout
+    scored_count, written_count, present, outside = (int(part.replace(",", "")) for part in counts.groups())
+    assert scored_count + outside == 2000 and outside > 0
+    assert (present, written_count) == (2, scored_count - 2), "the two scored online were already there"
+    after = httpx.get(f"{server.url}/api/contacts/{lapsed}", headers=admin, timeout=30).json()
+    assert [(u["model"], u["state"]) for u in after["unscored"]] == [("churn", "already lapsed")]
 
-    unknown = httpx.post(predict, json={"contact_ids": [1, 987654]}, headers=admin, timeout=30)
+    unknown = httpx.post(predict, json={"contact_ids": [member, 987654]}, headers=admin, timeout=30)
     assert unknown.status_code == 404
     assert "987654" in unknown.text
-    assert server.prediction_count(1) == 1, "a request with an unknown id writes nothing"
+    assert server.prediction_count(member) == 1, "a request with an unknown id writes nothing"
 
     # A sales rep scores and reads their own contacts; everyone else's answer 404.
     rep_email = next(
@@ -171,9 +199,13 @@ def test_lead_scores_and_recommendations_reach_the_record_over_http(server: Serv
         assert trained.returncode == 0, trained.stdout + trained.stderr
         assert "promoted to champion" in trained.stdout
 
-    lead = httpx.post(f"{server.url}/predict/lead", json={"contact_ids": [3]}, headers=admin, timeout=60)
+    lead_contact, _, not_a_lead = server.population_example("lead")
+    lead = httpx.post(
+        f"{server.url}/predict/lead", json={"contact_ids": [lead_contact, not_a_lead]}, headers=admin, timeout=60
+    )
     assert lead.status_code == 200, lead.text
     assert lead.json()["model"] == "lead" and 0.0 <= lead.json()["predictions"][0]["score"] <= 1.0
+    assert [(u["contact_id"], u["state"]) for u in lead.json()["unscored"]] == [(not_a_lead, "not a lead")]
 
     offered = httpx.post(recommend, json={"contact_ids": [1, 2]}, headers=admin, timeout=60)
     assert offered.status_code == 200, offered.text
@@ -188,8 +220,10 @@ def test_lead_scores_and_recommendations_reach_the_record_over_http(server: Serv
     shown = [(r["product_id"], r["rank"]) for r in record["recommendations"]]
     assert shown == [(item["product_id"], item["rank"]) for item in body["recommendations"][0]["items"]]
     assert all(r["reason_text"] for r in record["recommendations"])
-    scored = httpx.get(f"{server.url}/api/contacts/3/360", headers=admin, timeout=30).json()
+    scored = httpx.get(f"{server.url}/api/contacts/{lead_contact}/360", headers=admin, timeout=30).json()
     assert [s["version"] for s in scored["scores"] if s["model"] == "lead"] == [lead.json()["version"]]
+    stated = httpx.get(f"{server.url}/api/contacts/{not_a_lead}/360", headers=admin, timeout=30).json()
+    assert [(u["model"], u["state"]) for u in stated["unscored"]] == [("lead", "not a lead")]
 
     marketer = httpx.post(recommend, json={"contact_ids": [1]}, headers=server.auth("marketer"), timeout=30)
     assert marketer.status_code == 403, "marketers read offers; they do not generate them"

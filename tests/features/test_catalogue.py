@@ -28,7 +28,7 @@ outcome = "order_placed"
 horizon_days = 60
 meaning = "likely to order again in the next 60 days"
 worklist = "My upsell prospects"
-features = ["orders_count_90d", "days_since_last_order", "order_value_365d"]
+features = ["orders_count_90d", "days_since_last_order", "order_value_365d", "order_value_lifetime"]
 population = [{ feature = "order_value_lifetime", op = ">", value = 0 }]
 """
 
@@ -55,20 +55,28 @@ def test_a_home_adds_a_model_with_its_own_features_population_and_outcome(tmp_pa
     upsell = catalogue.get("upsell")
     assert catalogue.names[-1] == "upsell" and upsell.kind is ModelKind.SCORER
     assert upsell.outcome is Outcome.ORDER_PLACED and upsell.horizon_days == 60
-    assert upsell.feature_names == ("orders_count_90d", "days_since_last_order", "order_value_365d")
+    assert upsell.feature_names == (
+        "orders_count_90d",
+        "days_since_last_order",
+        "order_value_365d",
+        "order_value_lifetime",
+    )
     population = upsell.population_expr()
     assert population is not None
     frame = pl.DataFrame({"contact_id": [1, 2, 3], "order_value_lifetime": [0.0, 12.5, None]})
     assert frame.filter(population)["contact_id"].to_list() == [2], "never ordered and unknown are both left out"
     assert upsell.population[0].describe() == "lifetime spend > 0"
+    assert upsell.population_in_words() == "contacts who have ordered before, where lifetime spend > 0"
 
 
-def test_lead_population_is_contacts_with_an_open_deal() -> None:
-    population = Catalogue(BUILT_IN).get("lead").population_expr()
-    assert population is not None
-    frame = pl.DataFrame({"contact_id": [1, 2], "open_deals_count": [0, 2]})
-    assert frame.filter(population)["contact_id"].to_list() == [2]
-    assert Catalogue(BUILT_IN).get("churn").population_expr() is None
+def test_each_built_in_names_its_population_and_the_state_of_everyone_else() -> None:
+    """The outcome decides who a model is for; the rest are told why they have no score."""
+    built_in = Catalogue(BUILT_IN)
+    assert built_in.get("lead").population_in_words() == "contacts with a deal open"
+    assert built_in.get("lead").outside_state == "not a lead"
+    assert built_in.get("churn").population_in_words() == "contacts with an order or interaction in the 90 days before"
+    assert built_in.get("churn").outside_state == "already lapsed"
+    assert built_in.get("churn").population_expr() is None, "no feature rules of its own"
 
 
 @pytest.mark.parametrize(
@@ -78,6 +86,10 @@ def test_lead_population_is_contacts_with_an_open_deal() -> None:
         (UPSELL.replace('"order_placed"', '"next_purchases"'), "model 1 ('upsell')"),
         (UPSELL.replace('"orders_count_90d", ', '"favourite_colour", '), "not contact features: favourite_colour"),
         (UPSELL.replace('feature = "order_value_lifetime"', 'feature = "x"'), "'x' is not a contact feature"),
+        (
+            UPSELL.replace(', "order_value_lifetime"]', "]"),
+            "population rules on features the model does not take: order_value_lifetime",
+        ),
         (UPSELL.replace("horizon_days = 60", "horizon_days = 100000"), "horizon_days"),
         (UPSELL.replace('name = "upsell"', 'name = "Up sell; DROP"'), "name"),
         (UPSELL.replace('name = "upsell"', 'name = "recommend"'), "replaces the built-in recommender"),
@@ -96,6 +108,7 @@ def test_lead_population_is_contacts_with_an_open_deal() -> None:
         "outcome-of-another-kind",
         "unknown-feature",
         "unknown-population-feature",
+        "population-feature-not-an-input",
         "horizon",
         "name-pattern",
         "built-in-of-another-kind",
@@ -127,7 +140,9 @@ def test_feature_services_follow_the_catalogue(tmp_path: Path) -> None:
     def served(name: str) -> list[str]:
         return sorted(field.name for view in services[name].feature_view_projections for field in view.features)
 
-    assert served("upsell_v1") == sorted(["orders_count_90d", "days_since_last_order", "order_value_365d"])
+    assert served("upsell_v1") == sorted(
+        ["orders_count_90d", "days_since_last_order", "order_value_365d", "order_value_lifetime"]
+    )
     assert served("churn_v1") == sorted(FEATURE_NAMES)
 
 
@@ -165,9 +180,9 @@ def test_a_home_replaces_a_built_in_with_its_own_outcome_and_says_it_in_words(tm
     churn = catalogue.get("churn")
     assert (churn.outcome, churn.horizon_days) == ("stage_reached", 180)
     assert churn.label_field == ("lifecycle_stage", "churned")
-    assert churn.outcome_in_words() == (
-        "the lifecycle stage becomes churned within 180 days (among contacts not churned then)"
-    )
+    assert churn.outcome_in_words() == "the lifecycle stage becomes churned within 180 days"
+    assert churn.population_in_words() == "contacts not churned yet"
+    assert churn.outside_state == "already churned"
     assert catalogue.get("paid").label_field == ("custom.plan", "paid")
     assert "order or meeting" in catalogue.get("quiet_buyers").outcome_in_words()
     assert "no order or interaction" in load_catalogue(tmp_path / "empty").get("churn").outcome_in_words()

@@ -15,10 +15,21 @@ from crm_core.exports import (
     TICKETS_SCHEMA,
     CrmExport,
 )
-from training.labels import churn_labels, order_labels, value_reached_labels
+from features.catalogue import ModelEntry, Outcome
+from training.labels import outcome_labels
 from training.split import NotEnoughHistoryError, TimeSplit
 
 AS_OF = datetime(2026, 6, 1)
+
+
+def labels_of(
+    export: CrmExport, dates: list[datetime], outcome: Outcome, *, horizon_days: int, **terms: object
+) -> pl.DataFrame:
+    """The labels a catalogue entry with this outcome, horizon and terms gets."""
+    entry = ModelEntry.model_validate(
+        {"name": "m", "title": "t", "meaning": "m", "outcome": outcome, "horizon_days": horizon_days, **terms}
+    )
+    return outcome_labels(export, entry, dates)
 
 
 def export_with(activities: list[tuple[int, datetime]], orders: list[tuple[int, datetime]]) -> CrmExport:
@@ -48,7 +59,7 @@ def test_churn_label_looks_only_at_the_horizon_after_as_of() -> None:
         ],
         orders=[(5, AS_OF - 1 * day), (5, AS_OF + 90 * day)],  # an order on the last day counts
     )
-    labels = churn_labels(export, [AS_OF], horizon_days=90)
+    labels = labels_of(export, [AS_OF], Outcome.GOES_QUIET, horizon_days=90)
     assert dict(labels.select("contact_id", "label").iter_rows()) == {1: 0, 2: 1, 4: 1, 5: 0}
     assert (labels["event_timestamp"] == AS_OF).all()
 
@@ -66,7 +77,7 @@ def test_order_label_covers_customers_and_counts_only_orders_within_the_horizon(
             (5, AS_OF + 10 * day),  # first order after as_of: not yet a customer, no row
         ],
     )
-    labels = order_labels(export, [AS_OF, AS_OF + 30 * day], horizon_days=60)
+    labels = labels_of(export, [AS_OF, AS_OF + 30 * day], Outcome.ORDER_PLACED, horizon_days=60)
     first = labels.filter(pl.col("event_timestamp") == AS_OF)
     assert dict(first.select("contact_id", "label").iter_rows()) == {1: 1, 2: 0, 3: 0}
     later = labels.filter(pl.col("event_timestamp") == AS_OF + 30 * day)
@@ -100,8 +111,8 @@ def test_churn_counts_only_the_engagement_the_definition_names() -> None:
         activities=[(1, AS_OF + 10 * day)],  # a web visit after as_of
         orders=[(1, AS_OF - 10 * day), (2, AS_OF - 10 * day), (2, AS_OF + 20 * day)],
     )
-    every_kind = churn_labels(export, [AS_OF], horizon_days=90)
-    orders_only = churn_labels(export, [AS_OF], horizon_days=90, engagement=("order", "meeting"))
+    every_kind = labels_of(export, [AS_OF], Outcome.GOES_QUIET, horizon_days=90)
+    orders_only = labels_of(export, [AS_OF], Outcome.GOES_QUIET, horizon_days=90, engagement=("order", "meeting"))
     assert dict(every_kind.select("contact_id", "label").rows()) == {1: 0, 2: 0}
     assert dict(orders_only.select("contact_id", "label").rows()) == {1: 1, 2: 0}
 
@@ -124,9 +135,9 @@ def test_a_value_reached_is_labelled_from_the_history_at_each_date() -> None:
         export_with(activities=[], orders=[]),
         contact_changes=pl.DataFrame(changes, schema=CHANGES_SCHEMA, orient="row"),
     )
-    stage = value_reached_labels(export, [AS_OF], horizon_days=90, field="lifecycle_stage", value="churned")
+    stage = labels_of(export, [AS_OF], Outcome.STAGE_REACHED, horizon_days=90, stage="churned")
     assert dict(stage.select("contact_id", "label").rows()) == {1: 1, 3: 0, 4: 1, 5: 0}
-    plan = value_reached_labels(export, [AS_OF], horizon_days=90, field="custom.plan", value="paid")
+    plan = labels_of(export, [AS_OF], Outcome.FIELD_VALUE, horizon_days=90, field="plan", value="paid")
     assert dict(plan.select("contact_id", "label").rows()) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 1}
-    later = value_reached_labels(export, [AS_OF + 40 * day], horizon_days=90, field="custom.plan", value="paid")
+    later = labels_of(export, [AS_OF + 40 * day], Outcome.FIELD_VALUE, horizon_days=90, field="plan", value="paid")
     assert 5 not in later["contact_id"].to_list(), "a contact already paid is not in the population"

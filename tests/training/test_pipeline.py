@@ -143,15 +143,17 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     from training.drift_report import champion_drift, log_champion_drift
 
     ctx, _ = trained_crm
-    drift = champion_drift(ctx.registry, "churn", ctx.features.snapshot_path)
+    churn = ctx.catalogue.get("churn")
+    drift = champion_drift(ctx.registry, churn, ctx.features)
     assert drift is not None and {d.feature for d in drift} == set(FEATURE_NAMES)
     assert all(d.psi >= 0 for d in drift)
     assert [d.psi for d in drift] == sorted((d.psi for d in drift), reverse=True)
     # Tenure grows between the training snapshots and the newest one: it must show some shift.
     assert next(d for d in drift if d.feature == "tenure_days").psi > 0.01
-    assert champion_drift(ctx.registry, "no-such-model", ctx.features.snapshot_path) is None
+    unregistered = churn.model_copy(update={"name": "no_such_model"})
+    assert champion_drift(ctx.registry, unregistered, ctx.features) is None
 
-    logged = log_champion_drift(ctx.registry, "churn", ctx.features.snapshot_path)
+    logged = log_champion_drift(ctx.registry, churn, ctx.features)
     assert logged == drift
     champion = ctx.registry.verified_champion("churn")
     assert champion.worst_drift == pytest.approx(drift[0].psi)

@@ -65,4 +65,4 @@ def contact_record(request: Request, uow: UoW, viewer: Viewer, contact_id: int =
     view = get_customer_360(uow, viewer, contact_id)
     titles = model_titles(uow)
     cards = [_card(uow, viewer, contact_id, score, titles) for score in view.scores]
-    return pages_of(request).render(request, "contact.html", view=view, cards=cards)
+    return pages_of(request).render(request, "contact.html", view=view, cards=cards, titles=titles)

@@ -1,0 +1,208 @@
+"""Who each model is for at a date, defined once from the CRM's history.
+
+A model learns from the contacts in its population at each training date and is only ever
+asked about contacts in the same population: the label builders take their rows from here,
+and the feature build writes the population at the newest snapshot beside it, which batch
+scoring, the drift check and the lists read. A contact outside it gets the outcome's stated
+reason ("already lapsed", "not a lead") instead of a score from a model that never saw its kind.
+
+Per outcome: going quiet is for contacts engaged (by the kinds that count) in the 90 days
+before; a deal won for contacts with a deal open; an order for contacts who have ordered; a
+stage or custom value reached for contacts that do not hold it yet. A catalogue entry's own
+feature rules narrow this further, applied to the same features in training and in scoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from crm_core.errors import CrmError
+from crm_core.exports import CrmExport
+from features.catalogue import OUTSIDE_RULES_STATE, Catalogue, ModelEntry, Outcome
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
+
+ENGAGED_LOOKBACK_DAYS = 90
+ORDER = "order"  # an engagement kind: an order, beside the activity types
+MODEL_NAME = "model_name"
+STATE = "state"
+POPULATIONS_SCHEMA = pl.Schema({MODEL_NAME: pl.String(), ENTITY_KEY: pl.Int64(), EVENT_TIMESTAMP: pl.Datetime("us")})
+
+
+class PopulationUnknownError(CrmError, LookupError):
+    """Batch scoring found no population for a model at the snapshot it scores: the catalogue
+    changed, or features were built by an older version, after the last feature build."""
+
+    def __init__(self, model_name: str) -> None:
+        super().__init__(
+            f"no population for model '{model_name}' at the newest feature snapshot: "
+            "run `crm-intel build-features` so the snapshot and the populations are taken together"
+        )
+
+
+def engagement_times(export: CrmExport, engagement: tuple[str, ...] | None) -> pl.LazyFrame:
+    """(contact_id, at) for each engagement: orders and activities, or only the kinds named
+    (activity types as the CRM stores them, and "order")."""
+    activities = export.activities.lazy()
+    if engagement is not None:
+        activities = activities.filter(pl.col("type").is_in(list(engagement)))
+    frames = [activities.select(ENTITY_KEY, pl.col("occurred_at").alias("at"))]
+    if engagement is None or ORDER in engagement:
+        frames.append(export.orders.lazy().select(ENTITY_KEY, pl.col("ordered_at").alias("at")))
+    return pl.concat(frames)
+
+
+def deals_open_at(export: CrmExport, as_of: datetime) -> pl.LazyFrame:
+    """Deals opened by `as_of` and not closed by then."""
+    return export.deals.lazy().filter(
+        (pl.col("opened_at") <= as_of) & (pl.col("closed_at").is_null() | (pl.col("closed_at") > as_of))
+    )
+
+
+def value_held_at(export: CrmExport, field: str, value: str, as_of: datetime) -> pl.LazyFrame:
+    """Contacts whose newest change of `field` by `as_of` set it to `value`."""
+    return (
+        export.contact_changes.lazy()
+        .filter((pl.col("field") == field) & (pl.col("changed_at") <= as_of))
+        .group_by(ENTITY_KEY)
+        .agg(pl.col("value").sort_by("changed_at").last())
+        .filter(pl.col("value") == value)
+        .select(ENTITY_KEY)
+    )
+
+
+def population_at(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.LazyFrame:
+    """The contact ids (one column, unique) `entry` is for at `as_of`, by its outcome."""
+    if entry.outcome is Outcome.GOES_QUIET:
+        engaged = engagement_times(export, entry.engagement).filter(
+            (pl.col("at") <= as_of) & (pl.col("at") > as_of - timedelta(days=ENGAGED_LOOKBACK_DAYS))
+        )
+        return engaged.select(ENTITY_KEY).unique()
+    if entry.outcome is Outcome.DEAL_WON:
+        return deals_open_at(export, as_of).select(ENTITY_KEY).unique()
+    if entry.outcome is Outcome.ORDER_PLACED:
+        return export.orders.lazy().filter(pl.col("ordered_at") <= as_of).select(ENTITY_KEY).unique()
+    if entry.outcome in (Outcome.STAGE_REACHED, Outcome.FIELD_VALUE):
+        field, value = entry.label_field
+        existing = export.contacts.lazy().filter(pl.col("created_at") <= as_of).select(ENTITY_KEY)
+        return existing.join(value_held_at(export, field, value, as_of), on=ENTITY_KEY, how="anti")
+    raise ValueError(f"'{entry.name}' is a {entry.kind.value}: it ranks products for every contact")
+
+
+def populations_at(export: CrmExport, catalogue: Catalogue, as_of: datetime) -> pl.DataFrame:
+    """Every scorer's population at `as_of`, as (model_name, contact_id, event_timestamp) rows,
+    plus one row per model with no contact: the build covered it even when no one is in it."""
+    frames = [
+        pl.concat(
+            [
+                population_at(export, entry, as_of).select(pl.col(ENTITY_KEY).cast(pl.Int64)),
+                pl.LazyFrame({ENTITY_KEY: [None]}, schema={ENTITY_KEY: pl.Int64()}),
+            ]
+        ).select(
+            pl.lit(entry.name).alias(MODEL_NAME),
+            ENTITY_KEY,
+            pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
+        )
+        for entry in catalogue.scorers()
+    ]
+    if not frames:
+        return pl.DataFrame(schema=POPULATIONS_SCHEMA)
+    return pl.concat(pl.collect_all(frames)).sort(MODEL_NAME, ENTITY_KEY, nulls_last=True)
+
+
+def write_populations(frame: pl.DataFrame, path: Path) -> None:
+    """Written beside, then renamed: scoring never reads a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".parquet.partial")
+    frame.write_parquet(partial)
+    partial.replace(path)
+
+
+def read_population(path: Path, model_name: str, as_of: datetime) -> pl.DataFrame:
+    """The contact ids of `model_name`'s population at `as_of`, as the feature build wrote them."""
+    if not path.exists():
+        raise PopulationUnknownError(model_name)
+    stored = (
+        pl.scan_parquet(path)
+        .filter((pl.col(MODEL_NAME) == model_name) & (pl.col(EVENT_TIMESTAMP) == as_of))
+        .select(ENTITY_KEY)
+        .collect()
+    )
+    if stored.is_empty():  # not even the model's covered row: built before the model existed
+        raise PopulationUnknownError(model_name)
+    return stored.drop_nulls()
+
+
+@dataclass(frozen=True)
+class NewestPopulation:
+    """The newest feature snapshot split by one model's population: the rows it scores, and a
+    stated reason for every other contact of the snapshot."""
+
+    as_of: datetime
+    members: pl.DataFrame  # the snapshot's rows (every feature column) of the population
+    outside: pl.DataFrame  # (contact_id, state) for the snapshot's other contacts
+
+
+def state_expr(entry: ModelEntry, members: pl.Series) -> pl.Expr:
+    """Over rows of `entry`'s features: the reason a contact is outside its population (the
+    outcome's first, then the entry's own rules), or null for a member."""
+    rules = entry.population_expr()
+    return (
+        pl.when(~pl.col(ENTITY_KEY).is_in(members.implode()))
+        .then(pl.lit(entry.outside_state))
+        .when(~(rules.fill_null(False) if rules is not None else pl.lit(True)))
+        .then(pl.lit(OUTSIDE_RULES_STATE))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+
+
+def newest_population(snapshot_path: Path, population_path: Path, entry: ModelEntry) -> NewestPopulation:
+    """`entry`'s population at the newest snapshot: the outcome's population the feature build
+    wrote, narrowed by the entry's feature rules (as training narrows its rows)."""
+    scan = pl.scan_parquet(snapshot_path)
+    as_of = scan.select(pl.col(EVENT_TIMESTAMP).max()).collect().item()
+    newest = scan.filter(pl.col(EVENT_TIMESTAMP) == as_of).collect().sort(ENTITY_KEY)
+    members = read_population(population_path, entry.name, as_of)[ENTITY_KEY]
+    stated = newest.with_columns(state_expr(entry, members).alias(STATE))
+    return NewestPopulation(
+        as_of=as_of,
+        members=stated.filter(pl.col(STATE).is_null()).drop(STATE),
+        outside=stated.filter(pl.col(STATE).is_not_null()).select(ENTITY_KEY, STATE),
+    )
+
+
+class PopulationBook:
+    """The populations file held in memory for online scoring, read again whenever the feature
+    build replaces it: a request asks about a few contacts, not the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._read: tuple[float, dict[tuple[str, datetime], pl.Series]] | None = None
+
+    def members(self, model_name: str, as_of: datetime) -> pl.Series:
+        """`model_name`'s population at `as_of`; PopulationUnknownError when it was not built."""
+        try:
+            changed = self._path.stat().st_mtime
+        except FileNotFoundError:
+            raise PopulationUnknownError(model_name) from None
+        if self._read is None or self._read[0] != changed:
+            self._read = (changed, {})
+        held = self._read[1]
+        if (model_name, as_of) not in held:
+            held[(model_name, as_of)] = read_population(self._path, model_name, as_of)[ENTITY_KEY]
+        return held[(model_name, as_of)]
+
+    def outside(self, entry: ModelEntry, features: pl.DataFrame) -> dict[int, str]:
+        """For rows of `entry`'s features on one snapshot: each contact outside the population,
+        with its reason (the same expression batch scoring applies)."""
+        if features.is_empty():
+            return {}
+        as_of = features[EVENT_TIMESTAMP].max()
+        if not isinstance(as_of, datetime):
+            return {}
+        members = self.members(entry.name, as_of)
+        stated = features.select(ENTITY_KEY, state_expr(entry, members).alias(STATE)).drop_nulls(STATE)
+        return dict(stated.iter_rows())
