@@ -15,7 +15,7 @@ from benchmarks.server import free_port
 from crm_core.auth.policy import Role
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
-from crm_core.entities import Contact, Job, Prediction
+from crm_core.entities import Contact, Job, PopulationState, Prediction
 from crm_core.protection.keys import read_key_file
 from crm_core.services.identity import login
 from crm_core.settings import CoreSettings
@@ -23,15 +23,19 @@ from crm_core.unit_of_work import UnitOfWork
 from tests.conftest import CLI, DataHome
 
 
-def counts(home: DataHome) -> tuple[int, int]:
+def counts(home: DataHome) -> tuple[int, int, int]:
+    """(contacts, churn predictions, contacts given churn's population state instead)."""
     engine = create_engine(home.database_url)
     with engine.connect() as connection:
         contacts = connection.execute(select(func.count()).select_from(Contact)).scalar_one()
         predictions = connection.execute(
             select(func.count()).select_from(Prediction).where(Prediction.model_name == "churn")
         ).scalar_one()
+        stated = connection.execute(
+            select(func.count()).select_from(PopulationState).where(PopulationState.model_name == "churn")
+        ).scalar_one()
     engine.dispose()
-    return int(contacts), int(predictions)
+    return int(contacts), int(predictions), int(stated)
 
 
 @pytest.mark.slow
@@ -44,15 +48,16 @@ def test_quickstart_runs_twice_safely_and_writes_only_under_the_data_home(tmp_pa
     assert first.returncode == 0, first.stdout + first.stderr
     assert "quickstart summary" in first.stdout
     assert "promoted to champion" in first.stdout
-    assert counts(home) == (1500, 1500)
+    contacts, scored, stated = counts(home)
+    assert contacts == 1500 and scored + stated == 1500 and scored > 0 and stated > 0, "each scored or told why"
 
     second = home.cli("quickstart", "--contacts", "1500", "--seed", "5", cwd=workdir, user_home=user_home)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already holds 1,500 contacts" in second.stdout
     assert "kept as challenger" in second.stdout, "an identical retrain does not beat the champion"
-    assert "challenger churn v2 shadow-scored 1,500 contacts" in second.stdout.replace("\n", " ")
+    assert f"challenger churn v2 shadow-scored {scored:,} contacts" in second.stdout.replace("\n", " ")
     assert "recommendations written" in first.stdout and "0 recommendations written" in second.stdout
-    assert counts(home) == (1500, 1500), "nothing duplicated"
+    assert counts(home) == (contacts, scored, stated), "nothing duplicated"
 
     logins = json.loads((home.path / "demo_logins.json").read_text())
     assert sorted(login["role"] for login in logins) == sorted(role.value for role in Role)
