@@ -25,7 +25,7 @@ from features.online.reader import open_online_reader
 from features.online.refresh import refresh_online_store
 from features.schema import EVENT_TIMESTAMP
 from features.settings import FeatureSettings
-from features.snapshots import build_snapshots, snapshot_dates, write_snapshots
+from features.snapshots import build_snapshots, replace_parquet, snapshot_dates
 from features.store import apply_definitions, open_store
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ SAMPLED_CONTACTS = 500
 
 def published_home(home: Path, snapshots: pl.DataFrame, redis_url: str | None) -> FeatureSettings:
     settings = FeatureSettings(home=home, redis_url=redis_url)
-    write_snapshots(snapshots, settings.snapshot_path)
+    replace_parquet(snapshots, settings.snapshot_path)
     apply_definitions(open_store(settings), settings)
     return settings
 

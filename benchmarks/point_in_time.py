@@ -22,7 +22,7 @@ from benchmarks.results import Figure
 from benchmarks.synthetic import HISTORY_END, synthetic_export
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURE_NAMES
 from features.settings import FeatureSettings
-from features.snapshots import build_snapshots, snapshot_dates, write_snapshots
+from features.snapshots import build_snapshots, replace_parquet, snapshot_dates
 from features.store import PROJECT, apply_definitions, historical_features, open_store
 
 SERVICE = "churn_v1"
@@ -89,7 +89,7 @@ def run(contacts: int, events: int, rows: int, home: Path) -> list[Figure]:
     settings = FeatureSettings(home=home)
     dates = snapshot_dates(HISTORY_END, count=12, step_days=30)
     snapshots = build_snapshots(synthetic_export(contacts, events), dates)
-    write_snapshots(snapshots, settings.snapshot_path)
+    replace_parquet(snapshots, settings.snapshot_path)
     store = open_store(settings)
     apply_definitions(store, settings)
     entities = entity_rows(contacts, rows, dates[0] + timedelta(days=1))  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import polars as pl
 from features.online import open_online_store
 from features.schema import ENTITY_KEY
 from features.settings import FeatureSettings
-from features.snapshots import write_snapshots
+from features.snapshots import replace_parquet
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def drop_contacts(path: Path, contact_ids: Sequence[int], key: str = ENTITY_KEY)
     frame = pl.read_parquet(path)
     kept = frame.filter(~pl.col(key).is_in(list(contact_ids)))
     if kept.height < frame.height:
-        write_snapshots(kept, path)  # atomic rename: readers see the old file or the new one
+        replace_parquet(kept, path)  # atomic rename: readers see the old file or the new one
     return frame.height - kept.height
 
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from crm_core.exports import CrmExport
 from features.catalogue import Catalogue, load_catalogue
 from features.online.refresh import ProgressCallback, RefreshResult, refresh_online_store
-from features.populations import populations_at, write_populations
+from features.populations import populations_at
 from features.settings import FeatureSettings
-from features.snapshots import build_snapshots, data_end, snapshot_dates, write_snapshots
+from features.snapshots import build_snapshots, data_end, replace_parquet, snapshot_dates
 from features.store import apply_definitions, open_store
 
 StageCallback = Callable[[str], None]
@@ -39,10 +39,10 @@ def build_and_publish(
     dates = snapshot_dates(data_end(export), count=settings.snapshot_count, step_days=settings.snapshot_step_days)
     stage(f"compute {len(dates)} snapshots")
     snapshots = build_snapshots(export, dates)
-    write_snapshots(snapshots, settings.snapshot_path)
+    replace_parquet(snapshots, settings.snapshot_path)
     stage("each model's population at the newest snapshot")
     models = catalogue if catalogue is not None else load_catalogue(settings.home)
-    write_populations(populations_at(export, models, dates[-1]), settings.population_path)
+    replace_parquet(populations_at(export, models, dates[-1]), settings.population_path)
     stage("feast apply")
     store = open_store(settings)
     apply_definitions(store, settings)

@@ -113,14 +113,6 @@ def populations_at(export: CrmExport, catalogue: Catalogue, as_of: datetime) -> 
     return pl.concat(pl.collect_all(frames)).sort(MODEL_NAME, ENTITY_KEY, nulls_last=True)
 
 
-def write_populations(frame: pl.DataFrame, path: Path) -> None:
-    """Written beside, then renamed: scoring never reads a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".parquet.partial")
-    frame.write_parquet(partial)
-    partial.replace(path)
-
-
 def read_population(path: Path, model_name: str, as_of: datetime) -> pl.DataFrame:
     """The contact ids of `model_name`'s population at `as_of`, as the feature build wrote them."""
     if not path.exists():

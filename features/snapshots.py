@@ -54,8 +54,9 @@ def build_snapshots(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFr
     return assert_schema(pl.concat(pl.collect_all(frames)).sort("event_timestamp", "contact_id"))
 
 
-def write_snapshots(frame: pl.DataFrame, path: Path) -> None:
-    # Write beside, then rename: a reader (Feast, batch scoring) never sees a half-written file.
+def replace_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Write `frame` to `path` beside it, then rename: a reader (Feast, batch scoring) sees the
+    old file or the new one, never a half-written one. Snapshots and populations both go here."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".parquet.partial")
     frame.write_parquet(partial)

@@ -20,7 +20,7 @@ from features.online.refresh import refresh_online_store
 from features.online.store import OnlineStoreWriteError
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
-from features.snapshots import build_snapshots, snapshot_dates, write_snapshots
+from features.snapshots import build_snapshots, replace_parquet, snapshot_dates
 from features.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_an_interrupted_refresh_goes_on_after_its_last_committed_chunk_and_a_fin
     url = str(request.getfixturevalue("redis_url")) if kind == "redis" else None
     settings = published_home(tmp_path / "home", snapshots.filter(pl.col(EVENT_TIMESTAMP) == DATES[0]), url)
     refresh_online_store(settings, settings.snapshot_path, DATES[0])
-    write_snapshots(snapshots, settings.snapshot_path)  # a newer snapshot arrives
+    replace_parquet(snapshots, settings.snapshot_path)  # a newer snapshot arrives
 
     class RefreshStoppedError(Exception):
         pass
@@ -121,12 +121,12 @@ def test_an_interrupted_refresh_goes_on_after_its_last_committed_chunk_and_a_fin
 
     again = refresh_online_store(settings, settings.snapshot_path, DATES[1])
     assert again.already_current and again.written_now == 0
-    write_snapshots(snapshots, settings.snapshot_path)  # rebuilt, same content: nothing to do
+    replace_parquet(snapshots, settings.snapshot_path)  # rebuilt, same content: nothing to do
     assert refresh_online_store(settings, settings.snapshot_path, DATES[1]).already_current
     changed = snapshots.with_columns(
         pl.when(pl.col(ENTITY_KEY) == 1).then(pl.col("open_deals_count") + 1).otherwise("open_deals_count")
     )
-    write_snapshots(changed, settings.snapshot_path)  # one value changed: a new run writes everyone
+    replace_parquet(changed, settings.snapshot_path)  # one value changed: a new run writes everyone
     rebuilt = refresh_online_store(settings, settings.snapshot_path, DATES[1])
     assert rebuilt.written_now == CONTACTS
     expected = changed.filter((pl.col(ENTITY_KEY) == 1) & (pl.col(EVENT_TIMESTAMP) == DATES[1]))["open_deals_count"]

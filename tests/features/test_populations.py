@@ -25,9 +25,8 @@ from features.populations import (
     population_at,
     populations_at,
     read_population,
-    write_populations,
 )
-from features.snapshots import build_snapshots, write_snapshots
+from features.snapshots import build_snapshots, replace_parquet
 from training.labels import outcome_labels
 
 AS_OF = datetime(2026, 6, 1)
@@ -89,7 +88,7 @@ def test_labels_are_built_on_exactly_the_population() -> None:
 def test_the_feature_build_records_each_model_even_with_no_one_in_it(tmp_path: Path) -> None:
     export = replace(_export(), deals=pl.DataFrame([], schema=DEALS_SCHEMA))
     path = tmp_path / "populations.parquet"
-    write_populations(populations_at(export, Catalogue(BUILT_IN), AS_OF), path)
+    replace_parquet(populations_at(export, Catalogue(BUILT_IN), AS_OF), path)
     assert read_population(path, "churn", AS_OF)["contact_id"].to_list() == [1, 3]
     assert read_population(path, "lead", AS_OF).is_empty(), "covered, and no deal is open"
     with pytest.raises(PopulationUnknownError, match="run `crm-intel build-features`"):
@@ -103,8 +102,8 @@ def test_the_feature_build_records_each_model_even_with_no_one_in_it(tmp_path: P
 def test_the_newest_snapshot_splits_into_members_and_stated_reasons(tmp_path: Path) -> None:
     export = _export()
     snapshots, populations = tmp_path / "features.parquet", tmp_path / "populations.parquet"
-    write_snapshots(build_snapshots(export, [AS_OF - 30 * DAY, AS_OF]), snapshots)
-    write_populations(populations_at(export, Catalogue(BUILT_IN), AS_OF), populations)
+    replace_parquet(build_snapshots(export, [AS_OF - 30 * DAY, AS_OF]), snapshots)
+    replace_parquet(populations_at(export, Catalogue(BUILT_IN), AS_OF), populations)
 
     churn = newest_population(snapshots, populations, BUILT_IN[0])
     assert churn.as_of == AS_OF
