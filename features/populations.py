@@ -24,6 +24,7 @@ from crm_core.errors import CrmError
 from crm_core.exports import CrmExport
 from features.catalogue import OUTSIDE_RULES_STATE, Catalogue, ModelEntry, Outcome
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
+from features.snapshots import newest_snapshot
 
 ENGAGED_LOOKBACK_DAYS = 90
 ORDER = "order"  # an engagement kind: an order, beside the activity types
@@ -154,9 +155,8 @@ def state_expr(entry: ModelEntry, members: pl.Series) -> pl.Expr:
 def newest_population(snapshot_path: Path, population_path: Path, entry: ModelEntry) -> NewestPopulation:
     """`entry`'s population at the newest snapshot: the outcome's population the feature build
     wrote, narrowed by the entry's feature rules (as training narrows its rows)."""
-    scan = pl.scan_parquet(snapshot_path)
-    as_of = scan.select(pl.col(EVENT_TIMESTAMP).max()).collect().item()
-    newest = scan.filter(pl.col(EVENT_TIMESTAMP) == as_of).collect().sort(ENTITY_KEY)
+    as_of, rows = newest_snapshot(snapshot_path)
+    newest = rows.collect().sort(ENTITY_KEY)
     members = read_population(population_path, entry.name, as_of)[ENTITY_KEY]
     stated = newest.with_columns(state_expr(entry, members).alias(STATE))
     return NewestPopulation(

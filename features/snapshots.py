@@ -13,7 +13,7 @@ import polars as pl
 
 from crm_core.errors import CrmError
 from crm_core.exports import CrmExport
-from features.schema import assert_schema
+from features.schema import EVENT_TIMESTAMP, assert_schema
 from features.transforms import contact_features
 
 
@@ -61,6 +61,14 @@ def replace_parquet(frame: pl.DataFrame, path: Path) -> None:
     partial = path.with_suffix(".parquet.partial")
     frame.write_parquet(partial)
     partial.replace(path)
+
+
+def newest_snapshot(path: Path) -> tuple[datetime, pl.LazyFrame]:
+    """The newest `as_of` in the offline store and its rows (lazily): what batch scoring, the
+    populations and the behaviour segments all read."""
+    scan = pl.scan_parquet(path)
+    as_of = scan.select(pl.col(EVENT_TIMESTAMP).max()).collect().item()
+    return as_of, scan.filter(pl.col(EVENT_TIMESTAMP) == as_of)
 
 
 def available_snapshot_dates(path: Path) -> list[datetime]:

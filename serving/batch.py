@@ -30,6 +30,7 @@ from features.catalogue import ModelEntry
 from features.populations import STATE, NewestPopulation, newest_population
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
+from features.snapshots import newest_snapshot
 from serving.champion import Champion
 from serving.scoring import score_features
 
@@ -62,9 +63,7 @@ def _require_snapshot(snapshot_path: Path) -> None:
 def latest_snapshot(snapshot_path: Path, feature_names: list[str]) -> pl.DataFrame:
     """Every contact's row of the newest snapshot, with `feature_names`."""
     _require_snapshot(snapshot_path)
-    scan = pl.scan_parquet(snapshot_path)
-    newest = scan.select(pl.col(EVENT_TIMESTAMP).max()).collect().item()
-    newest_rows = scan.filter(pl.col(EVENT_TIMESTAMP) == newest)
+    _, newest_rows = newest_snapshot(snapshot_path)
     return newest_rows.select(ENTITY_KEY, EVENT_TIMESTAMP, *feature_names).sort(ENTITY_KEY).collect()
 
 

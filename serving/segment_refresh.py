@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from crm_core.db import make_session_factory
 from crm_core.services.segments import put_cluster_segments, refresh_rule_segments
 from crm_core.unit_of_work import UnitOfWork
-from features.schema import ENTITY_KEY, EVENT_TIMESTAMP, describe
+from features.schema import ENTITY_KEY, describe
+from features.snapshots import newest_snapshot
 from models.clustering import behaviour_clusters
 
 # Recency, frequency, money and engagement: what marketers segment customers by.
@@ -36,11 +37,8 @@ class SegmentRefresh:
 
 
 def newest_population(snapshot_path: Path) -> pl.DataFrame:
-    scan = pl.scan_parquet(snapshot_path)
-    newest = scan.select(pl.col(EVENT_TIMESTAMP).max()).collect().item()
-    return (
-        scan.filter(pl.col(EVENT_TIMESTAMP) == newest).select(ENTITY_KEY, *CLUSTER_FEATURES).sort(ENTITY_KEY).collect()
-    )
+    _, newest_rows = newest_snapshot(snapshot_path)
+    return newest_rows.select(ENTITY_KEY, *CLUSTER_FEATURES).sort(ENTITY_KEY).collect()
 
 
 def refresh_segments(engine: Engine, snapshot_path: Path | None, now: datetime) -> SegmentRefresh:
