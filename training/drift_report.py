@@ -27,33 +27,39 @@ def _champion(registry: ModelRegistry, model_name: str) -> VersionRecord | None:
     return None if version is None else registry.version(model_name, version)
 
 
-def drift_of(champion: VersionRecord, entry: ModelEntry, settings: FeatureSettings) -> list[FeatureDrift] | None:
-    """PSI per feature, or None where there is no training set, snapshot or population to compare."""
+def drift_of(champion: VersionRecord, population: pl.DataFrame) -> list[FeatureDrift] | None:
+    """PSI per feature of `population` (the rows batch scoring reads) against the champion's
+    training set, or None where there is no training set to compare."""
     training_file = champion.data_snapshot
-    if training_file is None or not training_file.is_file() or not settings.snapshot_path.exists():
+    if training_file is None or not training_file.is_file():
         return None
     training = pl.read_parquet(training_file)
-    try:
-        population = newest_population(settings.snapshot_path, settings.population_path, entry).members
-    except PopulationUnknownError:
-        return None
     names = [name for name in FEATURE_NAMES if name in training.columns and name in population.columns]
     return feature_drift(_columns(training, names), _columns(population, names))
 
 
+def scored_population(entry: ModelEntry, settings: FeatureSettings) -> pl.DataFrame | None:
+    """The rows batch scoring reads for `entry` now, or None before features and populations are built."""
+    if not settings.snapshot_path.exists():
+        return None
+    try:
+        return newest_population(settings.snapshot_path, settings.population_path, entry).members
+    except PopulationUnknownError:
+        return None
+
+
 def champion_drift(registry: ModelRegistry, entry: ModelEntry, settings: FeatureSettings) -> list[FeatureDrift] | None:
-    """The champion's drift, or None where there is no champion to compare."""
+    """The champion's drift, or None where there is no champion or population to compare."""
     champion = _champion(registry, entry.name)
-    return None if champion is None else drift_of(champion, entry, settings)
+    population = None if champion is None else scored_population(entry, settings)
+    return None if champion is None or population is None else drift_of(champion, population)
 
 
-def log_champion_drift(
-    registry: ModelRegistry, entry: ModelEntry, settings: FeatureSettings
-) -> list[FeatureDrift] | None:
-    """Compute the drift and record it on the champion's run, so its page shows how far the
-    scored population has moved."""
-    champion = _champion(registry, entry.name)
-    drift = None if champion is None else drift_of(champion, entry, settings)
+def log_champion_drift(registry: ModelRegistry, model_name: str, population: pl.DataFrame) -> list[FeatureDrift] | None:
+    """Compute the drift of the population just scored and record it on the champion's run, so
+    its page shows how far the scored population has moved."""
+    champion = _champion(registry, model_name)
+    drift = None if champion is None else drift_of(champion, population)
     if champion is not None and drift is not None:
         registry.log_drift(champion, {d.feature: d.psi for d in drift})
     return drift

@@ -16,6 +16,7 @@ from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 # The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
 # imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
 if TYPE_CHECKING:
+    from features.populations import NewestPopulation
     from serving.batch import BatchResult
     from serving.recommend import RecommendBatchResult
     from serving.segment_refresh import SegmentRefresh
@@ -44,30 +45,29 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
         result.stated, _ = write_states(ctx.engine, model_name, population, batch_size=ctx.serving.batch_size)
     result.feature_timestamp = result.feature_timestamp or population.as_of
     publish_catalogue(make_session_factory(ctx.engine), ctx.catalogue)
-    shadow_score(ctx, model_name)
-    log_drift(ctx, model_name)
+    shadow_score(ctx, model_name, population)
+    log_drift(ctx, model_name, population)
     refresh_segments_now(ctx)
     return result, champion.version
 
 
-def log_drift(ctx: AppContext, model_name: str) -> None:
+def log_drift(ctx: AppContext, model_name: str, population: NewestPopulation) -> None:
     from training.drift_report import log_champion_drift
 
-    drift = log_champion_drift(ctx.registry, ctx.catalogue.get(model_name), ctx.features)
+    drift = log_champion_drift(ctx.registry, model_name, population.members)
     if drift:
         worst = drift[0]
         console.print(f"  - drift logged to MLflow: largest PSI {worst.psi:.3f} ({worst.feature}, {worst.verdict})")
 
 
-def shadow_score(ctx: AppContext, model_name: str) -> BatchResult | None:
+def shadow_score(ctx: AppContext, model_name: str, population: NewestPopulation) -> BatchResult | None:
     """Score the same population with the challenger, if there is one, into the side table."""
-    from serving.batch import population_snapshot, score_all
+    from serving.batch import score_all
     from serving.champion import load_challenger
 
     challenger = load_challenger(ctx.registry, model_name)
     if challenger is None:
         return None
-    population = population_snapshot(ctx.features, ctx.catalogue.get(model_name))
     snapshot = population.members.select(ENTITY_KEY, EVENT_TIMESTAMP, *challenger.feature_names)
     result = score_all(ctx.engine, challenger, snapshot, batch_size=ctx.serving.batch_size, shadow=True)
     console.print(f"  - challenger {model_name} v{challenger.version} shadow-scored {result.inserted:,} contacts")

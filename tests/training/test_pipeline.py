@@ -139,6 +139,7 @@ def test_rollback_restores_the_previous_champion_and_walks_back_no_further(
 def test_drift_compares_the_champions_training_set_with_the_newest_population(
     trained_crm: tuple[AppContext, RunResult],
 ) -> None:
+    from features.populations import newest_population
     from features.schema import FEATURE_NAMES
     from training.drift_report import champion_drift, log_champion_drift
 
@@ -153,7 +154,8 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     unregistered = churn.model_copy(update={"name": "no_such_model"})
     assert champion_drift(ctx.registry, unregistered, ctx.features) is None
 
-    logged = log_champion_drift(ctx.registry, churn, ctx.features)
+    scored = newest_population(ctx.features.snapshot_path, ctx.features.population_path, churn).members
+    logged = log_champion_drift(ctx.registry, "churn", scored)
     assert logged == drift
     champion = ctx.registry.verified_champion("churn")
     assert champion.worst_drift == pytest.approx(drift[0].psi)
