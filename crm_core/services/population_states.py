@@ -21,9 +21,9 @@ from crm_core.entities import CurrentScore, PopulationState
 from crm_core.errors import InvalidPredictionError
 from crm_core.services import audit
 from crm_core.services.access import rows_in_reach
+from crm_core.services.current_scores import IN_LIST_CHUNK
 from crm_core.unit_of_work import UnitOfWork
 
-IN_LIST_CHUNK = 500
 MAX_STATE_LENGTH = 120
 _STATES = cast(Table, PopulationState.__table__)
 
