@@ -131,6 +131,9 @@ class ModelEntry(BaseModel):
     worklist: ShortText | None = None
     population: tuple[PopulationRule, ...] = ()
     features: tuple[str, ...] | None = None
+    # The company's own contact fields the model also learns from, valued point-in-time
+    # (`features.custom_inputs`).
+    custom_fields: tuple[Annotated[str, Field(pattern=CUSTOM_FIELD_NAME)], ...] = Field(default=(), max_length=20)
     primary_metric: Literal["roc_auc", "average_precision", "precision_at_10"] = "roc_auc"
     min_improvement: float = Field(default=0.0, ge=0.0, le=1.0)
     # The outcome's own terms: which engagement counts (goes_quiet; default every order and
@@ -159,7 +162,17 @@ class ModelEntry(BaseModel):
             # not be applied there, and training and scoring would judge different contacts.
             raise ValueError(f"population rules on features the model does not take: {', '.join(unread)}")
         self._outcome_terms_fit()
+        self._custom_fields_fit()
         return self
+
+    def _custom_fields_fit(self) -> None:
+        if len(set(self.custom_fields)) != len(self.custom_fields):
+            raise ValueError("custom_fields names a field twice")
+        doubled = [name for name in self.custom_fields if "__" in name]
+        if doubled:
+            raise ValueError(f"custom fields with '__' in their name cannot be inputs: {', '.join(doubled)}")
+        if self.outcome is Outcome.FIELD_VALUE and self.field in self.custom_fields:
+            raise ValueError(f"custom field {self.field} is the outcome itself, so it cannot also be an input")
 
     def _outcome_terms_fit(self) -> None:
         """Each outcome takes its own terms and no other's, so a typo is named, not ignored."""
@@ -234,6 +247,15 @@ class ModelEntry(BaseModel):
         if self.outcome is Outcome.FIELD_VALUE:
             return f"{self.field} is already '{self.value}'"
         return "not scored"
+
+    def inputs_in_words(self) -> str:
+        """What the model learns from, as a person reads it."""
+        features = "every contact feature" if self.features is None else ", ".join(self.features)
+        if not self.custom_fields:
+            return features
+        return (
+            f"{features}, and custom field{'s' if len(self.custom_fields) > 1 else ''} {', '.join(self.custom_fields)}"
+        )
 
     def _engagement_words(self) -> str:
         return "order or interaction" if self.engagement is None else " or ".join(self.engagement)
@@ -318,6 +340,10 @@ class Catalogue:
 
     def recommenders(self) -> list[ModelEntry]:
         return [entry for entry in self if entry.kind is ModelKind.RECOMMENDER]
+
+    def custom_fields(self) -> list[str]:
+        """Every custom field some scorer takes as an input, in first-named order."""
+        return list(dict.fromkeys(name for entry in self.scorers() for name in entry.custom_fields))
 
 
 class _CatalogueFile(BaseModel):

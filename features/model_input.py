@@ -13,6 +13,8 @@ import pandas as pd
 import polars as pl
 
 from crm_core.errors import CrmError
+from features.custom_inputs import absent_indicators
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 # Up to this many rows (an online request's contacts) the frame is converted column by column.
 SMALL_FRAME_ROWS = 1_000
@@ -23,6 +25,7 @@ class MissingFeaturesError(CrmError, ValueError):
 
 
 def to_model_input(frame: pl.DataFrame, feature_names: Sequence[str]) -> pd.DataFrame:
+    frame = absent_indicators(frame, feature_names)
     present = frame.columns  # a fresh list on every access: read once
     missing = [name for name in feature_names if name not in present]
     if missing:
@@ -38,3 +41,9 @@ def to_model_input(frame: pl.DataFrame, feature_names: Sequence[str]) -> pd.Data
     matrix = np.array([[row[index] for index in wanted] for row in frame.rows()], dtype=np.float64)
     matrix = matrix.reshape(frame.height, len(feature_names))
     return pd.DataFrame(matrix, columns=list(feature_names), index=pd.RangeIndex(frame.height))
+
+
+def model_rows(frame: pl.DataFrame, feature_names: Sequence[str]) -> pl.DataFrame:
+    """(contact_id, event_timestamp, the model's features) of a snapshot frame, a value column
+    no longer held by anyone read as 0 (`absent_indicators`)."""
+    return absent_indicators(frame, feature_names).select(ENTITY_KEY, EVENT_TIMESTAMP, *feature_names)

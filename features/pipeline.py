@@ -8,6 +8,7 @@ from datetime import datetime
 
 from crm_core.exports import CrmExport
 from features.catalogue import Catalogue, load_catalogue
+from features.custom_inputs import custom_inputs
 from features.online.refresh import ProgressCallback, RefreshResult, refresh_online_store
 from features.populations import populations_at
 from features.settings import FeatureSettings
@@ -37,15 +38,16 @@ def build_and_publish(
     each model's population at the newest of them (the data home's catalogue unless given)."""
     stage = on_stage or (lambda _name: None)
     dates = snapshot_dates(data_end(export), count=settings.snapshot_count, step_days=settings.snapshot_step_days)
-    stage(f"compute {len(dates)} snapshots")
-    snapshots = build_snapshots(export, dates)
+    models = catalogue if catalogue is not None else load_catalogue(settings.home)
+    custom = custom_inputs(export, models.custom_fields())
+    stage(f"compute {len(dates)} snapshots" + (f" with {len(custom)} custom-field inputs" if custom else ""))
+    snapshots = build_snapshots(export, dates, custom)
     replace_parquet(snapshots, settings.snapshot_path)
     stage("each model's population at the newest snapshot")
-    models = catalogue if catalogue is not None else load_catalogue(settings.home)
     replace_parquet(populations_at(export, models, dates[-1]), settings.population_path)
     stage("feast apply")
     store = open_store(settings)
-    apply_definitions(store, settings)
+    apply_definitions(store, settings, models)
     stage("load the latest snapshot into the online store")
     online = refresh_online_store(settings, settings.snapshot_path, dates[-1], on_progress=on_online_progress)
     return FeatureBuildResult(

@@ -5,6 +5,8 @@ The descriptions are what sales reps read as "top factors", and what Feast recor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 from crm_core.errors import CrmError
@@ -60,11 +62,40 @@ CONTACT_FEATURES_SCHEMA = pl.Schema(
 )
 
 
+# Custom-field inputs (`features.custom_inputs`) follow the pinned columns, all float64, named
+# so their meaning reads back from the name: custom__<field> (a number or yes/no),
+# custom__<field>__days_since (a date), custom__<field>__is__<value> (one value of a text field).
+CUSTOM_PREFIX = "custom__"
+DAYS_SINCE_SUFFIX = "__days_since"
+INDICATOR_INFIX = "__is__"
+
+
+def is_custom(feature: str) -> bool:
+    return feature.startswith(CUSTOM_PREFIX)
+
+
+def custom_field_of(feature: str) -> str:
+    """The custom field a custom input column is computed from."""
+    rest = feature.removeprefix(CUSTOM_PREFIX)
+    return rest.split(INDICATOR_INFIX, 1)[0].removesuffix(DAYS_SINCE_SUFFIX)
+
+
+def _describe_custom(feature: str) -> str:
+    field = custom_field_of(feature)
+    if INDICATOR_INFIX in feature:
+        return f"{field} is {feature.split(INDICATOR_INFIX, 1)[1].replace('_', ' ')}"
+    if feature.endswith(DAYS_SINCE_SUFFIX):
+        return f"days since {field}"
+    return field
+
+
 def source_of(feature: str) -> str:
     """The CRM entity a feature is computed from: who may read that entity may read the reason.
 
     Also what groups features into Feast views, so the two can never disagree.
     """
+    if is_custom(feature):
+        return "contact"
     if "activit" in feature or feature.startswith("emails_"):
         return "activity"
     if "order" in feature:
@@ -78,16 +109,29 @@ def source_of(feature: str) -> str:
 
 def describe(feature: str) -> str:
     """Business wording of a feature name, for explanations shown to users."""
-    return FEATURES[feature][1] if feature in FEATURES else feature.replace("_", " ")
+    if feature in FEATURES:
+        return FEATURES[feature][1]
+    return _describe_custom(feature) if is_custom(feature) else feature.replace("_", " ")
 
 
 class FeatureSchemaError(CrmError, ValueError):
     """A feature frame whose columns or types differ from the pinned schema."""
 
 
+def snapshot_schema(custom_columns: list[str]) -> pl.Schema:
+    """The pinned columns, then the custom inputs a data home's models take, in the order given."""
+    return pl.Schema(dict(CONTACT_FEATURES_SCHEMA) | {name: pl.Float64() for name in custom_columns})
+
+
+def custom_columns_of(columns: Iterable[str]) -> list[str]:
+    """The custom-input columns among a snapshot's, in its order."""
+    return [name for name in columns if is_custom(name)]
+
+
 def assert_schema(frame: pl.DataFrame) -> pl.DataFrame:
-    if frame.schema != CONTACT_FEATURES_SCHEMA:
-        expected, actual = dict(CONTACT_FEATURES_SCHEMA), dict(frame.schema)
+    expected_schema = snapshot_schema(custom_columns_of(frame.columns))
+    if frame.schema != expected_schema:
+        expected, actual = dict(expected_schema), dict(frame.schema)
         differences = {
             name: (expected.get(name), actual.get(name))
             for name in expected.keys() | actual.keys()

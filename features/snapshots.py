@@ -6,6 +6,7 @@ keys on: a training row at time t only ever sees the latest snapshot at or befor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import polars as pl
 
 from crm_core.errors import CrmError
 from crm_core.exports import CrmExport
+from features.custom_inputs import CustomInput, custom_values, with_custom_values
 from features.schema import EVENT_TIMESTAMP, assert_schema
 from features.transforms import contact_features
 
@@ -39,7 +41,8 @@ def snapshot_dates(end: datetime, *, count: int, step_days: int) -> list[datetim
     return [end - timedelta(days=step_days * k) for k in reversed(range(count))]
 
 
-def build_snapshots(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFrame:
+def build_snapshots(export: CrmExport, as_of_dates: list[datetime], custom: Sequence[CustomInput] = ()) -> pl.DataFrame:
+    """The pinned features at each date, then the `custom` inputs the data home's models take."""
     frames = [
         contact_features(
             export.contacts.lazy(),
@@ -51,7 +54,9 @@ def build_snapshots(export: CrmExport, as_of_dates: list[datetime]) -> pl.DataFr
         )
         for as_of in as_of_dates
     ]
-    return assert_schema(pl.concat(pl.collect_all(frames)).sort("event_timestamp", "contact_id"))
+    pinned = pl.concat(pl.collect_all(frames))
+    values = custom_values(export, custom, as_of_dates)
+    return assert_schema(with_custom_values(pinned, values, custom).sort("event_timestamp", "contact_id"))
 
 
 def replace_parquet(frame: pl.DataFrame, path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from crm_core.errors import CrmError
-from features.catalogue import load_catalogue
-from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
+from features.catalogue import Catalogue, load_catalogue
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP, custom_columns_of
 from features.settings import FeatureSettings
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def open_store(settings: FeatureSettings, feast_online: object | None = None) ->
     return FeatureStore(config=config)
 
 
-def apply_definitions(store: FeatureStore, settings: FeatureSettings) -> None:
+def apply_definitions(store: FeatureStore, settings: FeatureSettings, catalogue: Catalogue | None = None) -> None:
     """Register the repo's definitions, with the source pinned to this data home's snapshots,
     and one feature service per scorer in this home's model catalogue.
 
@@ -65,14 +65,20 @@ def apply_definitions(store: FeatureStore, settings: FeatureSettings) -> None:
     that for point-in-time joins but not for `materialize`, so the registry gets the absolute
     path of this home's file.
     """
-    from features.feature_repo.contact_features import CONTACT_FEATURE_VIEWS
+    from features.feature_repo.contact_features import CONTACT_FEATURE_VIEWS, custom_field_view
     from features.feature_repo.data_sources import contact_snapshots
     from features.feature_repo.entities import contact
     from features.feature_repo.feature_services import feature_services
 
     contact_snapshots.file_options.uri = str(settings.snapshot_path)
-    services = feature_services(load_catalogue(settings.home))
-    store.apply([contact, contact_snapshots, *CONTACT_FEATURE_VIEWS, *services])
+    custom = (
+        custom_columns_of(pl.read_parquet_schema(settings.snapshot_path)) if settings.snapshot_path.exists() else []
+    )
+    custom_view = custom_field_view(custom) if custom else None
+    models = catalogue if catalogue is not None else load_catalogue(settings.home)
+    services = feature_services(models, custom_view)
+    views = [*CONTACT_FEATURE_VIEWS, *([custom_view] if custom_view is not None else [])]
+    store.apply([contact, contact_snapshots, *views, *services])
 
 
 def historical_features(store: FeatureStore, entity_rows: pl.DataFrame, service_name: str) -> pl.DataFrame:

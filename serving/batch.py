@@ -27,6 +27,7 @@ from crm_core.services.predictions import NewPrediction
 from crm_core.services.write_back_runs import RunKey, write_back_resumably
 from crm_core.unit_of_work import UnitOfWork
 from features.catalogue import ModelEntry
+from features.model_input import model_rows
 from features.populations import STATE, NewestPopulation, newest_population
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.settings import FeatureSettings
@@ -64,7 +65,8 @@ def latest_snapshot(snapshot_path: Path, feature_names: list[str]) -> pl.DataFra
     """Every contact's row of the newest snapshot, with `feature_names`."""
     _require_snapshot(snapshot_path)
     _, newest_rows = newest_snapshot(snapshot_path)
-    return newest_rows.select(ENTITY_KEY, EVENT_TIMESTAMP, *feature_names).sort(ENTITY_KEY).collect()
+    held = [name for name in feature_names if name in newest_rows.collect_schema()]
+    return model_rows(newest_rows.select(ENTITY_KEY, EVENT_TIMESTAMP, *held).sort(ENTITY_KEY).collect(), feature_names)
 
 
 def population_snapshot(settings: FeatureSettings, entry: ModelEntry) -> NewestPopulation:

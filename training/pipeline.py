@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from crm_core.exports import CrmExport
 from features.model_input import to_model_input
 from features.model_registry import RunRecord
 from features.model_registry.vocabulary import BAND_HIGH_PARAM, BAND_MEDIUM_PARAM
-from features.schema import EVENT_TIMESTAMP
+from features.schema import EVENT_TIMESTAMP, custom_field_of, is_custom
 from features.store import historical_features, service_feature_names
 from models.bands import Bands
 from models.calibration import CalibratedModel
@@ -31,6 +31,7 @@ from models.curves import CURVES_ARTIFACT, holdout_curves
 from models.graduated import fit_graduated
 from models.metrics import binary_metrics
 from training.labels import LABEL
+from training.leakage import leaky_fields
 from training.promotion import PromotionDecision, decide
 from training.readiness import NotReadyError, ReadinessReport, assess
 from training.spec import TrainingSpec
@@ -104,6 +105,12 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
     readiness = assess(fit_rows, calibration_rows, holdout, LABEL, feature_names, spec.minimums)
     if not readiness.ready:
         raise NotReadyError(spec.model_name, readiness)
+    refused = leaky_fields(fit_rows, LABEL, feature_names)
+    if refused:
+        stage("refused as leaky: " + ", ".join(leaky.field for leaky in refused))
+        readiness = replace(readiness, refused=refused)
+        gone = {leaky.field for leaky in refused}
+        feature_names = [name for name in feature_names if not (is_custom(name) and custom_field_of(name) in gone)]
     x_fit, x_calibration, x_holdout = (
         to_model_input(part, feature_names) for part in (fit_rows, calibration_rows, holdout)
     )

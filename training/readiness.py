@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from crm_core.errors import CrmError
+from features.schema import is_custom
 from models.graduated import DataMinimums, LabelCounts
+from training.leakage import LeakyField
 
 
 @dataclass(frozen=True)
@@ -30,19 +32,28 @@ class ReadinessReport:
     kinds_allowed: list[str]
     columns: list[ColumnHealth] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Custom fields refused as inputs because they leak the outcome (`training.leakage`).
+    refused: list[LeakyField] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
         return not self.problems
 
-    def params(self) -> dict[str, float]:
+    def params(self) -> dict[str, float | str]:
         """What MLflow records about the data a run was fitted on."""
         return {
             "readiness_train_positives": self.train.positives,
             "readiness_train_rows": self.train.rows,
             "readiness_holdout_positives": self.holdout.positives,
             "readiness_max_missing_share": max((c.missing_share for c in self.columns), default=0.0),
-        }
+        } | ({"refused_as_leaky": ", ".join(leaky.field for leaky in self.refused)} if self.refused else {})
+
+
+def _invalid(name: str) -> pl.Expr:
+    """Infinite anywhere; negative where the product counts or sums (a company's own number,
+    or days since a date still to come, may be negative)."""
+    value = pl.col(name).cast(pl.Float64)
+    return ~value.is_finite() if is_custom(name) else ~value.is_finite() | (value < 0)
 
 
 class NotReadyError(CrmError, ValueError):
@@ -87,9 +98,7 @@ def assess(
         ColumnHealth(
             column=name,
             missing_share=float(both[name].null_count() / max(both.height, 1)),
-            invalid=int(
-                both.select((~pl.col(name).cast(pl.Float64).is_finite() | (pl.col(name) < 0)).sum()).item() or 0
-            ),
+            invalid=int(both.select(_invalid(name).sum()).item() or 0),
         )
         for name in features
     ]

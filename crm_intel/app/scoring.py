@@ -11,7 +11,7 @@ from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_intel.console import console, row_progress
 from crm_intel.context import AppContext
-from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
+from features.model_input import model_rows
 
 # The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
 # imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
@@ -32,7 +32,7 @@ def score(ctx: AppContext, model_name: str) -> tuple[BatchResult, str]:
 
     champion = load_champion(ctx.registry, model_name)
     population = population_snapshot(ctx.features, ctx.catalogue.get(model_name))
-    snapshot = population.members.select(ENTITY_KEY, EVENT_TIMESTAMP, *champion.feature_names)
+    snapshot = model_rows(population.members, champion.feature_names)
     with row_progress() as progress:
         task = progress.add_task(f"scoring {model_name} v{champion.version}", total=snapshot.height)
         result = score_all(
@@ -68,7 +68,7 @@ def shadow_score(ctx: AppContext, model_name: str, population: NewestPopulation)
     challenger = load_challenger(ctx.registry, model_name)
     if challenger is None:
         return None
-    snapshot = population.members.select(ENTITY_KEY, EVENT_TIMESTAMP, *challenger.feature_names)
+    snapshot = model_rows(population.members, challenger.feature_names)
     result = score_all(ctx.engine, challenger, snapshot, batch_size=ctx.serving.batch_size, shadow=True)
     console.print(f"  - challenger {model_name} v{challenger.version} shadow-scored {result.inserted:,} contacts")
     return result

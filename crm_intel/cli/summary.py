@@ -35,6 +35,8 @@ def training_table(result: RunResult) -> Table:
     most_missing = max(ready.columns, key=lambda c: c.missing_share, default=None)
     if most_missing is not None:
         table.add_row("most missing feature", f"{most_missing.column} ({most_missing.missing_share:.0%})")
+    for leaky in ready.refused:
+        table.add_row("refused as leaky", escape(leaky.reason()))
     table.add_row("bands (calibrated)", f"medium from {result.bands.medium:.0%}, high from {result.bands.high:.0%}")
     table.add_row("train / holdout rows", f"{result.train_rows:,} / {result.holdout_rows:,}")
     table.add_row("data digest", result.data_digest)
@@ -178,13 +180,12 @@ def definitions_text(entries: list[ModelEntry]) -> str:
     blocks = []
     for entry in entries:
         declared = "built in" if entry in BUILT_IN else CATALOGUE_FILE
-        inputs = "every contact feature" if entry.features is None else ", ".join(entry.features)
         lines = [
             f"[bold]{escape(entry.name)}[/bold]: {escape(entry.title)} ({entry.kind.value}, {declared})",
             f"  predicts    {escape(entry.outcome_in_words())}",
             f"  scored for  {escape(entry.population_in_words())}",
             f"  others see  {escape(entry.outside_state)}",
-            f"  inputs      {escape(inputs)}",
+            f"  inputs      {escape(entry.inputs_in_words())}",
             f"  judged by   {entry.primary_metric} on the holdout",
         ]
         blocks.append("\n".join(lines))

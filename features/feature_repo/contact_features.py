@@ -8,7 +8,7 @@ from feast.types import Float64, Int64
 
 from features.feature_repo.data_sources import contact_snapshots
 from features.feature_repo.entities import contact
-from features.schema import FEATURES, source_of
+from features.schema import FEATURES, describe, source_of
 
 # A ttl of zero means "never expires": every snapshot covers every contact, and the
 # point-in-time join must not silently drop a training row because a snapshot is old.
@@ -66,3 +66,17 @@ contact_pipeline = FeatureView(
 )
 
 CONTACT_FEATURE_VIEWS = [contact_activity, contact_orders, contact_support, contact_pipeline]
+
+
+def custom_field_view(columns: list[str]) -> FeatureView:
+    """The data home's custom-field inputs, from the same snapshots: its columns are known only
+    once a build has read the home's field definitions and models, so it is made then."""
+    return FeatureView(
+        name="contact_custom_fields",
+        entities=[contact],
+        ttl=NO_EXPIRY,
+        online=ONLINE_IN_FEAST,
+        schema=[Field(name=name, dtype=Float64, description=describe(name)) for name in columns],
+        source=contact_snapshots,
+        description="The company's own contact fields that its models take, as they stood at each date.",
+    )

@@ -26,7 +26,7 @@ def open_online_store(settings: FeatureSettings, layout: OnlineLayout | None = N
     """Redis when the home names one (production), else the SQLite file under the home."""
     from features.online.layout import OnlineLayout
 
-    version = (layout or OnlineLayout.of_schema()).version
+    version = (layout or OnlineLayout.of_snapshots(settings.snapshot_path)).version
     if settings.redis_url:
         from features.online.redis_store import RedisOnlineStore
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -43,6 +44,14 @@ class OnlineLayout:
     def of_schema(cls, schema: pl.Schema = CONTACT_FEATURES_SCHEMA) -> OnlineLayout:
         names = tuple(name for name in schema.names() if name not in (ENTITY_KEY, EVENT_TIMESTAMP))
         return cls(names, tuple(schema[name] == pl.Int64 for name in names))
+
+    @classmethod
+    def of_snapshots(cls, snapshot_path: Path) -> OnlineLayout:
+        """The layout of a data home's snapshots: the pinned features, then the custom-field
+        inputs its models take (the pinned layout alone before the first build)."""
+        if not snapshot_path.exists():
+            return cls.of_schema()
+        return cls.of_schema(pl.Schema(pl.read_parquet_schema(snapshot_path)))
 
     @property
     def version(self) -> str:

@@ -68,6 +68,7 @@ class RedisOnlineStore:
                     b"finished": b"0",
                 },
             )
+            pipe.sadd(LAYOUTS_KEY, self.version)  # so an erasure finds this layout's rows
             try:
                 pipe.execute()
             except redis.ResponseError as error:
@@ -95,9 +96,13 @@ class RedisOnlineStore:
         }
 
     def delete(self, contact_ids: Sequence[int]) -> int:
+        """The contacts' rows under every layout written (a refresh to a new layout that has not
+        finished leaves the old one beside it): an erased person leaves none behind."""
+        versions = {member.decode() for member in self.client.smembers(LAYOUTS_KEY)} | {self.version}
         removed = 0
-        for batch in _batches(iter(contact_ids)):
-            removed += int(self.client.delete(*(self.key(contact_id) for contact_id in batch)))
+        for version in sorted(versions):
+            for batch in _batches(iter(contact_ids)):
+                removed += int(self.client.delete(*(f"{PREFIX}:{version}:{contact_id}" for contact_id in batch)))
         return removed
 
     def ping(self) -> None:

@@ -64,8 +64,8 @@ def refresh_online_store(
 ) -> RefreshResult:
     """Make the online store hold the snapshot at `as_of` for every contact in it."""
     began = time.perf_counter()
-    layout = OnlineLayout.of_schema()
     rows = latest_rows(snapshot_path, as_of)
+    layout = OnlineLayout.of_schema(rows.schema)
     run = snapshot_run_id(rows, as_of)
     store = open_online_store(settings, layout)
     try:

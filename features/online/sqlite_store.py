@@ -98,12 +98,23 @@ class SqliteOnlineStore:
                 connection.execute(f'DROP TABLE "{table}"')
 
     def delete(self, contact_ids: Sequence[int]) -> int:
+        """The contacts' rows in every layout's table (a refresh to a new layout that has not
+        finished leaves the old table beside it): an erased person leaves none behind."""
         if not contact_ids or not self.path.exists():
             return 0
-        cursor = self._write_connection().executemany(
-            f'DELETE FROM "{self.table}" WHERE contact_id = ?', [(contact_id,) for contact_id in contact_ids]
-        )
-        return cursor.rowcount
+        connection = self._write_connection()
+        tables = [
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            if name.startswith(TABLE_PREFIX)
+        ]
+        removed = 0
+        for table in tables:
+            cursor = connection.executemany(
+                f'DELETE FROM "{table}" WHERE contact_id = ?', [(contact_id,) for contact_id in contact_ids]
+            )
+            removed += cursor.rowcount
+        return removed
 
     # Reading (serving threads) ------------------------------------------------------------------
 

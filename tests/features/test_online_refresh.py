@@ -173,3 +173,39 @@ def test_a_refresh_to_a_changed_feature_list_drops_the_earlier_layouts_rows(
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "contact_features_0123456789ab" not in tables
     assert len([name for name in tables if name.startswith("contact_features_")]) == 1
+
+
+class _RefreshKilledError(Exception):
+    """Raised from the progress callback: the refresh process dies after its first chunk."""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_an_erasure_during_a_layout_change_removes_the_person_from_every_layout(
+    kind: str, snapshots: pl.DataFrame, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A build that adds a custom input writes a new layout beside the old one until it finishes:
+    a person erased meanwhile is gone from both."""
+    from features.erasure import purge_online
+    from features.online.layout import OnlineLayout
+
+    url = str(request.getfixturevalue("redis_url")) if kind == "redis" else None
+    settings = published_home(tmp_path / "home", snapshots, url)
+    refresh_online_store(settings, settings.snapshot_path, DATES[1])
+    widened = snapshots.with_columns(pl.lit(1.0).alias("custom__tier__is__gold"))
+    replace_parquet(widened, settings.snapshot_path)
+
+    def die(_done: int, _total: int) -> None:
+        raise _RefreshKilledError
+
+    with pytest.raises(_RefreshKilledError):
+        refresh_online_store(settings, settings.snapshot_path, DATES[1], chunk_contacts=500, on_progress=die)
+    old = open_online_store(settings, OnlineLayout.of_schema())
+    new = open_online_store(settings, OnlineLayout.of_schema(widened.schema))
+    try:
+        assert 1 in old.read([1]) and 1 in new.read([1]), "both layouts hold the first contact"
+        assert purge_online(settings, [1]) == 2
+        assert not old.read([1]) and not new.read([1])
+        assert 2 in old.read([2]) and 2 in new.read([2]), "no one else is touched"
+    finally:
+        old.close()
+        new.close()
