@@ -63,6 +63,15 @@ class Outcome(enum.StrEnum):
     NEXT_PURCHASES = "next_purchases"  # the products bought next (recommenders)
 
 
+class History(enum.StrEnum):
+    """What the CRM's history says about an outcome."""
+
+    DATED = "dated"  # when it happened: labels look ahead over the horizon, and the split is by time
+    SNAPSHOT = "snapshot"  # only the value held now (a labelled export): label = that value, split at random
+
+
+# Only a value a contact holds can be labelled without dates; events need their times.
+SNAPSHOT_OUTCOMES = frozenset({Outcome.STAGE_REACHED, Outcome.FIELD_VALUE})
 SCORER_OUTCOMES = frozenset(
     {Outcome.GOES_QUIET, Outcome.DEAL_WON, Outcome.ORDER_PLACED, Outcome.STAGE_REACHED, Outcome.FIELD_VALUE}
 )
@@ -77,6 +86,9 @@ ENGAGEMENT_KIND = r"^[a-z][a-z0-9_-]{0,39}$"  # "order", or an activity type as 
 CUSTOM_FIELD_NAME = r"^[a-z][a-z0-9_]{0,59}$"
 # Shown instead of a score to a contact the entry's own feature rules leave out.
 OUTSIDE_RULES_STATE = "outside the model's population"
+# Shown instead of "already lapsed" to a contact with no order or interaction at all (a lead
+# from a list): it cannot have lapsed from what it never did.
+NEVER_ENGAGED_STATE = "no orders or interactions yet"
 
 
 class PopulationRule(BaseModel):
@@ -125,7 +137,9 @@ class ModelEntry(BaseModel):
     kind: ModelKind = ModelKind.SCORER
     title: ShortText
     outcome: Outcome
-    horizon_days: int = Field(ge=1, le=MAX_HORIZON_DAYS)
+    history: History = History.DATED
+    # Within how many days the outcome must happen (0 only for a snapshot history: no dates).
+    horizon_days: int = Field(default=0, ge=0, le=MAX_HORIZON_DAYS)
     # What a high score means, as a rep reads it under the worklist's heading.
     meaning: ShortText
     worklist: ShortText | None = None
@@ -163,7 +177,20 @@ class ModelEntry(BaseModel):
             raise ValueError(f"population rules on features the model does not take: {', '.join(unread)}")
         self._outcome_terms_fit()
         self._custom_fields_fit()
+        self._history_fits()
         return self
+
+    def _history_fits(self) -> None:
+        if self.history is History.DATED and self.horizon_days == 0:
+            raise ValueError("horizon_days is needed: within how many days the outcome must happen")
+        if self.history is History.SNAPSHOT:
+            if self.outcome not in SNAPSHOT_OUTCOMES:
+                raise ValueError(
+                    f"a snapshot history labels a value a contact holds (stage_reached or field_value); "
+                    f"{self.outcome.value} needs the dates of what happened"
+                )
+            if self.horizon_days:
+                raise ValueError("a snapshot history has no dates, so no horizon_days")
 
     def _custom_fields_fit(self) -> None:
         if len(set(self.custom_fields)) != len(self.custom_fields):
@@ -205,19 +232,22 @@ class ModelEntry(BaseModel):
 
     def outcome_in_words(self) -> str:
         """What the label says, as a person reads it."""
-        within = f"within {self.horizon_days} days"
-        if self.outcome is Outcome.GOES_QUIET:
-            return f"no {self._engagement_words()} {within}"
-        if self.outcome is Outcome.DEAL_WON:
-            return f"an open deal is won {within}"
-        if self.outcome is Outcome.ORDER_PLACED:
-            return f"an order {within}"
-        if self.outcome is Outcome.STAGE_REACHED:
-            stage = self.stage.value if self.stage is not None else ""
-            return f"the lifecycle stage becomes {stage} {within}"
-        if self.outcome is Outcome.FIELD_VALUE:
-            return f"custom field {self.field} becomes '{self.value}' {within}"
-        return f"the products bought next {within}"
+        stage = self.stage.value if self.stage is not None else ""
+        if self.history is History.SNAPSHOT:
+            held = {
+                Outcome.STAGE_REACHED: f"the lifecycle stage is {stage}",
+                Outcome.FIELD_VALUE: f"custom field {self.field} is '{self.value}'",
+            }
+            return f"{held[self.outcome]} (the value held now: the history has no dates)"
+        happens = {
+            Outcome.GOES_QUIET: f"no {self._engagement_words()}",
+            Outcome.DEAL_WON: "an open deal is won",
+            Outcome.ORDER_PLACED: "an order",
+            Outcome.STAGE_REACHED: f"the lifecycle stage becomes {stage}",
+            Outcome.FIELD_VALUE: f"custom field {self.field} becomes '{self.value}'",
+            Outcome.NEXT_PURCHASES: "the products bought next",
+        }
+        return f"{happens[self.outcome]} within {self.horizon_days} days"
 
     def population_in_words(self) -> str:
         """Who the model learns from and scores, as a person reads it: the outcome's own
@@ -230,23 +260,27 @@ class ModelEntry(BaseModel):
             Outcome.FIELD_VALUE: f"contacts whose {self.field} is not '{self.value}' yet",
         }
         words = by_outcome.get(self.outcome, "every contact")
+        if self.history is History.SNAPSHOT and self.outcome is Outcome.FIELD_VALUE:
+            words = f"contacts with a {self.field} recorded that is not '{self.value}'"
         rules = " and ".join(rule.describe() for rule in self.population)
         return f"{words}, where {rules}" if rules else words
 
     @property
     def outside_state(self) -> str:
         """What a contact outside the outcome's population is shown instead of a score."""
-        if self.outcome is Outcome.GOES_QUIET:
-            return "already lapsed"
-        if self.outcome is Outcome.DEAL_WON:
-            return "not a lead"
-        if self.outcome is Outcome.ORDER_PLACED:
-            return "not a customer yet"
-        if self.outcome is Outcome.STAGE_REACHED and self.stage is not None:
-            return f"already {self.stage.value}"
-        if self.outcome is Outcome.FIELD_VALUE:
-            return f"{self.field} is already '{self.value}'"
-        return "not scored"
+        value_words = (
+            f"{self.field} already '{self.value}', or not recorded"
+            if self.history is History.SNAPSHOT
+            else f"{self.field} is already '{self.value}'"
+        )
+        states = {
+            Outcome.GOES_QUIET: "already lapsed",
+            Outcome.DEAL_WON: "not a lead",
+            Outcome.ORDER_PLACED: "not a customer yet",
+            Outcome.STAGE_REACHED: f"already {self.stage.value if self.stage is not None else ''}",
+            Outcome.FIELD_VALUE: value_words,
+        }
+        return states.get(self.outcome, "not scored")
 
     def inputs_in_words(self) -> str:
         """What the model learns from, as a person reads it."""

@@ -22,7 +22,7 @@ import polars as pl
 
 from crm_core.errors import CrmError
 from crm_core.exports import CrmExport
-from features.catalogue import OUTSIDE_RULES_STATE, Catalogue, ModelEntry, Outcome
+from features.catalogue import NEVER_ENGAGED_STATE, OUTSIDE_RULES_STATE, Catalogue, History, ModelEntry, Outcome
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 from features.snapshots import newest_snapshot
 
@@ -63,16 +63,20 @@ def deals_open_at(export: CrmExport, as_of: datetime) -> pl.LazyFrame:
     )
 
 
-def value_held_at(export: CrmExport, field: str, value: str, as_of: datetime) -> pl.LazyFrame:
-    """Contacts whose newest change of `field` by `as_of` set it to `value`."""
+def values_held_at(export: CrmExport, field: str, as_of: datetime) -> pl.LazyFrame:
+    """(contact_id, value) of each contact's newest change of `field` by `as_of` (a null value:
+    cleared)."""
     return (
         export.contact_changes.lazy()
         .filter((pl.col("field") == field) & (pl.col("changed_at") <= as_of))
         .group_by(ENTITY_KEY)
         .agg(pl.col("value").sort_by("changed_at").last())
-        .filter(pl.col("value") == value)
-        .select(ENTITY_KEY)
     )
+
+
+def value_held_at(export: CrmExport, field: str, value: str, as_of: datetime) -> pl.LazyFrame:
+    """Contacts whose newest change of `field` by `as_of` set it to `value`."""
+    return values_held_at(export, field, as_of).filter(pl.col("value") == value).select(ENTITY_KEY)
 
 
 def population_at(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.LazyFrame:
@@ -89,6 +93,10 @@ def population_at(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.L
     if entry.outcome in (Outcome.STAGE_REACHED, Outcome.FIELD_VALUE):
         field, value = entry.label_field
         existing = export.contacts.lazy().filter(pl.col("created_at") <= as_of).select(ENTITY_KEY)
+        if entry.history is History.SNAPSHOT and entry.outcome is Outcome.FIELD_VALUE:
+            # Only contacts the labelled list recorded a value for: the rows the model learnt from.
+            recorded = values_held_at(export, field, as_of).filter(pl.col("value").is_not_null())
+            existing = existing.join(recorded.select(ENTITY_KEY), on=ENTITY_KEY, how="semi")
         return existing.join(value_held_at(export, field, value, as_of), on=ENTITY_KEY, how="anti")
     raise ValueError(f"'{entry.name}' is a {entry.kind.value}: it ranks products for every contact")
 
@@ -143,8 +151,20 @@ def state_expr(entry: ModelEntry, members: pl.Series) -> pl.Expr:
     """Over rows of `entry`'s features: the reason a contact is outside its population (the
     outcome's first, then the entry's own rules), or null for a member."""
     rules = entry.population_expr()
+    outside = ~pl.col(ENTITY_KEY).is_in(members.implode())
+    # Going quiet by every kind of engagement: the recency features (when the model takes them,
+    # so online and batch rows both hold them) say who never engaged.
+    recency = ("days_since_last_activity", "days_since_last_order")
+    tells = entry.outcome is Outcome.GOES_QUIET and entry.engagement is None
+    never = (
+        pl.all_horizontal(pl.col(name).is_null() for name in recency)
+        if tells and all(name in entry.feature_names for name in recency)
+        else pl.lit(False)
+    )
     return (
-        pl.when(~pl.col(ENTITY_KEY).is_in(members.implode()))
+        pl.when(outside & never)
+        .then(pl.lit(NEVER_ENGAGED_STATE))
+        .when(outside)
         .then(pl.lit(entry.outside_state))
         .when(~(rules.fill_null(False) if rules is not None else pl.lit(True)))
         .then(pl.lit(OUTSIDE_RULES_STATE))

@@ -24,15 +24,19 @@ class NoActivityError(CrmError, ValueError):
 
 
 def data_end(export: CrmExport) -> datetime:
-    """Midnight after the newest event: the latest `as_of` the data fully covers."""
-    candidates = [
-        export.activities["occurred_at"].max(),
-        export.orders["ordered_at"].max(),
-        export.tickets["opened_at"].max(),
+    """Midnight after the newest thing the CRM knows: its newest event, or the creation of a
+    contact nothing else dates (a labelled list imported with no events exists from then)."""
+    events = [
+        export.activities.select("contact_id", pl.col("occurred_at").alias("at")),
+        export.orders.select("contact_id", pl.col("ordered_at").alias("at")),
+        export.tickets.select("contact_id", pl.col("opened_at").alias("at")),
     ]
+    dated = pl.concat(events)
+    undated = export.contacts.join(dated.select("contact_id").unique(), on="contact_id", how="anti")
+    candidates = [dated["at"].max(), undated["created_at"].max()]
     latest = max((value for value in candidates if isinstance(value, datetime)), default=None)
     if latest is None:
-        raise NoActivityError("the CRM has no activities, orders or tickets to compute features from")
+        raise NoActivityError("the CRM has no contacts, activities, orders or tickets to compute features from")
     return datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
 
 

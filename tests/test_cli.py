@@ -233,7 +233,7 @@ def test_a_crash_never_prints_a_password_from_the_commands_locals(data_home: Dat
 @pytest.mark.parametrize(
     ("args", "said"),
     [
-        (("build-features",), "no activities, orders or tickets to compute features from"),
+        (("build-features",), "no contacts, activities, orders or tickets to compute features from"),
         (("erase", "424242"), "contact 424242 not found"),
         (("import-dataset", "telco", "--data-dir", "/nonexistent/datasets"), "/nonexistent/datasets"),
         (("recommend", "--model", "churnn"), "unknown model 'churnn'"),

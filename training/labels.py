@@ -9,12 +9,13 @@ won, an order placed, or the history showing the stage or custom field taking it
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 import polars as pl
 
 from crm_core.exports import CrmExport
-from features.catalogue import ModelEntry, Outcome
-from features.populations import deals_open_at, engagement_times, population_at
+from features.catalogue import History, ModelEntry, Outcome
+from features.populations import deals_open_at, engagement_times, population_at, values_held_at
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 LABEL = "label"
@@ -46,9 +47,28 @@ def happened_within(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl
     return happened.select(ENTITY_KEY).unique()
 
 
+def held_labels(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.LazyFrame:
+    """A snapshot history's rows at `as_of`: each contact existing then (with a value of the
+    field recorded, for a custom field), labelled 1 when the value it holds is the outcome's."""
+    field, value = entry.label_field
+    held = values_held_at(export, field, as_of)
+    existing = export.contacts.lazy().filter(pl.col("created_at") <= as_of).select(ENTITY_KEY)
+    how: Literal["inner", "left"] = "inner" if entry.outcome is Outcome.FIELD_VALUE else "left"
+    return existing.join(held.filter(pl.col("value").is_not_null()), on=ENTITY_KEY, how=how).select(
+        pl.col(ENTITY_KEY).cast(pl.Int64),
+        pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
+        (pl.col("value") == value).fill_null(False).cast(pl.Int8).alias(LABEL),
+    )
+
+
 def outcome_labels(export: CrmExport, entry: ModelEntry, as_of_dates: list[datetime]) -> pl.DataFrame:
     """(contact_id, event_timestamp, label) for each contact of the entry's population at each
-    `as_of`: 1 when the outcome happened within the horizon (for going quiet: when nothing did)."""
+    `as_of`: 1 when the outcome happened within the horizon (for going quiet: when nothing did);
+    for a snapshot history, 1 when the contact holds the outcome's value at `as_of`."""
+    if entry.history is History.SNAPSHOT:
+        return pl.concat(pl.collect_all([held_labels(export, entry, as_of) for as_of in as_of_dates])).sort(
+            EVENT_TIMESTAMP, ENTITY_KEY
+        )
     quiet = entry.outcome is Outcome.GOES_QUIET
     frames = []
     for as_of in as_of_dates:

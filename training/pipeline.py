@@ -23,7 +23,7 @@ from crm_core.exports import CrmExport
 from features.model_input import to_model_input
 from features.model_registry import RunRecord
 from features.model_registry.vocabulary import BAND_HIGH_PARAM, BAND_MEDIUM_PARAM
-from features.schema import EVENT_TIMESTAMP, custom_field_of, is_custom
+from features.schema import custom_field_of, is_custom
 from features.store import historical_features, service_feature_names
 from models.bands import Bands
 from models.calibration import CalibratedModel
@@ -78,15 +78,11 @@ def data_digest(frame: pl.DataFrame) -> str:
 
 def build_training_set(spec: TrainingSpec, context: TrainingContext) -> tuple[pl.DataFrame, SplitPlan]:
     plan = spec.split.plan(context.snapshot_dates)
-    labels = spec.build_labels(context.export, [*plan.train_dates, plan.holdout_date])
+    labels = spec.build_labels(context.export, plan.label_dates)
     training_set = historical_features(context.store, labels, spec.feature_service)
     if spec.population is not None:
         training_set = training_set.filter(spec.population)
     return training_set, plan
-
-
-def _slice(frame: pl.DataFrame, dates: list[datetime]) -> pl.DataFrame:
-    return frame.filter(pl.col(EVENT_TIMESTAMP).is_in(dates))
 
 
 def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | None = None) -> RunResult:
@@ -99,9 +95,8 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
     training_set.write_parquet(snapshot_file)
 
     feature_names = service_feature_names(context.store, spec.feature_service)
-    fit_rows = _slice(training_set, plan.fit_dates)
-    calibration_rows = _slice(training_set, [plan.calibration_date])
-    holdout = _slice(training_set, [plan.holdout_date])
+    parts = plan.parts(training_set, LABEL)
+    fit_rows, calibration_rows, holdout = parts.fit, parts.calibration, parts.holdout
     readiness = assess(fit_rows, calibration_rows, holdout, LABEL, feature_names, spec.minimums)
     if not readiness.ready:
         raise NotReadyError(spec.model_name, readiness)
@@ -154,9 +149,7 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         requirements=[f"lightgbm=={lightgbm.__version__}", f"scikit-learn=={sklearn.__version__}"],
         params={
             **spec.params(),
-            "fit_dates": ",".join(f"{d:%Y-%m-%d}" for d in plan.fit_dates),
-            "calibration_date": f"{plan.calibration_date:%Y-%m-%d}",
-            "holdout_date": f"{plan.holdout_date:%Y-%m-%d}",
+            **plan.params(),
             "fit_rows": fit_rows.height,
             "calibration_rows": calibration_rows.height,
             "holdout_rows": holdout.height,

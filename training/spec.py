@@ -13,7 +13,7 @@ from crm_core.exports import CrmExport
 from features.model_registry.vocabulary import FEATURE_SERVICE_PARAM
 from models.graduated import SCORER_FACTORIES, DataMinimums
 from models.scorers import Scorer
-from training.split import TimeSplit
+from training.split import RandomSplit, TimeSplit
 
 LabelBuilder = Callable[[CrmExport, list[datetime]], pl.DataFrame]
 
@@ -32,7 +32,7 @@ class TrainingSpec:
     model_name: str
     feature_service: str
     build_labels: LabelBuilder
-    split: TimeSplit
+    split: TimeSplit | RandomSplit
     # The entry's own feature rules on top of the outcome's population (which the labels
     # already hold): applied to the point-in-time features, as scoring applies them.
     population: pl.Expr | None = None
@@ -49,7 +49,7 @@ class TrainingSpec:
             "model_name": self.model_name,
             FEATURE_SERVICE_PARAM: self.feature_service,
             "label": getattr(self.build_labels, "__name__", repr(self.build_labels)),
-            "horizon_days": self.split.horizon_days,
+            "horizon_days": self.split.horizon_days if isinstance(self.split, TimeSplit) else "none (no dates)",
             "population": self.population_words,
             "primary_metric": self.primary_metric,
             "min_improvement": self.min_improvement,

@@ -11,10 +11,10 @@ from datetime import datetime
 import polars as pl
 
 from crm_core.exports import CrmExport
-from features.catalogue import Catalogue, ModelEntry, ModelKind
+from features.catalogue import Catalogue, History, ModelEntry, ModelKind
 from training.labels import outcome_labels
 from training.spec import LabelBuilder, TrainingSpec
-from training.split import TimeSplit
+from training.split import RandomSplit, TimeSplit
 
 
 def labels_for(entry: ModelEntry) -> LabelBuilder:
@@ -25,7 +25,8 @@ def labels_for(entry: ModelEntry) -> LabelBuilder:
 
     terms = entry.label_terms
     stated = "".join(f"_{name}_{'+'.join(v) if isinstance(v, tuple) else v}" for name, v in terms.items() if v)
-    build.__name__ = f"{entry.outcome.value}_within_{entry.horizon_days}_days{stated}"
+    when = "held_now" if entry.history is History.SNAPSHOT else f"within_{entry.horizon_days}_days"
+    build.__name__ = f"{entry.outcome.value}_{when}{stated}"
     return build
 
 
@@ -38,7 +39,7 @@ def spec_for(entry: ModelEntry) -> TrainingSpec:
         build_labels=labels_for(entry),
         population=entry.population_expr(),
         population_words=entry.population_in_words(),
-        split=TimeSplit(horizon_days=entry.horizon_days),
+        split=RandomSplit() if entry.history is History.SNAPSHOT else TimeSplit(horizon_days=entry.horizon_days),
         primary_metric=entry.primary_metric,
         min_improvement=entry.min_improvement,
     )

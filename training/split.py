@@ -1,17 +1,26 @@
-"""Time-based split: fit on older snapshots, calibrate on a later one, hold out the newest.
+"""How a model's labelled rows are divided into fit, calibration and holdout.
 
-Labels look `horizon_days` ahead. A row at t therefore "sees" outcomes up to t + horizon; to
-keep every outcome a stage learns from strictly before the `as_of` of the next stage, fit dates
-stop one horizon before the calibration date, which stops one horizon before the holdout.
-Never a random split.
+By time, when the history has dates: labels look `horizon_days` ahead, so a row at t "sees"
+outcomes up to t + horizon; to keep every outcome a stage learns from strictly before the
+`as_of` of the next stage, fit dates stop one horizon before the calibration date, which stops
+one horizon before the holdout. A random split would let the model learn from the future.
+
+At random, stratified by the outcome, only when the history has no dates (a labelled export,
+such as a lead list with a converted flag): every row is the value held now, so there is no
+future to leak and no time to split by. The run and the model page say which split was used.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
+
+import polars as pl
+from sklearn.model_selection import train_test_split
 
 from crm_core.errors import CrmError
+from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 
 class NotEnoughHistoryError(CrmError, ValueError):
@@ -19,7 +28,27 @@ class NotEnoughHistoryError(CrmError, ValueError):
 
 
 @dataclass(frozen=True)
-class SplitPlan:
+class SplitParts:
+    fit: pl.DataFrame
+    calibration: pl.DataFrame
+    holdout: pl.DataFrame
+
+
+class SplitPlan(Protocol):
+    @property
+    def label_dates(self) -> list[datetime]:
+        """The dates labels are built at."""
+        ...
+
+    def parts(self, rows: pl.DataFrame, label: str) -> SplitParts: ...
+
+    def params(self) -> dict[str, str]:
+        """What the run records about the split, in words and dates."""
+        ...
+
+
+@dataclass(frozen=True)
+class TimePlan:
     fit_dates: list[datetime]
     calibration_date: datetime
     holdout_date: datetime
@@ -29,12 +58,30 @@ class SplitPlan:
         """Every date a model learns from (fit and calibration), oldest first."""
         return [*self.fit_dates, self.calibration_date]
 
+    @property
+    def label_dates(self) -> list[datetime]:
+        return [*self.train_dates, self.holdout_date]
+
+    def parts(self, rows: pl.DataFrame, label: str) -> SplitParts:
+        def on(dates: list[datetime]) -> pl.DataFrame:
+            return rows.filter(pl.col(EVENT_TIMESTAMP).is_in(dates))
+
+        return SplitParts(on(self.fit_dates), on([self.calibration_date]), on([self.holdout_date]))
+
+    def params(self) -> dict[str, str]:
+        return {
+            "split": "by time",
+            "fit_dates": ",".join(f"{d:%Y-%m-%d}" for d in self.fit_dates),
+            "calibration_date": f"{self.calibration_date:%Y-%m-%d}",
+            "holdout_date": f"{self.holdout_date:%Y-%m-%d}",
+        }
+
 
 @dataclass(frozen=True)
 class TimeSplit:
     horizon_days: int
 
-    def plan(self, snapshot_dates: list[datetime]) -> SplitPlan:
+    def plan(self, snapshot_dates: list[datetime]) -> TimePlan:
         if not snapshot_dates:
             raise NotEnoughHistoryError("no feature snapshots: build features first")
         horizon = timedelta(days=self.horizon_days)
@@ -52,4 +99,59 @@ class TimeSplit:
                 f"need snapshots at least {3 * self.horizon_days} days before {data_end:%Y-%m-%d} "
                 "to fit, calibrate and hold out"
             )
-        return SplitPlan(fit_dates=fit, calibration_date=before_holdout[-1], holdout_date=holdout)
+        return TimePlan(fit_dates=fit, calibration_date=before_holdout[-1], holdout_date=holdout)
+
+
+# Below this many of either outcome a stratified split cannot put some in every part; the rows
+# then all go to fitting, and readiness names the shortfall.
+MIN_TO_STRATIFY = 5
+
+
+@dataclass(frozen=True)
+class RandomPlan:
+    as_of: datetime
+    seed: int
+    calibration_share: float
+    holdout_share: float
+
+    @property
+    def label_dates(self) -> list[datetime]:
+        return [self.as_of]
+
+    def parts(self, rows: pl.DataFrame, label: str) -> SplitParts:
+        """Stratified by `label`, reproducible: rows in contact order, then sklearn's seeded split."""
+        ordered = rows.sort(ENTITY_KEY)
+        counts = ordered[label].value_counts()["count"].to_list()
+        if len(counts) < 2 or min(counts) < MIN_TO_STRATIFY:
+            return SplitParts(ordered, ordered.clear(), ordered.clear())
+        positions = list(range(ordered.height))
+        labels = ordered[label].to_list()
+        rest, holdout = train_test_split(
+            positions, test_size=self.holdout_share, stratify=labels, random_state=self.seed
+        )
+        rest_labels = [labels[i] for i in rest]
+        share = self.calibration_share / (1.0 - self.holdout_share)
+        fit, calibration = train_test_split(rest, test_size=share, stratify=rest_labels, random_state=self.seed)
+        return SplitParts(*(ordered[sorted(part)] for part in (fit, calibration, holdout)))
+
+    def params(self) -> dict[str, str]:
+        fit_share = 1.0 - self.calibration_share - self.holdout_share
+        return {
+            "split": (
+                f"random, stratified by the outcome (the history has no dates): {fit_share:.0%} fit, "
+                f"{self.calibration_share:.0%} calibration, {self.holdout_share:.0%} holdout, seed {self.seed}"
+            ),
+            "snapshot_date": f"{self.as_of:%Y-%m-%d}",
+        }
+
+
+@dataclass(frozen=True)
+class RandomSplit:
+    seed: int = 42
+    calibration_share: float = 0.2
+    holdout_share: float = 0.2
+
+    def plan(self, snapshot_dates: list[datetime]) -> RandomPlan:
+        if not snapshot_dates:
+            raise NotEnoughHistoryError("no feature snapshots: build features first")
+        return RandomPlan(max(snapshot_dates), self.seed, self.calibration_share, self.holdout_share)

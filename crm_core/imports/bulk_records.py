@@ -28,7 +28,7 @@ from crm_core.imports.references import Reference, resolve
 from crm_core.imports.typed_columns import ColumnOptions, ImportField, empty_column, parse_column
 from crm_core.schemas.imports import ImportProblem, ImportReport
 from crm_core.services import audit
-from crm_core.services.custom_fields import definitions_of
+from crm_core.services.custom_fields import FieldDeclaration, declare_fields, definitions_of
 from crm_core.unit_of_work import UnitOfWork
 
 ROW = "row"
@@ -101,10 +101,12 @@ class RecordKind:
 
 @dataclass(frozen=True)
 class ImportMapping:
-    """Which column feeds which field, and how this file writes some of them."""
+    """Which column feeds which field, how this file writes some of them, and the custom
+    fields it brings (defined on import where the CRM lacks them)."""
 
     columns: dict[str, str] = field(default_factory=dict)
     options: dict[str, ColumnOptions] = field(default_factory=dict)
+    custom_fields: list[FieldDeclaration] = field(default_factory=list)
 
 
 def import_records(
@@ -121,6 +123,10 @@ def import_records(
     """`on_progress(rows checked, rows)` is called once every row is checked, before the first write."""
     principal.require(kind.entity, Action.CREATE)
     mapping = mapping or ImportMapping()
+    if mapping.custom_fields:
+        if kind.custom_fields_of is None:
+            raise ValidationFailedError("mapping", f"{kind.name} carry no custom fields")
+        declare_fields(uow, principal, kind.custom_fields_of, mapping.custom_fields, now)
     definitions = definitions_of(uow, kind.custom_fields_of) if kind.custom_fields_of else {}
     custom_fields = [custom_column_name(name) for name in definitions]
     resolved = resolve_mapping(frame.columns, [*kind.fields, *custom_fields], mapping.columns)

@@ -13,6 +13,11 @@
     [fields.status.values]               # the file's words for our values
     C = "cancelled"
 
+    [custom_fields.plan]                 # a company's own field the file brings (contacts,
+    column = "Plan"                      # accounts, deals): defined on import if the CRM lacks
+    type = "choice"                      # it, checked against its definition if it has it
+    choices = ["free", "paid"]
+
 Fields a file names like ours ("Ordered At" feeds ordered_at) need no line at all.
 """
 
@@ -23,9 +28,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crm_core.entities import CustomFieldType
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import ImportMapping
+from crm_core.imports.custom_columns import custom_column_name
 from crm_core.imports.typed_columns import ColumnOptions
+from crm_core.services.custom_fields import FieldDeclaration
 
 MAX_MAPPING_BYTES = 256 * 1024
 
@@ -38,19 +46,38 @@ class FieldOptions(BaseModel):
     values: dict[str, str] = Field(default_factory=dict, max_length=1_000)
 
 
+class CustomFieldSpec(BaseModel):
+    """A custom field a file brings: its column, and the definition it needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | None = Field(default=None, min_length=1, max_length=200)
+    type: CustomFieldType
+    label: str | None = Field(default=None, min_length=1, max_length=120)
+    choices: list[str] | None = Field(default=None, min_length=1, max_length=100)
+
+
 class MappingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = Field(default=None, max_length=40)
     columns: dict[str, str] = Field(default_factory=dict, max_length=500)
     fields: dict[str, FieldOptions] = Field(default_factory=dict, max_length=500)
+    custom_fields: dict[str, CustomFieldSpec] = Field(default_factory=dict, max_length=100)
 
     def mapping(self) -> ImportMapping:
         options = {
             name: ColumnOptions(date_format=spec.date_format, decimal_comma=spec.decimal_comma, values=spec.values)
             for name, spec in self.fields.items()
         }
-        return ImportMapping(columns=dict(self.columns), options=options)
+        custom_columns = {
+            custom_column_name(name): spec.column for name, spec in self.custom_fields.items() if spec.column
+        }
+        declared = [
+            FieldDeclaration(name, spec.type, spec.label or name.replace("_", " ").capitalize(), spec.choices)
+            for name, spec in self.custom_fields.items()
+        ]
+        return ImportMapping(columns=dict(self.columns) | custom_columns, options=options, custom_fields=declared)
 
 
 def read_mapping_file(path: Path) -> MappingFile:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -58,6 +59,40 @@ def define_field(
     uow.session.flush()
     audit.record(uow, principal, action="custom_field.create", entity="custom_field", entity_id=definition.id, at=now)
     return definition
+
+
+@dataclass(frozen=True)
+class FieldDeclaration:
+    """A custom field as an import's mapping declares it."""
+
+    name: str
+    type: CustomFieldType
+    label: str
+    choices: list[str] | None = None
+
+
+def declare_fields(
+    uow: UnitOfWork, principal: Principal, entity: str, declared: Sequence[FieldDeclaration], now: datetime
+) -> None:
+    """Define each declared field the CRM lacks; one it has must be of the declared type and
+    hold every declared choice, or the import is refused naming the difference (a file never
+    redefines a field other records already use)."""
+    existing = definitions_of(uow, entity)
+    for wanted in declared:
+        held = existing.get(wanted.name)
+        if held is None:
+            define_field(
+                uow, principal, entity=entity, name=wanted.name, label=wanted.label,
+                field_type=wanted.type, choices=wanted.choices, now=now,
+            )  # fmt: skip
+            continue
+        if held.type != wanted.type.value:
+            raise ValidationFailedError(
+                f"custom.{wanted.name}", f"is already a {held.type} field; the mapping declares {wanted.type.value}"
+            )
+        missing = [choice for choice in wanted.choices or [] if choice not in (held.choices or [])]
+        if missing:
+            raise ValidationFailedError(f"custom.{wanted.name}", f"has no choice {', '.join(missing)}")
 
 
 def definition_query(entity: str) -> Any:

@@ -706,3 +706,72 @@ def test_consent_decisions_join_the_history_once(engine: Engine, customers: dict
         ).all()
     assert [tuple(row) for row in history] == [("granted", "web form"), ("withdrawn", "import")]
     assert _import(engine, CONSENTS, decisions, mapping).unchanged == 2
+
+
+LEAD_LIST_MAPPING = """
+kind = "contacts"
+
+[columns]
+external_id = "Lead Number"
+
+[custom_fields.converted]
+column = "Converted"
+type = "boolean"
+
+[custom_fields.lead_source]
+column = "Lead Source"
+type = "choice"
+choices = ["Google", "Referral", "Olark Chat"]
+"""
+
+
+def test_a_mapping_file_brings_its_own_custom_fields_defined_once_and_checked_after(engine: Engine) -> None:
+    """A lead list's own columns become custom fields by the mapping alone; a second file that
+    declares them otherwise is refused naming the field, and a kind without custom fields too."""
+    from crm_core.errors import ForbiddenError
+    from crm_core.imports.contacts import import_contacts
+    from crm_core.imports.mapping_files import parse_mapping
+    from crm_core.services.custom_fields import definitions_of
+
+    leads = _text(
+        [
+            {"Lead Number": "L-1", "Converted": "1", "Lead Source": "Google"},
+            {"Lead Number": "L-2", "Converted": "0", "Lead Source": "Referral"},
+            {"Lead Number": "L-3", "Converted": "maybe", "Lead Source": "Google"},
+        ]
+    )
+    mapping = parse_mapping(LEAD_LIST_MAPPING, "leads.toml").mapping()
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        report = import_contacts(uow, OPERATOR, leads, mapping=mapping, source="leads.csv", now=NOW)
+        uow.commit()
+    assert report.inserted == 2 and [(p.row, p.field) for p in report.rejected] == [(3, "custom.converted")]
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        defined = definitions_of(uow, "contact")
+        assert (defined["converted"].type, defined["lead_source"].choices) == (
+            "boolean",
+            ["Google", "Referral", "Olark Chat"],
+        )
+        stored = dict(uow.session.execute(select(Contact.external_id, Contact.custom)).tuples().all())
+    assert stored == {
+        "L-1": {"converted": True, "lead_source": "Google"},
+        "L-2": {"converted": False, "lead_source": "Referral"},
+    }
+
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        again = import_contacts(uow, OPERATOR, leads, mapping=mapping, source="leads.csv", now=NOW)
+        uow.commit()
+    assert again.inserted == 0, "declaring a field the CRM holds as declared changes nothing"
+    retyped = parse_mapping(LEAD_LIST_MAPPING.replace('type = "boolean"', 'type = "text"'), "x.toml").mapping()
+    more_choices = parse_mapping(LEAD_LIST_MAPPING.replace('"Olark Chat"]', '"Olark Chat", "Event"]'), "y.toml")
+    for wrong, said in (
+        (retyped, "already a boolean field; the mapping declares text"),
+        (more_choices.mapping(), "no choice Event"),
+    ):
+        with UnitOfWork(make_session_factory(engine)) as uow, pytest.raises(ValidationFailedError, match=said):
+            import_contacts(uow, OPERATOR, leads, mapping=wrong, source="leads.csv", now=NOW)
+    with UnitOfWork(make_session_factory(engine)) as uow, pytest.raises(ValidationFailedError, match="orders carry no"):
+        import_records(uow, OPERATOR, ORDERS, leads, mapping=mapping, source="x.csv", now=NOW)
+    rep = Principal.system(Role.SALES_REP, "a rep's import")
+    fresh = parse_mapping(LEAD_LIST_MAPPING.replace("lead_source", "campaign"), "z.toml").mapping()
+    with UnitOfWork(make_session_factory(engine)) as uow, pytest.raises(ForbiddenError):
+        import_contacts(uow, rep, leads, mapping=fresh, source="leads.csv", now=NOW)

@@ -128,7 +128,8 @@ def test_a_rep_opens_a_lapsed_customer_and_reads_why_there_is_no_churn_score(sit
     lapsed = site.rows(
         select(PopulationState.contact_id)
         .join(Contact, Contact.id == PopulationState.contact_id)
-        .where(PopulationState.model_name == "churn", Contact.owner_id == owner)
+        .where(PopulationState.model_name == "churn", PopulationState.state == "already lapsed")
+        .where(Contact.owner_id == owner)
         .limit(1)
     )[0]
     page = signed_in(browser, site, "sales_rep")

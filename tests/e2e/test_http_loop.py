@@ -80,11 +80,17 @@ class Server:
 
     def population_example(self, model_name: str) -> tuple[int, int, int]:
         """(two contacts of the model's population at the newest snapshot, the lowest-numbered
-        contact outside it), as the feature build wrote them."""
-        written = pl.read_parquet(self.home.path / "feast" / "offline" / "model_populations.parquet")
+        contact outside it that once engaged: a lapsed one), as the feature build wrote them."""
+        offline = self.home.path / "feast" / "offline"
+        written = pl.read_parquet(offline / "model_populations.parquet")
         members = written.filter(pl.col("model_name") == model_name)["contact_id"].drop_nulls().sort()
-        outside = next(contact_id for contact_id in range(1, 2001) if contact_id not in set(members.to_list()))
-        return int(members[0]), int(members[1]), outside
+        snapshots = pl.read_parquet(offline / "contact_features.parquet")
+        engaged_once = snapshots.filter(
+            (pl.col("event_timestamp") == pl.col("event_timestamp").max())
+            & pl.col("days_since_last_activity").is_not_null()
+            & ~pl.col("contact_id").is_in(members.implode())
+        )["contact_id"]
+        return int(members[0]), int(members[1]), int(engaged_once.min())
 
     def champion_version(self) -> str:
         uri = self.home.tracking_uri

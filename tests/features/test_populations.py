@@ -18,7 +18,7 @@ from crm_core.exports import (
     TICKETS_SCHEMA,
     CrmExport,
 )
-from features.catalogue import BUILT_IN, OUTSIDE_RULES_STATE, Catalogue, ModelEntry
+from features.catalogue import BUILT_IN, NEVER_ENGAGED_STATE, OUTSIDE_RULES_STATE, Catalogue, ModelEntry
 from features.populations import (
     PopulationUnknownError,
     newest_population,
@@ -109,7 +109,9 @@ def test_the_newest_snapshot_splits_into_members_and_stated_reasons(tmp_path: Pa
     assert churn.as_of == AS_OF
     assert churn.members["contact_id"].to_list() == [1, 3]
     assert set(churn.members.columns) >= {"days_since_last_order", "tenure_days"}, "every feature column kept"
-    assert dict(churn.outside.iter_rows()) == {2: "already lapsed", 4: "already lapsed"}
+    assert dict(churn.outside.iter_rows()) == {2: "already lapsed", 4: NEVER_ENGAGED_STATE}, (
+        "4 never ordered or interacted: it has not lapsed"
+    )
 
     # The entry's own feature rules narrow the outcome's population, and say so.
     spenders = ModelEntry.model_validate(

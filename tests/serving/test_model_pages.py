@@ -123,6 +123,7 @@ def test_model_page_draws_holdout_charts_and_sets_champion_beside_challenger(des
     side = page[page.index('id="side-by-side"') :]
     assert "Champion v1" in side and "Challenger v2" in side and "Promote v2 to champion" in side
     assert "roc_auc" in side
+    assert side.count('<dd class="split">by time</dd>') == 2, "each version says how its rows were split"
 
 
 def test_promote_and_rollback_run_as_operator_jobs_and_move_the_alias(desk: Desk) -> None:

@@ -20,6 +20,7 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import CurrentScore, PopulationState
+from crm_core.exports import export_crm
 from crm_core.services.population_states import record_population_states
 from crm_core.services.predictions import NewPrediction, record_predictions
 from crm_core.services.profiles import get_contact_profile
@@ -27,6 +28,7 @@ from crm_core.services.worklists import WorklistFilters, scored_worklist
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.app.scoring import score
 from crm_intel.context import AppContext
+from features.catalogue import NEVER_ENGAGED_STATE
 from features.schema import ENTITY_KEY
 from models.drift import feature_drift
 from serving.batch import BATCH_PRINCIPAL, latest_snapshot, population_snapshot, score_all
@@ -63,9 +65,13 @@ def test_lapsed_contacts_get_their_state_not_a_score(trained_crm: tuple[AppConte
     assert (result.contacts, result.stated) == (len(members), len(outside))
     current, stated = _current_and_stated(ctx)
     assert current == members, "the lapsed lost the stale score the older run gave them"
-    assert stated == dict.fromkeys(outside, "already lapsed")
+    export = export_crm(ctx.engine)
+    engaged = set(export.activities["contact_id"].to_list()) | set(export.orders["contact_id"].to_list())
+    assert stated == {c: "already lapsed" if c in engaged else NEVER_ENGAGED_STATE for c in outside}, (
+        "who once engaged has lapsed; who never did is told so"
+    )
 
-    lapsed = min(outside)
+    lapsed = min(outside & engaged)
     with UnitOfWork(make_session_factory(ctx.engine)) as uow:
         listed = scored_worklist(uow, ADMIN, "churn", WorklistFilters(per_page=100))
         assert listed.total == len(members), "the at-risk list holds the population only"

@@ -23,7 +23,7 @@ from tests.conftest import app_context
 from training.labels import LABEL
 from training.pipeline import TrainingContext, build_training_set
 from training.specs import spec_for
-from training.split import SplitPlan
+from training.split import TimePlan
 
 CHURN = spec_for(Catalogue(BUILT_IN).get("churn"))
 
@@ -34,7 +34,7 @@ def test_events_after_as_of_change_no_training_row(tmp_path: Path, field_keys: F
     ctx = app_context(tmp_path / "var", field_keys)
     load_tables(ctx.engine, generate(DemoConfig(contacts=800, seed=5)))
 
-    def training_set() -> tuple[pl.DataFrame, SplitPlan]:
+    def training_set() -> tuple[pl.DataFrame, TimePlan]:
         build_and_publish(export_crm(ctx.engine), ctx.features)
         context = TrainingContext(
             export=export_crm(ctx.engine),
@@ -43,7 +43,9 @@ def test_events_after_as_of_change_no_training_row(tmp_path: Path, field_keys: F
             registry=ctx.registry,
             training_sets_dir=ctx.training.training_sets_dir,
         )
-        return build_training_set(CHURN, context)
+        rows, plan = build_training_set(CHURN, context)
+        assert isinstance(plan, TimePlan), "churn's history has dates: it is split by time"
+        return rows, plan
 
     before, plan = training_set()
     holdout_date = plan.holdout_date
