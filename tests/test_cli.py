@@ -268,3 +268,11 @@ def test_a_message_quoting_markup_is_printed_as_it_is(data_home: DataHome) -> No
     assert done.returncode == 1
     assert "unknown reason '[/red]x[bold]'" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_readiness_before_any_build_says_what_is_short_and_exits_1(data_home: DataHome) -> None:
+    done = data_home.cli("models", "readiness", "churn")
+    shown = " ".join(done.stdout.split())
+    assert done.returncode == 1, shown + done.stderr
+    assert "not ready" in shown and "no feature snapshots: build features first" in shown
+    assert "Traceback" not in done.stdout + done.stderr

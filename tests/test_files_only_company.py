@@ -144,6 +144,9 @@ def test_a_company_brings_its_history_and_a_lead_list_by_mapping_files_only(tmp_
     assert "the value held now: the history has no dates" in defined
     assert "custom fields lead_source, total_visits" in defined
     _ok(home, "build-features", cwd=tmp_path)
+    ready = _ok(home, "models", "readiness", "lead", cwd=tmp_path)
+    assert "ready to train" in ready and "random, stratified by the outcome" in ready
+    assert "from custom fields: lead_source (4 columns), total_visits" in ready
 
     churn = _ok(home, "train", "churn", cwd=tmp_path)
     lead = _ok(home, "train", "lead", cwd=tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Engine
 
 from crm_core.exports import CrmExport
@@ -10,11 +12,15 @@ from features.model_registry import ModelRegistry
 from features.settings import FeatureSettings
 from features.snapshots import available_snapshot_dates
 from features.store import open_store
-from training.pipeline import RunResult, StageCallback, TrainingContext, run
+from training.pipeline import RunResult, StageCallback, TrainingContext, prepare, run
+from training.readiness import ReadinessCheck
 from training.recommendation_pipeline import RecommenderRunResult, RecommenderSpec, run_recommender
 from training.settings import TrainingSettings
 from training.spec import TrainingSpec
 from training.specs import spec_for
+from training.split import NotEnoughHistoryError, RandomSplit
+
+DAYS_PER_MONTH = 30.44
 
 
 def train(
@@ -30,6 +36,59 @@ def train(
     return train_spec(spec_for(entry), export, feature_settings, training_settings, on_stage)
 
 
+def check_readiness(
+    model_name: str,
+    export: CrmExport,
+    feature_settings: FeatureSettings,
+    training_settings: TrainingSettings,
+    catalogue: Catalogue | None = None,
+) -> ReadinessCheck:
+    """What training `model_name` would learn from, and what is short, with nothing fitted."""
+    entry = (catalogue or load_catalogue(feature_settings.home)).get(model_name)
+    spec = spec_for(entry)
+    context = _context(export, feature_settings, training_settings)
+    snapshot = isinstance(spec.split, RandomSplit)
+    months = None if snapshot else history_months(export, context.snapshot_dates)
+    split = "random, stratified by the outcome (the history has no dates)" if snapshot else "by time"
+    try:
+        prepared = prepare(spec, context)
+    except NotEnoughHistoryError as error:
+        return ReadinessCheck(model_name, entry.population_in_words(), split, months, None, shortfall=str(error))
+    return ReadinessCheck(
+        model_name,
+        entry.population_in_words(),
+        prepared.plan.params()["split"],
+        months,
+        prepared.readiness,
+        columns_used=prepared.feature_names,
+    )
+
+
+def history_months(export: CrmExport, snapshot_dates: list[datetime]) -> float | None:
+    """Months from the CRM's oldest event to its newest snapshot."""
+    oldest = [
+        export.activities["occurred_at"].min(),
+        export.orders["ordered_at"].min(),
+        export.tickets["opened_at"].min(),
+    ]
+    known = [value for value in oldest if isinstance(value, datetime)]
+    if not known or not snapshot_dates:
+        return None
+    return (max(snapshot_dates) - min(known)).days / DAYS_PER_MONTH
+
+
+def _context(
+    export: CrmExport, feature_settings: FeatureSettings, training_settings: TrainingSettings
+) -> TrainingContext:
+    return TrainingContext(
+        export=export,
+        store=open_store(feature_settings),
+        snapshot_dates=available_snapshot_dates(feature_settings.snapshot_path),
+        registry=registry_for(training_settings),
+        training_sets_dir=training_settings.training_sets_dir,
+    )
+
+
 def train_spec(
     spec: TrainingSpec,
     export: CrmExport,
@@ -39,14 +98,7 @@ def train_spec(
 ) -> RunResult:
     """Run one spec, which may be a variant of a registered one (another seed or scorer set):
     what a data scientist does to compare a change on the same data before proposing it."""
-    context = TrainingContext(
-        export=export,
-        store=open_store(feature_settings),
-        snapshot_dates=available_snapshot_dates(feature_settings.snapshot_path),
-        registry=registry_for(training_settings),
-        training_sets_dir=training_settings.training_sets_dir,
-    )
-    return run(spec, context, on_stage)
+    return run(spec, _context(export, feature_settings, training_settings), on_stage)
 
 
 def train_recommender(

@@ -35,7 +35,7 @@ from training.leakage import leaky_fields
 from training.promotion import PromotionDecision, decide
 from training.readiness import NotReadyError, ReadinessReport, assess
 from training.spec import TrainingSpec
-from training.split import SplitPlan
+from training.split import SplitParts, SplitPlan
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -85,27 +85,52 @@ def build_training_set(spec: TrainingSpec, context: TrainingContext) -> tuple[pl
     return training_set, plan
 
 
+@dataclass(frozen=True)
+class PreparedData:
+    """What a fit would learn from, before anything is fitted: the labelled point-in-time rows,
+    how they split, the columns used (leaky custom fields taken out) and the readiness report."""
+
+    training_set: pl.DataFrame
+    plan: SplitPlan
+    parts: SplitParts
+    feature_names: list[str]
+    readiness: ReadinessReport
+
+
+def prepare(spec: TrainingSpec, context: TrainingContext) -> PreparedData:
+    """The rows, split and report a run starts from; `crm-intel models readiness` shows the same."""
+    training_set, plan = build_training_set(spec, context)
+    feature_names = service_feature_names(context.store, spec.feature_service)
+    parts = plan.parts(training_set, LABEL)
+    readiness = assess(parts.fit, parts.calibration, parts.holdout, LABEL, feature_names, spec.minimums)
+    refused = leaky_fields(parts.fit, LABEL, feature_names)
+    if refused:
+        readiness = replace(readiness, refused=refused)
+        gone = {leaky.field for leaky in refused}
+        feature_names = [name for name in feature_names if not (is_custom(name) and custom_field_of(name) in gone)]
+    return PreparedData(training_set, plan, parts, feature_names, readiness)
+
+
 def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | None = None) -> RunResult:
     stage = on_stage or (lambda _name: None)
     stage("labels and point-in-time features")
-    training_set, plan = build_training_set(spec, context)
+    prepared = prepare(spec, context)
+    training_set, plan, readiness, feature_names = (
+        prepared.training_set,
+        prepared.plan,
+        prepared.readiness,
+        prepared.feature_names,
+    )
     digest = data_digest(training_set)
     context.training_sets_dir.mkdir(parents=True, exist_ok=True)
     snapshot_file = context.training_sets_dir / f"{spec.model_name}-{digest}.parquet"
     training_set.write_parquet(snapshot_file)
 
-    feature_names = service_feature_names(context.store, spec.feature_service)
-    parts = plan.parts(training_set, LABEL)
-    fit_rows, calibration_rows, holdout = parts.fit, parts.calibration, parts.holdout
-    readiness = assess(fit_rows, calibration_rows, holdout, LABEL, feature_names, spec.minimums)
+    fit_rows, calibration_rows, holdout = prepared.parts.fit, prepared.parts.calibration, prepared.parts.holdout
     if not readiness.ready:
         raise NotReadyError(spec.model_name, readiness)
-    refused = leaky_fields(fit_rows, LABEL, feature_names)
-    if refused:
-        stage("refused as leaky: " + ", ".join(leaky.field for leaky in refused))
-        readiness = replace(readiness, refused=refused)
-        gone = {leaky.field for leaky in refused}
-        feature_names = [name for name in feature_names if not (is_custom(name) and custom_field_of(name) in gone)]
+    if readiness.refused:
+        stage("refused as leaky: " + ", ".join(leaky.field for leaky in readiness.refused))
     x_fit, x_calibration, x_holdout = (
         to_model_input(part, feature_names) for part in (fit_rows, calibration_rows, holdout)
     )

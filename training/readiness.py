@@ -111,3 +111,25 @@ def assess(
         columns=columns,
         problems=problems,
     )
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """A model's data before it is trained, as `crm-intel models readiness` shows it: the
+    report when the history covers a split, else only the shortfall."""
+
+    model_name: str
+    population: str  # who the rows are, in words
+    split: str  # how they are divided, in words
+    history_months: float | None  # from the oldest event to the newest snapshot (None: no dates)
+    report: ReadinessReport | None
+    columns_used: list[str] = field(default_factory=list)
+    shortfall: str | None = None  # the history itself is too short to split
+
+    @property
+    def ready(self) -> bool:
+        return self.shortfall is None and self.report is not None and self.report.ready
+
+    @property
+    def problems(self) -> list[str]:
+        return [self.shortfall] if self.shortfall else list(self.report.problems if self.report else [])

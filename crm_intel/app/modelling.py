@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from features.model_registry import Rollback
     from models.drift import FeatureDrift
     from training.pipeline import RunResult
+    from training.readiness import ReadinessCheck
     from training.recommendation_pipeline import RecommenderRunResult
 
 
@@ -29,6 +30,13 @@ def train(
     crm_export = crm_export or export(ctx)
     with StepReporter(write) as report:
         return run_training(model_name, crm_export, ctx.features, ctx.training, on_stage=report)
+
+
+def readiness(ctx: AppContext, model_name: str) -> ReadinessCheck:
+    """What training the scorer would learn from and what is short, with nothing fitted."""
+    from training.jobs import check_readiness
+
+    return check_readiness(model_name, export(ctx), ctx.features, ctx.training, catalogue=ctx.catalogue)
 
 
 def train_recommender(

@@ -56,6 +56,20 @@ def models_promote(
     )
 
 
+@models_app.command("readiness")
+def models_readiness(name: Annotated[str, typer.Argument(help="a scorer, e.g. churn")]) -> None:
+    """Before training: the rows the model would learn from, its positives, months of history,
+    missing values, the columns it uses and the fields it refuses as leaky, and what is short of
+    the minimums, in words. Exits 1 when it is not ready to train."""
+    from crm_intel.app import modelling
+    from crm_intel.cli.summary import readiness_table
+
+    check = modelling.readiness(context(), name)
+    console.print(readiness_table(check))
+    if not check.ready:
+        raise typer.Exit(1)
+
+
 @models_app.command("define")
 def models_define(
     name: Annotated[str | None, typer.Argument(help="one model, e.g. churn (default: every model)")] = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
@@ -13,10 +15,12 @@ from crm_intel.app.modelling import ModelStatus
 from crm_intel.console import console
 from crm_intel.context import AppContext
 from features.catalogue import BUILT_IN, CATALOGUE_FILE, ModelEntry
+from features.schema import custom_field_of, is_custom
 from models.drift import FeatureDrift
 from serving.batch import BatchResult
 from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
+from training.readiness import ReadinessCheck
 from training.recommendation_pipeline import RecommenderRunResult
 
 
@@ -170,6 +174,41 @@ def recommender_table(result: RecommenderRunResult) -> Table:
     table.add_row("lists filled by", f"{result.mode} (validation precision_at_10: {modes or 'history too short'})")
     verdict = "[green]promoted to champion[/]" if result.decision.promote else "[yellow]kept as challenger[/]"
     table.add_row("promotion", f"{verdict}: {result.decision.reason}")
+    return table
+
+
+READINESS_MISSING_SHOWN = 3
+
+
+def readiness_table(check: ReadinessCheck) -> Table:
+    """One screen: who the rows are, how many and how split, what the model reads, what is short."""
+    table = Table(title=f"{check.model_name}: data readiness", show_edge=False, show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("rows", escape(check.population))
+    table.add_row("split", escape(check.split))
+    history = "no dates" if check.history_months is None else f"{check.history_months:.1f} months of dated events"
+    table.add_row("history", history)
+    report = check.report
+    if report is not None:
+        table.add_row(
+            "positives / rows",
+            " / ".join(
+                f"{part}: {c.positives:,} of {c.rows:,}"
+                for part, c in (("fit", report.train), ("calibration", report.calibration), ("holdout", report.holdout))
+            ),
+        )
+        fields = Counter(custom_field_of(name) for name in check.columns_used if is_custom(name))
+        custom = ", ".join(f"{field} ({count} columns)" if count > 1 else field for field, count in fields.items())
+        used = f"{len(check.columns_used)}" + (f"; from custom fields: {custom}" if custom else "")
+        table.add_row("columns used", escape(used))
+        missing = sorted((c for c in report.columns if c.missing_share > 0), key=lambda c: -c.missing_share)
+        shown = ", ".join(f"{c.column} {c.missing_share:.0%}" for c in missing[:READINESS_MISSING_SHOWN])
+        table.add_row("most missing", shown or "none")
+        for leaky in report.refused:
+            table.add_row("refused as leaky", escape(leaky.reason()))
+    verdict = "[green]ready to train[/]" if check.ready else "[red]not ready[/]: " + escape("; ".join(check.problems))
+    table.add_row("verdict", verdict)
     return table
 
 
