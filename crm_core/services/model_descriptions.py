@@ -42,19 +42,34 @@ def _of(row: ModelDescription) -> Description:
     return Description(row.name, row.kind, row.title, row.meaning, row.worklist, row.horizon_days)
 
 
+PUBLISHED = ("kind", "title", "meaning", "worklist", "horizon_days", "position", "published_at")
+
+
 def publish_descriptions(uow: UnitOfWork, descriptions: Sequence[Description]) -> None:
     """Make `descriptions` the models the pages know, in this order; models left out are no
-    longer listed (their stored scores stay, as history)."""
+    longer listed (their stored scores stay, as history). One upsert: every worker of a server
+    publishes as it starts, and two that insert the same new model at once must both succeed."""
     now = utc_now()
     names = [description.name for description in descriptions]
     uow.session.execute(delete(ModelDescription).where(ModelDescription.name.not_in(names)))
-    for position, description in enumerate(descriptions):
-        row = uow.session.get(ModelDescription, description.name) or ModelDescription(name=description.name)
-        row.kind, row.title, row.meaning = description.kind, description.title, description.meaning
-        row.worklist, row.horizon_days = description.worklist, description.horizon_days
-        row.position, row.published_at = position, now
-        uow.session.add(row)
-    uow.session.flush()
+    rows = [
+        {
+            "name": d.name,
+            "kind": d.kind,
+            "title": d.title,
+            "meaning": d.meaning,
+            "worklist": d.worklist,
+            "horizon_days": d.horizon_days,
+            "position": position,
+            "published_at": now,
+        }
+        for position, d in enumerate(descriptions)
+    ]
+    if rows:
+        insert = upsert_insert(uow.session.get_bind().dialect.name)
+        statement = insert(ModelDescription).values(rows)
+        refreshed = {column: statement.excluded[column] for column in PUBLISHED}
+        uow.session.execute(statement.on_conflict_do_update(index_elements=["name"], set_=refreshed))
 
 
 def note_scoring_models(uow: UnitOfWork, model_names: Iterable[str]) -> None:

@@ -73,3 +73,29 @@ def test_a_list_page_number_that_is_not_a_page_is_page_one(world: World) -> None
     for hostile in ("-1", "0", "1e9", "9" * 400, "２", "1; DROP TABLE contacts"):
         response = rep.get(f"{WEB_PREFIX}/", params={"churn_page": hostile})
         assert response.status_code == 200 and "page 1 of 1" in response.text, hostile
+
+
+def test_two_workers_publishing_a_new_model_at_once_both_succeed(engine: Engine) -> None:
+    """A server's workers each publish the catalogue as they start: the second insert of the
+    same new model waits on the first and must then update it, not fail its worker's start."""
+    import threading
+
+    first = UnitOfWork(make_session_factory(engine))
+    first.__enter__()
+    publish_descriptions(first, [CHURN])  # written, not yet committed: the row is locked
+    failures: list[BaseException] = []
+
+    def second_worker() -> None:
+        try:
+            _publish(engine, CHURN, UPSELL)
+        except BaseException as error:  # whatever the worker hit is reported
+            failures.append(error)
+
+    worker = threading.Thread(target=second_worker)
+    worker.start()
+    worker.join(timeout=1.0)  # it waits on the first worker's row
+    first.commit()
+    first.__exit__(None, None, None)
+    worker.join(timeout=60)
+    assert not worker.is_alive() and failures == []
+    assert [(m.name, m.title) for m in _scoring(engine)] == [("churn", "Churn risk"), ("upsell", "Upsell")]
