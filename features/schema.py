@@ -81,7 +81,7 @@ def custom_field_of(feature: str) -> str:
 
 
 def _describe_custom(feature: str) -> str:
-    field = custom_field_of(feature)
+    field = custom_field_of(feature).replace("_", " ")
     if INDICATOR_INFIX in feature:
         return f"{field} is {feature.split(INDICATOR_INFIX, 1)[1].replace('_', ' ')}"
     if feature.endswith(DAYS_SINCE_SUFFIX):

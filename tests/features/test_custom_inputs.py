@@ -107,8 +107,8 @@ def test_the_snapshots_carry_the_inputs_after_the_pinned_features_and_pass_the_s
 
 def test_column_names_read_back_as_words_and_as_the_contact_they_describe() -> None:
     assert describe("custom__plan__is__paid_annual") == "plan is paid annual"
-    assert describe("custom__trial_ends__days_since") == "days since trial_ends"
-    assert describe("custom__order_size") == "order_size"
+    assert describe("custom__trial_ends__days_since") == "days since trial ends"
+    assert describe("custom__order_size") == "order size"
     assert custom_field_of("custom__plan__is__free") == "plan"
     assert source_of("custom__order_size") == "contact", "a custom field is the contact's, whatever its name"
 
