@@ -26,10 +26,13 @@ from crm_intel.context import AppContext
 from features.catalogue import BUILT_IN, CATALOGUE_FILE
 from features.online.reader import open_online_reader
 from features.pipeline import build_and_publish
+from features.populations import PopulationBook
+from features.schema import describe
 from features.settings import FeatureSettings
 from features.snapshots import data_end, snapshot_dates
 from features.store import open_store, service_feature_names
 from serving.champion import load_champion
+from serving.online import score_contacts
 from tests.conftest import own_copy
 from training.jobs import train
 from training.labels import LABEL, outcome_labels
@@ -147,6 +150,27 @@ def test_a_field_recorded_at_the_outcome_but_stored_undated_is_refused_and_a_leg
     assert not [name for name in champion.feature_names if "cancel_reason" in name]
     batch, version = score(company, "churn")
     assert batch.inserted > 0 and version == result.version
+
+    # Online, the same champion reads the custom columns from the online store and gives the
+    # score batch scoring wrote for the same snapshot, its reasons in words.
+    with company.engine.connect() as connection:
+        batch_scores = dict(
+            connection.exec_driver_sql("SELECT contact_id, score FROM current_scores WHERE model_name = 'churn'").all()
+        )
+    member = min(batch_scores)
+    books = PopulationBook(company.features.population_path)
+    online = score_contacts(
+        make_session_factory(company.engine),
+        open_online_reader(company.features, open_store(company.features)),
+        champion,
+        ADMIN,
+        [member],
+        outside=lambda features: books.outside(company.catalogue.get("churn"), features),
+    )
+    assert [p.contact_id for p in online.predictions] == [member]
+    assert online.predictions[0].score == pytest.approx(batch_scores[member])
+    factors = online.predictions[0].top_factors
+    assert factors and all(factor["description"] == describe(str(factor["feature"])) for factor in factors)
 
 
 def test_the_same_field_with_its_dated_history_reaches_no_training_row(company: AppContext) -> None:
