@@ -8,20 +8,13 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from crm_core.exports import (
-    ACTIVITIES_SCHEMA,
-    CHANGES_SCHEMA,
-    CONTACTS_SCHEMA,
-    DEALS_SCHEMA,
-    ORDERS_SCHEMA,
-    TICKETS_SCHEMA,
-    CrmExport,
-)
+from crm_core.exports import CrmExport
 from features.catalogue import BUILT_IN, CatalogueError, ModelEntry, parse_entries
 from features.custom_inputs import MAX_VALUES, CustomInputError, absent_indicators, custom_inputs, custom_values
 from features.model_input import to_model_input
 from features.schema import FEATURE_NAMES, assert_schema, custom_field_of, describe, source_of
 from features.snapshots import build_snapshots
+from tests.support.exports import export_of
 
 AS_OF = datetime(2026, 6, 1)
 EARLIER = AS_OF - timedelta(days=30)
@@ -38,15 +31,7 @@ def _export(changes: list[tuple[int, str, str | None, datetime]], custom: pl.Dat
         schema={"contact_id": pl.Int64, "plan": pl.String, "seats": pl.Int64, "trial_ends": pl.Date,
                 "partner": pl.Boolean},
     )  # fmt: skip
-    return CrmExport(
-        contacts=pl.DataFrame(contacts, schema=CONTACTS_SCHEMA, orient="row"),
-        activities=pl.DataFrame(activities, schema=ACTIVITIES_SCHEMA, orient="row"),
-        orders=pl.DataFrame([], schema=ORDERS_SCHEMA),
-        tickets=pl.DataFrame([], schema=TICKETS_SCHEMA),
-        deals=pl.DataFrame([], schema=DEALS_SCHEMA),
-        contact_custom=held,
-        contact_changes=pl.DataFrame(changes, schema=CHANGES_SCHEMA, orient="row"),
-    )
+    return export_of(contacts, activities=activities, changes=changes, custom=held)
 
 
 HISTORY = [

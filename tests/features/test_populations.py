@@ -6,18 +6,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from crm_core.exports import (
-    ACTIVITIES_SCHEMA,
-    CHANGES_SCHEMA,
-    CONTACTS_SCHEMA,
-    DEALS_SCHEMA,
-    ORDERS_SCHEMA,
-    TICKETS_SCHEMA,
-    CrmExport,
-)
+from crm_core.exports import CrmExport
 from features.catalogue import BUILT_IN, NEVER_ENGAGED_STATE, OUTSIDE_RULES_STATE, Catalogue, ModelEntry
 from features.populations import (
     PopulationUnknownError,
@@ -27,6 +18,7 @@ from features.populations import (
     read_population,
 )
 from features.snapshots import build_snapshots, replace_parquet
+from tests.support.exports import export_of
 from training.labels import outcome_labels
 
 AS_OF = datetime(2026, 6, 1)
@@ -39,25 +31,9 @@ def _export() -> CrmExport:
     contacts = [(i, AS_OF - 500 * DAY) for i in range(1, 5)] + [(5, AS_OF + 10 * DAY)]
     activities = [(1, "call", "phone", AS_OF - 5 * DAY), (2, "call", "phone", AS_OF - 400 * DAY)]
     orders = [(2, AS_OF - 380 * DAY, 50.0), (3, AS_OF - 20 * DAY, 20.0)]
-    deals = pl.DataFrame(
-        {
-            "contact_id": [4, 1],
-            "amount": [1000.0, 500.0],
-            "status": ["open", "won"],
-            "opened_at": [AS_OF - 30 * DAY, AS_OF - 200 * DAY],
-            "closed_at": [None, AS_OF - 100 * DAY],
-        },
-        schema=DEALS_SCHEMA,
-    )
+    deals = [(4, 1000.0, "open", AS_OF - 30 * DAY, None), (1, 500.0, "won", AS_OF - 200 * DAY, AS_OF - 100 * DAY)]
     changes = [(2, "lifecycle_stage", "churned", AS_OF - 300 * DAY)]
-    return CrmExport(
-        contacts=pl.DataFrame(contacts, schema=CONTACTS_SCHEMA, orient="row"),
-        activities=pl.DataFrame(activities, schema=ACTIVITIES_SCHEMA, orient="row"),
-        orders=pl.DataFrame(orders, schema=ORDERS_SCHEMA, orient="row"),
-        tickets=pl.DataFrame([], schema=TICKETS_SCHEMA),
-        deals=deals,
-        contact_changes=pl.DataFrame(changes, schema=CHANGES_SCHEMA, orient="row"),
-    )
+    return export_of(contacts, activities=activities, orders=orders, deals=deals, changes=changes)
 
 
 def _members(export: CrmExport, entry: ModelEntry) -> list[int]:
@@ -86,7 +62,7 @@ def test_labels_are_built_on_exactly_the_population() -> None:
 
 
 def test_the_feature_build_records_each_model_even_with_no_one_in_it(tmp_path: Path) -> None:
-    export = replace(_export(), deals=pl.DataFrame([], schema=DEALS_SCHEMA))
+    export = replace(_export(), deals=export_of([]).deals)
     path = tmp_path / "populations.parquet"
     replace_parquet(populations_at(export, Catalogue(BUILT_IN), AS_OF), path)
     assert read_population(path, "churn", AS_OF)["contact_id"].to_list() == [1, 3]

@@ -8,18 +8,11 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from crm_core.exports import (
-    ACTIVITIES_SCHEMA,
-    CHANGES_SCHEMA,
-    CONTACTS_SCHEMA,
-    DEALS_SCHEMA,
-    ORDERS_SCHEMA,
-    TICKETS_SCHEMA,
-    CrmExport,
-)
+from crm_core.exports import CrmExport
 from features.catalogue import History, ModelEntry
 from features.populations import population_at
 from features.snapshots import data_end
+from tests.support.exports import export_of
 from training.labels import LABEL, outcome_labels
 from training.specs import labels_for, spec_for
 from training.split import RandomPlan, RandomSplit, TimeSplit
@@ -41,14 +34,7 @@ def _export() -> CrmExport:
     recorded; 6 a customer of another file, created earlier, with an order."""
     contacts = [(i, NOW) for i in range(1, 6)] + [(6, NOW - timedelta(days=400))]
     changes = [(i, "custom.converted", "true" if i <= 2 else "false", NOW) for i in range(1, 5)]
-    return CrmExport(
-        contacts=pl.DataFrame(contacts, schema=CONTACTS_SCHEMA, orient="row"),
-        activities=pl.DataFrame([], schema=ACTIVITIES_SCHEMA),
-        orders=pl.DataFrame([(6, NOW - timedelta(days=300), 10.0)], schema=ORDERS_SCHEMA, orient="row"),
-        tickets=pl.DataFrame([], schema=TICKETS_SCHEMA),
-        deals=pl.DataFrame([], schema=DEALS_SCHEMA),
-        contact_changes=pl.DataFrame(changes, schema=CHANGES_SCHEMA, orient="row"),
-    )
+    return export_of(contacts, orders=[(6, NOW - timedelta(days=300), 10.0)], changes=changes)
 
 
 def test_a_snapshot_entry_is_labelled_by_the_value_held_and_scores_the_recorded_others() -> None:
