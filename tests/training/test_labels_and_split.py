@@ -1,21 +1,13 @@
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
 
-from crm_core.exports import (
-    ACTIVITIES_SCHEMA,
-    CHANGES_SCHEMA,
-    CONTACTS_SCHEMA,
-    DEALS_SCHEMA,
-    ORDERS_SCHEMA,
-    TICKETS_SCHEMA,
-    CrmExport,
-)
+from crm_core.exports import CrmExport
 from features.catalogue import ModelEntry, Outcome
+from tests.support.exports import export_of
 from training.labels import outcome_labels
 from training.split import NotEnoughHistoryError, TimeSplit
 
@@ -32,17 +24,16 @@ def labels_of(
     return outcome_labels(export, entry, dates)
 
 
-def export_with(activities: list[tuple[int, datetime]], orders: list[tuple[int, datetime]]) -> CrmExport:
-    return CrmExport(
-        contacts=pl.DataFrame(
-            [(i, AS_OF - timedelta(days=500)) for i in range(1, 6)], schema=CONTACTS_SCHEMA, orient="row"
-        ),
-        activities=pl.DataFrame(
-            [(c, "web_visit", "web", at) for c, at in activities], schema=ACTIVITIES_SCHEMA, orient="row"
-        ),
-        orders=pl.DataFrame([(c, at, 10.0) for c, at in orders], schema=ORDERS_SCHEMA, orient="row"),
-        tickets=pl.DataFrame([], schema=TICKETS_SCHEMA),
-        deals=pl.DataFrame([], schema=DEALS_SCHEMA),
+def export_with(
+    activities: list[tuple[int, datetime]],
+    orders: list[tuple[int, datetime]],
+    changes: list[tuple[int, str, str, datetime]] | None = None,
+) -> CrmExport:
+    return export_of(
+        [(i, AS_OF - timedelta(days=500)) for i in range(1, 6)],
+        activities=[(c, "web_visit", "web", at) for c, at in activities],
+        orders=[(c, at, 10.0) for c, at in orders],
+        changes=changes or [],
     )
 
 
@@ -131,10 +122,7 @@ def test_a_value_reached_is_labelled_from_the_history_at_each_date() -> None:
         (4, "lifecycle_stage", "churned", AS_OF + 60 * day),
         (5, "custom.plan", "paid", AS_OF + 1 * day),  # another field entirely: 0 for the stage
     ]
-    export = replace(
-        export_with(activities=[], orders=[]),
-        contact_changes=pl.DataFrame(changes, schema=CHANGES_SCHEMA, orient="row"),
-    )
+    export = export_with(activities=[], orders=[], changes=changes)
     stage = labels_of(export, [AS_OF], Outcome.STAGE_REACHED, horizon_days=90, stage="churned")
     assert dict(stage.select("contact_id", "label").rows()) == {1: 1, 3: 0, 4: 1, 5: 0}
     plan = labels_of(export, [AS_OF], Outcome.FIELD_VALUE, horizon_days=90, field="plan", value="paid")
