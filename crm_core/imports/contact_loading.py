@@ -7,6 +7,7 @@ overwritten: a matched contact only gains what it lacked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from crm_core.protection.lookup import email_lookups, phone_lookup
 from crm_core.schemas.imports import ImportProblem
 from crm_core.services.access import contact_ids_in_reach, within_reach
 from crm_core.services.contact_history import append_changes, change_text
+from crm_core.services.current_scores import IN_LIST_CHUNK
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.person_guard import HELD_BACK, erased_hashes, may_readd_erased
 from crm_core.unit_of_work import UnitOfWork
@@ -178,6 +180,7 @@ def _write(ctx: LoadContext, people: pl.DataFrame, loaded: Loaded) -> None:
     in_reach = contact_ids_in_reach(uow, ctx.principal, "contact", Action.UPDATE, {c.id for c in existing.values()})
     out_of_reach = {key for key, contact in existing.items() if contact.id not in in_reach}
     accounts = _Accounts(uow, ctx.principal, ctx.now)
+    accounts.look_up(people["account"].to_list())
     matched = people.filter(pl.col(KEY).is_in([key for key in existing if key not in out_of_reach]))
     for person in matched.with_columns(pl.Series(CUSTOM, custom_objects(matched), dtype=pl.Object)).iter_rows(
         named=True
@@ -263,16 +266,30 @@ class _Accounts:
     def __init__(self, uow: UnitOfWork, principal: Principal, now: datetime) -> None:
         self.uow, self.principal, self.now = uow, principal, now
         self.by_name: dict[str, Account] = {}
+        self.looked_up: set[str] = set()
+
+    def look_up(self, names: Iterable[str | None]) -> None:
+        """Find every named account in reach in a few queries (a chunk of names each), not one
+        per name: a file naming ten thousand accounts asked ten thousand times."""
+        wanted = sorted({name for name in names if name is not None} - self.looked_up)
+        self.looked_up.update(wanted)
+        scope = self.principal.scope("account", Action.READ)
+        if not wanted or scope is Scope.NONE:
+            return
+        for start in range(0, len(wanted), IN_LIST_CHUNK):
+            chunk = wanted[start : start + IN_LIST_CHUNK]
+            query = within_reach(
+                select(Account).where(Account.name.in_(chunk)), Account.owner_id, self.principal, scope
+            )
+            for account in self.uow.session.scalars(query.order_by(Account.id)):
+                self.by_name.setdefault(account.name, account)  # the oldest of a name, as one lookup took
 
     def get(self, name: str | None, owner_id: int | None) -> Account | None:
         if name is None:
             return None
+        self.look_up([name])
         if name not in self.by_name:
-            scope = self.principal.scope("account", Action.READ)
-            query = within_reach(select(Account).where(Account.name == name), Account.owner_id, self.principal, scope)
-            found = None if scope is Scope.NONE else self.uow.session.scalar(query.order_by(Account.id).limit(1))
-            if found is None:
-                found = Account(name=name, owner_id=owner_id, created_at=self.now)
-                self.uow.session.add(found)
-            self.by_name[name] = found
+            created = Account(name=name, owner_id=owner_id, created_at=self.now)
+            self.uow.session.add(created)
+            self.by_name[name] = created
         return self.by_name[name]

@@ -775,3 +775,37 @@ def test_a_mapping_file_brings_its_own_custom_fields_defined_once_and_checked_af
     fresh = parse_mapping(LEAD_LIST_MAPPING.replace("lead_source", "campaign"), "z.toml").mapping()
     with UnitOfWork(make_session_factory(engine)) as uow, pytest.raises(ForbiddenError):
         import_contacts(uow, rep, leads, mapping=fresh, source="leads.csv", now=NOW)
+
+
+def test_a_contacts_file_naming_many_accounts_finds_them_in_a_few_queries(engine: Engine) -> None:
+    """Stored accounts are found by name a chunk of names per query (a file naming thousands of
+    accounts once asked once per name), linked as before, and new names created once each."""
+    from sqlalchemy import event
+
+    from crm_core.entities import Account
+    from crm_core.imports.contacts import import_contacts
+
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        uow.session.add_all(Account(name=f"Firm {n}", created_at=NOW) for n in range(300))
+        uow.commit()
+    rows = [{"external_id": f"P-{n}", "last_name": f"P{n}", "account": f"Firm {n % 500}"} for n in range(600)]
+    account_reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM accounts" in statement:
+            account_reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            report = import_contacts(uow, OPERATOR, _text(rows), source="people.csv", now=NOW)
+            uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert report.inserted == 600 and len(account_reads) <= 2, len(account_reads)
+    assert _count(engine, Account) == 500, "200 new names, each created once"
+    with engine.connect() as connection:
+        linked = connection.execute(
+            select(Contact.external_id, Account.name).join(Account, Account.id == Contact.account_id)
+        ).all()
+    assert len(linked) == 600 and all(name == f"Firm {int(person[2:]) % 500}" for person, name in linked)
