@@ -48,7 +48,7 @@ def _file_store(settings: FeatureSettings) -> object:
         config=RepoConfig(
             project=PROJECT,
             provider="local",
-            registry=str(settings.feast_dir / "registry.db"),
+            registry=str(settings.registry_path),
             offline_store=DaskOfflineStoreConfig(type="file"),
             online_store=SqliteOnlineStoreConfig(path=str(settings.feast_dir / "online.db")),
             entity_key_serialization_version=3,

@@ -8,6 +8,7 @@ from crm_core.settings import HomeSettings
 
 SNAPSHOT_FILE = "offline/contact_features.parquet"
 POPULATION_FILE = "offline/model_populations.parquet"
+REGISTRY_FILE = "registry.db"  # Feast's registry, under the feast folder
 
 
 class FeatureSettings(HomeSettings):
@@ -29,6 +30,11 @@ class FeatureSettings(HomeSettings):
     @property
     def feast_dir(self) -> Path:
         return self.home.resolve() / "feast"
+
+    @property
+    def registry_path(self) -> Path:
+        """Feast's registry of this home's definitions."""
+        return self.feast_dir / REGISTRY_FILE
 
     @property
     def snapshot_path(self) -> Path:

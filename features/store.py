@@ -46,9 +46,7 @@ def open_store(settings: FeatureSettings, feast_online: object | None = None) ->
     config = RepoConfig(
         project=PROJECT,
         provider="local",
-        registry=RegistryConfig(
-            path=str(settings.feast_dir / "registry.db"), registry_store_type=ATOMIC_FILE_REGISTRY_STORE
-        ),
+        registry=RegistryConfig(path=str(settings.registry_path), registry_store_type=ATOMIC_FILE_REGISTRY_STORE),
         offline_store=DuckDBOfflineStoreConfig(),
         online_store=feast_online,
         entity_key_serialization_version=3,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
@@ -44,13 +45,14 @@ class OnlineReader(Protocol):
 
 class StoreReader:
     """Holds the store of the home's current layout. A build can change the layout (a model
-    now takes a custom field) and the services: the snapshot file's change is noticed on the
-    next read, and the layout, the store and the services are read again."""
+    now takes a custom field) and the services: a change of the snapshot file or of Feast's
+    registry (the build writes one, then the other) is noticed on the next read, and the
+    layout, the store and the services are read again."""
 
     def __init__(self, settings: FeatureSettings, feature_store: FeatureStore) -> None:
         self._settings = settings
         self._feature_store = feature_store
-        self._stamp: int | None = None
+        self._stamp: tuple[int | None, int | None] | None = None
         self._layout = OnlineLayout.of_schema()
         self._store: OnlineStore | None = None
         self._services: dict[str, tuple[list[str], pl.Schema]] = {}
@@ -58,10 +60,7 @@ class StoreReader:
         self._follow_build()
 
     def _follow_build(self) -> tuple[OnlineStore, OnlineLayout]:
-        try:
-            stamp: int | None = self._settings.snapshot_path.stat().st_mtime_ns
-        except FileNotFoundError:
-            stamp = None
+        stamp = (_modified(self._settings.snapshot_path), _modified(self._settings.registry_path))
         held = self._store
         if held is not None and stamp == self._stamp:
             return held, self._layout
@@ -121,6 +120,13 @@ class StoreReader:
             store.ping()
         except store.errors() as error:
             raise OnlineStoreUnavailableError(f"the online store could not be read ({error})") from error
+
+
+def _modified(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def open_online_reader(settings: FeatureSettings, feature_store: FeatureStore) -> OnlineReader:

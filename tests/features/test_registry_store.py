@@ -40,7 +40,7 @@ def test_the_store_writes_its_registry_with_the_atomic_store(tmp_path: Path) -> 
 
 def test_a_failed_write_leaves_the_previous_registry_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _published(tmp_path / "home")
-    registry = settings.feast_dir / "registry.db"
+    registry = settings.registry_path
     before = registry.read_bytes()
 
     def dies(*_args: object) -> None:

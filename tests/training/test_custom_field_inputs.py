@@ -23,14 +23,14 @@ from crm_core.services.custom_fields import define_field
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.app.scoring import score
 from crm_intel.context import AppContext
-from features.catalogue import BUILT_IN, CATALOGUE_FILE
+from features.catalogue import BUILT_IN, CATALOGUE_FILE, Catalogue, parse_entries
 from features.online.reader import open_online_reader
 from features.pipeline import build_and_publish
 from features.populations import PopulationBook
 from features.schema import describe
 from features.settings import FeatureSettings
 from features.snapshots import data_end, snapshot_dates
-from features.store import open_store, service_feature_names
+from features.store import apply_definitions, open_store, service_feature_names
 from serving.champion import load_champion
 from serving.online import score_contacts
 from tests.conftest import own_copy
@@ -48,6 +48,15 @@ outcome = "goes_quiet"
 horizon_days = 90
 meaning = "likely to go quiet in the next 90 days"
 custom_fields = ["tier", "cancel_reason"]
+"""
+NARROW_CHURN = """
+[[model]]
+name = "churn"
+title = "Churn risk"
+outcome = "goes_quiet"
+horizon_days = 90
+meaning = "likely to go quiet"
+features = ["orders_count_90d", "days_since_last_order"]
 """
 TIERS = ("gold", "silver", "bronze")
 GONE = timedelta(days=90)
@@ -205,3 +214,18 @@ def test_a_serving_reader_follows_a_build_that_adds_custom_inputs(company: AppCo
     read = reader.read("churn_v1", contact_ids)
     assert "custom__tier__is__gold" in read.columns, "the running reader took the new layout and service"
     assert read["event_timestamp"].null_count() == 0, "every contact is stored under the new layout"
+
+
+def test_a_serving_reader_follows_feasts_registry_written_after_the_snapshots(company: AppContext) -> None:
+    """The build replaces the snapshots, then applies Feast: a read in between must not keep
+    the services of before for good."""
+    (company.features.home / CATALOGUE_FILE).unlink()
+    build_and_publish(export_crm(company.engine), company.features)
+    reader = open_online_reader(company.features, open_store(company.features))
+    contact_ids = pl.read_parquet(company.features.snapshot_path)["contact_id"].unique().head(3).to_list()
+    assert reader.read("churn_v1", contact_ids).height == 3
+
+    narrow = Catalogue(parse_entries(NARROW_CHURN, CATALOGUE_FILE))
+    apply_definitions(open_store(company.features), company.features, narrow)  # the registry only
+    read = reader.read("churn_v1", contact_ids)
+    assert set(read.columns[1:-1]) == {"orders_count_90d", "days_since_last_order"}, "the service as applied now"
