@@ -47,13 +47,12 @@ def check_readiness(
     entry = (catalogue or load_catalogue(feature_settings.home)).get(model_name)
     spec = spec_for(entry)
     context = _context(export, feature_settings, training_settings)
-    snapshot = isinstance(spec.split, RandomSplit)
-    months = None if snapshot else history_months(export, context.snapshot_dates)
-    split = "random, stratified by the outcome (the history has no dates)" if snapshot else "by time"
+    months = None if isinstance(spec.split, RandomSplit) else history_months(export, context.snapshot_dates)
     try:
         prepared = prepare(spec, context)
     except NotEnoughHistoryError as error:
-        return ReadinessCheck(model_name, entry.population_in_words(), split, months, None, shortfall=str(error))
+        words = spec.split.words
+        return ReadinessCheck(model_name, entry.population_in_words(), words, months, None, shortfall=str(error))
     return ReadinessCheck(
         model_name,
         entry.population_in_words(),

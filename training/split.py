@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import polars as pl
 from sklearn.model_selection import train_test_split
 
 from crm_core.errors import CrmError
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
+
+BY_TIME = "by time"
+AT_RANDOM = "random, stratified by the outcome (the history has no dates)"
 
 
 class NotEnoughHistoryError(CrmError, ValueError):
@@ -70,7 +73,7 @@ class TimePlan:
 
     def params(self) -> dict[str, str]:
         return {
-            "split": "by time",
+            "split": BY_TIME,
             "fit_dates": ",".join(f"{d:%Y-%m-%d}" for d in self.fit_dates),
             "calibration_date": f"{self.calibration_date:%Y-%m-%d}",
             "holdout_date": f"{self.holdout_date:%Y-%m-%d}",
@@ -80,6 +83,7 @@ class TimePlan:
 @dataclass(frozen=True)
 class TimeSplit:
     horizon_days: int
+    words: ClassVar[str] = BY_TIME  # how the run names this split
 
     def plan(self, snapshot_dates: list[datetime]) -> TimePlan:
         if not snapshot_dates:
@@ -138,7 +142,7 @@ class RandomPlan:
         fit_share = 1.0 - self.calibration_share - self.holdout_share
         return {
             "split": (
-                f"random, stratified by the outcome (the history has no dates): {fit_share:.0%} fit, "
+                f"{AT_RANDOM}: {fit_share:.0%} fit, "
                 f"{self.calibration_share:.0%} calibration, {self.holdout_share:.0%} holdout, seed {self.seed}"
             ),
             "snapshot_date": f"{self.as_of:%Y-%m-%d}",
@@ -147,6 +151,7 @@ class RandomPlan:
 
 @dataclass(frozen=True)
 class RandomSplit:
+    words: ClassVar[str] = AT_RANDOM
     seed: int = 42
     calibration_share: float = 0.2
     holdout_share: float = 0.2
