@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 
 from crm_core.opening import install_keys, open_crm
 from crm_core.settings import CoreSettings, check_settings
-from features.catalogue import Catalogue, load_catalogue
+from features.catalogue import Catalogue
+from features.catalogue_file import load_catalogue
 from features.model_registry import ModelRegistry
 from features.settings import FeatureSettings
 from serving.settings import ServingSettings

@@ -10,33 +10,26 @@ service and the population rule are features), and because it is the lowest pack
 and serving both import; the CRM core never imports it (its pages read model titles from the
 descriptions serving stores beside the predictions).
 
-The built-in entries are below. A data home may add its own in `models.toml` (one `[[model]]`
-table per model, validated here with every problem named): a model whose outcome is one the
-product can already label is configuration, not code.
+The built-in entries are below. A data home may add its own in `models.toml`
+(`features.catalogue_file` reads it): a model whose outcome is one the product can already
+label is configuration, not code.
 """
 
 from __future__ import annotations
 
 import enum
-import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crm_core.errors import CrmError
 from crm_core.schemas.records import LifecycleStage
 from features.schema import FEATURE_NAMES, FEATURES
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
-CATALOGUE_FILE = "models.toml"
 MAX_HORIZON_DAYS = 730
-
-
-class CatalogueError(CrmError, ValueError):
-    """The data home's model catalogue cannot be used: which entry, which field, and why."""
 
 
 class UnknownModelError(CrmError, LookupError):
@@ -378,58 +371,3 @@ class Catalogue:
     def custom_fields(self) -> list[str]:
         """Every custom field some scorer takes as an input, in first-named order."""
         return list(dict.fromkeys(name for entry in self.scorers() for name in entry.custom_fields))
-
-
-class _CatalogueFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model: list[dict[str, object]] = Field(default_factory=list, max_length=50)
-
-
-def _problem(where: str, error: ValidationError) -> CatalogueError:
-    details = "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc']) or 'entry'}: {problem['msg']}" for problem in error.errors()
-    )
-    return CatalogueError(f"{where}: {details}")
-
-
-def parse_entries(text: str, source: str) -> tuple[ModelEntry, ...]:
-    """The `[[model]]` entries of a catalogue file's text, each validated, problems named."""
-    try:
-        document = _CatalogueFile.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as error:
-        raise CatalogueError(f"{source} is not valid TOML: {error}") from None
-    except ValidationError as error:
-        raise _problem(source, error) from None
-    entries = []
-    for number, raw in enumerate(document.model, start=1):
-        label = f"{source}, model {number}" + (f" ('{raw['name']}')" if isinstance(raw.get("name"), str) else "")
-        try:
-            entries.append(ModelEntry.model_validate(raw))
-        except ValidationError as error:
-            raise _problem(label, error) from None
-    return tuple(entries)
-
-
-def load_catalogue(home: Path) -> Catalogue:
-    """The built-in models, each replaced by the data home's entry of the same name (a company's
-    own churn), plus the data home's new ones; a name declared twice in the file is refused,
-    and so is a replacement of another kind (the routes and pages of a built-in stay valid)."""
-    path = home.resolve() / CATALOGUE_FILE
-    own = parse_entries(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else ()
-    seen: set[str] = set()
-    for entry in own:
-        if entry.name in seen:
-            raise CatalogueError(f"{path}: model '{entry.name}' is declared twice")
-        seen.add(entry.name)
-    replacing = {entry.name: entry for entry in own}
-    for built_in in BUILT_IN:
-        replacement = replacing.get(built_in.name)
-        if replacement is not None and replacement.kind is not built_in.kind:
-            raise CatalogueError(
-                f"{path}: model '{built_in.name}' replaces the built-in {built_in.kind.value} with a "
-                f"{replacement.kind.value}; give it another name"
-            )
-    built_in_names = {entry.name for entry in BUILT_IN}
-    merged = [replacing.get(entry.name, entry) for entry in BUILT_IN]
-    return Catalogue((*merged, *(entry for entry in own if entry.name not in built_in_names)))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crm_core.exports import CrmExport
-from features.catalogue import Catalogue, load_catalogue
+from features.catalogue import Catalogue
+from features.catalogue_file import load_catalogue
 from features.custom_inputs import custom_inputs
 from features.online.refresh import ProgressCallback, RefreshResult, refresh_online_store
 from features.populations import populations_at

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from crm_core.errors import CrmError
-from features.catalogue import Catalogue, load_catalogue
+from features.catalogue import Catalogue
+from features.catalogue_file import load_catalogue
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP, custom_columns_of
 from features.settings import FeatureSettings
 

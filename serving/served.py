@@ -7,7 +7,7 @@ entry point, imported by the server and its workers, and by nothing of ours.
 
 from __future__ import annotations
 
-from features.catalogue import load_catalogue
+from features.catalogue_file import load_catalogue
 from features.settings import FeatureSettings
 from serving.service import build_service
 

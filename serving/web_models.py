@@ -25,7 +25,8 @@ from crm_core.web import create_web_app
 from crm_core.web.charts import Series, bar_chart, line_chart
 from crm_core.web.session import Csrf, Viewer
 from crm_core.web.templating import pages_of
-from features.catalogue import Catalogue, load_catalogue
+from features.catalogue import Catalogue
+from features.catalogue_file import load_catalogue
 from serving.model_desk import ModelDesk, ModelView, headline
 from serving.model_jobs import ACTIONS, PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL, start_model_job
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from crm_core.exports import CrmExport
-from features.catalogue import Catalogue, ModelKind, load_catalogue
+from features.catalogue import Catalogue, ModelKind
+from features.catalogue_file import load_catalogue
 from features.model_registry import ModelRegistry
 from features.settings import FeatureSettings
 from features.snapshots import available_snapshot_dates

@@ -252,7 +252,8 @@ def train(model: Annotated[str, typer.Argument(help="a model of the catalogue, e
     """Train a model, log it to MLflow, and promote it only if it beats the champion."""
     from crm_intel.app import modelling
     from crm_intel.cli.summary import recommender_table, training_table
-    from features.catalogue import CatalogueError, ModelKind, UnknownModelError
+    from features.catalogue import ModelKind, UnknownModelError
+    from features.catalogue_file import CatalogueError
     from models.graduated import InsufficientDataError
     from training.readiness import NotReadyError
     from training.recommendation_pipeline import NoPurchasesError

@@ -14,7 +14,8 @@ from crm_intel.app.demo import QuickstartResult
 from crm_intel.app.modelling import ModelStatus
 from crm_intel.console import console
 from crm_intel.context import AppContext
-from features.catalogue import BUILT_IN, CATALOGUE_FILE, ModelEntry
+from features.catalogue import BUILT_IN, ModelEntry
+from features.catalogue_file import CATALOGUE_FILE
 from features.schema import custom_field_of, is_custom
 from models.drift import FeatureDrift
 from serving.batch import BatchResult

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from crm_core.entities import Prediction
-from features.catalogue import CATALOGUE_FILE
+from features.catalogue_file import CATALOGUE_FILE
 from tests.conftest import DataHome
 from tests.e2e.server import serving
 

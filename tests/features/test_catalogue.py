@@ -8,16 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from features.catalogue import (
-    BUILT_IN,
-    CATALOGUE_FILE,
-    Catalogue,
-    CatalogueError,
-    ModelKind,
-    Outcome,
-    UnknownModelError,
-    load_catalogue,
-)
+from features.catalogue import BUILT_IN, Catalogue, ModelKind, Outcome, UnknownModelError
+from features.catalogue_file import CATALOGUE_FILE, CatalogueError, load_catalogue
 from features.schema import FEATURE_NAMES
 
 UPSELL = """

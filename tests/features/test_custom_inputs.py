@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from crm_core.exports import CrmExport
-from features.catalogue import BUILT_IN, CatalogueError, ModelEntry, parse_entries
+from features.catalogue import BUILT_IN, ModelEntry
+from features.catalogue_file import CatalogueError, parse_entries
 from features.custom_inputs import MAX_VALUES, CustomInputError, absent_indicators, custom_inputs, custom_values
 from features.model_input import to_model_input
 from features.schema import FEATURE_NAMES, assert_schema, custom_field_of, describe, source_of

@@ -23,7 +23,8 @@ from crm_core.services.custom_fields import define_field
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.app.scoring import score
 from crm_intel.context import AppContext
-from features.catalogue import BUILT_IN, CATALOGUE_FILE, Catalogue, parse_entries
+from features.catalogue import BUILT_IN, Catalogue
+from features.catalogue_file import CATALOGUE_FILE, parse_entries
 from features.online.reader import open_online_reader
 from features.pipeline import build_and_publish
 from features.populations import PopulationBook

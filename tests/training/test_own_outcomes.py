@@ -23,7 +23,8 @@ from crm_core.imports.record_kinds import CONTACT_CHANGES
 from crm_core.services.custom_fields import define_field
 from crm_core.unit_of_work import UnitOfWork
 from crm_intel.context import AppContext
-from features.catalogue import Catalogue, parse_entries
+from features.catalogue import Catalogue
+from features.catalogue_file import parse_entries
 from tests.conftest import own_copy
 from training.jobs import train
 
