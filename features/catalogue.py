@@ -63,6 +63,13 @@ class History(enum.StrEnum):
     SNAPSHOT = "snapshot"  # only the value held now (a labelled export): label = that value, split at random
 
 
+class SnapshotSplit(enum.StrEnum):
+    """How a snapshot history's rows are divided (a dated one is always split by time)."""
+
+    RANDOM = "random"  # stratified by the outcome: the list has no order
+    RECORD_ORDER = "record_order"  # the list was written as things happened: oldest fit, newest judged
+
+
 # Only a value a contact holds can be labelled without dates; events need their times.
 SNAPSHOT_OUTCOMES = frozenset({Outcome.STAGE_REACHED, Outcome.FIELD_VALUE})
 SCORER_OUTCOMES = frozenset(
@@ -133,6 +140,8 @@ class ModelEntry(BaseModel):
     history: History = History.DATED
     # Within how many days the outcome must happen (0 only for a snapshot history: no dates).
     horizon_days: int = Field(default=0, ge=0, le=MAX_HORIZON_DAYS)
+    # How a snapshot history's rows are divided; None: at random.
+    split: SnapshotSplit | None = None
     # What a high score means, as a rep reads it under the worklist's heading.
     meaning: ShortText
     worklist: ShortText | None = None
@@ -184,6 +193,8 @@ class ModelEntry(BaseModel):
                 )
             if self.horizon_days:
                 raise ValueError("a snapshot history has no dates, so no horizon_days")
+        elif self.split is not None:
+            raise ValueError("a dated history is always split by time: split is for a snapshot history")
 
     def _custom_fields_fit(self) -> None:
         if len(set(self.custom_fields)) != len(self.custom_fields):

@@ -19,7 +19,7 @@ from training.recommendation_pipeline import RecommenderRunResult, RecommenderSp
 from training.settings import TrainingSettings
 from training.spec import TrainingSpec
 from training.specs import spec_for
-from training.split import NotEnoughHistoryError, RandomSplit
+from training.split import NotEnoughHistoryError, TimeSplit
 
 DAYS_PER_MONTH = 30.44
 
@@ -48,7 +48,7 @@ def check_readiness(
     entry = (catalogue or load_catalogue(feature_settings.home)).get(model_name)
     spec = spec_for(entry)
     context = _context(export, feature_settings, training_settings)
-    months = None if isinstance(spec.split, RandomSplit) else history_months(export, context.snapshot_dates)
+    months = None if not isinstance(spec.split, TimeSplit) else history_months(export, context.snapshot_dates)
     try:
         prepared = prepare(spec, context)
     except NotEnoughHistoryError as error:

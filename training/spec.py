@@ -13,7 +13,7 @@ from crm_core.exports import CrmExport
 from features.model_registry.vocabulary import FEATURE_SERVICE_PARAM
 from models.graduated import SCORER_FACTORIES, DataMinimums
 from models.scorers import Scorer
-from training.split import RandomSplit, TimeSplit
+from training.split import Split, TimeSplit
 
 LabelBuilder = Callable[[CrmExport, list[datetime]], pl.DataFrame]
 
@@ -32,7 +32,7 @@ class TrainingSpec:
     model_name: str
     feature_service: str
     build_labels: LabelBuilder
-    split: TimeSplit | RandomSplit
+    split: Split
     # The entry's own feature rules on top of the outcome's population (which the labels
     # already hold): applied to the point-in-time features, as scoring applies them.
     population: pl.Expr | None = None

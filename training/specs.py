@@ -11,10 +11,10 @@ from datetime import datetime
 import polars as pl
 
 from crm_core.exports import CrmExport
-from features.catalogue import Catalogue, History, ModelEntry, ModelKind
+from features.catalogue import Catalogue, History, ModelEntry, ModelKind, SnapshotSplit
 from training.labels import outcome_labels
 from training.spec import LabelBuilder, TrainingSpec
-from training.split import RandomSplit, TimeSplit
+from training.split import RandomSplit, RecordOrderSplit, Split, TimeSplit
 
 
 def labels_for(entry: ModelEntry) -> LabelBuilder:
@@ -39,10 +39,16 @@ def spec_for(entry: ModelEntry) -> TrainingSpec:
         build_labels=labels_for(entry),
         population=entry.population_expr(),
         population_words=entry.population_in_words(),
-        split=RandomSplit() if entry.history is History.SNAPSHOT else TimeSplit(horizon_days=entry.horizon_days),
+        split=split_for(entry),
         primary_metric=entry.primary_metric,
         min_improvement=entry.min_improvement,
     )
+
+
+def split_for(entry: ModelEntry) -> Split:
+    if entry.history is History.DATED:
+        return TimeSplit(horizon_days=entry.horizon_days)
+    return RecordOrderSplit() if entry.split is SnapshotSplit.RECORD_ORDER else RandomSplit()
 
 
 def scorer_specs(catalogue: Catalogue) -> dict[str, TrainingSpec]:

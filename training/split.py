@@ -5,9 +5,11 @@ outcomes up to t + horizon; to keep every outcome a stage learns from strictly b
 `as_of` of the next stage, fit dates stop one horizon before the calibration date, which stops
 one horizon before the holdout. A random split would let the model learn from the future.
 
-At random, stratified by the outcome, only when the history has no dates (a labelled export,
-such as a lead list with a converted flag): every row is the value held now, so there is no
-future to leak and no time to split by. The run and the model page say which split was used.
+When the history has no dates (a labelled export, such as a lead list with a converted flag)
+every row is the value held now, and the entry says how to divide them: at random, stratified
+by the outcome, when the list has no order; or in record order, when the list was written in
+the order things happened (a campaign's calls, one per row): the oldest records fit, the
+newest are judged, as a time split would. The run and the model page say which split was used.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 BY_TIME = "by time"
 AT_RANDOM = "random, stratified by the outcome (the history has no dates)"
+IN_RECORD_ORDER = "in record order: oldest records fit, newest judged (the history has no dates)"
 
 
 class NotEnoughHistoryError(CrmError, ValueError):
@@ -157,6 +160,54 @@ class RandomSplit:
     holdout_share: float = 0.2
 
     def plan(self, snapshot_dates: list[datetime]) -> RandomPlan:
-        if not snapshot_dates:
-            raise NotEnoughHistoryError("no feature snapshots: build features first")
-        return RandomPlan(max(snapshot_dates), self.seed, self.calibration_share, self.holdout_share)
+        return RandomPlan(_newest(snapshot_dates), self.seed, self.calibration_share, self.holdout_share)
+
+
+def _newest(snapshot_dates: list[datetime]) -> datetime:
+    if not snapshot_dates:
+        raise NotEnoughHistoryError("no feature snapshots: build features first")
+    return max(snapshot_dates)
+
+
+@dataclass(frozen=True)
+class RecordOrderPlan:
+    """The rows in the order their contacts came into the CRM (ids rise with creation and with a
+    file's rows on import), cut into fit, calibration and holdout at fixed shares."""
+
+    as_of: datetime
+    calibration_share: float
+    holdout_share: float
+
+    @property
+    def label_dates(self) -> list[datetime]:
+        return [self.as_of]
+
+    def parts(self, rows: pl.DataFrame, label: str) -> SplitParts:
+        ordered = rows.sort(ENTITY_KEY)
+        holdout_from = ordered.height - round(ordered.height * self.holdout_share)
+        calibration_from = holdout_from - round(ordered.height * self.calibration_share)
+        return SplitParts(ordered[:calibration_from], ordered[calibration_from:holdout_from], ordered[holdout_from:])
+
+    def params(self) -> dict[str, str]:
+        fit_share = 1.0 - self.calibration_share - self.holdout_share
+        return {
+            "split": (
+                f"{IN_RECORD_ORDER}: first {fit_share:.0%} fit, "
+                f"next {self.calibration_share:.0%} calibration, last {self.holdout_share:.0%} holdout"
+            ),
+            "snapshot_date": f"{self.as_of:%Y-%m-%d}",
+        }
+
+
+@dataclass(frozen=True)
+class RecordOrderSplit:
+    words: ClassVar[str] = IN_RECORD_ORDER
+    calibration_share: float = 0.2
+    holdout_share: float = 0.2
+
+    def plan(self, snapshot_dates: list[datetime]) -> RecordOrderPlan:
+        return RecordOrderPlan(_newest(snapshot_dates), self.calibration_share, self.holdout_share)
+
+
+# How a model's rows may be divided: by time when its history has dates, else as its entry says.
+Split = TimeSplit | RandomSplit | RecordOrderSplit

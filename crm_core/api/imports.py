@@ -129,9 +129,9 @@ def _records_route(kind: RecordKind) -> None:
         background: Annotated[bool, Form(description="run as a job even when the file is small")] = False,
     ) -> ImportReport | JSONResponse:
         data, source = _upload(file)
-        frame = read_table(data, name=source)
         columns = _mapping(mapping)
         chosen = chosen_mapping(columns, mapping_file)  # a broken mapping is refused before queueing
+        frame = read_table(data, name=source, separator=chosen.separator)
         if background or frame.height > INLINE_IMPORT_ROWS:
             del frame
             job = start_records_import(

@@ -74,14 +74,14 @@ def _queue_staged(
         raise
 
 
-def _staged_frame(run: JobRun, what: str) -> tuple[pl.DataFrame, str]:
+def _staged_frame(run: JobRun, what: str, separator: str = ",") -> tuple[pl.DataFrame, str]:
     """The job's staged upload read as text columns, with progress said before and after."""
     staged = staged_file(run.home, run.parameters)
     if staged is None or not staged.is_file():
         raise JobFailedError("the uploaded file is no longer there; upload it again")
     source = str(run.parameters.get("source") or "upload")
     run.progress(0, None, "reading the file")
-    frame = read_table(staged, name=source)
+    frame = read_table(staged, name=source, separator=separator)
     run.progress(0, frame.height, f"checking {frame.height:,} rows{what}")
     return frame, source
 
@@ -148,8 +148,8 @@ def run_records_import(run: JobRun) -> dict[str, Any]:
     kind = RECORD_KINDS.get(str(run.parameters.get("kind")))
     if kind is None:
         raise JobFailedError("the job names no importable record kind")
-    frame, source = _staged_frame(run, f" of {kind.name}")
     mapping = chosen_mapping(run.parameters.get("mapping"), run.parameters.get("mapping_file"))
+    frame, source = _staged_frame(run, f" of {kind.name}", mapping.separator)
     with UnitOfWork(run.session_factory) as uow:
         report = import_records(uow, run.principal, kind, frame, mapping=mapping, source=source, now=utc_now())
         uow.commit()

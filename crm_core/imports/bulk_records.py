@@ -32,6 +32,7 @@ from crm_core.services.custom_fields import FieldDeclaration, declare_fields, de
 from crm_core.unit_of_work import UnitOfWork
 
 ROW = "row"
+EXTERNAL_ID = "external_id"
 REFUSED = "refused"
 VALUE_SHOWN = 200
 
@@ -107,6 +108,35 @@ class ImportMapping:
     columns: dict[str, str] = field(default_factory=dict)
     options: dict[str, ColumnOptions] = field(default_factory=dict)
     custom_fields: list[FieldDeclaration] = field(default_factory=list)
+    # A value every row takes, as a cell would give it (a file of leads all at stage "lead").
+    constants: dict[str, str] = field(default_factory=dict)
+    # For a file with no id column: each row's external id is this prefix and its row number,
+    # so importing the same file again still matches every record it made.
+    row_ids: str | None = None
+    separator: str = ","  # a CSV's field separator
+
+    def feed(self, kind: RecordKind, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
+        """The file's mapped columns, renamed to our fields, with the constants and row ids added."""
+        unknown = sorted(set(self.constants) - set(kind.fields))
+        if unknown:
+            raise ValidationFailedError("mapping", f"constants for {', '.join(unknown)}: not a field of {kind.name}")
+        added = {**self.constants, **({EXTERNAL_ID: self.row_ids} if self.row_ids is not None else {})}
+        if self.row_ids is not None and EXTERNAL_ID not in kind.fields:
+            raise ValidationFailedError("mapping", f"row_ids: {kind.name} carry no external id")
+        both = sorted(set(added) & set(columns))
+        if both:
+            raise ValidationFailedError("mapping", f"{', '.join(both)}: fed by a column and by the mapping at once")
+        rows = frame.height
+        mapped = [frame[column].alias(name) for name, column in columns.items()]
+        constant = [
+            pl.repeat(value, rows, dtype=pl.String, eager=True).alias(name) for name, value in self.constants.items()
+        ]
+        numbered = (
+            [pl.Series(EXTERNAL_ID, [f"{self.row_ids}{row}" for row in range(1, rows + 1)], dtype=pl.String)]
+            if self.row_ids is not None
+            else []
+        )
+        return pl.DataFrame([*mapped, *constant, *numbered])
 
 
 def import_records(
@@ -135,8 +165,8 @@ def import_records(
         raise ValidationFailedError(
             "mapping", f"{', '.join(unknown)}: not a field of {kind.name} ({', '.join(kind.fields)})"
         )
-    _require_fed(kind, resolved, frame.columns)
-    raw = frame.select([pl.col(column).alias(name) for name, column in resolved.items()])
+    raw = mapping.feed(kind, frame, resolved)
+    _require_fed(kind, raw.columns, frame.columns)
     parsed, problems = _parse(kind, raw, mapping)
     if kind.custom_fields_of is not None:
         custom, reasons = parse_custom(definitions, raw)
@@ -170,7 +200,7 @@ def import_records(
         principal,
         action=f"{kind.entity}.import",
         entity=kind.entity,
-        changed_fields=sorted(resolved),
+        changed_fields=sorted(raw.columns),
         details=report.model_dump(include={"source", "kind", "file_sha256", "rows", "inserted", "merged", "unchanged"})
         | {"rejected": len(rejected), "flagged": len(loaded.flagged), "duplicates_in_file": loaded.duplicates_in_file}
         | loaded.details,
@@ -179,9 +209,9 @@ def import_records(
     return report
 
 
-def _require_fed(kind: RecordKind, resolved: dict[str, str], columns: list[str]) -> None:
-    missing = [name for name, spec in kind.fields.items() if spec.required and name not in resolved]
-    missing += [" or ".join(group.fields) for group in kind.one_of if not set(group.fields) & set(resolved)]
+def _require_fed(kind: RecordKind, fed: list[str], columns: list[str]) -> None:
+    missing = [name for name, spec in kind.fields.items() if spec.required and name not in fed]
+    missing += [" or ".join(group.fields) for group in kind.one_of if not set(group.fields) & set(fed)]
     if missing:
         raise ValidationFailedError("mapping", unfed_fields(missing, columns))
 

@@ -1,6 +1,8 @@
 """Mapping files: a company writes once, in TOML, how its export says what our fields mean.
 
     kind = "orders"                      # what the file holds (the command line may say it instead)
+    separator = ";"                      # a CSV's field separator, when not a comma
+    row_ids = "web-orders-"              # a file with no id column: external ids are this and the row number
 
     [columns]                            # field = "the file's column"
     external_id = "InvoiceNo"
@@ -12,6 +14,9 @@
 
     [fields.status.values]               # the file's words for our values
     C = "cancelled"
+
+    [constants]                          # a value every row takes, when the file has no column for it
+    channel = "web"
 
     [custom_fields.plan]                 # a company's own field the file brings (contacts,
     column = "Plan"                      # accounts, deals): defined on import if the CRM lacks
@@ -61,6 +66,9 @@ class MappingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = Field(default=None, max_length=40)
+    separator: str = Field(default=",", min_length=1, max_length=1)
+    row_ids: str | None = Field(default=None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:-]+$")
+    constants: dict[str, str] = Field(default_factory=dict, max_length=100)
     columns: dict[str, str] = Field(default_factory=dict, max_length=500)
     fields: dict[str, FieldOptions] = Field(default_factory=dict, max_length=500)
     custom_fields: dict[str, CustomFieldSpec] = Field(default_factory=dict, max_length=100)
@@ -77,7 +85,14 @@ class MappingFile(BaseModel):
             FieldDeclaration(name, spec.type, spec.label or name.replace("_", " ").capitalize(), spec.choices)
             for name, spec in self.custom_fields.items()
         ]
-        return ImportMapping(columns=dict(self.columns) | custom_columns, options=options, custom_fields=declared)
+        return ImportMapping(
+            columns=dict(self.columns) | custom_columns,
+            options=options,
+            custom_fields=declared,
+            constants=dict(self.constants),
+            row_ids=self.row_ids,
+            separator=self.separator,
+        )
 
 
 def read_mapping_file(path: Path) -> MappingFile:

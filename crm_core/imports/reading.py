@@ -37,8 +37,11 @@ def detect_format(name: str, head: bytes) -> FileFormat:
     return FileFormat.CSV
 
 
-def read_table(source: Path | bytes, file_format: FileFormat | None = None, name: str = "") -> pl.DataFrame:
-    """The file as a frame of nullable strings; refuses files past the row cap."""
+def read_table(
+    source: Path | bytes, file_format: FileFormat | None = None, name: str = "", separator: str = ","
+) -> pl.DataFrame:
+    """The file as a frame of nullable strings (a CSV's fields split at `separator`); refuses
+    files past the row cap."""
     data = source.read_bytes() if isinstance(source, Path) else source
     label = name or (source.name if isinstance(source, Path) else "upload")
     chosen = file_format or detect_format(label, data[:4])
@@ -48,7 +51,13 @@ def read_table(source: Path | bytes, file_format: FileFormat | None = None, name
         else:
             # One row past the cap is enough to refuse: a file of a hundred million tiny rows
             # is never decoded whole.
-            frame = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", n_rows=MAX_IMPORT_ROWS + 1)
+            frame = pl.read_csv(
+                io.BytesIO(data),
+                infer_schema=False,
+                encoding="utf8-lossy",
+                n_rows=MAX_IMPORT_ROWS + 1,
+                separator=separator,
+            )
     except (pl.exceptions.PolarsError, pa.ArrowException, OSError, ValueError) as error:
         raise ValidationFailedError("file", f"{label} is not a readable {chosen.value} file: {error}") from error
     if frame.height > MAX_IMPORT_ROWS:

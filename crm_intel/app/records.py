@@ -75,7 +75,7 @@ def import_file(
     """Import one file of `kind` in one transaction; every rejected or flagged row goes to
     `problems_path` with its reason and its own cells."""
     with console.status(f"reading {path.name}"):
-        frame = read_table(path)
+        frame = read_table(path, separator=mapping.separator)
     with (
         console.status(f"validating and loading {frame.height:,} rows of {kind}"),
         UnitOfWork(make_session_factory(ctx.engine)) as uow,

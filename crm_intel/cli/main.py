@@ -152,14 +152,32 @@ def import_dataset(
     name: Annotated[str, typer.Argument(help="telco, bank, olist or instacart")],
     data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),
 ) -> None:
-    """Load a public data set into an empty CRM, to check the models on data nobody here wrote."""
+    """Load a public data set, to check the models on data nobody here wrote.
+
+    Telco and Bank come in through shipped mapping files and the importer every company uses,
+    and bring their models into the home's models.toml: `build-features` and `train` follow.
+    """
     from crm_core.datasets.registry import DATASETS
     from crm_intel.app import records
+    from crm_intel.app.datasets import load_dataset
+    from crm_intel.cli.summary import import_table
+    from crm_intel.datasets.shipped import shipped_names
+    from features.catalogue_file import parse_entries
 
+    if name in shipped_names():
+        loaded = load_dataset(context(), name, data_dir)
+        for report in loaded.reports:
+            console.print(import_table(report))
+        models = ", ".join(entry.name for entry in parse_entries(loaded.dataset.models_toml, name))
+        said = "written to" if loaded.models_installed else "already in"
+        console.print(f"{loaded.dataset.title}: models {models} {said} {loaded.models_file}")
+        if any(report.rejected for report in loaded.reports):
+            raise typer.Exit(REFUSED_ROWS_EXIT)
+        return
     if name not in DATASETS:
-        fail(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
-    loaded = records.import_dataset(context(), name, data_dir)
-    console.print(", ".join(f"{table}: {rows:,}" for table, rows in loaded.items()))
+        fail(f"unknown data set '{name}'; known: {', '.join(sorted({*DATASETS, *shipped_names()}))}")
+    tables = records.import_dataset(context(), name, data_dir)
+    console.print(", ".join(f"{table}: {rows:,}" for table, rows in tables.items()))
 
 
 @app.command()

@@ -809,3 +809,53 @@ def test_a_contacts_file_naming_many_accounts_finds_them_in_a_few_queries(engine
             select(Contact.external_id, Account.name).join(Account, Account.id == Contact.account_id)
         ).all()
     assert len(linked) == 600 and all(name == f"Firm {int(person[2:]) % 500}" for person, name in linked)
+
+
+def test_a_file_with_no_id_column_takes_row_ids_constants_and_its_own_separator(engine: Engine) -> None:
+    """A campaign export with no id, `;`-separated, every row a lead: the mapping file alone
+    says so; a second import matches every row by its row id and adds nothing."""
+    from crm_core.imports.contacts import import_contacts
+    from crm_core.imports.mapping_files import parse_mapping
+    from crm_core.imports.reading import read_table
+
+    mapping = parse_mapping(
+        'kind = "contacts"\nseparator = ";"\nrow_ids = "call-"\n[constants]\nlifecycle_stage = "lead"\n'
+        '[custom_fields.age]\ncolumn = "age"\ntype = "integer"\n',
+        "calls.toml",
+    ).mapping()
+    frame = read_table(b"age;job\n41;admin.\n;x\nold;y\n", name="calls.csv", separator=mapping.separator)
+    assert frame.columns == ["age", "job"], "split at the mapping's separator"
+
+    def load() -> ImportReport:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            report = import_contacts(uow, OPERATOR, frame, mapping=mapping, source="calls.csv", now=NOW)
+            uow.commit()
+        return report
+
+    first = load()
+    assert first.inserted == 2 and [(p.row, p.field, p.value) for p in first.rejected] == [(3, "custom.age", "old")]
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Contact.external_id, Contact.lifecycle_stage, Contact.custom).order_by(Contact.id)
+        ).all()
+    assert [tuple(row) for row in stored] == [("call-1", "lead", {"age": 41}), ("call-2", "lead", {})]
+    again = load()
+    assert (again.inserted, again.unchanged) == (0, 2), "row ids match the same rows again"
+
+    for text, said in (
+        ('row_ids = "r-"\n[columns]\nexternal_id = "job"\n', "external_id: fed by a column and by the mapping"),
+        ('[constants]\nshoe_size = "9"\n', "constants for shoe_size: not a field of contacts"),
+        ('row_ids = "r-"\n[constants]\nlifecycle_stage = "royalty"\n', None),
+    ):
+        wrong = parse_mapping(text, "wrong.toml").mapping()
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            if said is None:
+                refused = import_contacts(uow, OPERATOR, frame, mapping=wrong, source="calls.csv", now=NOW)
+                assert {(p.field, p.value) for p in refused.rejected} == {("lifecycle_stage", "royalty")}
+                continue
+            with pytest.raises(ValidationFailedError, match=said):
+                import_contacts(uow, OPERATOR, frame, mapping=wrong, source="calls.csv", now=NOW)
+    with pytest.raises(ValidationFailedError, match="row_ids"):
+        parse_mapping('row_ids = "a b"\n', "spaces.toml")
+    with UnitOfWork(make_session_factory(engine)) as uow, pytest.raises(ValidationFailedError, match="no external id"):
+        import_records(uow, OPERATOR, CONSENTS, frame, mapping=ImportMapping(row_ids="x-"), source="c.csv", now=NOW)

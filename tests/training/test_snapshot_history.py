@@ -15,7 +15,7 @@ from features.snapshots import data_end
 from tests.support.exports import export_of
 from training.labels import LABEL, outcome_labels
 from training.specs import labels_for, spec_for
-from training.split import RandomPlan, RandomSplit, TimeSplit
+from training.split import RandomPlan, RandomSplit, RecordOrderSplit, TimeSplit
 
 NOW = datetime(2026, 12, 1, 9, 30)
 LEAD_LIST = {
@@ -68,6 +68,8 @@ def test_a_snapshot_entry_is_labelled_by_the_value_held_and_scores_the_recorded_
         ({"horizon_days": 90}, "a snapshot history has no dates, so no horizon_days"),
         ({"history": "dated"}, "horizon_days is needed"),
         ({"history": "undated"}, "history"),
+        ({"history": "dated", "horizon_days": 30, "split": "record_order"}, "a dated history is always split by time"),
+        ({"split": "alphabetical"}, "split"),
     ],
 )
 def test_an_entry_whose_history_and_outcome_disagree_is_refused(change: dict[str, object], refusal: str) -> None:
@@ -106,3 +108,20 @@ def test_the_random_split_is_stratified_reproducible_and_blind_to_row_order() ->
 def test_too_few_of_an_outcome_to_stratify_all_go_to_fitting_for_readiness_to_name() -> None:
     parts = RandomSplit().plan([NOW]).parts(_rows(3, 200), LABEL)
     assert parts.fit.height == 203 and parts.calibration.is_empty() and parts.holdout.is_empty()
+
+
+def test_a_list_written_in_the_order_things_happened_is_split_in_that_order() -> None:
+    """The oldest records fit and the newest are judged, whatever order the rows arrive in; the
+    entry asks for it and the run says it."""
+    entry = ModelEntry.model_validate(LEAD_LIST | {"split": "record_order"})
+    assert isinstance(spec_for(entry).split, RecordOrderSplit)
+    assert isinstance(spec_for(ModelEntry.model_validate(LEAD_LIST)).split, RandomSplit), "random unless asked"
+    plan = RecordOrderSplit().plan([NOW - timedelta(days=30), NOW])
+    assert plan.label_dates == [NOW]
+    rows = _rows(50, 450).sample(fraction=1.0, shuffle=True, seed=5)
+    parts = plan.parts(rows, LABEL)
+    assert parts.fit["contact_id"].to_list() == list(range(1, 301))
+    assert parts.calibration["contact_id"].to_list() == list(range(301, 401))
+    assert parts.holdout["contact_id"].to_list() == list(range(401, 501))
+    assert plan.params()["split"].startswith("in record order: oldest records fit, newest judged")
+    assert "first 60% fit, next 20% calibration, last 20% holdout" in plan.params()["split"]
