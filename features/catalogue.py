@@ -265,7 +265,7 @@ class ModelEntry(BaseModel):
         }
         words = by_outcome.get(self.outcome, "every contact")
         if self.history is History.SNAPSHOT and self.outcome is Outcome.FIELD_VALUE:
-            words = f"contacts with a {self.field} recorded that is not '{self.value}'"
+            words = f"contacts with a {self.field} recorded (those not '{self.value}' are scored)"
         rules = " and ".join(rule.describe() for rule in self.population)
         return f"{words}, where {rules}" if rules else words
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -79,6 +80,18 @@ def value_held_at(export: CrmExport, field: str, value: str, as_of: datetime) ->
     return values_held_at(export, field, as_of).filter(pl.col("value") == value).select(ENTITY_KEY)
 
 
+def held_at(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.LazyFrame:
+    """(contact_id, value) of the contacts a snapshot history speaks of at `as_of`, with the
+    value each holds of the outcome's field: every contact existing then for a stage (null: no
+    stage recorded), only those the list recorded a value for, for a custom field. Training
+    labels these rows and scoring takes the same ones, so the two judge the same contacts."""
+    field, _ = entry.label_field
+    existing = export.contacts.lazy().filter(pl.col("created_at") <= as_of).select(ENTITY_KEY)
+    recorded = values_held_at(export, field, as_of).filter(pl.col("value").is_not_null())
+    how: Literal["inner", "left"] = "inner" if entry.outcome is Outcome.FIELD_VALUE else "left"
+    return existing.join(recorded, on=ENTITY_KEY, how=how)
+
+
 def population_at(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.LazyFrame:
     """The contact ids (one column, unique) `entry` is for at `as_of`, by its outcome."""
     if entry.outcome is Outcome.GOES_QUIET:
@@ -92,11 +105,11 @@ def population_at(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.L
         return export.orders.lazy().filter(pl.col("ordered_at") <= as_of).select(ENTITY_KEY).unique()
     if entry.outcome in (Outcome.STAGE_REACHED, Outcome.FIELD_VALUE):
         field, value = entry.label_field
+        if entry.history is History.SNAPSHOT:
+            # The contacts the history speaks of, less those holding the outcome already.
+            held = held_at(export, entry, as_of)
+            return held.filter(pl.col("value").ne_missing(pl.lit(value))).select(ENTITY_KEY)
         existing = export.contacts.lazy().filter(pl.col("created_at") <= as_of).select(ENTITY_KEY)
-        if entry.history is History.SNAPSHOT and entry.outcome is Outcome.FIELD_VALUE:
-            # Only contacts the labelled list recorded a value for: the rows the model learnt from.
-            recorded = values_held_at(export, field, as_of).filter(pl.col("value").is_not_null())
-            existing = existing.join(recorded.select(ENTITY_KEY), on=ENTITY_KEY, how="semi")
         return existing.join(value_held_at(export, field, value, as_of), on=ENTITY_KEY, how="anti")
     raise ValueError(f"'{entry.name}' is a {entry.kind.value}: it ranks products for every contact")
 

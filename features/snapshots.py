@@ -23,15 +23,28 @@ class NoActivityError(CrmError, ValueError):
     """The CRM holds no events to compute features from."""
 
 
+def dated_events(export: CrmExport) -> pl.DataFrame:
+    """(contact_id, at) of everything the CRM dates: activities, orders, tickets, deals opening
+    and closing, changes of stage or custom value."""
+    return pl.concat(
+        [
+            export.activities.select("contact_id", pl.col("occurred_at").alias("at")),
+            export.orders.select("contact_id", pl.col("ordered_at").alias("at")),
+            export.tickets.select("contact_id", pl.col("opened_at").alias("at")),
+            export.deals.select("contact_id", pl.col("opened_at").alias("at")),
+            export.deals.select("contact_id", pl.col("closed_at").alias("at")).drop_nulls("at"),
+            export.contact_changes.select("contact_id", pl.col("changed_at").alias("at")),
+        ]
+    )
+
+
 def data_end(export: CrmExport) -> datetime:
-    """Midnight after the newest thing the CRM knows: its newest event, or the creation of a
-    contact nothing else dates (a labelled list imported with no events exists from then)."""
-    events = [
-        export.activities.select("contact_id", pl.col("occurred_at").alias("at")),
-        export.orders.select("contact_id", pl.col("ordered_at").alias("at")),
-        export.tickets.select("contact_id", pl.col("opened_at").alias("at")),
-    ]
-    dated = pl.concat(events)
+    """Midnight after the newest thing the CRM knows: its newest dated event, or the creation
+    of a contact nothing else dates (a labelled list imported with no events exists from then).
+    Outcomes recorded only as deals won or stages reached count: without them a funnel whose
+    last lead arrived in May but whose wins run to November would end in May, and no label
+    could look past it."""
+    dated = dated_events(export)
     undated = export.contacts.join(dated.select("contact_id").unique(), on="contact_id", how="anti")
     candidates = [dated["at"].max(), undated["created_at"].max()]
     latest = max((value for value in candidates if isinstance(value, datetime)), default=None)

@@ -83,6 +83,9 @@ def check_minimums(train: LabelCounts, calibration: LabelCounts, minimums: DataM
 class GraduatedFit:
     model: CalibratedModel
     candidate_auc: dict[str, float] = field(default_factory=dict)
+    # Every scorer fitted, uncalibrated: the run judges each on the holdout too, so the chosen
+    # one is reported beside the simpler ones it beat (a logistic regression above all).
+    candidates: dict[str, Scorer] = field(default_factory=dict)
 
     @property
     def chosen(self) -> str:
@@ -113,4 +116,6 @@ def fit_graduated(
         fitted[kind] = scorer
         auc[kind] = float(roc_auc_score(y_calibration, scorer.raw_score(x_calibration)))
     best = max(candidates, key=lambda kind: auc[kind])
-    return GraduatedFit(model=calibrate(fitted[best], x_calibration, y_calibration), candidate_auc=auc)
+    return GraduatedFit(
+        model=calibrate(fitted[best], x_calibration, y_calibration), candidate_auc=auc, candidates=fitted
+    )

@@ -1,7 +1,8 @@
 """The public data sets come in as a company's export would: shipped mapping files over the
-generic importer, by `crm-intel import-dataset`, their models into the home's models.toml, then
-`build-features` and `train` with nothing written for them. Counts are checked against the
-file read here with the csv module, independently of the importer."""
+generic importer, by `crm-intel import-dataset`, their models into the home's models.toml (then
+`build-features` and `train` follow with nothing written for them: tests/training/
+test_evaluation.py runs them). Counts are checked against the file read here with the csv
+module, independently of the importer."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from tests.conftest import DataHome
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 BANK_FILE = ("bank_marketing", "bank-additional-full.csv")
-TELCO_FILE = ("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
 
 
 def _rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
@@ -72,36 +72,3 @@ def test_bank_loads_by_its_mapping_file_once_in_call_order(tmp_path: Path, share
     assert refused.returncode == 1 and "already defines this home's models" in _words(refused)
     missing = other.cli("import-dataset", "telco", "--data-dir", str(tmp_path), cwd=tmp_path)
     assert missing.returncode == 1 and "not found" in _words(missing) and "Traceback" not in missing.stderr
-
-
-def test_telco_trains_through_the_commands_a_user_runs(tmp_path: Path, shared_datasets: Path) -> None:
-    """import-dataset -> build-features -> train: the churn model learns from the file's own
-    columns as custom fields, split at random as the run says, near the published figures."""
-    source = _rows(shared_datasets.joinpath(*TELCO_FILE))
-    home = DataHome(tmp_path / "home")
-    for command in (
-        ("import-dataset", "telco", "--data-dir", str(shared_datasets)),
-        ("build-features",),
-        ("train", "churn"),
-    ):
-        done = home.cli(*command, cwd=tmp_path)
-        assert done.returncode == 0, _words(done) + done.stderr
-    assert "promoted to champion" in _words(done)
-
-    engine = make_engine(home.database_url)
-    try:
-        with engine.connect() as connection:
-            churned = connection.execute(
-                select(func.count()).select_from(Contact).where(Contact.lifecycle_stage == "churned")
-            ).scalar_one()
-    finally:
-        engine.dispose()
-    assert churned == sum(row["Churn"] == "Yes" for row in source)
-
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=home.tracking_uri, registry_uri=home.tracking_uri)
-    run = client.get_run(client.get_model_version_by_alias("churn", "champion").run_id)
-    assert run.data.params["split"].startswith("random, stratified by the outcome")
-    assert run.data.metrics["holdout_roc_auc"] > 0.82, "published: 0.84-0.85"
-    assert run.data.metrics["holdout_ece"] <= 0.05

@@ -11,7 +11,7 @@ from features.catalogue import Catalogue, ModelKind
 from features.catalogue_file import load_catalogue
 from features.model_registry import ModelRegistry
 from features.settings import FeatureSettings
-from features.snapshots import available_snapshot_dates
+from features.snapshots import available_snapshot_dates, dated_events
 from features.store import open_store
 from training.pipeline import RunResult, StageCallback, TrainingContext, prepare, run
 from training.readiness import ReadinessCheck
@@ -65,16 +65,11 @@ def check_readiness(
 
 
 def history_months(export: CrmExport, snapshot_dates: list[datetime]) -> float | None:
-    """Months from the CRM's oldest event to its newest snapshot."""
-    oldest = [
-        export.activities["occurred_at"].min(),
-        export.orders["ordered_at"].min(),
-        export.tickets["opened_at"].min(),
-    ]
-    known = [value for value in oldest if isinstance(value, datetime)]
-    if not known or not snapshot_dates:
+    """Months from the CRM's oldest dated event to its newest snapshot."""
+    oldest = dated_events(export)["at"].min()
+    if not isinstance(oldest, datetime) or not snapshot_dates:
         return None
-    return (max(snapshot_dates) - min(known)).days / DAYS_PER_MONTH
+    return (max(snapshot_dates) - oldest).days / DAYS_PER_MONTH
 
 
 def _context(

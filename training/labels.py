@@ -9,13 +9,12 @@ won, an order placed, or the history showing the stage or custom field taking it
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
 import polars as pl
 
 from crm_core.exports import CrmExport
 from features.catalogue import History, ModelEntry, Outcome
-from features.populations import deals_open_at, engagement_times, population_at, values_held_at
+from features.populations import deals_open_at, engagement_times, held_at, population_at
 from features.schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 LABEL = "label"
@@ -48,13 +47,10 @@ def happened_within(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl
 
 
 def held_labels(export: CrmExport, entry: ModelEntry, as_of: datetime) -> pl.LazyFrame:
-    """A snapshot history's rows at `as_of`: each contact existing then (with a value of the
-    field recorded, for a custom field), labelled 1 when the value it holds is the outcome's."""
-    field, value = entry.label_field
-    held = values_held_at(export, field, as_of)
-    existing = export.contacts.lazy().filter(pl.col("created_at") <= as_of).select(ENTITY_KEY)
-    how: Literal["inner", "left"] = "inner" if entry.outcome is Outcome.FIELD_VALUE else "left"
-    return existing.join(held.filter(pl.col("value").is_not_null()), on=ENTITY_KEY, how=how).select(
+    """A snapshot history's rows at `as_of` (`features.populations.held_at`), labelled 1 when
+    the value a contact holds is the outcome's."""
+    _, value = entry.label_field
+    return held_at(export, entry, as_of).select(
         pl.col(ENTITY_KEY).cast(pl.Int64),
         pl.lit(as_of).cast(pl.Datetime("us")).alias(EVENT_TIMESTAMP),
         (pl.col("value") == value).fill_null(False).cast(pl.Int8).alias(LABEL),

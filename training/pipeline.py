@@ -18,6 +18,7 @@ import lightgbm
 import numpy as np
 import polars as pl
 import sklearn
+from sklearn.metrics import roc_auc_score
 
 from crm_core.exports import CrmExport
 from features.model_input import to_model_input
@@ -28,7 +29,7 @@ from features.store import historical_features, service_feature_names
 from models.bands import Bands
 from models.calibration import CalibratedModel
 from models.curves import CURVES_ARTIFACT, holdout_curves
-from models.graduated import fit_graduated
+from models.graduated import GraduatedFit, fit_graduated
 from models.metrics import binary_metrics
 from training.labels import LABEL
 from training.leakage import leaky_fields
@@ -38,6 +39,7 @@ from training.spec import TrainingSpec
 from training.split import SplitParts, SplitPlan
 
 if TYPE_CHECKING:
+    import pandas as pd
     from feast import FeatureStore
 
     from features.model_registry import ModelRegistry
@@ -109,6 +111,17 @@ def prepare(spec: TrainingSpec, context: TrainingContext) -> PreparedData:
         gone = {leaky.field for leaky in refused}
         feature_names = [name for name in feature_names if not (is_custom(name) and custom_field_of(name) in gone)]
     return PreparedData(training_set, plan, parts, feature_names, readiness)
+
+
+def candidates_on_holdout(fitted: GraduatedFit, x_holdout: pd.DataFrame, y_holdout: np.ndarray) -> dict[str, float]:
+    """Each fitted scorer's ROC-AUC on the holdout (`holdout_roc_auc_<kind>`), none when the
+    holdout holds one outcome only."""
+    if len(np.unique(y_holdout)) < 2:
+        return {}
+    return {
+        f"holdout_roc_auc_{kind}": float(roc_auc_score(y_holdout, scorer.raw_score(x_holdout)))
+        for kind, scorer in fitted.candidates.items()
+    }
 
 
 def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | None = None) -> RunResult:
@@ -187,7 +200,8 @@ def run(spec: TrainingSpec, context: TrainingContext, on_stage: StageCallback | 
         }
         | readiness.params(),
         holdout_metrics=metrics,
-        other_metrics={f"calibration_auc_{kind}": value for kind, value in fitted.candidate_auc.items()},
+        other_metrics={f"calibration_auc_{kind}": value for kind, value in fitted.candidate_auc.items()}
+        | candidates_on_holdout(fitted, x_holdout, y_holdout),
         champion=None if champion_metric is None else (str(champion_version), spec.primary_metric, champion_metric),
         data_snapshot=snapshot_file,
         promotion_reason=decision.reason,

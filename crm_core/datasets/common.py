@@ -47,7 +47,3 @@ def custom_field_rows(entity: str, fields: list[CustomField], *, first_id: int =
         },
         schema_overrides={"choices": pl.List(pl.String)},
     )
-
-
-def yes_no(column: str) -> pl.Expr:
-    return pl.col(column).str.to_lowercase().is_in(["yes", "1"])

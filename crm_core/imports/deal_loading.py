@@ -47,7 +47,9 @@ def load_deals(ctx: LoadContext, parsed: pl.DataFrame, owner_id: int | None) -> 
     deals = fresh.with_columns(
         pl.col("stage").fill_null(DealStage.PROSPECTING.value),
         pl.col("amount").fill_null(0.0),
-        pl.col("opened_at").fill_null(ctx.now),
+        # A deal the file gives no opening date opened when it closed, if it did (it cannot have
+        # opened after), else on import: a won deal never reads as opened today.
+        pl.coalesce("opened_at", "closed_at", pl.lit(ctx.now)).alias("opened_at"),
         pl.lit(owner_id, dtype=pl.Int64).alias("owner_id"),
     ).with_columns(
         pl.col("stage")

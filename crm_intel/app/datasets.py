@@ -8,16 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crm_core.datasets.common import DatasetMissingError
+from crm_core.datasets.shipped import ShippedDataset, require_files, shipped_dataset, shipped_names
 from crm_core.errors import CrmError
 from crm_core.schemas.imports import ImportReport
 from crm_intel.app import records
 from crm_intel.context import AppContext
-from crm_intel.datasets.shipped import ShippedDataset, shipped_dataset, shipped_names
 from features.catalogue_file import CATALOGUE_FILE, parse_entries
-
-
-class DatasetFileMissingError(CrmError, FileNotFoundError):
-    """A data set's file is not in the folder given: names the path expected."""
 
 
 class CatalogueInTheWayError(CrmError, ValueError):
@@ -36,11 +33,9 @@ def load_dataset(ctx: AppContext, name: str, data_dir: Path) -> DatasetLoad:
     """Import every file of the data set, then put its models in the home's catalogue. A second
     load adds and changes nothing: each record is matched by its external id."""
     if name not in shipped_names():
-        raise DatasetFileMissingError(f"no shipped data set '{name}'; shipped: {', '.join(shipped_names())}")
+        raise DatasetMissingError(f"no shipped data set '{name}'; shipped: {', '.join(shipped_names())}")
     dataset = shipped_dataset(name)
-    missing = [str(file.located(data_dir)) for file in dataset.files if not file.located(data_dir).is_file()]
-    if missing:
-        raise DatasetFileMissingError(f"{', '.join(missing)} not found: point --data-dir at the shared datasets folder")
+    require_files(dataset, data_dir)
     models_file = ctx.home / CATALOGUE_FILE
     own = models_file.read_text(encoding="utf-8") if models_file.is_file() else None
     if own is not None and own != dataset.models_toml:

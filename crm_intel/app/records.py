@@ -137,10 +137,10 @@ def export_contacts_file(
 
 def import_dataset(ctx: AppContext, name: str, data_dir: Path) -> dict[str, int]:
     """Load a public data set into this (empty) CRM, with row progress; audited as a load."""
-    from crm_core.datasets.registry import DATASETS
+    from crm_core.datasets.registry import BY_CODE
     from crm_core.datasets.registry import import_dataset as load
 
-    tables = DATASETS[name].tables(data_dir)
+    tables = BY_CODE[name].tables(data_dir)
     with row_progress() as progress:
         task = progress.add_task(f"loading {name}", total=sum(frame.height for frame in tables.values()))
         loaded = load(ctx.engine, name, data_dir, on_progress=lambda _table, rows: progress.advance(task, rows))

@@ -154,14 +154,14 @@ def import_dataset(
 ) -> None:
     """Load a public data set, to check the models on data nobody here wrote.
 
-    Telco and Bank come in through shipped mapping files and the importer every company uses,
-    and bring their models into the home's models.toml: `build-features` and `train` follow.
+    Telco, Bank and Olist come in through shipped mapping files and the importer every company
+    uses, and bring their models into the home's models.toml: `build-features` and `train` follow.
     """
-    from crm_core.datasets.registry import DATASETS
+    from crm_core.datasets.registry import BY_CODE, known_datasets
+    from crm_core.datasets.shipped import shipped_names
     from crm_intel.app import records
     from crm_intel.app.datasets import load_dataset
     from crm_intel.cli.summary import import_table
-    from crm_intel.datasets.shipped import shipped_names
     from features.catalogue_file import parse_entries
 
     if name in shipped_names():
@@ -174,8 +174,8 @@ def import_dataset(
         if any(report.rejected for report in loaded.reports):
             raise typer.Exit(REFUSED_ROWS_EXIT)
         return
-    if name not in DATASETS:
-        fail(f"unknown data set '{name}'; known: {', '.join(sorted({*DATASETS, *shipped_names()}))}")
+    if name not in BY_CODE:
+        fail(f"unknown data set '{name}'; known: {', '.join(known_datasets())}")
     tables = records.import_dataset(context(), name, data_dir)
     console.print(", ".join(f"{table}: {rows:,}" for table, rows in tables.items()))
 
@@ -185,17 +185,18 @@ def evaluate(
     data_dir: Annotated[Path, typer.Option(help="the shared datasets folder")] = Path("../shared/datasets"),
     out_dir: Annotated[Path, typer.Option(help="where EVALUATION.md and evaluation.json go")] = Path(),
     only: Annotated[
-        list[str] | None, typer.Option(help="telco_churn, bank_marketing, olist_funnel or instacart (repeatable)")
+        list[str] | None,
+        typer.Option(help="telco_churn, bank_marketing, olist_open_leads, olist_funnel or instacart (repeatable)"),
     ] = None,
 ) -> None:
     """Import the public data sets into scratch CRMs and measure every model against its target."""
     from crm_intel.app import evaluation
     from crm_intel.cli.summary import evaluation_table
-    from training.evaluation.runner import CASE_KEYS
 
-    unknown = sorted(set(only or ()) - set(CASE_KEYS))
+    known = evaluation.case_keys()
+    unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        fail(f"unknown evaluation {unknown}; known: {', '.join(CASE_KEYS)}")
+        fail(f"unknown evaluation {unknown}; known: {', '.join(known)}")
     report = evaluation.evaluate(context(), data_dir, out_dir, set(only) if only else None)
     console.print(evaluation_table(report))
 

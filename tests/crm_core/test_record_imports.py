@@ -592,6 +592,12 @@ def test_deals_and_their_stage_history_come_in_under_the_pipelines_rules(
     assert (again.inserted, again.unchanged) == (0, 3), "moves already in the history are left alone"
     assert _import(engine, DEALS, deals, mapping).unchanged == 3
 
+    undated = _text([{"id": "W-1", "name": "Won, no opening", "stage": "Won", "closed": "2025-03-09"}])
+    _import(engine, DEALS, undated, ImportMapping({"external_id": "id", "closed_at": "closed"}, mapping.options))
+    with engine.connect() as connection:
+        dates = connection.execute(select(Deal.opened_at, Deal.closed_at).where(Deal.external_id == "W-1")).one()
+    assert tuple(dates) == (datetime(2025, 3, 9), datetime(2025, 3, 9)), "opened when it closed, never on import"
+
 
 def test_tickets_keep_their_dates_status_and_rating(engine: Engine, customers: dict[str, int]) -> None:
     tickets = _text(

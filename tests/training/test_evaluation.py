@@ -14,8 +14,15 @@ import pytest
 from crm_core.opening import open_scratch_crm
 from tests.conftest import DataHome
 from training.evaluation.encoding import OTHER, CategoryEncoder
-from training.evaluation.report import write_report
-from training.evaluation.runner import LeakageError, assert_no_outcome_features, evaluate, summary_json
+from training.evaluation.report import markdown, write_report
+from training.evaluation.runner import (
+    EvaluationReport,
+    LeakageError,
+    ScoringResult,
+    assert_no_outcome_features,
+    evaluate,
+    summary_json,
+)
 from training.evaluation.scoring_cases import LabelledSet
 from training.evaluation.splits import AT, HOLDOUT_FRACTION, LABEL, stratified_folds, walk_forward
 
@@ -75,27 +82,18 @@ def test_category_levels_come_from_the_training_slice_only() -> None:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_the_evaluation_runs_on_real_data_and_reports_every_target(shared_datasets: Path, tmp_path: Path) -> None:
+def test_the_evaluation_code_runs_on_real_data_and_reports_every_target(shared_datasets: Path, tmp_path: Path) -> None:
+    """The cases still fitted by evaluation code: Olist's funnel and Instacart's baskets."""
     stages: list[str] = []
     report = evaluate(shared_datasets, tmp_path / "work", open_scratch_crm, on_stage=stages.append)
     by_key = {result.key: result for result in report.scoring}
-    assert set(by_key) == {"telco_churn", "bank_marketing", "olist_funnel"}
-    assert any("import bank" in stage for stage in stages)
-
-    bank = by_key["bank_marketing"]
-    assert bank.split.startswith("time") and bank.holdout_period is not None
-    assert not any(name.split("=")[0] == "duration" for name in bank.features), "the leaky column stays out"
-    assert "duration" in bank.excluded
+    assert set(by_key) == {"olist_funnel"}
+    assert any("import olist" in stage for stage in stages)
     olist = by_key["olist_funnel"]
-    assert olist.split.startswith("time")
+    assert olist.split.startswith("time") and olist.path == "evaluation code"
     assert not {name.split("=")[0] for name in olist.features} & {"business_segment", "lead_type", "sr_id", "sdr_id"}
-    telco = by_key["telco_churn"]
-    assert not {name.split("=")[0] for name in telco.features} & {"lifecycle_stage", "order_status"}
-
     # Figures are measured, not asserted into being: sane ranges and the honest ordering only.
-    assert 0.8 < telco.metrics["roc_auc"] < 0.9 and telco.metrics["ece"] < 0.05
-    assert 0.6 < bank.metrics["roc_auc"] < 0.95
-    assert telco.rows["holdout"] == 7_043
+    assert 0.55 < olist.metrics["roc_auc"] < 0.9
     rec = report.recommendation
     assert rec is not None and rec.users == 593
     blend, again = rec.metrics["blend"]["precision_at_10"], rec.metrics["buy_again"]["precision_at_10"]
@@ -105,7 +103,6 @@ def test_the_evaluation_runs_on_real_data_and_reports_every_target(shared_datase
     markdown_file, json_file = write_report(report, tmp_path / "out")
     figures = json.loads(json_file.read_text())
     assert figures == json.loads(json.dumps(summary_json(report)))
-    assert {"roc_auc", "ece"} <= set(figures["telco_churn"]) and {"roc_auc", "ece"} <= set(figures["bank_marketing"])
     assert "roc_auc" in figures["olist_funnel"]
     assert {"precision_at_10", "buy_again_precision_at_10", "popularity_precision_at_10"} <= set(figures["instacart"])
     text = markdown_file.read_text()
@@ -117,27 +114,82 @@ def test_the_evaluation_runs_on_real_data_and_reports_every_target(shared_datase
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_the_evaluate_command_writes_both_files(shared_datasets: Path, data_home: DataHome, tmp_path: Path) -> None:
+    """Telco, Bank and Olist through the product path (import-dataset, build-features, train in
+    a scratch home, figures read from its registry) beside Olist's first-contact case from the
+    evaluation code, on a CRM loaded by the same mapping files."""
     out = tmp_path / "out"
+    cases = ("telco_churn", "bank_marketing", "olist_open_leads", "olist_funnel")
     done = data_home.cli(
-        "evaluate",
-        "--data-dir",
-        str(shared_datasets),
-        "--out-dir",
-        str(out),
-        "--only",
-        "olist_funnel",
-        "--only",
-        "instacart",
+        "evaluate", "--data-dir", str(shared_datasets), "--out-dir", str(out), *(f"--only={case}" for case in cases)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "evaluation on real data" in done.stdout
     figures = json.loads((out / "evaluation.json").read_text())
-    assert set(figures) == {"olist_funnel", "instacart"}, "the shape the issue asks for: one entry per case"
-    assert figures["instacart"]["seed"] == 42
-    assert (out / "EVALUATION.md").read_text().startswith("# Evaluation on real data")
+    assert set(figures) == set(cases), "the shape the issue asks for: one entry per case"
+    telco, bank = figures["telco_churn"], figures["bank_marketing"]
+    olist = figures["olist_open_leads"]
+    assert telco["path"] == bank["path"] == olist["path"] == "product"
+    assert figures["olist_funnel"]["path"] == "evaluation code"
+    assert olist["split"] == "by time" and 0.5 < olist["roc_auc"] < 0.9
+    assert telco["split"].startswith("random, stratified by the outcome")
+    assert bank["split"].startswith("in record order")
+    assert 0.8 < telco["roc_auc"] < 0.9 and telco["ece"] < 0.05, "published: 0.84-0.85"
+    assert telco["rows"]["holdout"] == 1_409 and bank["rows"]["holdout"] == 8_238
+    assert 0.0 < telco["logistic_baseline_roc_auc"] < 1.0
+    log = (data_home.path / "evaluation" / "telco" / "commands.log").read_text()
+    for command in ("import-dataset telco", "build-features", "train churn"):
+        assert f"$ crm-intel {command}" in log
+    text = (out / "EVALUATION.md").read_text()
+    assert text.startswith("# Evaluation on real data") and "Telco churn (product path)" in text
+    assert "duration (known only after the call; not imported)" in text
 
 
 def test_the_evaluate_command_names_unknown_cases(data_home: DataHome) -> None:
     done = data_home.cli("evaluate", "--only", "nope")
     assert done.returncode == 1
     assert "unknown evaluation ['nope']" in done.stdout
+
+
+def _scored(key: str, path: str, fit_rate: float | None, holdout_rate: float) -> ScoringResult:
+    rates = {"holdout": holdout_rate} | ({} if fit_rate is None else {"fit": fit_rate})
+    return ScoringResult(
+        key=key,
+        title=key.replace("_", " ").capitalize(),
+        split="in record order",
+        population="contacts with a y recorded",
+        rows={"train": 800, "holdout": 200},
+        positive_rate=rates,
+        holdout_period=None,
+        model="logistic",
+        calibration="isotonic",
+        candidate_auc={"logistic": 0.7},
+        logistic_baseline_auc=0.69,
+        metrics={"roc_auc": 0.71, "ece": 0.02, "pr_auc": 0.3, "brier": 0.1},
+        reliability=[],
+        fit_seconds=1.0,
+        features=["age", "job"],
+        excluded=["duration"],
+        path=path,
+        input_columns=17,
+    )
+
+
+def test_the_report_says_which_path_each_case_took_and_where_the_world_moved(tmp_path: Path) -> None:
+    report = EvaluationReport(
+        seed=42,
+        scoring=[
+            _scored("moved_case", "product", 0.048, 0.308),
+            _scored("steady_case", "product", 0.26, 0.27),
+            _scored("coded_case", "evaluation code", None, 0.1),
+        ],
+        recommendation=None,
+        import_seconds={},
+    )
+    text = markdown(report)
+    assert "| Moved case (product path) |" in text and "| Coded case |" in text
+    assert "Moved case 4.8% when fitted, 30.8% in the holdout" in text
+    assert "Steady case 26.0% when fitted" not in text, "a steady rate is not called a moved world"
+    assert "17 model inputs: the contact features and the columns of the custom fields age, job" in text
+    assert "positive rate 10.0% in the holdout; 2 model inputs" in text
+    figures = summary_json(report)
+    assert figures["moved_case"]["path"] == "product" and figures["coded_case"]["path"] == "evaluation code"

@@ -81,6 +81,12 @@ def test_first_model_is_champion_and_run_is_fully_logged(trained_crm: tuple[AppC
     assert version.params["data_digest"] == result.data_digest
     assert version.params["feature_service"] == "churn_v1"
     assert version.holdout["roc_auc"] == pytest.approx(result.metrics["roc_auc"])
+    fitted = {name.removeprefix("calibration_auc_") for name in version.metrics if name.startswith("calibration_auc_")}
+    assert "logistic" in fitted, "the simplest scorer is always fitted beside the chosen one"
+    assert {f"roc_auc_{kind}" for kind in fitted} <= set(version.holdout), "each one judged on the holdout too"
+    assert version.holdout[f"roc_auc_{result.scorer}"] == pytest.approx(result.metrics["roc_auc"], abs=0.02), (
+        "the chosen scorer before calibration ranks nearly as after"
+    )
     snapshot = version.data_snapshot
     assert snapshot is not None
     assert (

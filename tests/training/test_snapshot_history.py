@@ -125,3 +125,16 @@ def test_a_list_written_in_the_order_things_happened_is_split_in_that_order() ->
     assert parts.holdout["contact_id"].to_list() == list(range(401, 501))
     assert plan.params()["split"].startswith("in record order: oldest records fit, newest judged")
     assert "first 60% fit, next 20% calibration, last 20% holdout" in plan.params()["split"]
+
+
+def test_the_data_ends_after_the_newest_dated_event_of_any_kind() -> None:
+    """A funnel whose leads stop arriving in May but whose wins run to November ends in
+    November: deals closing and stages reached date the history as orders and calls do."""
+    leads = [(1, datetime(2018, 5, 3)), (2, datetime(2018, 5, 31))]
+    won = [(1, 900.0, "won", datetime(2018, 11, 14, 18, 4), datetime(2018, 11, 14, 18, 4))]
+    became = [(1, "lifecycle_stage", "customer", datetime(2018, 11, 14, 18, 4))]
+    assert data_end(export_of(leads)) == datetime(2018, 6, 1), "only creations: the newest one"
+    assert data_end(export_of(leads, deals=won)) == datetime(2018, 11, 15)
+    assert data_end(export_of(leads, changes=became)) == datetime(2018, 11, 15)
+    opened = [(2, 50.0, "open", datetime(2018, 7, 2, 9), None)]
+    assert data_end(export_of(leads, deals=opened)) == datetime(2018, 7, 3), "an open deal dates its opening"

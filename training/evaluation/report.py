@@ -6,7 +6,7 @@ import json
 import platform
 from pathlib import Path
 
-from training.evaluation.runner import EvaluationReport, summary_json
+from training.evaluation.runner import PRODUCT_PATH, EvaluationReport, ScoringResult, summary_json
 
 README_REFERENCE = "../shared/datasets/README.md"
 
@@ -15,14 +15,27 @@ def _yes_no(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
+RATE_MOVED = 2.0  # the holdout's outcome rate this many times the fit rows' (or a fraction of it)
+
+
+def _rate_moved(result: ScoringResult) -> bool:
+    fit, holdout = result.positive_rate.get("fit"), result.positive_rate["holdout"]
+    if not fit or not holdout:
+        return False
+    return max(fit, holdout) / min(fit, holdout) >= RATE_MOVED
+
+
 def markdown(report: EvaluationReport) -> str:
     lines = [
         "# Evaluation on real data",
         "",
         "Re-run with `crm-intel evaluate --data-dir ../shared/datasets` (writes this file and",
         f"`evaluation.json`). Seed {report.seed}; {platform.machine()}, Python {platform.python_version()}.",
-        "Each data set is imported into a scratch CRM through the CRM importers and read back out;",
-        "models are fitted, calibrated on a later slice and scored on rows they never saw.",
+        "Cases marked *product path* run as a company would: the data set is imported into a scratch",
+        "data home by its shipped mapping files (`crm-intel import-dataset`), then `crm-intel build-features`",
+        "and `crm-intel train` fit, calibrate, gate and register the model its `models.toml` defines,",
+        "and the figures are read back from that home's MLflow registry. The other cases are still",
+        "fitted by evaluation code from the CRM's tables. Every model is scored on rows it never saw.",
         f"Reference figures are from `{README_REFERENCE}`.",
         "",
         "## Scoring models",
@@ -32,8 +45,9 @@ def markdown(report: EvaluationReport) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for result in report.scoring:
+        path = " (product path)" if result.path == PRODUCT_PATH else ""
         lines.append(
-            f"| {result.title} | {result.split} | {result.rows['holdout']:,} | {result.model} "
+            f"| {result.title}{path} | {result.split} | {result.rows['holdout']:,} | {result.model} "
             f"({result.calibration}) | {result.metrics['roc_auc']:.3f} | {result.logistic_baseline_auc:.3f} | "
             f"{result.metrics['ece']:.3f} | {result.metrics['pr_auc']:.3f} | {result.fit_seconds:.1f} s |"
         )
@@ -67,13 +81,36 @@ def markdown(report: EvaluationReport) -> str:
             + ". That figure is not a fair estimate of the future: it lets a model learn from "
             "months after the ones it is judged on. The gap is how much the world changed.",
         ]
+    moved = [r for r in report.scoring if _rate_moved(r)]
+    if moved:
+        lines += [
+            "",
+            "Where the outcome's rate moved between the rows a model was fitted on and the rows it is "
+            "judged on, a model fitted once on the older rows is judged on a world it never saw: "
+            + "; ".join(
+                f"{r.title} {r.positive_rate['fit']:.1%} when fitted, {r.positive_rate['holdout']:.1%} in the holdout"
+                for r in moved
+            )
+            + ". Training again as the history grows is the remedy, not a different split.",
+        ]
     lines += ["", "### Populations and periods", ""]
     for result in report.scoring:
         period = f", holdout {result.holdout_period[0]} to {result.holdout_period[1]}" if result.holdout_period else ""
+        inputs = (
+            f"{result.input_columns} model inputs: the contact features and the columns of the custom fields "
+            f"{', '.join(result.features)}"
+            if result.path == PRODUCT_PATH
+            else f"{len(result.features)} model inputs"
+        )
+        fit_rate = result.positive_rate.get("fit")
+        rates = (
+            f"positive rate {fit_rate:.1%} in the fit rows, {result.positive_rate['holdout']:.1%} in the holdout"
+            if fit_rate is not None
+            else f"positive rate {result.positive_rate['holdout']:.1%} in the holdout"
+        )
         lines.append(
-            f"- **{result.title}**: {result.population}; positive rate {result.positive_rate['holdout']:.1%} in the "
-            f"holdout{period}; {len(result.features)} model inputs. Never used as features: "
-            f"{', '.join(result.excluded)}."
+            f"- **{result.title}**: {result.population}; {rates}{period}; {inputs}. "
+            f"Never used as features: {', '.join(result.excluded)}."
         )
     if report.recommendation is not None:
         rec = report.recommendation

@@ -40,6 +40,7 @@ StageCallback = Callable[[str], None]
 OpenScratch = Callable[[Path], Engine]
 TOP_K = 10
 CASE_KEYS = (*(case.key for case in SCORING_CASES), "instacart")
+PRODUCT_PATH = "product"
 
 
 class LeakageError(CrmError, ValueError):
@@ -75,6 +76,11 @@ class ScoringResult:
     excluded: list[str]
     random_split_roc_auc: float | None = None
     checks: list[TargetCheck] = field(default_factory=list)
+    # "product": imported, built and trained by the commands a user runs (features are then the
+    # custom fields the model takes, `input_columns` the columns they became); "evaluation
+    # code": fitted here from the CRM's tables.
+    path: str = "evaluation code"
+    input_columns: int | None = None
 
 
 @dataclass
@@ -319,6 +325,7 @@ def summary_json(report: EvaluationReport) -> dict[str, Any]:
             "model": result.model,
             "calibration": result.calibration,
             "split": result.split,
+            "path": result.path,
             "rows": result.rows,
             "fit_seconds": result.fit_seconds,
             "targets": {check.metric: {"target": check.target, "met": check.met} for check in result.checks},

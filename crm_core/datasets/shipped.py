@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_core.auth.principal import Principal
+from crm_core.datasets.common import DatasetMissingError
+from crm_core.imports.bulk_records import import_records
+from crm_core.imports.contacts import import_contacts
 from crm_core.imports.mapping_files import MappingFile, parse_mapping
+from crm_core.imports.reading import read_table
+from crm_core.imports.record_kinds import RECORD_KINDS
+from crm_core.schemas.imports import ImportReport
+from crm_core.unit_of_work import UnitOfWork
 
-PACKAGE = "crm_intel.datasets"
+PACKAGE = "crm_core.datasets"
 DESCRIPTION = "dataset.toml"
 MODELS = "models.toml"
 
@@ -73,3 +82,27 @@ def shipped_dataset(name: str) -> ShippedDataset:
     )
     models = folder.joinpath(MODELS).read_text("utf-8")
     return ShippedDataset(name, described.title, described.description, files, models)
+
+
+def require_files(dataset: ShippedDataset, data_dir: Path) -> None:
+    """DatasetMissingError naming every file of the set that is not in `data_dir`."""
+    missing = [str(file.located(data_dir)) for file in dataset.files if not file.located(data_dir).is_file()]
+    if missing:
+        raise DatasetMissingError(f"{', '.join(missing)} not found: point --data-dir at the shared datasets folder")
+
+
+def load_shipped(uow: UnitOfWork, principal: Principal, name: str, data_dir: Path, now: datetime) -> list[ImportReport]:
+    """Every file of the data set through the generic importer, in the caller's unit of work."""
+    dataset = shipped_dataset(name)
+    require_files(dataset, data_dir)
+    reports = []
+    for file in dataset.files:
+        mapping = file.mapping.mapping()
+        path = file.located(data_dir)
+        frame = read_table(path, separator=mapping.separator)
+        if file.kind == "contacts":
+            reports.append(import_contacts(uow, principal, frame, mapping=mapping, source=path.name, now=now))
+        else:
+            kind = RECORD_KINDS[file.kind]
+            reports.append(import_records(uow, principal, kind, frame, mapping=mapping, source=path.name, now=now))
+    return reports
