@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from crm_core.exports import CrmExport
-from features.catalogue import Catalogue
+from features.catalogue import Catalogue, History
 from features.catalogue_file import load_catalogue
 from features.custom_inputs import custom_inputs
 from features.online.refresh import ProgressCallback, RefreshResult, refresh_online_store
@@ -28,6 +29,18 @@ class FeatureBuildResult:
     online: RefreshResult
 
 
+# Fit dates a dated model has at least, beside its calibration and holdout dates.
+MIN_FIT_DATES = 3
+
+
+def snapshots_needed(models: Catalogue, settings: FeatureSettings) -> int:
+    """The configured count, or more when a model's horizon needs them: a time split keeps a
+    horizon between its fit, calibration and holdout dates (`training.split.TimeSplit`), so a
+    model labelled 180 days ahead needs snapshots 540 days back, and a few fit dates beyond."""
+    longest = max((entry.horizon_days for entry in models.scorers() if entry.history is History.DATED), default=0)
+    return max(settings.snapshot_count, math.ceil(3 * longest / settings.snapshot_step_days) + MIN_FIT_DATES)
+
+
 def build_and_publish(
     export: CrmExport,
     settings: FeatureSettings,
@@ -38,8 +51,9 @@ def build_and_publish(
     """Snapshots from an export of the CRM (taken once by the caller, who may reuse it), and
     each model's population at the newest of them (the data home's catalogue unless given)."""
     stage = on_stage or (lambda _name: None)
-    dates = snapshot_dates(data_end(export), count=settings.snapshot_count, step_days=settings.snapshot_step_days)
     models = catalogue if catalogue is not None else load_catalogue(settings.home)
+    count = snapshots_needed(models, settings)
+    dates = snapshot_dates(data_end(export), count=count, step_days=settings.snapshot_step_days)
     custom = custom_inputs(export, models.custom_fields())
     stage(f"compute {len(dates)} snapshots" + (f" with {len(custom)} custom-field inputs" if custom else ""))
     snapshots = build_snapshots(export, dates, custom)

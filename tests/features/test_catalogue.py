@@ -178,3 +178,30 @@ def test_a_home_replaces_a_built_in_with_its_own_outcome_and_says_it_in_words(tm
     assert catalogue.get("paid").label_field == ("custom.plan", "paid")
     assert "order or meeting" in catalogue.get("quiet_buyers").outcome_in_words()
     assert "no order or interaction" in load_catalogue(tmp_path / "empty").get("churn").outcome_in_words()
+
+
+def test_a_long_horizon_gets_the_snapshots_its_time_split_needs(tmp_path: Path) -> None:
+    """A churn labelled 180 days ahead needs fit, calibration and holdout dates a horizon apart:
+    the build takes as many monthly snapshots as that needs, and the split then plans."""
+    from datetime import datetime, timedelta
+
+    from features.pipeline import snapshots_needed
+    from features.settings import FeatureSettings
+    from training.split import TimeSplit
+
+    settings = FeatureSettings(home=tmp_path)
+    assert snapshots_needed(Catalogue(BUILT_IN), settings) == settings.snapshot_count == 12
+    (tmp_path / CATALOGUE_FILE).write_text(
+        '[[model]]\nname = "churn"\ntitle = "Churn"\noutcome = "stage_reached"\nstage = "churned"\n'
+        'horizon_days = 180\nmeaning = "likely to churn"\n'
+        '[[model]]\nname = "converted"\ntitle = "Converted"\noutcome = "field_value"\nfield = "won"\nvalue = "true"\n'
+        'history = "snapshot"\nmeaning = "likely to convert"\n'
+    )
+    needed = snapshots_needed(load_catalogue(tmp_path), settings)
+    assert needed == 21, "540 days of horizons at 30-day steps, and three fit dates"
+    end = datetime(2026, 12, 1)
+    dates = [end - timedelta(days=30 * k) for k in reversed(range(needed))]
+    plan = TimeSplit(horizon_days=180).plan(dates)
+    assert len(plan.fit_dates) == 3 and plan.holdout_date + timedelta(days=180) <= end
+    with pytest.raises(ValueError, match="540 days"):
+        TimeSplit(horizon_days=180).plan(dates[-12:])
