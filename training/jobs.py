@@ -13,6 +13,7 @@ from features.model_registry import ModelRegistry
 from features.settings import FeatureSettings
 from features.snapshots import available_snapshot_dates, dated_events
 from features.store import open_store
+from training.backtest import STEPS, BacktestResult, backtest
 from training.pipeline import RunResult, StageCallback, TrainingContext, prepare, run
 from training.readiness import ReadinessCheck
 from training.recommendation_pipeline import RecommenderRunResult, RecommenderSpec, run_recommender
@@ -62,6 +63,19 @@ def check_readiness(
         prepared.readiness,
         columns_used=prepared.feature_names,
     )
+
+
+def backtest_model(
+    model_name: str,
+    export: CrmExport,
+    feature_settings: FeatureSettings,
+    training_settings: TrainingSettings,
+    catalogue: Catalogue | None = None,
+    steps: int = STEPS,
+) -> BacktestResult:
+    """`model_name` walked forward through its history (`training.backtest`); nothing registered."""
+    entry = (catalogue or load_catalogue(feature_settings.home)).get(model_name)
+    return backtest(spec_for(entry), _context(export, feature_settings, training_settings), steps)
 
 
 def history_months(export: CrmExport, snapshot_dates: list[datetime]) -> float | None:

@@ -80,11 +80,14 @@ def data_digest(frame: pl.DataFrame) -> str:
 
 def build_training_set(spec: TrainingSpec, context: TrainingContext) -> tuple[pl.DataFrame, SplitPlan]:
     plan = spec.split.plan(context.snapshot_dates)
-    labels = spec.build_labels(context.export, plan.label_dates)
-    training_set = historical_features(context.store, labels, spec.feature_service)
-    if spec.population is not None:
-        training_set = training_set.filter(spec.population)
-    return training_set, plan
+    return labelled_rows(spec, context, plan.label_dates), plan
+
+
+def labelled_rows(spec: TrainingSpec, context: TrainingContext, dates: list[datetime]) -> pl.DataFrame:
+    """The spec's labelled rows at `dates` with their point-in-time features, in its population."""
+    labels = spec.build_labels(context.export, dates)
+    rows = historical_features(context.store, labels, spec.feature_service)
+    return rows.filter(spec.population) if spec.population is not None else rows
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crm_core.exports import CrmExport
 from crm_intel.app.features import export
-from crm_intel.console import StepReporter
+from crm_intel.console import StepReporter, console
 from crm_intel.context import AppContext
 
 # The model side (scikit-learn, MLflow, Feast, LightGBM) costs seconds to import: each job
 # imports what it uses, so `demo-data`, `import` or `erase` start in well under a second.
+BACKTESTS = "backtests"  # where each model's newest backtest is kept, under the data home
+
 if TYPE_CHECKING:
     from features.model_registry import Rollback
     from models.drift import FeatureDrift
+    from training.backtest import BacktestResult
     from training.pipeline import RunResult
     from training.readiness import ReadinessCheck
     from training.recommendation_pipeline import RecommenderRunResult
@@ -37,6 +42,19 @@ def readiness(ctx: AppContext, model_name: str) -> ReadinessCheck:
     from training.jobs import check_readiness
 
     return check_readiness(model_name, export(ctx), ctx.features, ctx.training, catalogue=ctx.catalogue)
+
+
+def backtest(ctx: AppContext, model_name: str, steps: int) -> tuple[BacktestResult, Path]:
+    """The scorer walked forward through its history, refitted at each step; the figures are
+    also written to `backtests/<model>.json` in the data home (for the evaluation and notebooks)."""
+    from training.jobs import backtest_model
+
+    with console.status(f"walking {model_name} forward in {steps} steps"):
+        result = backtest_model(model_name, export(ctx), ctx.features, ctx.training, ctx.catalogue, steps)
+    out = ctx.home / BACKTESTS / f"{model_name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
+    return result, out
 
 
 def train_recommender(

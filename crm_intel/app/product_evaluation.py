@@ -5,6 +5,7 @@ turns a column into an input: what the report says is what a company's `train` d
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from crm_core.datasets.shipped import shipped_dataset
 from crm_core.errors import CrmError
+from crm_intel.app.modelling import BACKTESTS
 from features.catalogue_file import parse_entries
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ class ProductCase:
     title: str
     targets: tuple[Target, ...]
     kept_out: tuple[str, ...]  # the file's columns that are never inputs, and why
+    walk_forward: bool = False  # also `models backtest`: refitted at each step of the newest rows
 
 
 def product_cases() -> tuple[ProductCase, ...]:
@@ -64,6 +67,7 @@ def product_cases() -> tuple[ProductCase, ...]:
             "Bank Marketing (no duration, call order)",
             (Target("roc_auc", 0.81, True, "README: ~0.80 without duration (paper); HGB 0.806"), CALIBRATED),
             ("y (the outcome)", "duration (known only after the call; not imported)"),
+            walk_forward=True,
         ),
         ProductCase(
             "olist_open_leads",
@@ -75,6 +79,7 @@ def product_cases() -> tuple[ProductCase, ...]:
                 "the deal-side columns (segment, lead type, catalogue size: known once won; not imported)",
                 "landing page (495 values: too many to be an input)",
             ),
+            walk_forward=True,
         ),
     )
 
@@ -116,7 +121,13 @@ def run_case(case: ProductCase, data_dir: Path, work_dir: Path, stage: StageCall
     run_command(home, "build-features")
     stage(f"{case.title}: crm-intel train {case.model}")
     train_seconds = run_command(home, "train", case.model)
-    return read_result(case, home, train_seconds), import_seconds
+    result = read_result(case, home, train_seconds)
+    if case.walk_forward:
+        stage(f"{case.title}: crm-intel models backtest {case.model}")
+        run_command(home, "models", "backtest", case.model)
+        walked = json.loads((home / BACKTESTS / f"{case.model}.json").read_text(encoding="utf-8"))
+        result.walked_forward = {"walk": walked["walk"], **walked["pooled"]}
+    return result, import_seconds
 
 
 def read_result(case: ProductCase, home: Path, train_seconds: float) -> ScoringResult:

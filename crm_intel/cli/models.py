@@ -70,6 +70,22 @@ def models_readiness(name: Annotated[str, typer.Argument(help="a scorer, e.g. ch
         raise typer.Exit(1)
 
 
+@models_app.command("backtest")
+def models_backtest(
+    name: Annotated[str, typer.Argument(help="a scorer, e.g. churn")],
+    steps: Annotated[int, typer.Option(min=2, max=24, help="how many steps to walk the newest rows in")] = 10,
+) -> None:
+    """Walk a model forward: refitted before each step of its newest rows on everything known
+    before, judged on the step. What retraining as data arrives would have scored, beside what
+    `train` judges (one fit on the older rows). Nothing is registered."""
+    from crm_intel.app import modelling
+    from crm_intel.cli.summary import backtest_table
+
+    result, saved = modelling.backtest(context(), name, steps)
+    console.print(backtest_table(result))
+    console.print(f"figures written to {saved}")
+
+
 @models_app.command("define")
 def models_define(
     name: Annotated[str | None, typer.Argument(help="one model, e.g. churn (default: every model)")] = None,

@@ -19,6 +19,7 @@ from features.catalogue_file import CATALOGUE_FILE
 from features.schema import custom_field_of, is_custom
 from models.drift import FeatureDrift
 from serving.batch import BatchResult
+from training.backtest import BacktestResult
 from training.evaluation.runner import EvaluationReport
 from training.pipeline import RunResult
 from training.readiness import ReadinessCheck
@@ -230,3 +231,31 @@ def definitions_text(entries: list[ModelEntry]) -> str:
         ]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def backtest_table(result: BacktestResult) -> Table:
+    """Each step's fit and figure, then the figures over every judged row."""
+    table = Table(title=f"{result.model_name}: walked forward ({result.walk})", show_edge=False)
+    for column in ("step", "fitted on", "judged", "positives", "scorer", "ROC-AUC"):
+        table.add_column(column, justify="left" if column in ("step", "scorer") else "right")
+    for step in result.steps:
+        figure = "-" if step.roc_auc is None else f"{step.roc_auc:.3f}"
+        table.add_row(
+            step.name,
+            f"{step.fit_rows:,}",
+            f"{step.judged_rows:,}",
+            f"{step.positives:,}",
+            escape(step.scorer or f"skipped: {step.skipped}"),
+            figure,
+        )
+    pooled = result.pooled
+    table.add_section()
+    table.add_row(
+        "every step",
+        "",
+        "",
+        "",
+        "",
+        f"{pooled['roc_auc']:.3f} (ECE {pooled['ece']:.3f}, PR-AUC {pooled['pr_auc']:.3f})",
+    )
+    return table

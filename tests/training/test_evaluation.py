@@ -129,6 +129,9 @@ def test_the_evaluate_command_writes_both_files(shared_datasets: Path, data_home
     telco, olist = figures["telco_churn"], figures["olist_open_leads"]
     assert telco["path"] == olist["path"] == "product"
     assert olist["split"] == "by time" and 0.5 < olist["roc_auc"] < 0.9
+    walked = olist["walked_forward"]
+    assert walked["walk"].startswith("by time") and 0.5 < walked["roc_auc"] < 0.95, "refitted at each step"
+    assert telco["walked_forward"] is None, "a list split at random has no order to walk"
     assert telco["split"].startswith("random, stratified by the outcome")
     assert 0.8 < telco["roc_auc"] < 0.9 and telco["ece"] < 0.05, "published: 0.84-0.85"
     assert telco["rows"]["holdout"] == 1_409
@@ -139,6 +142,8 @@ def test_the_evaluate_command_writes_both_files(shared_datasets: Path, data_home
     text = (out / "EVALUATION.md").read_text()
     assert text.startswith("# Evaluation on real data") and "Telco churn (product path)" in text
     assert "landing page (495 values: too many to be an input)" in text
+    assert f"Olist funnel (every open lead, monthly) ROC-AUC {walked['roc_auc']:.3f}" in text
+    assert (data_home.path / "evaluation" / "olist" / "backtests" / "lead.json").is_file()
 
 
 def test_the_evaluate_command_names_unknown_cases(data_home: DataHome) -> None:

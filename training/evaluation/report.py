@@ -81,6 +81,20 @@ def markdown(report: EvaluationReport) -> str:
             + ". That figure is not a fair estimate of the future: it lets a model learn from "
             "months after the ones it is judged on. The gap is how much the world changed.",
         ]
+    walked = [r for r in report.scoring if r.walked_forward is not None]
+    if walked:
+        lines += [
+            "",
+            "Walked forward instead (`crm-intel models backtest`: the model refitted before each step of "
+            "its newest rows on everything known before that step, as retraining while data arrives would): "
+            + "; ".join(
+                f"{r.title} ROC-AUC {r.walked_forward['roc_auc']:.3f}, ECE {r.walked_forward['ece']:.3f} "
+                f"({r.walked_forward['walk']})"
+                for r in walked
+                if r.walked_forward is not None
+            )
+            + ".",
+        ]
     moved = [r for r in report.scoring if _rate_moved(r)]
     if moved:
         lines += [

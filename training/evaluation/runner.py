@@ -81,6 +81,9 @@ class ScoringResult:
     # code": fitted here from the CRM's tables.
     path: str = "evaluation code"
     input_columns: int | None = None
+    # The product path's `models backtest` figures (how the steps were laid, then the metrics
+    # over every judged row), where the case walks its model forward.
+    walked_forward: dict[str, Any] | None = None
 
 
 @dataclass
@@ -326,6 +329,7 @@ def summary_json(report: EvaluationReport) -> dict[str, Any]:
             "calibration": result.calibration,
             "split": result.split,
             "path": result.path,
+            "walked_forward": result.walked_forward,
             "rows": result.rows,
             "fit_seconds": result.fit_seconds,
             "targets": {check.metric: {"target": check.target, "met": check.met} for check in result.checks},
