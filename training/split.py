@@ -115,15 +115,29 @@ MIN_TO_STRATIFY = 5
 
 
 @dataclass(frozen=True)
-class RandomPlan:
+class HeldNowPlan:
+    """A snapshot history's plan: every row labelled at the newest snapshot, then cut at fixed
+    shares into fit, calibration and holdout."""
+
     as_of: datetime
-    seed: int
     calibration_share: float
     holdout_share: float
 
     @property
     def label_dates(self) -> list[datetime]:
         return [self.as_of]
+
+    @property
+    def fit_share(self) -> float:
+        return 1.0 - self.calibration_share - self.holdout_share
+
+    def recorded(self, split: str) -> dict[str, str]:
+        return {"split": split, "snapshot_date": f"{self.as_of:%Y-%m-%d}"}
+
+
+@dataclass(frozen=True)
+class RandomPlan(HeldNowPlan):
+    seed: int
 
     def parts(self, rows: pl.DataFrame, label: str) -> SplitParts:
         """Stratified by `label`, reproducible: rows in contact order, then sklearn's seeded split."""
@@ -142,14 +156,10 @@ class RandomPlan:
         return SplitParts(*(ordered[sorted(part)] for part in (fit, calibration, holdout)))
 
     def params(self) -> dict[str, str]:
-        fit_share = 1.0 - self.calibration_share - self.holdout_share
-        return {
-            "split": (
-                f"{AT_RANDOM}: {fit_share:.0%} fit, "
-                f"{self.calibration_share:.0%} calibration, {self.holdout_share:.0%} holdout, seed {self.seed}"
-            ),
-            "snapshot_date": f"{self.as_of:%Y-%m-%d}",
-        }
+        return self.recorded(
+            f"{AT_RANDOM}: {self.fit_share:.0%} fit, "
+            f"{self.calibration_share:.0%} calibration, {self.holdout_share:.0%} holdout, seed {self.seed}"
+        )
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,7 @@ class RandomSplit:
     holdout_share: float = 0.2
 
     def plan(self, snapshot_dates: list[datetime]) -> RandomPlan:
-        return RandomPlan(_newest(snapshot_dates), self.seed, self.calibration_share, self.holdout_share)
+        return RandomPlan(_newest(snapshot_dates), self.calibration_share, self.holdout_share, self.seed)
 
 
 def _newest(snapshot_dates: list[datetime]) -> datetime:
@@ -170,17 +180,9 @@ def _newest(snapshot_dates: list[datetime]) -> datetime:
 
 
 @dataclass(frozen=True)
-class RecordOrderPlan:
+class RecordOrderPlan(HeldNowPlan):
     """The rows in the order their contacts came into the CRM (ids rise with creation and with a
-    file's rows on import), cut into fit, calibration and holdout at fixed shares."""
-
-    as_of: datetime
-    calibration_share: float
-    holdout_share: float
-
-    @property
-    def label_dates(self) -> list[datetime]:
-        return [self.as_of]
+    file's rows on import)."""
 
     def parts(self, rows: pl.DataFrame, label: str) -> SplitParts:
         ordered = rows.sort(ENTITY_KEY)
@@ -189,14 +191,10 @@ class RecordOrderPlan:
         return SplitParts(ordered[:calibration_from], ordered[calibration_from:holdout_from], ordered[holdout_from:])
 
     def params(self) -> dict[str, str]:
-        fit_share = 1.0 - self.calibration_share - self.holdout_share
-        return {
-            "split": (
-                f"{IN_RECORD_ORDER}: first {fit_share:.0%} fit, "
-                f"next {self.calibration_share:.0%} calibration, last {self.holdout_share:.0%} holdout"
-            ),
-            "snapshot_date": f"{self.as_of:%Y-%m-%d}",
-        }
+        return self.recorded(
+            f"{IN_RECORD_ORDER}: first {self.fit_share:.0%} fit, "
+            f"next {self.calibration_share:.0%} calibration, last {self.holdout_share:.0%} holdout"
+        )
 
 
 @dataclass(frozen=True)
