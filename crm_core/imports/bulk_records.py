@@ -25,7 +25,8 @@ from crm_core.imports.custom_columns import custom_column_name, parse_custom
 from crm_core.imports.mapping import resolve_mapping, unfed_fields
 from crm_core.imports.reading import file_digest
 from crm_core.imports.references import Reference, resolve
-from crm_core.imports.typed_columns import ColumnOptions, ImportField, empty_column, parse_column
+from crm_core.imports.relative_dates import RelativeDates, dates_from_gaps
+from crm_core.imports.typed_columns import ColumnOptions, FieldType, ImportField, empty_column, parse_column
 from crm_core.schemas.imports import ImportProblem, ImportReport
 from crm_core.services import audit
 from crm_core.services.custom_fields import FieldDeclaration, declare_fields, definitions_of
@@ -33,6 +34,8 @@ from crm_core.unit_of_work import UnitOfWork
 
 ROW = "row"
 EXTERNAL_ID = "external_id"
+TEXT = ImportField()
+TIMESTAMP = FieldType.TIMESTAMP
 REFUSED = "refused"
 VALUE_SHOWN = 200
 
@@ -114,18 +117,14 @@ class ImportMapping:
     # so importing the same file again still matches every record it made.
     row_ids: str | None = None
     separator: str = ","  # a CSV's field separator
+    # Timestamp fields the file gives no dates for, built from the days between a customer's
+    # events (`crm_core.imports.relative_dates`).
+    relative_dates: dict[str, RelativeDates] = field(default_factory=dict)
 
     def feed(self, kind: RecordKind, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
-        """The file's mapped columns, renamed to our fields, with the constants and row ids added."""
-        unknown = sorted(set(self.constants) - set(kind.fields))
-        if unknown:
-            raise ValidationFailedError("mapping", f"constants for {', '.join(unknown)}: not a field of {kind.name}")
-        added = {**self.constants, **({EXTERNAL_ID: self.row_ids} if self.row_ids is not None else {})}
-        if self.row_ids is not None and EXTERNAL_ID not in kind.fields:
-            raise ValidationFailedError("mapping", f"row_ids: {kind.name} carry no external id")
-        both = sorted(set(added) & set(columns))
-        if both:
-            raise ValidationFailedError("mapping", f"{', '.join(both)}: fed by a column and by the mapping at once")
+        """The file's mapped columns, renamed to our fields, with the constants, row ids and
+        relative dates added."""
+        self._check_added(kind, frame, columns)
         rows = frame.height
         mapped = [frame[column].alias(name) for name, column in columns.items()]
         constant = [
@@ -136,7 +135,29 @@ class ImportMapping:
             if self.row_ids is not None
             else []
         )
-        return pl.DataFrame([*mapped, *constant, *numbered])
+        placed = [dates_from_gaps(frame, spec).alias(name) for name, spec in self.relative_dates.items()]
+        return pl.DataFrame([*mapped, *constant, *numbered, *placed])
+
+    def _check_added(self, kind: RecordKind, frame: pl.DataFrame, columns: dict[str, str]) -> None:
+        """Refuse what the mapping adds that the kind or the file cannot take, naming it."""
+        problems = []
+        unknown = sorted(set(self.constants) - set(kind.fields))
+        if unknown:
+            problems.append(f"constants for {', '.join(unknown)}: not a field of {kind.name}")
+        undated = sorted(name for name in self.relative_dates if kind.fields.get(name, TEXT).type is not TIMESTAMP)
+        if undated:
+            problems.append(f"relative dates for {', '.join(undated)}: not a date of {kind.name}")
+        lacking = {column for spec in self.relative_dates.values() for column in spec.columns} - set(frame.columns)
+        if lacking:
+            problems.append(f"relative dates name columns the file lacks: {', '.join(sorted(lacking))}")
+        if self.row_ids is not None and EXTERNAL_ID not in kind.fields:
+            problems.append(f"row_ids: {kind.name} carry no external id")
+        added = {*self.constants, *self.relative_dates, *([EXTERNAL_ID] if self.row_ids is not None else [])}
+        both = sorted(added & set(columns))
+        if both:
+            problems.append(f"{', '.join(both)}: fed by a column and by the mapping at once")
+        if problems:
+            raise ValidationFailedError("mapping", "; ".join(problems))
 
 
 def import_records(

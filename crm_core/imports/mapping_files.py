@@ -18,6 +18,13 @@
     [constants]                          # a value every row takes, when the file has no column for it
     channel = "web"
 
+    [fields.ordered_at.relative]         # no dates in the file: the days between a customer's events
+    customer = "user_id"
+    sequence = "order_number"
+    days_since_previous = "days_since_prior_order"
+    hour = "order_hour_of_day"
+    last_on = 2026-01-01                 # each customer's last event falls on this day
+
     [custom_fields.plan]                 # a company's own field the file brings (contacts,
     column = "Plan"                      # accounts, deals): defined on import if the CRM lacks
     type = "choice"                      # it, checked against its definition if it has it
@@ -29,7 +36,9 @@ Fields a file names like ours ("Ordered At" feeds ordered_at) need no line at al
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,10 +46,26 @@ from crm_core.entities import CustomFieldType
 from crm_core.errors import ValidationFailedError
 from crm_core.imports.bulk_records import ImportMapping
 from crm_core.imports.custom_columns import custom_column_name
+from crm_core.imports.relative_dates import RelativeDates
 from crm_core.imports.typed_columns import ColumnOptions
 from crm_core.services.custom_fields import FieldDeclaration
 
 MAX_MAPPING_BYTES = 256 * 1024
+
+
+ColumnName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RelativeDatesSpec(BaseModel):
+    """A date field the file has no dates for: from the days between one customer's events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: ColumnName
+    sequence: ColumnName
+    days_since_previous: ColumnName
+    last_on: date
+    hour: ColumnName | None = None
 
 
 class FieldOptions(BaseModel):
@@ -49,6 +74,7 @@ class FieldOptions(BaseModel):
     date_format: str | None = Field(default=None, max_length=100)
     decimal_comma: bool = False
     values: dict[str, str] = Field(default_factory=dict, max_length=1_000)
+    relative: RelativeDatesSpec | None = None
 
 
 class CustomFieldSpec(BaseModel):
@@ -92,6 +118,11 @@ class MappingFile(BaseModel):
             constants=dict(self.constants),
             row_ids=self.row_ids,
             separator=self.separator,
+            relative_dates={
+                name: RelativeDates(**spec.relative.model_dump())
+                for name, spec in self.fields.items()
+                if spec.relative is not None
+            },
         )
 
 

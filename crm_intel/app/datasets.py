@@ -25,8 +25,9 @@ class CatalogueInTheWayError(CrmError, ValueError):
 class DatasetLoad:
     dataset: ShippedDataset
     reports: list[ImportReport]
+    models: list[str]  # the names of the models the data set defines (none: the built-ins judge it)
     models_file: Path
-    models_installed: bool  # False: the home already held these models
+    models_installed: bool  # False: the home already held these models, or the set defines none
 
 
 def load_dataset(ctx: AppContext, name: str, data_dir: Path) -> DatasetLoad:
@@ -38,19 +39,21 @@ def load_dataset(ctx: AppContext, name: str, data_dir: Path) -> DatasetLoad:
     require_files(dataset, data_dir)
     models_file = ctx.home / CATALOGUE_FILE
     own = models_file.read_text(encoding="utf-8") if models_file.is_file() else None
-    if own is not None and own != dataset.models_toml:
+    if own is not None and own != dataset.models_toml and parse_entries(dataset.models_toml, name):
         raise CatalogueInTheWayError(
             f"{models_file} already defines this home's models; load {name} into a new data home "
             f"(CRM_HOME) or remove that file first"
         )
-    parse_entries(dataset.models_toml, f"{name}/models.toml")  # a shipped file that no longer parses fails here
+    # A shipped file that no longer parses fails here, before anything is imported.
+    models = [entry.name for entry in parse_entries(dataset.models_toml, f"{name}/models.toml")]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     reports = []
     for file in dataset.files:
         path = file.located(data_dir)
         problems = ctx.home / "imports" / f"{name}-{path.stem}-{stamp}-problems.csv"
         reports.append(records.import_file(ctx, file.kind, path, file.mapping.mapping(), problems_path=problems))
-    if own is None:
+    installing = own is None and bool(models)
+    if installing:
         models_file.parent.mkdir(parents=True, exist_ok=True)
         models_file.write_text(dataset.models_toml, encoding="utf-8")
-    return DatasetLoad(dataset, reports, models_file, models_installed=own is None)
+    return DatasetLoad(dataset, reports, models, models_file, models_installed=installing)

@@ -1,4 +1,4 @@
-"""The jobs that move CRM data in and out (file imports and exports, public data sets) and
+"""The jobs that move CRM data in and out (file imports and exports) and
 rotate the field-encryption keys: CRM-side only, so none of them imports the model stack."""
 
 from __future__ import annotations
@@ -133,25 +133,3 @@ def export_contacts_file(
         scratch.replace(out)
         uow.commit()
     return export
-
-
-def import_dataset(ctx: AppContext, name: str, data_dir: Path) -> dict[str, int]:
-    """Load a public data set into this (empty) CRM, with row progress; audited as a load."""
-    from crm_core.datasets.registry import BY_CODE
-    from crm_core.datasets.registry import import_dataset as load
-
-    tables = BY_CODE[name].tables(data_dir)
-    with row_progress() as progress:
-        task = progress.add_task(f"loading {name}", total=sum(frame.height for frame in tables.values()))
-        loaded = load(ctx.engine, name, data_dir, on_progress=lambda _table, rows: progress.advance(task, rows))
-    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
-        audit.record(
-            uow,
-            Principal.system(Role.ADMIN, "crm-intel import-dataset"),
-            action="dataset.load",
-            entity="contact",
-            details={"dataset": name, "rows": loaded},
-            at=utc_now(),
-        )
-        uow.commit()
-    return loaded

@@ -154,30 +154,27 @@ def import_dataset(
 ) -> None:
     """Load a public data set, to check the models on data nobody here wrote.
 
-    Telco, Bank and Olist come in through shipped mapping files and the importer every company
-    uses, and bring their models into the home's models.toml: `build-features` and `train` follow.
+    Each comes in through its shipped mapping files and the importer every company uses, and
+    brings its models into the home's models.toml: `build-features` and `train` follow. A second
+    load adds nothing.
     """
-    from crm_core.datasets.registry import BY_CODE, known_datasets
     from crm_core.datasets.shipped import shipped_names
-    from crm_intel.app import records
     from crm_intel.app.datasets import load_dataset
     from crm_intel.cli.summary import import_table
-    from features.catalogue_file import parse_entries
 
-    if name in shipped_names():
-        loaded = load_dataset(context(), name, data_dir)
-        for report in loaded.reports:
-            console.print(import_table(report))
-        models = ", ".join(entry.name for entry in parse_entries(loaded.dataset.models_toml, name))
+    if name not in shipped_names():
+        fail(f"unknown data set '{name}'; known: {', '.join(shipped_names())}")
+    loaded = load_dataset(context(), name, data_dir)
+    for report in loaded.reports:
+        console.print(import_table(report))
+    models = ", ".join(loaded.models)
+    if not models:
+        console.print(f"{loaded.dataset.title}: judged by the built-in models")
+    else:
         said = "written to" if loaded.models_installed else "already in"
         console.print(f"{loaded.dataset.title}: models {models} {said} {loaded.models_file}")
-        if any(report.rejected for report in loaded.reports):
-            raise typer.Exit(REFUSED_ROWS_EXIT)
-        return
-    if name not in BY_CODE:
-        fail(f"unknown data set '{name}'; known: {', '.join(known_datasets())}")
-    tables = records.import_dataset(context(), name, data_dir)
-    console.print(", ".join(f"{table}: {rows:,}" for table, rows in tables.items()))
+    if any(report.rejected for report in loaded.reports):
+        raise typer.Exit(REFUSED_ROWS_EXIT)
 
 
 @app.command()

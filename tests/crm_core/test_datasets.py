@@ -1,10 +1,11 @@
-"""Each data set loads by name (Olist by its shipped mapping files, Instacart by its own code),
-and counts are checked against the file itself (read here with the csv module, independently
-of the importer's polars code). Telco and Bank by the CLI: tests/test_shipped_datasets.py."""
+"""Olist and Instacart load by name through their shipped mapping files, and counts are checked
+against the file itself (read here with the csv module, independently of the importer's polars
+code). Telco and Bank by the CLI: tests/test_shipped_datasets.py."""
 
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ from sqlalchemy import Engine, func, select
 
 from crm_core.datasets.registry import import_dataset
 from crm_core.entities import Contact, ContactChange, Deal, Order, OrderLine, Product
-from crm_core.errors import DatabaseNotEmptyError
 from tests.conftest import DataHome
 
 pytestmark = pytest.mark.realdata
@@ -58,6 +58,8 @@ def test_olist_leads_won_deals_and_their_conversions(sqlite_engine: Engine, shar
 
 
 def test_instacart_shoppers_orders_and_products(sqlite_engine: Engine, shared_datasets: Path) -> None:
+    """One file read three times: its products, its shoppers (joined on their first order),
+    its orders dated by the days between each shopper's orders."""
     source = rows(shared_datasets / "instacart_sample" / "df_sample.csv")
     import_dataset(sqlite_engine, "instacart", shared_datasets)
     assert count(sqlite_engine, Contact) == len({row["user_id"] for row in source}) == 593
@@ -66,29 +68,44 @@ def test_instacart_shoppers_orders_and_products(sqlite_engine: Engine, shared_da
     assert count(sqlite_engine, Product) == len({row["product_id"] for row in source}) == 14_190
     numbers = {int(row["order_id"]): int(row["order_number"]) for row in source}
     with sqlite_engine.connect() as connection:
-        orders = connection.execute(select(Order.id, Order.contact_id, Order.ordered_at)).all()
-    by_user: dict[int, list[tuple[int, object]]] = {}
+        # Orders and shoppers keep the file's ids as their external ids.
+        orders = [
+            (int(order_id), contact_id, ordered_at)
+            for order_id, contact_id, ordered_at in connection.execute(
+                select(Order.external_id, Order.contact_id, Order.ordered_at)
+            ).tuples()
+        ]
+    by_user: dict[int, list[tuple[int, datetime]]] = {}
     for order_id, contact_id, ordered_at in orders:
         by_user.setdefault(contact_id, []).append((numbers[order_id], ordered_at))
+    gaps = {int(row["order_id"]): row["days_since_prior_order"] for row in source}
     for history in by_user.values():
         times = [when for _, when in sorted(history)]
         assert times == sorted(times), "order numbers and timestamps agree"
+        assert f"{times[-1]:%Y-%m-%d}" == "2026-01-01", "each shopper's last order on the anchor day"
+    for order_id, contact_id, ordered_at in orders[:500]:
+        earlier = [when for number, when in sorted(by_user[contact_id]) if number < numbers[order_id]]
+        if earlier:
+            assert (ordered_at.date() - earlier[-1].date()).days == int(float(gaps[order_id])), "the file's gap"
+    with sqlite_engine.connect() as connection:
+        joined = dict(connection.execute(select(Contact.id, Contact.created_at)).tuples().all())
+    assert all(joined[user] == min(when for _, when in history) for user, history in by_user.items())
 
 
-def test_a_data_set_mapped_by_code_goes_into_an_empty_crm_only(sqlite_engine: Engine, shared_datasets: Path) -> None:
-    import_dataset(sqlite_engine, "instacart", shared_datasets)
-    with pytest.raises(DatabaseNotEmptyError):
-        import_dataset(sqlite_engine, "instacart", shared_datasets)
-    assert count(sqlite_engine, Contact) == 593
+def test_a_second_load_adds_nothing(sqlite_engine: Engine, shared_datasets: Path) -> None:
+    first = import_dataset(sqlite_engine, "instacart", shared_datasets)
+    assert first == {"products": 14_190, "contacts": 593, "orders": 15_183}
+    assert import_dataset(sqlite_engine, "instacart", shared_datasets) == dict.fromkeys(first, 0)
+    assert count(sqlite_engine, Contact) == 593 and count(sqlite_engine, OrderLine) == 150_000
 
 
 def test_the_cli_loads_a_data_set_into_a_fresh_home(tmp_path: Path, shared_datasets: Path) -> None:
     home = DataHome(tmp_path / "home")
     done = home.cli("import-dataset", "instacart", "--data-dir", str(shared_datasets), cwd=tmp_path)
+    shown = " ".join(done.stdout.replace("│", " ").split())
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "contacts: 593" in done.stdout and "orders: 15,183" in done.stdout
-    again = home.cli("import-dataset", "instacart", "--data-dir", str(shared_datasets), cwd=tmp_path)
-    assert again.returncode == 1 and "empty CRM" in again.stdout
+    assert "new contacts 593" in shown and "new orders 15,183" in shown and "with order lines 150,000" in shown
+    assert "judged by the built-in models" in shown and not (home.path / "models.toml").exists()
     missing = home.cli("import-dataset", "olist", "--data-dir", str(tmp_path), cwd=tmp_path)
     assert missing.returncode == 1 and "not found" in missing.stdout
     unknown = home.cli("import-dataset", "../telco", cwd=tmp_path)
