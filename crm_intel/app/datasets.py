@@ -37,15 +37,15 @@ def load_dataset(ctx: AppContext, name: str, data_dir: Path) -> DatasetLoad:
         raise DatasetMissingError(f"no shipped data set '{name}'; shipped: {', '.join(shipped_names())}")
     dataset = shipped_dataset(name)
     require_files(dataset, data_dir)
+    # A shipped file that no longer parses fails here, before anything is imported.
+    models = [entry.name for entry in parse_entries(dataset.models_toml, f"{name}/models.toml")]
     models_file = ctx.home / CATALOGUE_FILE
     own = models_file.read_text(encoding="utf-8") if models_file.is_file() else None
-    if own is not None and own != dataset.models_toml and parse_entries(dataset.models_toml, name):
+    if own is not None and own != dataset.models_toml and models:
         raise CatalogueInTheWayError(
             f"{models_file} already defines this home's models; load {name} into a new data home "
             f"(CRM_HOME) or remove that file first"
         )
-    # A shipped file that no longer parses fails here, before anything is imported.
-    models = [entry.name for entry in parse_entries(dataset.models_toml, f"{name}/models.toml")]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     reports = []
     for file in dataset.files:

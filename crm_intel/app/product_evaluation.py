@@ -31,6 +31,7 @@ StageCallback = Callable[[str], None]
 # runs the evaluation (public data sets never land in a live CRM).
 INHERITED_PREFIX = "CRM_"
 LOG_FILE = "commands.log"
+PRODUCT_HOMES = "product"  # beside the evaluation code's scratch CRMs, never in their place
 
 
 class EvaluationStepError(CrmError, RuntimeError):
@@ -112,7 +113,7 @@ def run_command(home: Path, *args: str) -> float:
 
 def run_case(case: ProductCase, data_dir: Path, work_dir: Path, stage: StageCallback) -> tuple[ScoringResult, float]:
     """The case's figures, and the seconds its import took."""
-    home = work_dir / case.dataset
+    home = work_dir / PRODUCT_HOMES / case.dataset
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     stage(f"{case.title}: crm-intel import-dataset {case.dataset}")

@@ -136,14 +136,14 @@ def test_the_evaluate_command_writes_both_files(shared_datasets: Path, data_home
     assert 0.8 < telco["roc_auc"] < 0.9 and telco["ece"] < 0.05, "published: 0.84-0.85"
     assert telco["rows"]["holdout"] == 1_409
     assert 0.0 < telco["logistic_baseline_roc_auc"] < 1.0
-    log = (data_home.path / "evaluation" / "telco" / "commands.log").read_text()
+    log = (data_home.path / "evaluation" / "product" / "telco" / "commands.log").read_text()
     for command in ("import-dataset telco", "build-features", "train churn"):
         assert f"$ crm-intel {command}" in log
     text = (out / "EVALUATION.md").read_text()
     assert text.startswith("# Evaluation on real data") and "Telco churn (product path)" in text
     assert "landing page (495 values: too many to be an input)" in text
     assert f"Olist funnel (every open lead, monthly) ROC-AUC {walked['roc_auc']:.3f}" in text
-    assert (data_home.path / "evaluation" / "olist" / "backtests" / "lead.json").is_file()
+    assert (data_home.path / "evaluation" / "product" / "olist" / "backtests" / "lead.json").is_file()
 
 
 def test_the_evaluate_command_names_unknown_cases(data_home: DataHome) -> None:
