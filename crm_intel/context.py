@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from crm_core.opening import install_keys, open_crm
-from crm_core.settings import CoreSettings, check_settings
+from crm_core.settings import CoreSettings, Profile, check_settings
 from features.catalogue import Catalogue
 from features.catalogue_file import load_catalogue
 from features.model_registry import ModelRegistry
@@ -61,6 +61,22 @@ class AppContext:
         # Keys first, for every command: besides the CRM's personal fields they seal the audit
         # chain and the model registry's artifacts and champion, which commands that never
         # open the CRM (promote, rollback, status) read and write too.
+        install_keys(context.core)
+        return context
+
+    @classmethod
+    def scratch(cls, home: Path) -> AppContext:
+        """A throwaway data home on the embedded default with keys of its own, whatever the
+        environment names: a public data set evaluated there never lands in a live CRM, its
+        servers, its registry or under its keys. Its keys become the process's keyring."""
+        context = cls(
+            CoreSettings(
+                profile=Profile.EMBEDDED, home=home, database_url=None, redis_url=None, field_keys=None, lookup_key=None
+            ),
+            FeatureSettings(profile=Profile.EMBEDDED, home=home, redis_url=None),
+            TrainingSettings(profile=Profile.EMBEDDED, home=home, mlflow_tracking_uri=None),
+            ServingSettings(profile=Profile.EMBEDDED, home=home, mlflow_tracking_uri=None),
+        )
         install_keys(context.core)
         return context
 

@@ -33,9 +33,11 @@ def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | No
     work_dir = ctx.home / "evaluation"
     chosen = [case for case in product_cases() if only is None or case.key in only]
     rest = None if only is None else only - {case.key for case in product_cases()}
-    install_keys(ctx.core)  # the home's keys: the evaluation code's scratch CRMs are written with them
     with StepReporter() as report:
         product = [run_case(case, data_dir, work_dir, report) for case in chosen]
+        # Each product case's home installed its own keys; the evaluation code's scratch CRMs
+        # are written with this home's.
+        install_keys(ctx.core)
         result = (
             run_evaluation(data_dir, work_dir, open_scratch_crm, only=rest, on_stage=report)
             if rest is None or rest

@@ -1,15 +1,12 @@
 """Evaluation through the product path: each public data set goes into a scratch data home by
-the commands a user runs (`import-dataset`, `build-features`, `train`), and the figures are read
-back from that home's model registry, as the model page reads them. Nothing here fits a model or
-turns a column into an input: what the report says is what a company's `train` does."""
+the application functions the commands a user runs are made of (`import-dataset`,
+`build-features`, `train`, `models backtest`), and the figures are read back from that home's
+model registry, as the model page reads them. Nothing here fits a model or turns a column into
+an input: what the report says is what a company's `train` does."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,25 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crm_core.datasets.shipped import shipped_dataset
-from crm_core.errors import CrmError
-from crm_intel.app.modelling import BACKTESTS
+from crm_intel.app.datasets import load_dataset
+from crm_intel.app.features import build_features
+from crm_intel.app.modelling import backtest, train
+from crm_intel.context import AppContext
 from features.catalogue_file import parse_entries
 
 if TYPE_CHECKING:
-    from features.model_registry.records import VersionRecord
     from training.evaluation.runner import ScoringResult
     from training.evaluation.scoring_cases import Target
 
 StageCallback = Callable[[str], None]
-# Settings a scratch home must not inherit: the production servers and keys of the home that
-# runs the evaluation (public data sets never land in a live CRM).
-INHERITED_PREFIX = "CRM_"
-LOG_FILE = "commands.log"
 PRODUCT_HOMES = "product"  # beside the evaluation code's scratch CRMs, never in their place
-
-
-class EvaluationStepError(CrmError, RuntimeError):
-    """A command of the product path failed on a data set: which one, and where its output is."""
+WALK_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -85,63 +76,41 @@ def product_cases() -> tuple[ProductCase, ...]:
     )
 
 
-def scratch_environment(home: Path) -> dict[str, str]:
-    """The environment of a user on a fresh machine with this scratch home: the embedded
-    default, its own keys, nothing of the calling home's."""
-    kept = {name: value for name, value in os.environ.items() if not name.startswith(INHERITED_PREFIX)}
-    return kept | {"CRM_HOME": str(home)}
-
-
-def run_command(home: Path, *args: str) -> float:
-    """`crm-intel ARGS` on the scratch home, its output appended to the home's log; seconds taken."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "crm_intel.cli", *args],
-        env=scratch_environment(home),
-        cwd=home,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    log = home / LOG_FILE
-    with log.open("a", encoding="utf-8") as out:
-        out.write(f"$ crm-intel {' '.join(args)}\n{done.stdout}{done.stderr}\n")
-    if done.returncode != 0:
-        raise EvaluationStepError(f"`crm-intel {' '.join(args)}` exited {done.returncode}; its output is in {log}")
-    return time.perf_counter() - started
-
-
 def run_case(case: ProductCase, data_dir: Path, work_dir: Path, stage: StageCallback) -> tuple[ScoringResult, float]:
-    """The case's figures, and the seconds its import took."""
+    """The case's figures, and the seconds its import took. Leaves the scratch home's keys as
+    the process's keyring: the caller installs its own again."""
     home = work_dir / PRODUCT_HOMES / case.dataset
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    stage(f"{case.title}: crm-intel import-dataset {case.dataset}")
-    import_seconds = run_command(home, "import-dataset", case.dataset, "--data-dir", str(data_dir.resolve()))
-    stage(f"{case.title}: crm-intel build-features")
-    run_command(home, "build-features")
-    stage(f"{case.title}: crm-intel train {case.model}")
-    train_seconds = run_command(home, "train", case.model)
-    result = read_result(case, home, train_seconds)
-    if case.walk_forward:
-        stage(f"{case.title}: crm-intel models backtest {case.model}")
-        run_command(home, "models", "backtest", case.model)
-        walked = json.loads((home / BACKTESTS / f"{case.model}.json").read_text(encoding="utf-8"))
-        result.walked_forward = {"walk": walked["walk"], **walked["pooled"]}
+    ctx = AppContext.scratch(home)
+    try:
+        stage(f"{case.title}: import-dataset {case.dataset}")
+        started = time.perf_counter()
+        load_dataset(ctx, case.dataset, data_dir)
+        import_seconds = time.perf_counter() - started
+        stage(f"{case.title}: build-features")
+        build_features(ctx)
+        stage(f"{case.title}: train {case.model}")
+        started = time.perf_counter()
+        trained = train(ctx, case.model)
+        result = read_result(case, ctx, trained.version, time.perf_counter() - started)
+        if case.walk_forward:
+            stage(f"{case.title}: models backtest {case.model}")
+            walked, _ = backtest(ctx, case.model, WALK_STEPS)
+            result.walked_forward = {"walk": walked.walk, **walked.pooled}
+    finally:
+        ctx.engine.dispose()
     return result, import_seconds
 
 
-def read_result(case: ProductCase, home: Path, train_seconds: float) -> ScoringResult:
-    """The newest version's run, read from the scratch home's registry."""
-    from features.model_registry import ModelRegistry
+def read_result(case: ProductCase, ctx: AppContext, version: str, train_seconds: float) -> ScoringResult:
+    """The trained version's run, read from the scratch home's registry."""
     from models.curves import CURVES_ARTIFACT
     from training.evaluation.runner import ScoringResult, TargetCheck
 
-    registry = ModelRegistry(f"sqlite:///{home / 'mlflow.db'}")
-    record: VersionRecord = registry.versions(case.model)[0]
-    params, metrics = record.params, record.metrics
-    curves = registry.document(record.run_id, CURVES_ARTIFACT) or {}
-    holdout = {name.removeprefix("holdout_"): value for name, value in metrics.items() if name.startswith("holdout_")}
+    record = ctx.registry.version(case.model, version)
+    params, metrics, holdout = record.params, record.metrics, record.holdout
+    curves = ctx.registry.document(record.run_id, CURVES_ARTIFACT) or {}
     entry = next(entry for entry in parse_entries(shipped_dataset(case.dataset).models_toml, case.dataset))
     refused = [name.strip() for name in params.get("refused_as_leaky", "").split(",") if name.strip()]
     checks = [

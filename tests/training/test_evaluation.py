@@ -114,9 +114,10 @@ def test_the_evaluation_code_runs_on_real_data_and_reports_every_target(shared_d
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_the_evaluate_command_writes_both_files(shared_datasets: Path, data_home: DataHome, tmp_path: Path) -> None:
-    """Telco and Olist through the product path: import-dataset, build-features and train in a
-    scratch home, figures read from its registry. (Bank's path is the same commands; its import
-    is checked in tests/test_shipped_datasets.py and its split in test_snapshot_history.py.)"""
+    """Telco and Olist through the product path: what import-dataset, build-features, train and
+    models backtest run, in a scratch home of its own, figures read from its registry. (Bank's
+    path is the same; its import is checked in tests/test_shipped_datasets.py and its split in
+    test_snapshot_history.py.)"""
     out = tmp_path / "out"
     cases = ("telco_churn", "olist_open_leads")
     done = data_home.cli(
@@ -136,9 +137,9 @@ def test_the_evaluate_command_writes_both_files(shared_datasets: Path, data_home
     assert 0.8 < telco["roc_auc"] < 0.9 and telco["ece"] < 0.05, "published: 0.84-0.85"
     assert telco["rows"]["holdout"] == 1_409
     assert 0.0 < telco["logistic_baseline_roc_auc"] < 1.0
-    log = (data_home.path / "evaluation" / "product" / "telco" / "commands.log").read_text()
-    for command in ("import-dataset telco", "build-features", "train churn"):
-        assert f"$ crm-intel {command}" in log
+    telco_home = data_home.path / "evaluation" / "product" / "telco"
+    assert {"crm.db", "models.toml", "mlflow.db", "feast"} <= {path.name for path in telco_home.iterdir()}
+    assert not (data_home.path / "models.toml").exists(), "the evaluating home's own catalogue untouched"
     text = (out / "EVALUATION.md").read_text()
     assert text.startswith("# Evaluation on real data") and "Telco churn (product path)" in text
     assert "landing page (495 values: too many to be an input)" in text
