@@ -65,6 +65,9 @@ QUEUED: dict[int | str, dict[str, Any]] = {
 }
 
 
+MAPPING_FILE_CHARACTERS = 64 * 1024
+
+
 @router.post("/contacts", response_model=ImportReport, responses=QUEUED, openapi_extra=policy("contact", "create"))
 def import_contacts_file(
     request: Request,
@@ -74,14 +77,19 @@ def import_contacts_file(
     queue: Queue,
     file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet")],
     mapping: Annotated[str | None, Form(max_length=10_000, description="JSON: field -> column")] = None,
+    mapping_file: Annotated[
+        str | None,
+        Form(max_length=MAPPING_FILE_CHARACTERS, description="a TOML mapping file: columns, date forms, custom fields"),
+    ] = None,
     allow_erased: Annotated[bool, Form(description="load people erased before (flagged either way)")] = False,
     background: Annotated[bool, Form(description="run as a job even when the file is small")] = False,
 ) -> ImportReport | JSONResponse:
     """All good rows load in one transaction; every bad row is in the report with its reason.
     Large files are checked for readability here, then loaded by a worker (202 and the job)."""
     data, source = _upload(file)
-    frame = read_table(data, name=source)
-    chosen_mapping = _mapping(mapping)
+    columns = _mapping(mapping)
+    chosen = chosen_mapping(columns, mapping_file)  # a broken mapping is refused before queueing
+    frame = read_table(data, name=source, separator=chosen.separator)
     if background or frame.height > INLINE_IMPORT_ROWS:
         del frame
         job = start_contacts_import(
@@ -91,24 +99,22 @@ def import_contacts_file(
             settings.home,
             data,
             source=source,
-            mapping=chosen_mapping,
+            mapping=columns,
             allow_erased=allow_erased,
+            mapping_file=mapping_file,
         )
         return _queued(request, job)
     report = import_contacts(
         uow,
         caller,
         frame,
-        mapping=chosen_mapping,
+        mapping=chosen,
         source=source,
         now=utc_now(),
         allow_erased=allow_erased,
     )
     uow.commit()
     return report
-
-
-MAPPING_FILE_CHARACTERS = 64 * 1024
 
 
 def _records_route(kind: RecordKind) -> None:

@@ -47,12 +47,14 @@ def start_contacts_import(
     source: str,
     mapping: dict[str, str] | None,
     allow_erased: bool,
+    mapping_file: str | None = None,
 ) -> Job:
-    """Refuse what the import itself would refuse outright, then stage the file and queue it."""
+    """Refuse what the import itself would refuse outright, then stage the file and queue it
+    (a mapping file's text rides in the job's parameters and is read again by the worker)."""
     caller.require("contact", Action.CREATE)
     if allow_erased and not may_readd_erased(caller):
         raise ForbiddenError("only an administrator may re-load people erased on request")
-    parameters = {"source": source, "mapping": mapping, "allow_erased": allow_erased}
+    parameters = {"source": source, "mapping": mapping, "mapping_file": mapping_file, "allow_erased": allow_erased}
     return _queue_staged(uow, caller, queue, home, data, IMPORT_CONTACTS, parameters)
 
 
@@ -91,13 +93,14 @@ def run_contacts_import(run: JobRun) -> dict[str, Any]:
     runner removes the file when the job ends). Progress
     is reported while rows are checked, before the import's first write: on SQLite the progress
     row could not be written past the import's write lock."""
-    frame, source = _staged_frame(run, "")
+    mapping = chosen_mapping(run.parameters.get("mapping"), run.parameters.get("mapping_file"))
+    frame, source = _staged_frame(run, "", mapping.separator)
     with UnitOfWork(run.session_factory) as uow:
         report = import_contacts(
             uow,
             run.principal,
             frame,
-            mapping=run.parameters.get("mapping"),
+            mapping=mapping,
             source=source,
             now=utc_now(),
             allow_erased=bool(run.parameters.get("allow_erased")),

@@ -314,3 +314,50 @@ def test_orders_upload_inline_or_as_a_job_by_mapping_file_within_the_reps_reach(
     assert (broken.status_code, broken.json()["field"]) == (422, "mapping")
     marketer = office.client.post("/imports/orders", files=files, headers=office.world.headers(Role.MARKETER))
     assert marketer.status_code == 403
+
+
+CAMPAIGN_MAPPING = """
+kind = "contacts"
+separator = ";"
+row_ids = "call-"
+
+[constants]
+lifecycle_stage = "lead"
+
+[custom_fields.age]
+column = "age"
+type = "integer"
+"""
+
+
+def test_a_contacts_upload_takes_a_mapping_file_inline_and_as_a_job(office: Office) -> None:
+    """A campaign export with no id column, `;`-separated, its own custom field: the mapping file
+    travels with the upload and with the queued job; the job matches every row the inline
+    import made and adds nothing."""
+    csv = "age;job\n41;admin.\nold;services\n"
+    files = {"file": ("calls.csv", csv.encode(), "text/csv")}
+    admin = office.world.headers(Role.ADMIN)
+    inline = office.client.post(
+        "/imports/contacts", files=files, data={"mapping_file": CAMPAIGN_MAPPING}, headers=admin
+    )
+    assert inline.status_code == 200, inline.text
+    report = inline.json()
+    assert report["inserted"] == 1 and [(p["row"], p["field"], p["value"]) for p in report["rejected"]] == [
+        (2, "custom.age", "old")
+    ]
+    with office.world.engine.connect() as connection:
+        stored = connection.execute(
+            select(Contact.lifecycle_stage, Contact.custom).where(Contact.external_id == "call-1")
+        ).one()
+    assert tuple(stored) == ("lead", {"age": 41})
+
+    queued = office.client.post(
+        "/imports/contacts", files=files, data={"mapping_file": CAMPAIGN_MAPPING, "background": "true"}, headers=admin
+    )
+    assert queued.status_code == 202, queued.text
+    assert office.work() == 1
+    done = office.job(Role.ADMIN, queued.json()["id"]).json()
+    assert done["status"] == "succeeded", done["message"]
+    assert (done["result"]["report"]["inserted"], done["result"]["report"]["unchanged"]) == (0, 1)
+    broken = office.client.post("/imports/contacts", files=files, data={"mapping_file": "row_ids = 7\n"}, headers=admin)
+    assert (broken.status_code, broken.json()["field"]) == (422, "mapping")
