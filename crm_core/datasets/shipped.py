@@ -13,11 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.auth.principal import Principal
 from crm_core.datasets.common import DatasetMissingError
-from crm_core.imports.bulk_records import import_records
-from crm_core.imports.contacts import import_contacts
+from crm_core.imports.contacts import import_kind
 from crm_core.imports.mapping_files import MappingFile, parse_mapping
 from crm_core.imports.reading import read_table
-from crm_core.imports.record_kinds import RECORD_KINDS
 from crm_core.schemas.imports import ImportReport
 from crm_core.unit_of_work import UnitOfWork
 
@@ -100,9 +98,5 @@ def load_shipped(uow: UnitOfWork, principal: Principal, name: str, data_dir: Pat
         mapping = file.mapping.mapping()
         path = file.located(data_dir)
         frame = read_table(path, separator=mapping.separator)
-        if file.kind == "contacts":
-            reports.append(import_contacts(uow, principal, frame, mapping=mapping, source=path.name, now=now))
-        else:
-            kind = RECORD_KINDS[file.kind]
-            reports.append(import_records(uow, principal, kind, frame, mapping=mapping, source=path.name, now=now))
+        reports.append(import_kind(uow, principal, file.kind, frame, mapping=mapping, source=path.name, now=now))
     return reports

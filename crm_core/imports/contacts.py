@@ -19,6 +19,7 @@ from crm_core.entities import Contact
 from crm_core.errors import ForbiddenError
 from crm_core.imports.bulk_records import ImportMapping, OneOf, Progress, RecordKind, import_records
 from crm_core.imports.contact_loading import contact_loader
+from crm_core.imports.record_kinds import RECORD_KINDS
 from crm_core.imports.typed_columns import FieldType, ImportField
 from crm_core.schemas.imports import ImportReport
 from crm_core.schemas.records import LifecycleStage
@@ -82,3 +83,23 @@ def import_contacts(
         now=now,
         on_progress=on_progress,
     )
+
+
+def import_kind(
+    uow: UnitOfWork,
+    principal: Principal,
+    kind: str,
+    frame: pl.DataFrame,
+    *,
+    mapping: ImportMapping,
+    source: str,
+    now: datetime,
+    allow_erased: bool = False,
+) -> ImportReport:
+    """A file of any importable kind by name: contacts under their own rules (people erased on
+    request), every other kind by its record kind."""
+    if kind == "contacts":
+        return import_contacts(
+            uow, principal, frame, mapping=mapping, source=source, now=now, allow_erased=allow_erased
+        )
+    return import_records(uow, principal, RECORD_KINDS[kind], frame, mapping=mapping, source=source, now=now)

@@ -12,8 +12,8 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.entities import Channel
-from crm_core.imports.bulk_records import ImportMapping, import_records
-from crm_core.imports.contacts import import_contacts
+from crm_core.imports.bulk_records import ImportMapping
+from crm_core.imports.contacts import import_kind
 from crm_core.imports.reading import read_table
 from crm_core.imports.record_kinds import RECORD_KINDS
 from crm_core.protection import keyring
@@ -80,20 +80,9 @@ def import_file(
         console.status(f"validating and loading {frame.height:,} rows of {kind}"),
         UnitOfWork(make_session_factory(ctx.engine)) as uow,
     ):
-        if kind == "contacts":
-            report = import_contacts(
-                uow,
-                IMPORTER,
-                frame,
-                mapping=mapping,
-                source=path.name,
-                now=utc_now(),
-                allow_erased=allow_erased,
-            )
-        else:
-            report = import_records(
-                uow, IMPORTER, RECORD_KINDS[kind], frame, mapping=mapping, source=path.name, now=utc_now()
-            )
+        report = import_kind(
+            uow, IMPORTER, kind, frame, mapping=mapping, source=path.name, now=utc_now(), allow_erased=allow_erased
+        )
         uow.commit()
     if report.rejected or report.flagged:
         problems_path.parent.mkdir(parents=True, exist_ok=True)
