@@ -344,7 +344,8 @@ BUILT_IN: tuple[ModelEntry, ...] = (
         kind=ModelKind.RECOMMENDER,
         title="Next best offer",
         outcome=Outcome.NEXT_PURCHASES,
-        horizon_days=90,
+        # A recommender's horizon is also the newest slice of purchases it is judged on.
+        horizon_days=30,
         meaning="products the contact is likely to buy next",
         primary_metric="precision_at_10",
     ),

@@ -120,7 +120,9 @@ def train_recommender(
     entry = (catalogue or load_catalogue(training_settings.home)).get(model_name)
     if entry.kind is not ModelKind.RECOMMENDER:
         raise ValueError(f"'{model_name}' is a {entry.kind.value}, not a recommender")
-    spec = RecommenderSpec(model_name=entry.name, min_improvement=entry.min_improvement)
+    spec = RecommenderSpec(
+        model_name=entry.name, min_improvement=entry.min_improvement, holdout_days=entry.horizon_days
+    )
     registry = registry_for(training_settings)
     return run_recommender(spec, engine, registry, training_settings.training_sets_dir, on_stage)
 

@@ -1,11 +1,11 @@
 """The recommender's run: purchases -> time holdout -> candidate and baselines -> gate -> registry.
 
 The same stages as the scoring pipeline, in the shape ranking needs: the newest `holdout_days`
-of purchases are held out; the candidate (the repeat-aware blend) and the baselines are fitted
-on what came before and judged on precision@10 for the shoppers who bought in the holdout. The
-champion's configuration is refitted on the same history, so both are judged on equal terms.
-What is registered is the candidate refitted on every purchase, so it knows each shopper's
-latest staples.
+of purchases (the catalogue entry's horizon: what is bought within it) are held out; the
+candidate (the repeat-aware blend) and the baselines are fitted on what came before and judged
+on precision@10 for the shoppers who bought in the holdout. The champion's configuration is
+refitted on the same history, so both are judged on equal terms. What is registered is the
+candidate refitted on every purchase, so it knows each shopper's latest staples.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crm_core.opening import install_keys, open_scratch_crm
-from crm_intel.app.product_evaluation import product_cases, run_case
+from crm_intel.app.product_evaluation import RECOMMENDER_DATASET, product_cases, run_case, run_recommender_case
 from crm_intel.console import StepReporter, console
 from crm_intel.context import AppContext
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def case_keys() -> list[str]:
     from training.evaluation.runner import CASE_KEYS
 
-    return [*(case.key for case in product_cases()), *CASE_KEYS]
+    return [*(case.key for case in product_cases()), *CASE_KEYS, RECOMMENDER_DATASET]
 
 
 def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | None) -> EvaluationReport:
@@ -32,9 +32,12 @@ def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | No
 
     work_dir = ctx.home / "evaluation"
     chosen = [case for case in product_cases() if only is None or case.key in only]
-    rest = None if only is None else only - {case.key for case in product_cases()}
+    rest = None if only is None else only - {case.key for case in product_cases()} - {RECOMMENDER_DATASET}
     with StepReporter() as report:
         product = [run_case(case, data_dir, work_dir, report) for case in chosen]
+        recommended = (
+            run_recommender_case(data_dir, work_dir, report) if only is None or RECOMMENDER_DATASET in only else None
+        )
         # Each product case's home installed its own keys; the evaluation code's scratch CRMs
         # are written with this home's.
         install_keys(ctx.core)
@@ -45,6 +48,8 @@ def evaluate(ctx: AppContext, data_dir: Path, out_dir: Path, only: set[str] | No
         )
     result.scoring[:0] = [scored for scored, _ in product]
     imported = {case.dataset: seconds for case, (_, seconds) in zip(chosen, product, strict=True)}
+    if recommended is not None:
+        result.recommendation, imported[RECOMMENDER_DATASET] = recommended
     result.import_seconds = imported | result.import_seconds
     markdown_file, json_file = write_report(result, out_dir)
     console.print(f"  - wrote {markdown_file} and {json_file}")

@@ -105,7 +105,9 @@ def test_the_cli_loads_a_data_set_into_a_fresh_home(tmp_path: Path, shared_datas
     shown = " ".join(done.stdout.replace("│", " ").split())
     assert done.returncode == 0, done.stdout + done.stderr
     assert "new contacts 593" in shown and "new orders 15,183" in shown and "with order lines 150,000" in shown
-    assert "judged by the built-in models" in shown and not (home.path / "models.toml").exists()
+    installed = (home.path / "models.toml").read_text()
+    assert 'name = "recommend"' in installed and "horizon_days = 1" in installed, "judged on each last basket"
+    assert "models recommend written to" in shown
     missing = home.cli("import-dataset", "olist", "--data-dir", str(tmp_path), cwd=tmp_path)
     assert missing.returncode == 1 and "not found" in missing.stdout
     unknown = home.cli("import-dataset", "../telco", cwd=tmp_path)

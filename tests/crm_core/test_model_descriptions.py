@@ -19,7 +19,7 @@ from tests.crm_core.web_helpers import add_score, signed_in, web_host
 T0 = datetime(2026, 11, 1)
 UPSELL = Description("upsell", "scorer", "Upsell", "likely to order again in 60 days", "My upsell prospects", 60)
 CHURN = Description("churn", "scorer", "Churn risk", "likely to go quiet in 90 days", "My at-risk customers", 90)
-RECOMMEND = Description("recommend", "recommender", "Next best offer", "products bought next", None, 90)
+RECOMMEND = Description("recommend", "recommender", "Next best offer", "products bought next", None, 30)
 
 
 def _publish(engine: Engine, *descriptions: Description) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,7 +11,10 @@ from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.entities import ProductRecommendation
 from crm_intel.context import AppContext
+from features.catalogue_file import CATALOGUE_FILE
 from serving.recommend import load_recommender, recommend_all, rows_for
+from tests.conftest import own_copy
+from training.jobs import train_recommender
 from training.recommendation_pipeline import RecommenderSpec, purchase_events, run_recommender, time_holdout
 
 pytestmark = pytest.mark.slow
@@ -22,6 +27,21 @@ def test_the_holdout_is_the_newest_purchases_only(generated_crm: AppContext) -> 
     cutoff = history["at"].max()
     assert history.height + sum(len(items) for items in later.values()) <= events.height
     assert events.filter(events["at"] > cutoff).height > 0 and later
+
+
+def test_a_recommenders_horizon_is_the_slice_it_is_judged_on(generated_crm: AppContext, tmp_path: Path) -> None:
+    """A company whose customers buy weekly says so in models.toml; the run holds out that week."""
+    ctx = own_copy(generated_crm, tmp_path)
+    (tmp_path / CATALOGUE_FILE).write_text(
+        '[[model]]\nname = "weekly"\nkind = "recommender"\ntitle = "Next week\'s basket"\n'
+        'outcome = "next_purchases"\nhorizon_days = 7\nmeaning = "bought next week"\n'
+        'primary_metric = "precision_at_10"\n'
+    )
+    events = purchase_events(ctx.engine)
+    run = train_recommender("weekly", ctx.engine, ctx.training)
+    week, month = time_holdout(events, 7), time_holdout(events, 30)
+    assert run.holdout_users == len(week[1]) < len(month[1]), "judged on the shoppers of the newest week"
+    assert run.history_purchases == week[0].height
 
 
 def test_recommender_is_registered_gated_and_written_back_once(generated_crm: AppContext) -> None:

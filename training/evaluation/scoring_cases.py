@@ -2,8 +2,9 @@
 returns labelled rows, the columns a model may use, and the columns it must never use.
 
 `outcome_columns` name what the CRM holds about a record that is only known after its outcome
-(Olist's deal-side fields); the runner refuses a case whose features include one. Telco and
-Bank are evaluated through the product path instead (`crm_intel.app.product_evaluation`).
+(Olist's deal-side fields); the runner refuses a case whose features include one. Telco,
+Bank, Olist's open leads and Instacart's baskets are evaluated through the product path instead
+(`crm_intel.app.product_evaluation`).
 """
 
 from __future__ import annotations
