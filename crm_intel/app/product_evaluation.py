@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crm_core.datasets.shipped import shipped_dataset
 from crm_intel.app.datasets import load_dataset
 from crm_intel.app.features import build_features
 from crm_intel.app.modelling import backtest, train, train_recommender
 from crm_intel.context import AppContext
-from features.catalogue_file import parse_entries
 
 if TYPE_CHECKING:
     from training.evaluation.runner import RecommendationResult, ScoringResult
@@ -161,7 +159,7 @@ def read_result(case: ProductCase, ctx: AppContext, version: str, train_seconds:
     record = ctx.registry.version(case.model, version)
     params, metrics, holdout = record.params, record.metrics, record.holdout
     curves = ctx.registry.document(record.run_id, CURVES_ARTIFACT) or {}
-    entry = next(entry for entry in parse_entries(shipped_dataset(case.dataset).models_toml, case.dataset))
+    entry = ctx.catalogue.get(case.model)
     refused = [name.strip() for name in params.get("refused_as_leaky", "").split(",") if name.strip()]
     checks = [
         TargetCheck(metric, holdout[metric], target.describe(), target.met(holdout[metric]), target.reference)
