@@ -1,4 +1,6 @@
-# Two entry points for a fresh clone: `make run` and `make test`. Both build .venv from the lock.
+# Two entry points for a fresh clone: `make run` and `make test`. Both build .venv from the lock,
+# compiled to bytecode once: where PYTHONDONTWRITEBYTECODE is set (CI, this image) every command,
+# worker and server would otherwise compile its libraries again each time it starts.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,8 +16,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q $(PACKAGES) >/dev/null
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -276,3 +276,37 @@ def test_readiness_before_any_build_says_what_is_short_and_exits_1(data_home: Da
     assert done.returncode == 1, shown + done.stderr
     assert "not ready" in shown and "no feature snapshots: build features first" in shown
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# What a command that never touches a model may load: none of the model side's libraries.
+MODEL_SIDE = ("sklearn", "lightgbm", "mlflow", "feast", "bentoml", "implicit")
+STARTUP_PROBE = """
+import sys
+from crm_intel.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit as finished:
+    print("exit", finished.code)
+print("loaded", *sorted(name for name in {model_side} if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("import", "accounts", "accounts.csv", "--mapping", "accounts.toml"), ("jobs",)],
+    ids=["import", "jobs"],
+)
+def test_a_command_that_touches_no_model_loads_none_of_the_model_side(
+    data_home: DataHome, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Each of these libraries costs seconds to load in every command that imports it; a
+    finished command's exit must not pull them in either (it once did, looking up the model
+    refusals its error handler catches)."""
+    (tmp_path / "accounts.csv").write_text("Org,Org Name\nA-1,Acme\n")
+    (tmp_path / "accounts.toml").write_text('kind = "accounts"\n[columns]\nexternal_id = "Org"\nname = "Org Name"\n')
+    probe = STARTUP_PROBE.format(model_side=MODEL_SIDE)
+    done = subprocess.run(
+        [CLI[0], "-c", probe, *args], env=data_home.env(), cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2:] == ["exit 0", "loaded"], done.stdout + done.stderr

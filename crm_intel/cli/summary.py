@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from crm_core.schemas.imports import ImportReport
-from crm_core.schemas.jobs import JobPublic
-from crm_intel.app.demo import QuickstartResult
-from crm_intel.app.modelling import ModelStatus
 from crm_intel.console import console
-from crm_intel.context import AppContext
-from features.catalogue import BUILT_IN, ModelEntry
+from features.catalogue import BUILT_IN
 from features.catalogue_file import CATALOGUE_FILE
 from features.schema import custom_field_of, is_custom
-from models.drift import FeatureDrift
-from serving.batch import BatchResult
-from training.backtest import BacktestResult
-from training.evaluation.runner import EvaluationReport
-from training.pipeline import RunResult
-from training.readiness import ReadinessCheck
-from training.recommendation_pipeline import RecommenderRunResult
+
+# Named for the signatures only: importing the training and serving side loads scikit-learn,
+# LightGBM and MLflow, seconds that `crm-intel import` or `segments` would pay for nothing.
+if TYPE_CHECKING:
+    from crm_core.schemas.imports import ImportReport
+    from crm_core.schemas.jobs import JobPublic
+    from crm_intel.app.demo import QuickstartResult
+    from crm_intel.app.modelling import ModelStatus
+    from crm_intel.context import AppContext
+    from features.catalogue import ModelEntry
+    from models.drift import FeatureDrift
+    from serving.batch import BatchResult
+    from training.backtest import BacktestResult
+    from training.evaluation.runner import EvaluationReport
+    from training.pipeline import RunResult
+    from training.readiness import ReadinessCheck
+    from training.recommendation_pipeline import RecommenderRunResult
 
 
 def training_table(result: RunResult) -> Table:

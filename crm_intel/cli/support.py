@@ -24,11 +24,6 @@ def context() -> AppContext:
     return AppContext.from_environment()
 
 
-def _user_facing() -> tuple[type[Exception], ...]:
-    """The root of the errors raised for a person, and the pure `models` package's two."""
-    return (CrmError, *model_refusals())
-
-
 class Command(typer.Typer):
     """The `crm-intel` app: any error raised for a person ends the command with its message and
     exit status 1, from whichever command it came; anything else is a bug and keeps its trace
@@ -40,7 +35,12 @@ class Command(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except _user_facing() as error:
+        except Exception as error:
+            # The `models` refusals are looked up only once something failed: importing them
+            # loads scikit-learn, seconds a command that never touched a model would pay (the
+            # SystemExit every finished command raises is no Exception, so it never gets here).
+            if not isinstance(error, (CrmError, *model_refusals())):
+                raise
             console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
             raise SystemExit(1) from None
 
