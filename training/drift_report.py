@@ -3,6 +3,11 @@
 The champion's run records the training-set snapshot it was fitted on; the model's population
 in the newest feature snapshot is what batch scoring reads (contacts outside it are given a
 reason, not a score, so they are no drift). Both hold the same pinned feature columns.
+
+The reference is the training set's newest snapshot, not every snapshot pooled: the same
+population rule at the nearest age. Pooled, features that grow by construction (tenure, days
+since, yearly counts of a growing customer base) were a year older than the population scored
+and raised an alarm on every fresh install that was only the calendar.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import polars as pl
 from features.catalogue import ModelEntry
 from features.model_registry import ModelRegistry, VersionRecord
 from features.populations import PopulationUnknownError, newest_population
-from features.schema import FEATURE_NAMES
+from features.schema import EVENT_TIMESTAMP, FEATURE_NAMES
 from features.settings import FeatureSettings
 from models.drift import FeatureDrift, feature_drift
 
@@ -27,13 +32,20 @@ def _champion(registry: ModelRegistry, model_name: str) -> VersionRecord | None:
     return None if version is None else registry.version(model_name, version)
 
 
+def newest_snapshot(training: pl.DataFrame) -> pl.DataFrame:
+    """The training set's rows at its newest date (a snapshot history has only the one)."""
+    if EVENT_TIMESTAMP not in training.columns or training.is_empty():
+        return training
+    return training.filter(pl.col(EVENT_TIMESTAMP) == training[EVENT_TIMESTAMP].max())
+
+
 def drift_of(champion: VersionRecord, population: pl.DataFrame) -> list[FeatureDrift] | None:
-    """PSI per feature of `population` (the rows batch scoring reads) against the champion's
-    training set, or None where there is no training set to compare."""
+    """PSI per feature of `population` (the rows batch scoring reads) against the newest
+    snapshot of the champion's training set, or None where there is no training set to compare."""
     training_file = champion.data_snapshot
     if training_file is None or not training_file.is_file():
         return None
-    training = pl.read_parquet(training_file)
+    training = newest_snapshot(pl.read_parquet(training_file))
     names = [name for name in FEATURE_NAMES if name in training.columns and name in population.columns]
     return feature_drift(_columns(training, names), _columns(population, names))
 

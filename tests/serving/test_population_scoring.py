@@ -33,7 +33,7 @@ from features.schema import ENTITY_KEY
 from models.drift import feature_drift
 from serving.batch import BATCH_PRINCIPAL, latest_snapshot, population_snapshot, score_all
 from serving.champion import load_champion
-from training.drift_report import champion_drift
+from training.drift_report import champion_drift, newest_snapshot
 from training.pipeline import RunResult
 
 pytestmark = pytest.mark.slow
@@ -85,7 +85,7 @@ def test_lapsed_contacts_get_their_state_not_a_score(trained_crm: tuple[AppConte
     assert drift is not None
     training_file = ctx.registry.verified_champion("churn").data_snapshot
     assert training_file is not None
-    training = pl.read_parquet(training_file)
+    training = newest_snapshot(pl.read_parquet(training_file))
     worst = drift[0]
 
     def column(frame: pl.DataFrame) -> np.ndarray:

@@ -146,8 +146,9 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     trained_crm: tuple[AppContext, RunResult],
 ) -> None:
     from features.populations import newest_population
-    from features.schema import FEATURE_NAMES
-    from training.drift_report import champion_drift, log_champion_drift
+    from features.schema import EVENT_TIMESTAMP, FEATURE_NAMES
+    from models.drift import feature_drift
+    from training.drift_report import champion_drift, drift_of, log_champion_drift, newest_snapshot
 
     ctx, _ = trained_crm
     churn = ctx.catalogue.get("churn")
@@ -155,12 +156,28 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     assert drift is not None and {d.feature for d in drift} == set(FEATURE_NAMES)
     assert all(d.psi >= 0 for d in drift)
     assert [d.psi for d in drift] == sorted((d.psi for d in drift), reverse=True)
-    # Tenure grows between the training snapshots and the newest one: it must show some shift.
-    assert next(d for d in drift if d.feature == "tenure_days").psi > 0.01
+    scored = newest_population(ctx.features.snapshot_path, ctx.features.population_path, churn).members
+    champion = ctx.registry.verified_champion("churn")
+    assert champion.data_snapshot is not None
+    training = pl.read_parquet(champion.data_snapshot)
+    reference = newest_snapshot(training)
+    assert reference[EVENT_TIMESTAMP].n_unique() == 1 < training[EVENT_TIMESTAMP].n_unique()
+    assert reference[EVENT_TIMESTAMP].max() == training[EVENT_TIMESTAMP].max()
+    matched = drift_of(champion, reference)
+    assert matched is not None and max(d.psi for d in matched) == pytest.approx(0.0), "the reference is that snapshot"
+
+    # Tenure grows between the newest training snapshot and now: some shift, but far less than
+    # against every training snapshot pooled (the alarm a fresh install used to raise).
+    tenure = next(d for d in drift if d.feature == "tenure_days").psi
+
+    def tenure_of(frame: pl.DataFrame) -> np.ndarray:
+        return frame["tenure_days"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+
+    pooled = feature_drift({"tenure_days": tenure_of(training)}, {"tenure_days": tenure_of(scored)})[0].psi
+    assert 0.01 < tenure < pooled, (tenure, pooled)
     unregistered = churn.model_copy(update={"name": "no_such_model"})
     assert champion_drift(ctx.registry, unregistered, ctx.features) is None
 
-    scored = newest_population(ctx.features.snapshot_path, ctx.features.population_path, churn).members
     logged = log_champion_drift(ctx.registry, "churn", scored)
     assert logged == drift
     champion = ctx.registry.verified_champion("churn")
