@@ -56,6 +56,9 @@ def _descriptions() -> dict[str, tuple[pl.DataType, str]]:
 
 FEATURES: dict[str, tuple[pl.DataType, str]] = _descriptions()
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
+# Features no contact's behaviour can hold still: an age, and a lifetime total. A population
+# scored a horizon after its training snapshot is older on them by construction.
+GROWS_WITH_TIME = frozenset({"tenure_days", "order_value_lifetime"})
 CONTACT_FEATURES_SCHEMA = pl.Schema(
     {ENTITY_KEY: pl.Int64(), EVENT_TIMESTAMP: pl.Datetime("us")}
     | {name: dtype for name, (dtype, _) in FEATURES.items()}

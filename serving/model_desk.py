@@ -12,7 +12,9 @@ from typing import Any
 
 from features.model_registry import ModelRegistry, VersionRecord
 from features.model_registry.records import UnknownRegisteredModelError
+from features.schema import GROWS_WITH_TIME
 from models.curves import CURVES_ARTIFACT
+from models.drift import FeatureDrift
 
 HEADLINE_METRICS = ("roc_auc", "pr_auc", "ece", "brier", "lift_top_decile", "precision_at_10", "ndcg_at_10")
 
@@ -33,9 +35,16 @@ class ModelView:
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)  # version -> curves
 
     @property
-    def drift(self) -> list[tuple[str, float]]:
-        """(feature, PSI) of the champion's scored population, worst first."""
-        return self.champion.drift if self.champion is not None else []
+    def drift(self) -> list[FeatureDrift]:
+        """The champion's scored population per feature, worst first, each with what it moved
+        over the same span of the training history."""
+        if self.champion is None:
+            return []
+        spans = self.champion.drift_span
+        return [
+            FeatureDrift(feature, psi, spans.get(feature, 0.0), feature in GROWS_WITH_TIME)
+            for feature, psi in self.champion.drift
+        ]
 
     @property
     def primary_metric(self) -> str | None:

@@ -27,6 +27,7 @@ from crm_core.web.session import Csrf, Viewer
 from crm_core.web.templating import pages_of
 from features.catalogue import Catalogue
 from features.catalogue_file import load_catalogue
+from models.drift import MOVES_WITH_TIME
 from serving.model_desk import ModelDesk, ModelView, headline
 from serving.model_jobs import ACTIONS, PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL, start_model_job
 
@@ -178,7 +179,13 @@ def model_page(
         importance = bar_chart([(str(f), float(v)) for f, v in top], title=title)
     drift = None
     if view.drift:
-        drift = bar_chart(view.drift[:DRIFT_SHOWN], title="Drift (PSI) per feature, most moved", warn_above=DRIFT_ALERT)
+        shown = view.drift[:DRIFT_SHOWN]
+        drift = bar_chart(
+            [(f"{d.feature} ({MOVES_WITH_TIME})" if d.by_construction else d.feature, d.psi) for d in shown],
+            title="Drift (PSI) per feature, most moved",
+            warn_above=DRIFT_ALERT,
+            calm=[d.by_construction for d in shown],
+        )
     running = _job(uow, viewer, job) if job else None
     return pages_of(request).render(
         request,

@@ -310,3 +310,24 @@ def test_a_command_that_touches_no_model_loads_none_of_the_model_side(
     )
     lines = done.stdout.strip().splitlines()
     assert lines[-2:] == ["exit 0", "loaded"], done.stdout + done.stderr
+
+
+def test_models_status_reads_drift_as_a_person_would() -> None:
+    """The worst drift the calendar does not explain decides the verdict, with what to do."""
+    from rich.console import Console
+
+    from crm_intel.app.modelling import ModelStatus
+    from crm_intel.cli.summary import model_status_table
+    from models.drift import FeatureDrift
+
+    def shown(*drift: FeatureDrift) -> str:
+        status = ModelStatus("churn", "1", ["1"], "1", "promoted", list(drift))
+        out = Console(width=200, record=True, color_system=None)
+        out.print(model_status_table([status]))
+        return " ".join(out.export_text().split())
+
+    aged = FeatureDrift("tenure_days", 1.5, 0.8, grows_with_time=True)
+    calm = shown(aged, FeatureDrift("orders_count_90d", 0.05))
+    assert "stable: tenure_days 1.50 (moves with time), orders_count_90d 0.05" in calm
+    moved = shown(aged, FeatureDrift("orders_count_90d", 0.4, 0.02))
+    assert "shifted; retrain on the newer history: crm-intel train churn: tenure_days 1.50 (moves with time)" in moved

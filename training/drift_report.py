@@ -7,10 +7,15 @@ reason, not a score, so they are no drift). Both hold the same pinned feature co
 The reference is the training set's newest snapshot, not every snapshot pooled: the same
 population rule at the nearest age. Pooled, features that grow by construction (tenure, days
 since, yearly counts of a growing customer base) were a year older than the population scored
-and raised an alarm on every fresh install that was only the calendar.
+and raised an alarm on every fresh install that was only the calendar. What such a feature
+still moves between that snapshot and now is measured against what it moved over the same span
+anywhere inside the training history (`FeatureDrift.span_psi`): no more than that is the
+calendar, which the model has seen, and raises no alert.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import numpy as np
 import polars as pl
@@ -18,9 +23,9 @@ import polars as pl
 from features.catalogue import ModelEntry
 from features.model_registry import ModelRegistry, VersionRecord
 from features.populations import PopulationUnknownError, newest_population
-from features.schema import EVENT_TIMESTAMP, FEATURE_NAMES
+from features.schema import EVENT_TIMESTAMP, FEATURE_NAMES, GROWS_WITH_TIME
 from features.settings import FeatureSettings
-from models.drift import FeatureDrift, feature_drift
+from models.drift import FeatureDrift, feature_drift, worst_real_drift
 
 
 def _columns(frame: pl.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
@@ -45,9 +50,33 @@ def drift_of(champion: VersionRecord, population: pl.DataFrame) -> list[FeatureD
     training_file = champion.data_snapshot
     if training_file is None or not training_file.is_file():
         return None
-    training = newest_snapshot(pl.read_parquet(training_file))
+    training = pl.read_parquet(training_file)
+    reference = newest_snapshot(training)
     names = [name for name in FEATURE_NAMES if name in training.columns and name in population.columns]
-    return feature_drift(_columns(training, names), _columns(population, names))
+    spans = span_moves(training, population, names)
+    return feature_drift(_columns(reference, names), _columns(population, names), spans, GROWS_WITH_TIME)
+
+
+def span_moves(training: pl.DataFrame, population: pl.DataFrame, names: list[str]) -> dict[str, float]:
+    """Per feature, the most it moved (PSI) between any two snapshots of the training history as
+    far apart as its newest is from the population scored: how far the calendar alone has moved
+    it while the model's history was written. Empty where the history holds no such span."""
+    if EVENT_TIMESTAMP not in training.columns or EVENT_TIMESTAMP not in population.columns or population.is_empty():
+        return {}
+    dates = sorted(training[EVENT_TIMESTAMP].unique().to_list())
+    scored_at = population[EVENT_TIMESTAMP].max()
+    if not isinstance(scored_at, datetime) or scored_at <= dates[-1]:
+        return {}
+    gap = scored_at - dates[-1]
+    moves: dict[str, float] = {}
+    for later in dates:
+        earlier = [date for date in dates if date <= later - gap]
+        if not earlier:
+            continue
+        before, after = (training.filter(pl.col(EVENT_TIMESTAMP) == date) for date in (earlier[-1], later))
+        for drift in feature_drift(_columns(before, names), _columns(after, names)):
+            moves[drift.feature] = max(moves.get(drift.feature, 0.0), drift.psi)
+    return moves
 
 
 def scored_population(entry: ModelEntry, settings: FeatureSettings) -> pl.DataFrame | None:
@@ -73,5 +102,11 @@ def log_champion_drift(registry: ModelRegistry, model_name: str, population: pl.
     champion = _champion(registry, model_name)
     drift = None if champion is None else drift_of(champion, population)
     if champion is not None and drift is not None:
-        registry.log_drift(champion, {d.feature: d.psi for d in drift})
+        worst = worst_real_drift(drift)
+        registry.log_drift(
+            champion,
+            {d.feature: d.psi for d in drift},
+            span_psi={d.feature: d.span_psi for d in drift},
+            worst=0.0 if worst is None else worst.psi,
+        )
     return drift

@@ -104,9 +104,15 @@ def line_chart(
 
 
 def bar_chart(
-    bars: Sequence[tuple[str, float]], *, title: str, value_format: str = "{:.3f}", warn_above: float | None = None
+    bars: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    value_format: str = "{:.3f}",
+    warn_above: float | None = None,
+    calm: Sequence[bool] = (),
 ) -> Markup:
-    """Horizontal bars, largest first as given; bars above `warn_above` get the `warn` class."""
+    """Horizontal bars, largest first as given; bars above `warn_above` get the `warn` class,
+    unless `calm` marks them as explained (the same position in `calm` is True)."""
     row, label_w, width = 18, 170, WIDTH + 60
     height = TOP + row * max(1, len(bars)) + 8
     top = max([value for _, value in bars] + [warn_above or 0.0, 1e-9])
@@ -117,7 +123,8 @@ def bar_chart(
     for index, (label, value) in enumerate(bars):
         y = TOP + index * row
         length = max(0.0, value) / top * (width - label_w - 60)
-        css = "bar warn" if warn_above is not None and value > warn_above else "bar"
+        explained = index < len(calm) and calm[index]
+        css = "bar warn" if warn_above is not None and value > warn_above and not explained else "bar"
         parts.append(f'<text class="tick" x="{label_w - 6}" y="{y + 11}" text-anchor="end">{escape(label)}</text>')
         parts.append(f'<rect class="{css}" x="{label_w}" y="{y}" width="{length:.1f}" height="{row - 5}"/>')
         parts.append(

@@ -56,8 +56,12 @@ def log_drift(ctx: AppContext, model_name: str, population: NewestPopulation) ->
 
     drift = log_champion_drift(ctx.registry, model_name, population.members)
     if drift:
-        worst = drift[0]
-        console.print(f"  - drift logged to MLflow: largest PSI {worst.psi:.3f} ({worst.feature}, {worst.verdict})")
+        from models.drift import worst_real_drift
+
+        worst = worst_real_drift(drift)
+        said = "every move the calendar's" if worst is None else f"{worst.feature}, {worst.verdict}"
+        largest = 0.0 if worst is None else worst.psi
+        console.print(f"  - drift logged to MLflow: largest PSI the calendar does not explain {largest:.3f} ({said})")
 
 
 def shadow_score(ctx: AppContext, model_name: str, population: NewestPopulation) -> BatchResult | None:

@@ -155,18 +155,29 @@ def model_status_table(statuses: list[ModelStatus]) -> Table:
         table.add_row("  champion", f"v{status.champion}" if status.champion else "[yellow]none: train one[/]")
         table.add_row("  earlier champions", ", ".join(f"v{v}" for v in status.history[:-1][-5:]) or "-")
         table.add_row("  latest version", f"v{status.latest}: {status.latest_verdict}" if status.latest else "-")
-        table.add_row("  drift (PSI)", _drift_cell(status.drift))
+        table.add_row("  drift (PSI)", _drift_cell(status.drift, status.model_name))
     return table
 
 
-def _drift_cell(drift: list[FeatureDrift] | None) -> str:
-    """The three features that moved most, with the verdict of the worst."""
+def _drift_cell(drift: list[FeatureDrift] | None, model_name: str) -> str:
+    """The verdict of the worst drift the calendar does not explain, what to do about it, and
+    the three features that moved most (those that move with time marked so)."""
+    from models.drift import MOVES_WITH_TIME, worst_real_drift
+
     if not drift:
         return "-"
-    worst = drift[0]
-    colour = {"stable": "green", "watch": "yellow", "shifted": "red"}[worst.verdict]
-    top = ", ".join(f"{d.feature} {d.psi:.2f}" for d in drift[:3])
-    return f"[{colour}]{worst.verdict}[/]: {top}"
+    worst = worst_real_drift(drift)
+    verdict = "stable" if worst is None else worst.verdict
+    colour = {"stable": "green", "watch": "yellow", "shifted": "red"}[verdict]
+    advice = {
+        "stable": "",
+        "watch": "; watch it at the next scoring",
+        "shifted": f"; retrain on the newer history: crm-intel train {model_name}",
+    }[verdict]
+    top = ", ".join(
+        f"{d.feature} {d.psi:.2f}" + (f" ({MOVES_WITH_TIME})" if d.by_construction else "") for d in drift[:3]
+    )
+    return f"[{colour}]{verdict}[/]{advice}: {top}"
 
 
 def recommender_table(result: RecommenderRunResult) -> Table:

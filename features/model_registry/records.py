@@ -131,7 +131,14 @@ class VersionRecord:
         return sorted(found, key=lambda pair: -pair[1])
 
     @property
+    def drift_span(self) -> dict[str, float]:
+        """Per feature, the PSI it showed over the same span inside the training history."""
+        prefix = names.DRIFT_SPAN_PREFIX
+        return {key.removeprefix(prefix): value for key, value in self.metrics.items() if key.startswith(prefix)}
+
+    @property
     def worst_drift(self) -> float | None:
+        """The largest drift the calendar does not explain (0.0: none)."""
         return self.metrics.get(names.DRIFT_WORST_METRIC)
 
     @property

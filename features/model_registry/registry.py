@@ -345,16 +345,24 @@ class ModelRegistry:
         self._tag_version(model_name, current, {names.ROLLED_BACK_TAG: names.TRUE, names.ROLLED_BACK_TO_TAG: previous})
         return Rollback(model_name=model_name, from_version=current, to_version=previous)
 
-    def log_drift(self, record: VersionRecord, psi_by_feature: Mapping[str, float]) -> None:
-        """Record the scored population's drift on the version's run, one metric per feature
-        plus the worst, stepped by time, so the run page shows how far it has moved."""
+    def log_drift(
+        self,
+        record: VersionRecord,
+        psi_by_feature: Mapping[str, float],
+        *,
+        span_psi: Mapping[str, float],
+        worst: float,
+    ) -> None:
+        """Record the scored population's drift on the version's run, stepped by time, so the run
+        page shows how far it has moved: per feature its PSI and what it moved over the same
+        span of the training history, and `worst`, the largest the calendar does not explain."""
         from mlflow.entities import Metric
 
         now_ms = int(time.time() * 1000)
-        worst = max(psi_by_feature.values(), default=0.0)
         metrics = [
-            Metric(f"{names.DRIFT_PREFIX}{feature}", psi, now_ms, now_ms // 1000)
-            for feature, psi in psi_by_feature.items()
+            Metric(f"{prefix}{feature}", value, now_ms, now_ms // 1000)
+            for prefix, figures in ((names.DRIFT_PREFIX, psi_by_feature), (names.DRIFT_SPAN_PREFIX, span_psi))
+            for feature, value in figures.items()
         ]
         metrics.append(Metric(names.DRIFT_WORST_METRIC, worst, now_ms, now_ms // 1000))
         self.client.log_batch(record.run_id, metrics=metrics)

@@ -40,6 +40,7 @@ TOP_K_PARAM = "k"
 HOLDOUT_PREFIX = "holdout_"
 CHAMPION_HOLDOUT_PREFIX = "champion_holdout_"
 DRIFT_PREFIX = "drift_psi_"
-DRIFT_WORST_METRIC = "drift_psi_max"
+DRIFT_WORST_METRIC = "drift_psi_max"  # the worst the calendar does not explain
+DRIFT_SPAN_PREFIX = "drift_span_psi_"  # what each feature moved over the same span of the training history
 
 TRUE, FALSE = "true", "false"

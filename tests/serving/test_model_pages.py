@@ -126,6 +126,31 @@ def test_model_page_draws_holdout_charts_and_sets_champion_beside_challenger(des
     assert side.count('<dd class="split">by time</dd>') == 2, "each version says how its rows were split"
 
 
+def test_the_drift_panel_marks_what_moves_with_time_and_warns_only_on_the_rest(desk: Desk) -> None:
+    registry = registry_for(desk.training)
+    champion = registry.verified_champion("churn")
+    registry.log_drift(
+        champion,
+        {"tenure_days": 1.5, "orders_count_90d": 0.4, "days_since_last_order": 0.35, "open_deals_count": 0.05},
+        span_psi={"tenure_days": 0.8, "orders_count_90d": 0.02, "days_since_last_order": 0.3},
+        worst=0.4,
+    )
+    scientist = desk.client(Role.DATA_SCIENTIST)
+    page = scientist.get(f"{WEB_PREFIX}/models/churn").text
+    panel = page[page.index('id="drift"') :]
+    panel = panel[: panel.index("</section>")]
+    bars = dict(re.findall(r'text-anchor="end">([^<]+)</text><rect class="([^"]+)"', panel))
+    assert bars == {
+        "tenure_days (moves with time)": "bar",  # an age: older by construction
+        "orders_count_90d": "bar warn",  # still over the training history, moved now
+        "days_since_last_order (moves with time)": "bar",  # moved as much over such a span before
+        "open_deals_count": "bar",  # below the line
+    }
+    assert "moves with time" in panel and "raises no alert" in panel
+    listing = scientist.get(f"{WEB_PREFIX}/models").text
+    assert "0.400" in listing and "1.500" not in listing, "the list shows the worst the calendar does not explain"
+
+
 def test_promote_and_rollback_run_as_operator_jobs_and_move_the_alias(desk: Desk) -> None:
     scientist = desk.client(Role.DATA_SCIENTIST)
     registry = registry_for(desk.training)

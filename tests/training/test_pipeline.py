@@ -147,7 +147,7 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
 ) -> None:
     from features.populations import newest_population
     from features.schema import EVENT_TIMESTAMP, FEATURE_NAMES
-    from models.drift import feature_drift
+    from models.drift import feature_drift, worst_real_drift
     from training.drift_report import champion_drift, drift_of, log_champion_drift, newest_snapshot
 
     ctx, _ = trained_crm
@@ -168,7 +168,10 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
 
     # Tenure grows between the newest training snapshot and now: some shift, but far less than
     # against every training snapshot pooled (the alarm a fresh install used to raise).
-    tenure = next(d for d in drift if d.feature == "tenure_days").psi
+    tenure_drift = next(d for d in drift if d.feature == "tenure_days")
+    tenure = tenure_drift.psi
+    assert tenure_drift.by_construction and tenure_drift.verdict == "moves with time", "an age is not an alarm"
+    assert tenure_drift.span_psi > 0.01, "it moved over the same span inside the training history too"
 
     def tenure_of(frame: pl.DataFrame) -> np.ndarray:
         return frame["tenure_days"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
@@ -181,7 +184,9 @@ def test_drift_compares_the_champions_training_set_with_the_newest_population(
     logged = log_champion_drift(ctx.registry, "churn", scored)
     assert logged == drift
     champion = ctx.registry.verified_champion("churn")
-    assert champion.worst_drift == pytest.approx(drift[0].psi)
+    worst = worst_real_drift(drift)
+    assert champion.worst_drift == pytest.approx(0.0 if worst is None else worst.psi), "the calendar raises no alarm"
+    assert champion.drift_span == pytest.approx({d.feature: d.span_psi for d in drift})
     assert dict(champion.drift) == pytest.approx({d.feature: d.psi for d in drift})
     assert [psi for _, psi in champion.drift] == sorted((psi for _, psi in champion.drift), reverse=True)
 
