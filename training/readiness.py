@@ -83,16 +83,21 @@ def assess(
             f"training set has {train_counts.rows} rows and {train_counts.minority} of the rarer outcome; "
             f"needs {minimums.min_rows} rows and {minimums.min_minority} of each outcome"
         )
-    if calibration_counts.minority < minimums.min_calibration_minority:
-        problems.append(
-            f"calibration slice has {calibration_counts.minority} of the rarer outcome; "
-            f"needs {minimums.min_calibration_minority}"
-        )
-    if holdout_counts.minority < minimums.min_calibration_minority:
-        problems.append(
-            f"holdout has {holdout_counts.minority} of the rarer outcome; "
-            f"needs {minimums.min_calibration_minority} to judge a model"
-        )
+    for slice_name, counts, purpose in (
+        ("calibration slice", calibration_counts, ""),
+        ("holdout", holdout_counts, " to judge a model"),
+    ):
+        if counts.rows == 0:
+            # Not "0 of the rarer outcome": nobody is there at all, which has another remedy.
+            problems.append(
+                f"{slice_name} holds nobody: no contact is in the model's population at its snapshot "
+                "(its rule, or contacts no longer arriving); widen the population or bring newer history"
+            )
+        elif counts.minority < minimums.min_calibration_minority:
+            problems.append(
+                f"{slice_name} has {counts.minority} of the rarer outcome; "
+                f"needs {minimums.min_calibration_minority}{purpose}"
+            )
     both = pl.concat([part.select(features) for part in (train, calibration, holdout)])
     columns = [
         ColumnHealth(

@@ -202,6 +202,18 @@ def test_below_the_minimums_no_model_is_fitted_and_the_shortfall_is_named(
     assert len(ctx.registry.versions("churn")) == versions_before, "nothing registered"
 
 
+def test_readiness_tells_an_empty_slice_from_a_short_one() -> None:
+    train = pl.DataFrame({"label": [0, 1] * 100, "visits": [1.0] * 200})
+    few = pl.DataFrame({"label": [0] * 30 + [1] * 3, "visits": [1.0] * 33})
+    report = assess(train, few, few.clear(), "label", ["visits"], DataMinimums())
+    assert not report.ready
+    assert report.problems == [
+        "calibration slice has 3 of the rarer outcome; needs 10",
+        "holdout holds nobody: no contact is in the model's population at its snapshot (its rule, or contacts "
+        "no longer arriving); widen the population or bring newer history",
+    ]
+
+
 def test_readiness_counts_missing_and_invalid_values() -> None:
     train = pl.DataFrame({"label": [0, 1] * 100, "visits": [1.0, None] * 100, "spend": [5.0] * 199 + [-1.0]})
     holdout = pl.DataFrame({"label": [0, 1] * 20, "visits": [2.0] * 40, "spend": [float("inf")] + [1.0] * 39})
