@@ -12,19 +12,27 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from huey.consumer import Consumer
 
 from crm_core.db import make_session_factory
 from crm_core.imports.background import IMPORT_CONTACTS, IMPORT_RECORDS, run_contacts_import, run_records_import
+from crm_core.jobs.live import LiveQueue, lazy_live_queue, wake_on_commit
 from crm_core.jobs.queue import JobQueue
 from crm_core.jobs.runner import Handler, JobRunner
 from crm_core.settings import SettingsError
 from crm_intel.context import OWNER_ONLY_UMASK, AppContext
 from crm_intel.model_job_handlers import model_handlers
 
+if TYPE_CHECKING:
+    from crm_intel.app.live_scores import LiveRound
+
 # Longest wait between looks at an idle queue (huey backs off from 0.1 s up to this).
 IDLE_POLL_SECONDS = 1.0
+# The live queue is looked at more often: a rescore should land within a second or two of its write.
+LIVE_POLL_SECONDS = 0.2
 PARENT_CHECK_SECONDS = 1.0
 
 
@@ -34,10 +42,41 @@ def job_handlers(context: AppContext) -> dict[str, Handler]:
 
 
 def build_consumer(context: AppContext) -> tuple[Consumer, JobRunner]:
-    runner = JobRunner(make_session_factory(context.engine), context.home, job_handlers(context))
+    session_factory = make_session_factory(context.engine)
+    wake_on_commit(session_factory, lazy_live_queue(context.core))  # an import's contacts get rescored
+    runner = JobRunner(session_factory, context.home, job_handlers(context))
     queue = JobQueue.from_settings(context.core, runner)
     consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, max_delay=IDLE_POLL_SECONDS)
     return consumer, runner
+
+
+def build_live_consumer(context: AppContext) -> Consumer:
+    """The live queue's consumer, one thread: each wake-up drains the outbox of contacts to
+    rescore. It runs beside the job consumer, so a long job never delays a rescore."""
+    from crm_intel.app.live_scores import LiveRescorer
+
+    rescorer = LiveRescorer(context)
+    queue = LiveQueue.from_settings(context.core, _logged(rescorer.drain))
+    return queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, max_delay=LIVE_POLL_SECONDS)
+
+
+def _logged(drain: Callable[[], list[LiveRound]]) -> Callable[[], None]:
+    """A drain that reports what it did, and on failure only what kind of failure: the requests
+    stay in the outbox and are claimed again once their claim goes stale."""
+    log = logging.getLogger("crm_intel.worker")
+
+    def run() -> None:
+        try:
+            rounds = drain()
+        except Exception as error:
+            log.warning("live rescoring stopped (%s); its contacts are retried", type(error).__name__)
+            return
+        if rounds:
+            contacts = sum(done.contacts for done in rounds)
+            seconds = sum(done.seconds for done in rounds)
+            log.info("rescored %s contact(s) live in %.2f s", contacts, seconds)
+
+    return run
 
 
 def _stop_when_orphaned(parent: int) -> None:
@@ -67,6 +106,7 @@ def run_worker(context: AppContext, *, exit_with_parent: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     warm_up(context)
     consumer, runner = build_consumer(context)
+    live = build_live_consumer(context)
     interrupted = runner.interrupt_dead_jobs()
     if interrupted:
         logging.getLogger("crm_intel.worker").warning(
@@ -74,7 +114,11 @@ def run_worker(context: AppContext, *, exit_with_parent: bool = False) -> None:
         )
     if exit_with_parent:
         threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
-    consumer.run()
+    live.start()  # before the job consumer, whose `run` then installs its own signal handlers
+    try:
+        consumer.run()
+    finally:
+        live.stop(graceful=True)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ feature rules narrow this further, applied to the same features in training and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -199,12 +200,25 @@ def newest_population(snapshot_path: Path, population_path: Path, entry: ModelEn
     )
 
 
+# Who of some contacts an entry is for at a moment no build covered: live rescoring's rows.
+LiveMembers = Callable[[ModelEntry, list[int], datetime], pl.Series]
+
+
+def stated_outside(entry: ModelEntry, members: pl.Series, features: pl.DataFrame) -> dict[int, str]:
+    """For rows of `entry`'s features: each contact not among `members` or outside the entry's
+    rules, with its reason (the expression batch scoring applies)."""
+    stated = features.select(ENTITY_KEY, state_expr(entry, members).alias(STATE)).drop_nulls(STATE)
+    return dict(stated.iter_rows())
+
+
 class PopulationBook:
     """The populations file held in memory for online scoring, read again whenever the feature
-    build replaces it: a request asks about a few contacts, not the whole file."""
+    build replaces it: a request asks about a few contacts, not the whole file. Rows computed
+    live after a write carry a moment the file does not cover: `live` answers for those."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, live: LiveMembers | None = None) -> None:
         self._path = path
+        self._live = live
         self._read: tuple[float, dict[tuple[str, datetime], pl.Series]] | None = None
 
     def members(self, model_name: str, as_of: datetime) -> pl.Series:
@@ -221,13 +235,19 @@ class PopulationBook:
         return held[(model_name, as_of)]
 
     def outside(self, entry: ModelEntry, features: pl.DataFrame) -> dict[int, str]:
-        """For rows of `entry`'s features on one snapshot: each contact outside the population,
-        with its reason (the same expression batch scoring applies)."""
-        if features.is_empty():
-            return {}
-        as_of = features[EVENT_TIMESTAMP].max()
-        if not isinstance(as_of, datetime):
-            return {}
-        members = self.members(entry.name, as_of)
-        stated = features.select(ENTITY_KEY, state_expr(entry, members).alias(STATE)).drop_nulls(STATE)
-        return dict(stated.iter_rows())
+        """For rows of `entry`'s features: each contact outside the population, with its reason,
+        judged at the moment its row was computed (a nightly snapshot, or a live rescore)."""
+        stated: dict[int, str] = {}
+        for (as_of,), rows in features.group_by(EVENT_TIMESTAMP):
+            if not isinstance(as_of, datetime):
+                continue
+            stated |= stated_outside(entry, self._members_at(entry, rows, as_of), rows)
+        return stated
+
+    def _members_at(self, entry: ModelEntry, rows: pl.DataFrame, as_of: datetime) -> pl.Series:
+        try:
+            return self.members(entry.name, as_of)
+        except PopulationUnknownError:
+            if self._live is None:
+                raise
+            return self._live(entry, [int(contact_id) for contact_id in rows[ENTITY_KEY]], as_of)

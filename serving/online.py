@@ -88,10 +88,26 @@ def score_contacts(
         ]
         if not_ready:
             raise FeaturesNotReadyError(not_ready)
-        unscored = _state_outsiders(uow, principal, champion.model_name, features, outside)
-        if unscored:
-            features = features.filter(~pl.col(ENTITY_KEY).is_in([row.contact_id for row in unscored]))
-        predictions = score_features(champion, features) if features.height else []
-        written = record_predictions(uow, principal, predictions, scored_at=utc_now(), reachable=known)
+        scores = write_scores(uow, principal, champion, features, outside, reachable=known)
         uow.commit()
+    return scores
+
+
+def write_scores(
+    uow: UnitOfWork,
+    principal: Principal,
+    champion: Champion,
+    features: pl.DataFrame,
+    outside: OutsideRule | None,
+    *,
+    reachable: set[int] | None = None,
+) -> OnlineScores:
+    """Score the rows of `features` (one snapshot) and write them back in the caller's unit of
+    work: a stated reason for each contact `outside` names, a stamped score for the rest. The
+    caller commits. Live rescoring after a write comes here too, with the features it computed."""
+    unscored = _state_outsiders(uow, principal, champion.model_name, features, outside)
+    if unscored:
+        features = features.filter(~pl.col(ENTITY_KEY).is_in([row.contact_id for row in unscored]))
+    predictions = score_features(champion, features) if features.height else []
+    written = record_predictions(uow, principal, predictions, scored_at=utc_now(), reachable=reachable)
     return OnlineScores(predictions=predictions, inserted=written.inserted, unscored=unscored)

@@ -27,12 +27,14 @@ from crm_core.api.deps import bearer, principal_for
 from crm_core.auth.principal import Principal
 from crm_core.db import make_session_factory
 from crm_core.errors import NotFoundError
+from crm_core.jobs.live import lazy_live_queue, wake_on_commit
 from crm_core.opening import open_crm
 from crm_core.services.reasons import visible_reasons
 from crm_core.settings import CoreSettings, check_settings
 from crm_core.unit_of_work import UnitOfWork
 from crm_core.web import WEB_PREFIX
 from features.catalogue import Catalogue, ModelEntry, ModelKind
+from features.live import live_members
 from features.model_registry import ArtifactIntegrityError, ModelRegistry, NoChampionError
 from features.online.reader import OnlineStoreUnavailableError
 from features.populations import PopulationBook, PopulationUnknownError
@@ -80,6 +82,7 @@ class CrmIntel:
         self.work_limit = WorkLimit(self.serving.prediction_threads)
         engine = open_crm(core, migrate=False, statement_timeout_seconds=core.request_statement_timeout_seconds)
         self.session_factory = make_session_factory(engine)
+        wake_on_commit(self.session_factory, lazy_live_queue(core))  # writes through the API get rescored
         crm_api.state.session_factory = self.session_factory
         crm_api.state.settings = core
         web_app.state.session_factory = self.session_factory
@@ -90,7 +93,9 @@ class CrmIntel:
         web_app.state.catalogue = self.catalogue
         publish_catalogue(self.session_factory, self.catalogue)
         self.online = open_online_reader(features, open_store(features))
-        self.populations = PopulationBook(features.population_path)
+        self.populations = PopulationBook(
+            features.population_path, live=lambda entry, ids, as_of: live_members(engine, entry, ids, as_of)
+        )
         refresh = self.serving.champion_refresh_seconds
         self.champions = ChampionCache(registry, load_champion, refresh_seconds=refresh)
         self.recommenders = ChampionCache(registry, load_recommender, refresh_seconds=refresh)

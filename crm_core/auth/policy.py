@@ -145,6 +145,8 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
     "audit_chain_head": _APPEND_ONLY_LOG,
     # Batch write-back bookkeeping: written by the scoring job itself, read by administrators.
     "write_back_run": _APPEND_ONLY_LOG,
+    # Live scoring's outbox: written by the write that asks, drained by the worker; read by administrators.
+    "rescore_request": _APPEND_ONLY_LOG,
 }
 
 
@@ -213,6 +215,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "audit_events": "audit_event",
     "audit_chain_head": "audit_chain_head",
     "write_back_runs": "write_back_run",
+    "rescore_requests": "rescore_request",
 }
 
 

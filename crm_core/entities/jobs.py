@@ -65,3 +65,18 @@ class Job(Base):
     output: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Jobs sharing a key (e.g. "model:churn") never run or wait side by side.
     exclusive_key: Mapped[str | None] = mapped_column(String(80))
+
+
+class RescoreRequest(Base):
+    """A contact whose history changed since its scores were computed: the outbox live scoring
+    drains. Written in the same transaction as the change, so a change committed is a change
+    rescored, whether or not the queue's wake-up message got through. One row per contact:
+    many writes before the worker gets to it are one rescore."""
+
+    __tablename__ = "rescore_requests"
+
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The newest write asking for it: a rescore done with older data leaves a newer request.
+    requested_at: Mapped[datetime] = mapped_column(DateTime)
+    # When a worker took it; a claim older than the stale limit is taken again.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

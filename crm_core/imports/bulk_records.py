@@ -30,6 +30,7 @@ from crm_core.imports.typed_columns import ColumnOptions, FieldType, ImportField
 from crm_core.schemas.imports import ImportProblem, ImportReport
 from crm_core.services import audit
 from crm_core.services.custom_fields import FieldDeclaration, declare_fields, definitions_of
+from crm_core.services.rescoring import request_rescore
 from crm_core.unit_of_work import UnitOfWork
 
 ROW = "row"
@@ -202,6 +203,8 @@ def import_records(
     if on_progress is not None:
         on_progress(frame.height, frame.height)
     loaded = kind.loader(LoadContext(uow, principal, now), parsed)
+    if "contact_id" in parsed.columns:
+        request_rescore(uow, parsed.filter(~pl.col(REFUSED))["contact_id"].unique().to_list(), now=now)
     rejected = sorted([*problems, *loaded.problems], key=lambda problem: (problem.row, problem.field))
     report = ImportReport(
         source=source,

@@ -36,6 +36,7 @@ from crm_core.services.contact_history import append_changes, change_text
 from crm_core.services.current_scores import IN_LIST_CHUNK
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.person_guard import HELD_BACK, erased_hashes, may_readd_erased
+from crm_core.services.rescoring import request_rescore
 from crm_core.unit_of_work import UnitOfWork
 
 NOT_ASSIGNABLE = "'{}' is not a user you may assign contacts to"
@@ -204,6 +205,8 @@ def _write(ctx: LoadContext, people: pl.DataFrame, loaded: Loaded) -> None:
     insert_rows(uow, Contact, contacts)
     insert_rows(uow, ContactChange, _first_history(contacts, new))
     loaded.inserted = new.height
+    merged = [contact.id for key, contact in existing.items() if key not in out_of_reach]
+    request_rescore(uow, [*contacts["id"].to_list(), *merged], now=ctx.now)
 
 
 def _new_contacts(new: pl.DataFrame, accounts: _Accounts, now: datetime) -> pl.DataFrame:

@@ -37,12 +37,14 @@ def _not_a_worker(job_id: int) -> None:
     raise RuntimeError(f"job {job_id} reached a process that only enqueues; run `crm-intel worker`")
 
 
-def build_huey(settings: CoreSettings) -> Huey:
-    serializer = SignedSerializer(secret=keyring.active().derived_key(SIGNING_PURPOSE), salt=QUEUE_NAME)
+def build_huey(settings: CoreSettings, name: str = QUEUE_NAME) -> Huey:
+    """The queue `name` (jobs by default; live scoring's wake-ups have their own) on Redis in
+    production, else in the data home's SQLite queue file."""
+    serializer = SignedSerializer(secret=keyring.active().derived_key(SIGNING_PURPOSE), salt=name)
     if settings.redis_url:
-        return RedisHuey(QUEUE_NAME, url=settings.redis_url, serializer=serializer, results=False)
+        return RedisHuey(name, url=settings.redis_url, serializer=serializer, results=False)
     settings.queue_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=str(settings.queue_file), serializer=serializer, results=False)
+    return SqliteHuey(name, filename=str(settings.queue_file), serializer=serializer, results=False)
 
 
 class JobQueue:

@@ -20,6 +20,7 @@ from crm_core.entities import Activity
 from crm_core.schemas.activities import ActivityIn, BatchOutcome, RowProblem
 from crm_core.services import audit
 from crm_core.services.access import contact_ids_in_reach
+from crm_core.services.rescoring import request_rescore
 from crm_core.unit_of_work import UnitOfWork
 
 
@@ -47,6 +48,7 @@ def ingest(uow: UnitOfWork, principal: Principal, rows: list[dict[str, Any]], *,
             good.append(row.model_dump() | {"channel": row.channel.value, "occurred_at": as_naive_utc(row.occurred_at)})
     if good:  # a batch that writes nothing leaves no trace, like any refused request
         uow.session.execute(insert(Activity), good)
+        request_rescore(uow, (row["contact_id"] for row in good), now=now)
         audit.record(
             uow,
             principal,

@@ -22,6 +22,7 @@ from crm_core.errors import ValidationFailedError
 from crm_core.services import audit
 from crm_core.services.kinds import DEALS
 from crm_core.services.owned_records import create_record, get_record
+from crm_core.services.rescoring import request_rescore
 from crm_core.unit_of_work import UnitOfWork
 
 CLOSING = {DealStage.CLOSED_WON: "won", DealStage.CLOSED_LOST: "lost"}
@@ -66,6 +67,7 @@ def move_stage(
         deal.status, deal.closed_at = CLOSING[target], at
         changed += ["status", "closed_at"]
     uow.session.flush()
+    request_rescore(uow, [deal.contact_id], now=now)
     audit.record(
         uow,
         principal,

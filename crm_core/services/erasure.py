@@ -31,6 +31,7 @@ from crm_core.entities import (
     PopulationState,
     Prediction,
     ProductRecommendation,
+    RescoreRequest,
     SegmentMember,
     ShadowPrediction,
     Ticket,
@@ -70,6 +71,7 @@ def erase_person(
     for name, statement in (
         ("current_scores", delete(CurrentScore).where(CurrentScore.contact_id == contact_id)),
         ("population_states", delete(PopulationState).where(PopulationState.contact_id == contact_id)),
+        ("rescore_requests", delete(RescoreRequest).where(RescoreRequest.contact_id == contact_id)),
         ("predictions", delete(Prediction).where(Prediction.contact_id == contact_id)),
         ("shadow_predictions", delete(ShadowPrediction).where(ShadowPrediction.contact_id == contact_id)),
         ("segment_members", delete(SegmentMember).where(SegmentMember.contact_id == contact_id)),

@@ -28,6 +28,7 @@ from crm_core.services.custom_fields import definitions_of, merge_custom
 from crm_core.services.ownership import resolve_owner
 from crm_core.services.pagination import PageRequest, encode_cursor, keyset_page
 from crm_core.services.person_guard import HELD_BACK
+from crm_core.services.rescoring import request_rescore
 from crm_core.unit_of_work import UnitOfWork
 
 
@@ -168,6 +169,14 @@ def _linkable(uow: UnitOfWork, principal: Principal, target: type[Base], record_
     return uow.session.get(target, record_id) is not None
 
 
+def _contacts_concerned(kind: OwnedKind, record: Any) -> list[int | None]:
+    """The contact whose features a record feeds: itself, or the contact an order, a ticket or
+    a deal belongs to (accounts and products feed none)."""
+    if kind.model is Contact:
+        return [record.id]
+    return [getattr(record, "contact_id", None)]
+
+
 def create_record(
     uow: UnitOfWork, principal: Principal, kind: OwnedKind, values: dict[str, Any], *, now: datetime
 ) -> Any:
@@ -182,6 +191,7 @@ def create_record(
     uow.session.flush()
     if kind.on_write is not None:
         kind.on_write(uow, record, {}, getattr(record, kind.created_field) if kind.created_field else now)
+    request_rescore(uow, _contacts_concerned(kind, record), now=now)
     audit.record(
         uow,
         principal,
@@ -205,12 +215,14 @@ def update_record(
     _check_values(uow, principal, kind, changes, record_id)
     changed = [name for name, value in changes.items() if getattr(record, name) != value]
     before = kind.tracked(record) if kind.tracked is not None else {}
+    concerned_before = _contacts_concerned(kind, record)
     for name in changed:
         setattr(record, name, changes[name])
     if changed:
         uow.session.flush()
         if kind.on_write is not None:
             kind.on_write(uow, record, before, now)
+        request_rescore(uow, [*concerned_before, *_contacts_concerned(kind, record)], now=now)
         audit.record(
             uow,
             principal,

@@ -16,6 +16,7 @@ from crm_core.imports.bulk_records import ImportMapping
 from crm_core.imports.contacts import import_kind
 from crm_core.imports.reading import read_table
 from crm_core.imports.record_kinds import RECORD_KINDS
+from crm_core.jobs.live import lazy_live_queue, wake_on_commit
 from crm_core.protection import keyring
 from crm_core.protection.keys import add_primary_key, retire_old_keys
 from crm_core.protection.rotation import RotationResult, reencrypt
@@ -76,9 +77,11 @@ def import_file(
     `problems_path` with its reason and its own cells."""
     with console.status(f"reading {path.name}"):
         frame = read_table(path, separator=mapping.separator)
+    session_factory = make_session_factory(ctx.engine)
+    wake_on_commit(session_factory, lazy_live_queue(ctx.core))  # a running worker rescores what came in
     with (
         console.status(f"validating and loading {frame.height:,} rows of {kind}"),
-        UnitOfWork(make_session_factory(ctx.engine)) as uow,
+        UnitOfWork(session_factory) as uow,
     ):
         report = import_kind(
             uow, IMPORTER, kind, frame, mapping=mapping, source=path.name, now=utc_now(), allow_erased=allow_erased

@@ -65,10 +65,7 @@ class SqliteOnlineStore:
         connection = self._write_connection()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.executemany(
-                f'INSERT OR REPLACE INTO "{self.table}" (contact_id, as_of, features) VALUES (?, ?, ?)',
-                zip(contact_ids, [stamp] * len(contact_ids), blobs, strict=True),
-            )
+            self._replace_rows(connection, contact_ids, stamp, blobs)
             connection.execute(
                 f"INSERT INTO {PROGRESS_TABLE} (run, last_contact, contacts_committed, updated_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT(run) DO UPDATE SET last_contact = excluded.last_contact, "
@@ -76,6 +73,26 @@ class SqliteOnlineStore:
                 "updated_at = excluded.updated_at",
                 (run, contact_ids[-1], len(contact_ids), _now()),
             )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _replace_rows(
+        self, connection: sqlite3.Connection, contact_ids: Sequence[int], stamp: int, blobs: Sequence[bytes]
+    ) -> None:
+        connection.executemany(
+            f'INSERT OR REPLACE INTO "{self.table}" (contact_id, as_of, features) VALUES (?, ?, ?)',
+            zip(contact_ids, [stamp] * len(contact_ids), blobs, strict=True),
+        )
+
+    def put(self, contact_ids: Sequence[int], as_of: datetime, blobs: Sequence[bytes]) -> None:
+        """A few contacts' rows replaced in one transaction, outside any refresh run."""
+        stamp = to_micros(as_of)
+        connection = self._write_connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            self._replace_rows(connection, contact_ids, stamp, blobs)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")

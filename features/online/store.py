@@ -40,6 +40,10 @@ class OnlineStore(Protocol):
 
     def finish(self, run: str) -> None: ...
 
+    def put(self, contact_ids: Sequence[int], as_of: datetime, blobs: Sequence[bytes]) -> None:
+        """Replace a few contacts' rows outside any refresh run (live rescoring after a write)."""
+        ...
+
     def read(self, contact_ids: Sequence[int]) -> dict[int, StoredRow]:
         """The stored rows of the contacts that have one."""
         ...

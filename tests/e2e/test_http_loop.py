@@ -13,8 +13,10 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from select import select as wait_for_io
+from typing import Any
 
 import httpx
 import polars as pl
@@ -23,6 +25,8 @@ from mlflow import MlflowClient
 from sqlalchemy import create_engine, func, select
 
 from crm_core.entities import Contact, Prediction, User
+from crm_core.exports import export_crm
+from features.snapshots import build_snapshots
 from tests.conftest import CLI, PRODUCTION_REDIS_DATABASE, DataHome, production_services
 from tests.e2e.server import serving
 
@@ -260,6 +264,69 @@ def test_segments_are_built_and_looked_up_over_http(server: Server) -> None:
     ).json()
     assert len(page["items"]) == min(200, segment["member_count"])
     assert all(item["email"] is None or "***" in item["email"] for item in page["items"]), "masked for marketers"
+
+
+def _champion_of_churn(server: Server) -> str:
+    try:
+        return server.champion_version()
+    except Exception:  # no champion yet in this module's run: train one
+        trained = server.home.cli("train", "churn")
+        assert trained.returncode == 0, trained.stdout + trained.stderr
+        return server.champion_version()
+
+
+def _churn_score_after(
+    server: Server, contact_id: int, since: str, admin: dict[str, str]
+) -> tuple[dict[str, Any], float]:
+    """Poll the record until it shows a churn score computed after `since`; (score, seconds)."""
+    began = time.monotonic()
+    while time.monotonic() - began < LIVE_SCORE_PATIENCE_SECONDS:
+        record = httpx.get(f"{server.url}/api/contacts/{contact_id}", headers=admin, timeout=30).json()
+        fresh = [s for s in record["scores"] if s["model"] == "churn" and s["feature_timestamp"] >= since]
+        if fresh:
+            return fresh[0], time.monotonic() - began
+        time.sleep(0.05)
+    pytest.fail(
+        f"no live churn score on contact {contact_id} after {LIVE_SCORE_PATIENCE_SECONDS} s:\n{server.log[-3000:]}"
+    )
+
+
+# The issue's goal is 2 s (measured in `make bench`); the test waits longer so a loaded CI
+# machine fails it only when the rescore never comes.
+LIVE_SCORE_PATIENCE_SECONDS = 30.0
+
+
+def test_a_new_contacts_logged_calls_reach_its_record_as_a_live_score(server: Server) -> None:
+    """Create a contact, log three calls over the API: the worker rescores it without anyone
+    running a batch job, the record shows the champion's score with its reasons, and those
+    reasons' values are what the batch build computes for that contact at the same moment."""
+    champion = _champion_of_churn(server)
+    admin = server.auth("admin")
+    created = httpx.post(
+        f"{server.url}/api/contacts",
+        json={"first_name": "Eva", "last_name": "Silva", "lifecycle_stage": "lead"},
+        headers=admin,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    contact_id = created.json()["id"]
+    since = created.json()["created_at"]
+    calls = [{"contact_id": contact_id, "type": "call", "channel": "phone", "occurred_at": since} for _ in range(3)]
+    logged = httpx.post(f"{server.url}/api/activities/batch", json={"activities": calls}, headers=admin, timeout=30)
+    assert logged.status_code == 200 and logged.json()["inserted"] == 3, logged.text
+
+    score, seconds = _churn_score_after(server, contact_id, since, admin)
+    print(f"live churn score on the record {seconds:.2f} s after the calls were logged")
+    assert score["version"] == champion and len(score["top_factors"]) == 3
+    as_of = datetime.fromisoformat(score["feature_timestamp"]).astimezone(UTC).replace(tzinfo=None)
+    engine = create_engine(server.home.database_url)
+    try:
+        batch = build_snapshots(export_crm(engine), [as_of]).filter(pl.col("contact_id") == contact_id)
+    finally:
+        engine.dispose()
+    assert batch["activities_count_30d"].item() == 3
+    for factor in score["top_factors"]:
+        assert factor["value"] == pytest.approx(batch[factor["feature"]].item()), factor
 
 
 @pytest.mark.parametrize(
