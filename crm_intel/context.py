@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from crm_core.opening import install_keys, open_crm
 from crm_core.settings import CoreSettings, Profile, check_settings
+from crm_intel.schedule_settings import ScheduleSettings
 from features.catalogue import Catalogue
 from features.catalogue_file import load_catalogue
 from features.model_registry import ModelRegistry
@@ -52,11 +53,12 @@ class AppContext:
     features: FeatureSettings
     training: TrainingSettings
     serving: ServingSettings
+    schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     @classmethod
     def from_environment(cls) -> AppContext:
-        check_settings(CoreSettings, FeatureSettings, TrainingSettings, ServingSettings)
-        context = cls(CoreSettings(), FeatureSettings(), TrainingSettings(), ServingSettings())
+        check_settings(CoreSettings, FeatureSettings, TrainingSettings, ServingSettings, ScheduleSettings)
+        context = cls(CoreSettings(), FeatureSettings(), TrainingSettings(), ServingSettings(), ScheduleSettings())
         quiet_third_parties(context.home)
         # Keys first, for every command: besides the CRM's personal fields they seal the audit
         # chain and the model registry's artifacts and champion, which commands that never

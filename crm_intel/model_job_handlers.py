@@ -15,11 +15,25 @@ from serving.model_jobs import PROMOTE_MODEL, ROLL_BACK_MODEL, TRAIN_MODEL
 
 
 def model_handlers(context: AppContext) -> dict[str, Handler]:
+    from crm_intel.app.schedules import REFRESH_SCORES
+
     return {
         TRAIN_MODEL: partial(_train, context),
         PROMOTE_MODEL: partial(_promote, context),
         ROLL_BACK_MODEL: partial(_roll_back, context),
+        REFRESH_SCORES: partial(_refresh, context),
     }
+
+
+def _refresh(context: AppContext, run: JobRun) -> dict[str, Any]:
+    """The nightly feature build and rescore (a schedule's, or an administrator's)."""
+    from crm_core.jobs.queue import JobQueue
+    from crm_intel.app.schedules import refresh_and_rescore
+
+    run.principal.require("model", Action.UPDATE)
+    run.principal.require("prediction", Action.CREATE)
+    done = _told(lambda: vars(refresh_and_rescore(context, run.log, JobQueue.from_settings(context.core))))
+    return done
 
 
 def _told(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from crm_core.jobs.live import LiveQueue, lazy_live_queue, wake_on_commit
 from crm_core.jobs.queue import JobQueue
 from crm_core.jobs.runner import Handler, JobRunner
 from crm_core.settings import SettingsError
+from crm_intel.app import schedules
 from crm_intel.context import OWNER_ONLY_UMASK, AppContext
 from crm_intel.model_job_handlers import model_handlers
 
@@ -52,12 +53,29 @@ def build_consumer(context: AppContext) -> tuple[Consumer, JobRunner]:
 
 def build_live_consumer(context: AppContext) -> Consumer:
     """The live queue's consumer, one thread: each wake-up drains the outbox of contacts to
-    rescore. It runs beside the job consumer, so a long job never delays a rescore."""
+    rescore, and each minute the schedules' due runs are queued as jobs. It runs beside the job
+    consumer, so a long job never delays a rescore."""
     from crm_intel.app.live_scores import LiveRescorer
 
     rescorer = LiveRescorer(context)
-    queue = LiveQueue.from_settings(context.core, _logged(rescorer.drain))
-    return queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, max_delay=LIVE_POLL_SECONDS)
+    jobs = JobQueue.from_settings(context.core)
+    queue = LiveQueue.from_settings(context.core, _logged(rescorer.drain), _ticking(context, jobs))
+    return queue.huey.create_consumer(workers=1, worker_type="thread", periodic=True, max_delay=LIVE_POLL_SECONDS)
+
+
+def _ticking(context: AppContext, jobs: JobQueue) -> Callable[[], None]:
+    log = logging.getLogger("crm_intel.worker")
+
+    def tick() -> None:
+        try:
+            started = schedules.start_due(context, jobs)
+        except Exception as error:  # the next minute tries again
+            log.warning("the schedules could not be looked at (%s)", type(error).__name__)
+            return
+        for line in started:
+            log.info("schedule %s", line)
+
+    return tick
 
 
 def _logged(drain: Callable[[], list[LiveRound]]) -> Callable[[], None]:
@@ -106,6 +124,8 @@ def run_worker(context: AppContext, *, exit_with_parent: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     warm_up(context)
     consumer, runner = build_consumer(context)
+    planned = schedules.plan(context)
+    logging.getLogger("crm_intel.worker").info("%s schedule(s) planned", planned)
     live = build_live_consumer(context)
     interrupted = runner.interrupt_dead_jobs()
     if interrupted:

@@ -147,6 +147,14 @@ POLICY: dict[str, dict[Action, dict[Role, Scope]]] = {
     "write_back_run": _APPEND_ONLY_LOG,
     # Live scoring's outbox: written by the write that asks, drained by the worker; read by administrators.
     "rescore_request": _APPEND_ONLY_LOG,
+    # The clock's work: written by the worker from its settings, shown on the Jobs page.
+    "schedule": {
+        READ: {A: ALL, R: ALL, M: ALL, K: ALL, D: ALL, S: ALL},
+        CREATE: {},
+        UPDATE: {},
+        DELETE: {},
+        EXPORT: {},
+    },
 }
 
 
@@ -216,6 +224,7 @@ ENTITY_OF_TABLE: dict[str, str] = {
     "audit_chain_head": "audit_chain_head",
     "write_back_runs": "write_back_run",
     "rescore_requests": "rescore_request",
+    "schedules": "schedule",
 }
 
 

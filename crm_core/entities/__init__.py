@@ -31,7 +31,7 @@ from crm_core.entities.intelligence import (
     ShadowPrediction,
     WriteBackRun,
 )
-from crm_core.entities.jobs import FINISHED, Job, JobStatus, RescoreRequest
+from crm_core.entities.jobs import FINISHED, Job, JobStatus, RescoreRequest, Schedule
 from crm_core.entities.sales import Activity, Deal, DealStageChange, Order, OrderLine, Product, Ticket
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "Product",
     "ProductRecommendation",
     "RescoreRequest",
+    "Schedule",
     "ScoreColumns",
     "Segment",
     "SegmentMember",

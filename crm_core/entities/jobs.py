@@ -80,3 +80,21 @@ class RescoreRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime)
     # When a worker took it; a claim older than the stale limit is taken again.
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Schedule(Base):
+    """Work the worker starts by the clock (the nightly feature build and rescore, a model's
+    retraining): written from the settings when a worker starts, shown on the Jobs page with its
+    next run, and advanced by whichever worker starts the run (so two workers never both do)."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cron: Mapped[str] = mapped_column(String(120))
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the last start said: its job, or why none was started ("the previous run is still going").
+    last_outcome: Mapped[str] = mapped_column(String(300), default="")

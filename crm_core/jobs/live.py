@@ -1,5 +1,7 @@
 """Live scoring's queue: a wake-up for the worker each time a transaction asks for rescores.
 
+The worker's clock ticks on the same queue: each minute it starts the schedules' due runs.
+
 The outbox (`crm_core.services.rescoring`) says who to rescore; the message says only "look",
 so it carries nothing to trust and any number of them are as good as one. It travels on a
 queue of its own (same storage as the job queue, another name), which the worker consumes on a
@@ -16,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from huey import Huey
+from huey import Huey, crontab
 from huey.api import TaskWrapper
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +29,7 @@ from crm_core.settings import CoreSettings
 
 LIVE_QUEUE_NAME = "crm-intel-live"
 RESCORE_WAITING = "rescore_waiting"
+SCHEDULE_TICK = "schedule_tick"
 
 log = logging.getLogger("crm_core.jobs")
 
@@ -38,7 +41,9 @@ def _not_a_worker() -> None:
 class LiveQueue:
     """Both sides: servers `wake()` the worker, which builds it with `rescore` set."""
 
-    def __init__(self, huey: Huey, rescore: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self, huey: Huey, rescore: Callable[[], object] | None = None, tick: Callable[[], object] | None = None
+    ) -> None:
         self.huey = huey
         work = rescore or _not_a_worker
 
@@ -46,10 +51,21 @@ class LiveQueue:
             work()
 
         self._task: TaskWrapper = huey.task(name=RESCORE_WAITING)(rescore_waiting)
+        if tick is not None:
+            # Every minute, on the worker's clock: the schedules' due runs are started as jobs.
+            def schedule_tick() -> None:
+                tick()
+
+            huey.periodic_task(crontab(), name=SCHEDULE_TICK)(schedule_tick)
 
     @classmethod
-    def from_settings(cls, settings: CoreSettings, rescore: Callable[[], object] | None = None) -> LiveQueue:
-        return cls(build_huey(settings, name=LIVE_QUEUE_NAME), rescore)
+    def from_settings(
+        cls,
+        settings: CoreSettings,
+        rescore: Callable[[], object] | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> LiveQueue:
+        return cls(build_huey(settings, name=LIVE_QUEUE_NAME), rescore, tick)
 
     def wake(self) -> None:
         try:

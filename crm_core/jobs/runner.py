@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.entities import JobStatus, User
@@ -26,6 +27,9 @@ from crm_core.services.identity import principal_of
 from crm_core.unit_of_work import UnitOfWork
 
 log = logging.getLogger("crm_core.jobs")
+
+# The job parameter naming the schedule that started a run (`crm_intel.app.schedules`).
+SCHEDULED_BY = "schedule"
 
 
 class JobFailedError(CrmError):
@@ -171,7 +175,11 @@ class JobRunner:
 
     def _principal(self, user_id: int | None, parameters: dict[str, Any]) -> Principal:
         """Who asked, as they are now: a deactivated user's queued work does not run, and a
-        role changed since is the role it runs with. A token's narrower scopes travel along."""
+        role changed since is the role it runs with. A token's narrower scopes travel along.
+        A run a schedule started (no person asked) acts as an administrator named after it."""
+        schedule = parameters.get(SCHEDULED_BY)
+        if user_id is None and isinstance(schedule, str) and schedule:
+            return Principal.system(Role.ADMIN, f"schedule: {schedule}")
         with UnitOfWork(self.session_factory) as uow:
             user = uow.session.get(User, user_id) if user_id is not None else None
             if user is None or not user.is_active:

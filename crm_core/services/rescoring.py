@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 
-from crm_core.entities import RescoreRequest
+from crm_core.entities import PopulationState, Prediction, RescoreRequest
 from crm_core.services.idempotent import upsert_insert
 from crm_core.unit_of_work import UnitOfWork
 
@@ -97,3 +97,16 @@ def settle(uow: UnitOfWork, handled: Iterable[Claimed]) -> int:
 def waiting(uow: UnitOfWork) -> int:
     """Contacts waiting for a rescore (claimed or not)."""
     return int(uow.session.scalar(select(func.count()).select_from(RescoreRequest)) or 0)
+
+
+def rescored_live_since(uow: UnitOfWork, since: datetime, *, snapshot: datetime) -> list[int]:
+    """Contacts given a score or a population state since `since` on features of their own
+    moment, not of the batch `snapshot`: those a live rescore reached while a batch build ran.
+    The build's export predates their write, so the build's rows for them are older than it."""
+    scored = select(Prediction.contact_id).where(
+        Prediction.scored_at >= since, Prediction.feature_timestamp != snapshot
+    )
+    stated = select(PopulationState.contact_id).where(
+        PopulationState.decided_at >= since, PopulationState.feature_timestamp != snapshot
+    )
+    return sorted(set(uow.session.scalars(scored)) | set(uow.session.scalars(stated)))

@@ -205,6 +205,11 @@ def test_a_data_scientist_reads_the_model_page_and_promotes_the_challenger(site:
     page.get_by_role("link", name="Jobs").click()
     promoted = page.locator("#jobs tbody tr", has_text="promote model").first
     expect(promoted).to_have_attribute("data-status", "succeeded")
+    # The worker's clock is on the same page: each schedule with its line and next run.
+    refresh = page.locator("#schedules tbody tr", has_text="nightly feature build and rescore")
+    expect(refresh).to_contain_text("0 0 1 1 *")
+    expect(refresh).to_contain_text("-01-01 00:00")
+    expect(page.locator("#schedules tbody tr", has_text="retrain churn")).to_be_visible()
     screenshot(page, "data-scientist-jobs")
     promoted.get_by_role("link").click()
     expect(page.locator("#job")).to_have_attribute("data-status", "succeeded")

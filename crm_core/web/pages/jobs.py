@@ -1,4 +1,5 @@
-"""The Jobs page: background work (imports, retraining, promotion) as records anyone can follow.
+"""The Jobs page: background work (imports, retraining, promotion) as records anyone can follow,
+and the work the worker starts by the clock, with each schedule's next run.
 
 A person sees the jobs they started; an administrator sees everyone's, with who asked. A job
 whose worker died reads as interrupted here as everywhere. While a listed job is still queued
@@ -19,6 +20,7 @@ from crm_core.entities import JobStatus, User
 from crm_core.jobs.runner import reap_dead_workers
 from crm_core.schemas.jobs import JobPublic
 from crm_core.services.jobs import visible_job, visible_jobs
+from crm_core.services.schedules import visible_schedules
 from crm_core.web.session import Viewer
 from crm_core.web.templating import pages_of
 
@@ -67,6 +69,7 @@ def jobs_page(request: Request, uow: UoW, viewer: Viewer) -> Response:
         requesters=_requesters(uow, jobs),
         everyone=viewer.scope("job", Action.READ) is Scope.ALL,
         reload_seconds=RELOAD_SECONDS if unfinished else None,
+        schedules=visible_schedules(uow, viewer),
     )
 
 

@@ -1,0 +1,155 @@
+"""Work by the clock: which runs the settings ask for, starting the ones that are due as jobs on
+the job queue, and the nightly refresh itself.
+
+A scheduled run is an ordinary job (the Jobs page lists it, it reports progress and output),
+asked for by the schedule rather than a person: it acts as an administrator labelled with the
+schedule's name. A run whose previous one is still going (or a retrain a person already
+started) is skipped and says so on the Jobs page; the schedule moves on to its next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crm_core.auth.policy import Role
+from crm_core.auth.principal import Principal
+from crm_core.clock import utc_now
+from crm_core.db import make_session_factory
+from crm_core.errors import ConflictError
+from crm_core.jobs.queue import JobQueue, QueueUnavailableError
+from crm_core.jobs.runner import SCHEDULED_BY as SCHEDULE
+from crm_core.services import rescoring, schedules
+from crm_core.services.schedules import PlannedRun
+from crm_core.unit_of_work import UnitOfWork
+from crm_intel.context import AppContext
+from crm_intel.schedule_settings import OFF
+from features.catalogue import ModelKind
+
+REFRESH_SCORES = "refresh_scores"
+REFRESH_NAME = "nightly feature build and rescore"
+REFRESH_KEY = "refresh"
+
+log = logging.getLogger("crm_intel.schedules")
+
+
+def scheduler(name: str) -> Principal:
+    """Who a scheduled run acts as: an administrator, named after its schedule in the audit trail."""
+    return Principal.system(Role.ADMIN, f"schedule: {name}")
+
+
+def planned_runs(ctx: AppContext) -> list[PlannedRun]:
+    """The schedules this data home's settings and catalogue ask for (none when turned off)."""
+    from serving.model_jobs import TRAIN_MODEL
+
+    settings = ctx.schedules
+    if not settings.schedules:
+        return []
+    runs = []
+    if settings.schedule_refresh != OFF:
+        runs.append(PlannedRun(REFRESH_NAME, REFRESH_SCORES, settings.schedule_refresh))
+    for entry in ctx.catalogue:
+        line = settings.retrain_line(entry.name)
+        if line != OFF:
+            runs.append(PlannedRun(f"retrain {entry.name}", TRAIN_MODEL, line, {"model": entry.name}))
+    return runs
+
+
+def plan(ctx: AppContext) -> int:
+    """Store the planned schedules (a worker does at start); how many there are."""
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        return len(schedules.plan_schedules(uow, planned_runs(ctx), now=utc_now()))
+
+
+def start_due(ctx: AppContext, queue: JobQueue, *, now: datetime | None = None) -> list[str]:
+    """Queue a job for each schedule that is due; what each start said, for the log."""
+    from serving.model_jobs import exclusive_key
+
+    said = []
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        due = schedules.take_due(uow, now=now or utc_now())
+        uow.commit()  # the claims, before any job is queued
+        for row in due:
+            key = REFRESH_KEY if row.kind == REFRESH_SCORES else exclusive_key(str(row.parameters.get("model")))
+            try:
+                job = queue.submit(
+                    uow, scheduler(row.name), row.kind, {**row.parameters, SCHEDULE: row.name}, exclusive_key=key
+                )
+                outcome, job_id = f"job #{job.id} queued", job.id
+            except ConflictError:
+                uow.session.rollback()
+                outcome, job_id = "skipped: the previous run (or one a person started) is still going", None
+            except QueueUnavailableError:
+                outcome, job_id = "not started: the job queue was unavailable", None
+            schedules.record_start(uow, row.name, job_id=job_id, outcome=outcome)
+            uow.commit()
+            said.append(f"{row.name}: {outcome}")
+    return said
+
+
+@dataclass
+class RefreshReport:
+    contacts_online: int = 0
+    scored: dict[str, str] = field(default_factory=dict)  # model -> what scoring it did
+    retrain_asked: list[str] = field(default_factory=list)
+    rescored_again: int = 0
+
+
+def refresh_and_rescore(ctx: AppContext, write: Callable[[str], None], queue: JobQueue | None = None) -> RefreshReport:
+    """The nightly run: build the features, rescore every contact with every champion (and
+    write every recommender's lists), ask for a retrain of a model whose real drift passed the
+    setting, and rescore live again whoever a write changed while the build ran (its export
+    was taken before that write, so its rows and scores for them are older than the write)."""
+    from crm_intel.app import features, scoring
+    from features.model_registry import NoChampionError
+
+    began = utc_now()
+    built = features.build_features(ctx)
+    report = RefreshReport(contacts_online=built.contacts_latest)
+    write(f"features built: {built.contacts_latest:,} contacts online as of {built.as_of_dates[-1]:%Y-%m-%d}")
+    for entry in ctx.catalogue:
+        try:
+            if entry.kind is ModelKind.RECOMMENDER:
+                listed, version = scoring.recommend(ctx, entry.name)
+                report.scored[entry.name] = f"v{version}: {listed.inserted:,} recommendations written"
+            else:
+                scored, version = scoring.score(ctx, entry.name)
+                report.scored[entry.name] = f"v{version}: {scored.contacts:,} contacts scored, {scored.stated:,} stated"
+                _retrain_if_drifted(ctx, entry.name, version, report, queue)
+        except NoChampionError:
+            report.scored[entry.name] = "no champion yet: not scored"
+        write(f"{entry.name}: {report.scored[entry.name]}")
+    session_factory = make_session_factory(ctx.engine)
+    with UnitOfWork(session_factory) as uow:
+        written_meanwhile = rescoring.rescored_live_since(uow, began, snapshot=built.as_of_dates[-1])
+        report.rescored_again = rescoring.request_rescore(uow, written_meanwhile, now=utc_now())
+        uow.commit()
+    if report.rescored_again:
+        write(f"{report.rescored_again:,} contacts written to during the build: rescored live again")
+    return report
+
+
+def _retrain_if_drifted(
+    ctx: AppContext, model_name: str, version: str, report: RefreshReport, queue: JobQueue | None
+) -> None:
+    from serving.model_jobs import TRAIN_MODEL, exclusive_key
+
+    threshold = ctx.schedules.retrain_on_drift_psi
+    worst = ctx.registry.version(model_name, version).worst_drift
+    if queue is None or threshold <= 0 or worst is None or worst < threshold:
+        return
+    name = f"retrain {model_name} on drift"
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        try:
+            queue.submit(
+                uow,
+                scheduler(name),
+                TRAIN_MODEL,
+                {"model": model_name, SCHEDULE: name},
+                exclusive_key=exclusive_key(model_name),
+            )
+        except ConflictError:
+            return
+    report.retrain_asked.append(f"{model_name} (worst drift PSI {worst:.2f} >= {threshold:.2f})")
