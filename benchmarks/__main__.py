@@ -38,6 +38,7 @@ class Sizes:
     curves_holdout: int  # holdout rows for the curves a training run logs
     segment_preview: int  # contacts, each with three scoring runs, for the segment preview
     import_rows: int  # file rows per record kind (orders: two lines each)
+    live: tuple[int, float]  # contacts in the served CRM, seconds of writes per rate
 
 
 QUICK = Sizes(
@@ -55,6 +56,7 @@ QUICK = Sizes(
     50_000,
     20_000,
     20_000,
+    (2_000, 10.0),
 )
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
@@ -71,6 +73,7 @@ FULL = Sizes(
     500_000,
     100_000,
     140_000,
+    (10_000, 60.0),
 )
 
 
@@ -78,6 +81,7 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
     from benchmarks import (
         end_to_end,
         feature_build,
+        live_scores,
         online_refresh,
         online_scoring,
         point_in_time,
@@ -129,6 +133,12 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),
         "scaling": lambda: scaling.run(sizes.scaling, scratch / "scaling", POSTGRES_URL, console),
         "segment_preview": lambda: segment_preview.run(sizes.segment_preview, str(scratch), POSTGRES_URL),
+        "live_scores": lambda: live_scores.run(
+            *sizes.live,
+            scratch / "live",
+            POSTGRES_URL,
+            REDIS_URL if online_refresh.redis_reachable(REDIS_URL) else None,
+        ),
         "record_imports": lambda: record_imports.run(
             dict.fromkeys(record_imports.FILES, sizes.import_rows), POSTGRES_URL, str(scratch)
         ),

@@ -21,6 +21,7 @@ from crm_core.entities import (
     CustomFieldType,
     Deal,
     Order,
+    Prediction,
     Ticket,
 )
 
@@ -181,3 +182,24 @@ def export_crm(engine: Engine, contact_ids: Sequence[int] | None = None) -> CrmE
             CHANGES_SCHEMA,
         ),
     )
+
+
+SCORES_SCHEMA = pl.Schema(
+    {
+        "contact_id": pl.Int64(),
+        "model_version": pl.String(),
+        "score": pl.Float64(),
+        "band": pl.String(),
+        "scored_at": TIMESTAMP,
+    }
+)
+
+
+def export_scores(engine: Engine, model_name: str) -> pl.DataFrame:
+    """Every stored score of one model, oldest first: what checking scores against outcomes reads."""
+    query = (
+        select(Prediction.contact_id, Prediction.model_version, Prediction.score, Prediction.band, Prediction.scored_at)
+        .where(Prediction.model_name == model_name)
+        .order_by(Prediction.scored_at, Prediction.id)
+    )
+    return _read(engine, query, SCORES_SCHEMA)

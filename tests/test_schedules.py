@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from crm_core.entities import Job, JobStatus, Schedule
 from crm_core.jobs.queue import JobQueue
 from crm_core.jobs.runner import JobRunner
 from crm_core.protection.keyring import FieldKeyring
+from crm_core.schemas.jobs import JobPublic
 from crm_core.services import rescoring
 from crm_core.services.activities import ingest
 from crm_core.unit_of_work import UnitOfWork
@@ -31,8 +32,6 @@ from features.settings import FeatureSettings
 from tests.conftest import app_context
 from tests.test_live_scores import ADMIN
 from training.pipeline import RunResult
-
-EVENING = datetime(2026, 12, 7, 22, 40)
 
 
 def _home(tmp_path: Path, field_keys: FieldKeyring, **lines: object) -> AppContext:
@@ -94,6 +93,9 @@ def test_a_due_run_is_queued_once_as_its_schedule_and_skipped_while_the_last_one
         "nightly feature build and rescore",
         None,
     ), "no person asked: the schedule did"
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        shown = JobPublic.model_validate(uow.session.scalars(select(Job)).one())
+    assert shown.scheduled_by == "nightly feature build and rescore", "the Jobs page and the API say who asked"
     row = _stored(ctx)["nightly feature build and rescore"]
     assert row.next_run_at == next_run + timedelta(days=1) and row.last_job_id is not None
     assert schedules.start_due(ctx, queue, now=next_run + timedelta(seconds=30)) == [], "a run starts once"

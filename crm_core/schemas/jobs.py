@@ -17,6 +17,7 @@ class JobPublic(BaseModel):
     kind: str = Field(description="what the job does, e.g. import_contacts")
     status: str = Field(description="queued, running, succeeded, failed or interrupted")
     requested_by_id: int | None
+    scheduled_by: str | None = Field(default=None, description="the schedule that started it, when no person did")
     created_at: UtcDateTime
     started_at: UtcDateTime | None
     finished_at: UtcDateTime | None
@@ -33,7 +34,9 @@ class JobPublic(BaseModel):
         """From a Job row: its duration, computed from when it started and ended."""
         if isinstance(data, dict) or not hasattr(data, "started_at"):
             return data
-        fields = {name: getattr(data, name) for name in cls.model_fields if name != "seconds"}
+        fields = {name: getattr(data, name) for name in cls.model_fields if name not in ("seconds", "scheduled_by")}
+        schedule = (data.parameters or {}).get("schedule") if data.requested_by_id is None else None
+        fields["scheduled_by"] = schedule if isinstance(schedule, str) else None
         started, finished = data.started_at, data.finished_at or (utc_now() if data.started_at else None)
         fields["seconds"] = round((finished - started).total_seconds(), 3) if started and finished else None
         return fields
