@@ -9,6 +9,9 @@
   (``{"lead": "0 4 * * *", "recommend": "off"}``).
 - ``CRM_RETRAIN_ON_DRIFT_PSI``: after the nightly rescore, a model whose worst drift the
   calendar does not explain passes this PSI is retrained at once (0 turns it off).
+- ``CRM_OUTCOME_WARNING_MARGIN``: after the nightly rescore each champion's past scores are
+  checked against what happened; a month whose ROC-AUC fell below the holdout's by more than
+  this (0.05) is a warning on the model page.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class ScheduleSettings(HomeSettings):
     schedule_retrain: str = "0 3 * * 0"
     schedule_retrain_models: dict[str, str] = Field(default_factory=dict)
     retrain_on_drift_psi: float = Field(default=0.25, ge=0.0)
+    # How far a month's live ROC-AUC may fall below the holdout's before the model page warns.
+    outcome_warning_margin: float = Field(default=0.05, ge=0.0, le=0.5)
 
     @field_validator("schedule_refresh", "schedule_retrain")
     @classmethod

@@ -33,6 +33,8 @@ class ModelView:
     challenger: VersionRecord | None
     history: list[str]
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)  # version -> curves
+    # The champion's scores checked against what happened (`training.outcome_check`), if run.
+    outcomes: dict[str, Any] | None = None
 
     @property
     def drift(self) -> list[FeatureDrift]:
@@ -106,7 +108,9 @@ class ModelDesk:
             for shown in (champion, challenger):
                 if shown is not None and (found := self._curves_of(shown.run_id)) is not None:
                     curves[shown.version] = found
-        return ModelView(name, versions, champion, challenger, self.registry.champion_history(name), curves)
+        outcomes = self.registry.outcome_check(champion) if with_curves and champion is not None else None
+        history = self.registry.champion_history(name)
+        return ModelView(name, versions, champion, challenger, history, curves, outcomes)
 
     def _curves_of(self, run_id: str) -> dict[str, Any] | None:
         if run_id not in self._curves:

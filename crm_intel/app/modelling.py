@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crm_core.errors import CrmError
 from crm_core.exports import CrmExport
 from crm_intel.app.features import export
 from crm_intel.console import StepReporter, console
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from features.model_registry import Rollback
     from models.drift import FeatureDrift
     from training.backtest import BacktestResult
+    from training.outcome_check import OutcomeCheck
     from training.pipeline import RunResult
     from training.readiness import ReadinessCheck
     from training.recommendation_pipeline import RecommenderRunResult
@@ -109,3 +111,34 @@ def model_status(ctx: AppContext) -> list[ModelStatus]:
             )
         )
     return out
+
+
+class NotCheckableError(CrmError, ValueError):
+    """A model whose scores have no outcome a later month reveals."""
+
+
+def check_outcomes(ctx: AppContext, model_name: str, crm_export: CrmExport | None = None) -> OutcomeCheck:
+    """The champion's scores checked against what happened, month by month, kept on its run
+    for the model page (raises NoChampionError when there is no champion)."""
+    from crm_core.exports import export_scores
+    from features.catalogue import History, ModelKind
+    from features.snapshots import data_end
+    from training.outcome_check import check_outcomes as check
+
+    entry = ctx.catalogue.get(model_name)
+    if entry.kind is not ModelKind.SCORER or entry.history is not History.DATED:
+        raise NotCheckableError(
+            f"'{model_name}' has no horizon after which its outcome is known (a recommender, or a list with no dates)"
+        )
+    record = ctx.registry.verified_champion(model_name)
+    crm_export = crm_export or export(ctx)
+    checked = check(
+        crm_export,
+        entry,
+        export_scores(ctx.engine, model_name),
+        data_end=data_end(crm_export),
+        holdout_roc_auc=record.holdout.get("roc_auc"),
+        margin=ctx.schedules.outcome_warning_margin,
+    )
+    ctx.registry.log_outcome_check(record, checked.as_document())
+    return checked

@@ -19,6 +19,7 @@ from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
 from crm_core.errors import ConflictError
+from crm_core.exports import CrmExport
 from crm_core.jobs.queue import JobQueue, QueueUnavailableError
 from crm_core.jobs.runner import SCHEDULED_BY as SCHEDULE
 from crm_core.services import rescoring, schedules
@@ -94,6 +95,7 @@ class RefreshReport:
     contacts_online: int = 0
     scored: dict[str, str] = field(default_factory=dict)  # model -> what scoring it did
     retrain_asked: list[str] = field(default_factory=list)
+    outcome_warnings: list[str] = field(default_factory=list)
     rescored_again: int = 0
 
 
@@ -106,7 +108,8 @@ def refresh_and_rescore(ctx: AppContext, write: Callable[[str], None], queue: Jo
     from features.model_registry import NoChampionError
 
     began = utc_now()
-    built = features.build_features(ctx)
+    crm_export = features.export(ctx)
+    built = features.build_features(ctx, crm_export)
     report = RefreshReport(contacts_online=built.contacts_latest)
     write(f"features built: {built.contacts_latest:,} contacts online as of {built.as_of_dates[-1]:%Y-%m-%d}")
     for entry in ctx.catalogue:
@@ -118,6 +121,7 @@ def refresh_and_rescore(ctx: AppContext, write: Callable[[str], None], queue: Jo
                 scored, version = scoring.score(ctx, entry.name)
                 report.scored[entry.name] = f"v{version}: {scored.contacts:,} contacts scored, {scored.stated:,} stated"
                 _retrain_if_drifted(ctx, entry.name, version, report, queue)
+                _check_outcomes(ctx, entry.name, crm_export, report)
         except NoChampionError:
             report.scored[entry.name] = "no champion yet: not scored"
         write(f"{entry.name}: {report.scored[entry.name]}")
@@ -129,6 +133,17 @@ def refresh_and_rescore(ctx: AppContext, write: Callable[[str], None], queue: Jo
     if report.rescored_again:
         write(f"{report.rescored_again:,} contacts written to during the build: rescored live again")
     return report
+
+
+def _check_outcomes(ctx: AppContext, model_name: str, crm_export: CrmExport, report: RefreshReport) -> None:
+    from crm_intel.app.modelling import NotCheckableError, check_outcomes
+
+    try:
+        checked = check_outcomes(ctx, model_name, crm_export)
+    except NotCheckableError:
+        return
+    if checked.warning:
+        report.outcome_warnings.append(f"{model_name}: {checked.warning}")
 
 
 def _retrain_if_drifted(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from crm_intel.cli.support import context
 from crm_intel.console import console
@@ -67,6 +68,22 @@ def models_readiness(name: Annotated[str, typer.Argument(help="a scorer, e.g. ch
     check = modelling.readiness(context(), name)
     console.print(readiness_table(check))
     if not check.ready:
+        raise typer.Exit(1)
+
+
+@models_app.command("outcomes")
+def models_outcomes(name: Annotated[str, typer.Argument(help="a scorer, e.g. churn")]) -> None:
+    """Were the scores right? For each month whose horizon has passed, the scores standing at its
+    start against what then happened: ROC-AUC beside the holdout's, and per band the mean score
+    and the share it happened to. Kept on the champion's run for the model page. Exits 1 when
+    the newest month fell below the holdout by more than CRM_OUTCOME_WARNING_MARGIN."""
+    from crm_intel.app import modelling
+    from crm_intel.cli.summary import outcome_table
+
+    checked = modelling.check_outcomes(context(), name)
+    console.print(outcome_table(checked))
+    if checked.warning:
+        console.print(f"[bold red]warning[/]: {escape(checked.warning)}")
         raise typer.Exit(1)
 
 

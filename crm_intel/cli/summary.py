@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from serving.batch import BatchResult
     from training.backtest import BacktestResult
     from training.evaluation.runner import EvaluationReport
+    from training.outcome_check import OutcomeCheck
     from training.pipeline import RunResult
     from training.readiness import ReadinessCheck
     from training.recommendation_pipeline import RecommenderRunResult
@@ -275,4 +276,27 @@ def backtest_table(result: BacktestResult) -> Table:
         "",
         f"{pooled['roc_auc']:.3f} (ECE {pooled['ece']:.3f}, PR-AUC {pooled['pr_auc']:.3f})",
     )
+    return table
+
+
+def outcome_table(checked: OutcomeCheck) -> Table:
+    """Per month: the scores standing at its start against what happened within the horizon."""
+    holdout = "-" if checked.holdout_roc_auc is None else f"{checked.holdout_roc_auc:.3f}"
+    table = Table(
+        title=f"{checked.model_name}: scores checked against what happened within {checked.horizon_days} days "
+        f"(holdout ROC-AUC {holdout})",
+        show_edge=False,
+    )
+    for column in ("month", "contacts", "it happened to", "ROC-AUC", "per band: mean score / happened"):
+        table.add_column(column, justify="left" if column.startswith(("month", "per band")) else "right")
+    for month in checked.months:
+        bands = "; ".join(
+            f"{band.band} {band.contacts:,}: {band.mean_score:.0%} / {band.happened:.0%}" for band in month.bands
+        )
+        figure = "-" if month.roc_auc is None else f"{month.roc_auc:.3f}"
+        table.add_row(month.month, f"{month.contacts:,}", f"{month.positives:,}", figure, escape(bands))
+    if not checked.months:
+        table.add_row(
+            f"none yet: no score stood a whole horizon before {checked.checked_until:%Y-%m-%d}", "", "", "", ""
+        )
     return table

@@ -367,6 +367,14 @@ class ModelRegistry:
         metrics.append(Metric(names.DRIFT_WORST_METRIC, worst, now_ms, now_ms // 1000))
         self.client.log_batch(record.run_id, metrics=metrics)
 
+    def log_outcome_check(self, record: VersionRecord, document: Mapping[str, Any]) -> None:
+        """Keep the newest check of the scores against what happened on the version's run (a
+        later check replaces it); the model page reads it back with `outcome_check`."""
+        self.client.log_dict(record.run_id, dict(document), names.OUTCOME_CHECK_DOCUMENT)
+
+    def outcome_check(self, record: VersionRecord) -> dict[str, Any] | None:
+        return self.document(record.run_id, names.OUTCOME_CHECK_DOCUMENT)
+
     def _set_champion(self, model_name: str, version: str) -> None:
         self._move_alias(model_name, version)
         history = [*self.champion_history(model_name), version][-MAX_HISTORY:]

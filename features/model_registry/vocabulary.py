@@ -44,3 +44,6 @@ DRIFT_WORST_METRIC = "drift_psi_max"  # the worst the calendar does not explain
 DRIFT_SPAN_PREFIX = "drift_span_psi_"  # what each feature moved over the same span of the training history
 
 TRUE, FALSE = "true", "false"
+
+# A run's document of its scores checked against what happened (`training.outcome_check`).
+OUTCOME_CHECK_DOCUMENT = "live/outcome_check.json"

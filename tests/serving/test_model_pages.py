@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import pytest
 from fastapi import FastAPI
@@ -232,3 +233,26 @@ def test_a_model_has_one_job_at_a_time_and_a_refusal_is_told(desk: Desk) -> None
     assert told["status"] == "failed" and "already the champion" in told["message"]
     assert "Traceback" not in told["output"] + told["message"]
     assert registry_for(desk.training).champion_version("churn") == champion
+
+
+def test_the_model_page_says_whether_the_scores_came_true(desk: Desk) -> None:
+    from training.outcome_check import BandOutcome, MonthOutcome, OutcomeCheck
+
+    registry = registry_for(desk.training)
+    champion = registry.verified_champion("churn")
+    scientist = desk.client(Role.DATA_SCIENTIST)
+    before = scientist.get(f"{WEB_PREFIX}/models/churn").text
+    assert "crm-intel models outcomes churn" in before, "not checked yet: the page says how"
+    months = [
+        MonthOutcome("2026-06", 812, 203, 0.84, {"1": 812}, [BandOutcome("low", 500, 0.08, 0.07)]),
+        MonthOutcome("2026-07", 790, 260, 0.71, {"1": 790}, [BandOutcome("<b>high</b>", 290, 0.61, 0.55)]),
+    ]
+    checked = OutcomeCheck("churn", 90, 0.86, 0.05, months, datetime(2026, 8, 3))
+    registry.log_outcome_check(champion, checked.as_document())
+    page = scientist.get(f"{WEB_PREFIX}/models/churn").text
+    panel = page[page.index('id="outcomes"') :]
+    panel = panel[: panel.index("</section>")]
+    assert "2026-06-01" in panel and "0.840" in panel and "0.710" in panel and "0.860" in panel
+    assert 'role="alert"' in panel and "live ROC-AUC 0.710 in 2026-07 is below the holdout" in panel
+    assert "61% / 55%" in panel
+    assert "<b>high</b>" not in panel and "&lt;b&gt;high&lt;/b&gt;" in panel, "registry text is escaped"
