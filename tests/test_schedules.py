@@ -117,7 +117,9 @@ def test_the_nightly_run_rebuilds_features_and_rescores_as_its_schedule(
     home = tmp_path / "own"
     offline = ctx.features.snapshot_path.parent
     shutil.copytree(offline, home / offline.relative_to(ctx.features.home))
-    ctx = replace(ctx, features=FeatureSettings(home=home), schedules=ScheduleSettings(home=home))
+    # Any drift at all asks for a retrain here, so the run's own trigger can be seen to fire.
+    lines = ScheduleSettings(home=home, retrain_on_drift_psi=1e-9)
+    ctx = replace(ctx, features=FeatureSettings(home=home), schedules=lines)
 
     # A contact rescored live before the run: the run's build includes its calls.
     now = utc_now()
@@ -142,3 +144,6 @@ def test_the_nightly_run_rebuilds_features_and_rescores_as_its_schedule(
         assert "churn: v1:" in job.output and "contacts scored" in job.output
         assert job.result is not None and job.result["rescored_again"] == 0, "nothing was written during the build"
         assert rescoring.waiting(uow) == 0
+        assert "retrain queued: churn: drift (worst PSI" in job.output
+    retrains = [parameters for kind, parameters, _ in _jobs(ctx) if kind == "train_model"]
+    assert [p["schedule"] for p in retrains] == ["retrain churn on drift"], "queued through the gate's own job"

@@ -121,10 +121,14 @@ def refresh_and_rescore(ctx: AppContext, write: Callable[[str], None], queue: Jo
                 scored, version = scoring.score(ctx, entry.name)
                 report.scored[entry.name] = f"v{version}: {scored.contacts:,} contacts scored, {scored.stated:,} stated"
                 _retrain_if_drifted(ctx, entry.name, version, report, queue)
-                _check_outcomes(ctx, entry.name, crm_export, report)
+                _check_outcomes(ctx, entry.name, crm_export, report, queue)
         except NoChampionError:
             report.scored[entry.name] = "no champion yet: not scored"
         write(f"{entry.name}: {report.scored[entry.name]}")
+    for line in report.retrain_asked:
+        write(f"retrain queued: {line}")
+    for line in report.outcome_warnings:
+        write(f"warning: {line}")
     session_factory = make_session_factory(ctx.engine)
     with UnitOfWork(session_factory) as uow:
         written_meanwhile = rescoring.rescored_live_since(uow, began, snapshot=built.as_of_dates[-1])
@@ -135,7 +139,10 @@ def refresh_and_rescore(ctx: AppContext, write: Callable[[str], None], queue: Jo
     return report
 
 
-def _check_outcomes(ctx: AppContext, model_name: str, crm_export: CrmExport, report: RefreshReport) -> None:
+def _check_outcomes(
+    ctx: AppContext, model_name: str, crm_export: CrmExport, report: RefreshReport, queue: JobQueue | None
+) -> None:
+    """Check the champion's past scores; a warning (live below the holdout) asks for a retrain."""
     from crm_intel.app.modelling import NotCheckableError, check_outcomes
 
     try:
@@ -144,27 +151,30 @@ def _check_outcomes(ctx: AppContext, model_name: str, crm_export: CrmExport, rep
         return
     if checked.warning:
         report.outcome_warnings.append(f"{model_name}: {checked.warning}")
+        _ask_retrain(ctx, model_name, "live performance", queue, report)
 
 
 def _retrain_if_drifted(
     ctx: AppContext, model_name: str, version: str, report: RefreshReport, queue: JobQueue | None
 ) -> None:
-    from serving.model_jobs import TRAIN_MODEL, exclusive_key
-
     threshold = ctx.schedules.retrain_on_drift_psi
     worst = ctx.registry.version(model_name, version).worst_drift
-    if queue is None or threshold <= 0 or worst is None or worst < threshold:
+    if threshold <= 0 or worst is None or worst < threshold:
         return
-    name = f"retrain {model_name} on drift"
+    _ask_retrain(ctx, model_name, f"drift (worst PSI {worst:.2f} >= {threshold:.2f})", queue, report)
+
+
+def _ask_retrain(ctx: AppContext, model_name: str, why: str, queue: JobQueue | None, report: RefreshReport) -> None:
+    """Queue a retrain through the promotion gate, unless one is queued or running already."""
+    from serving.model_jobs import TRAIN_MODEL, exclusive_key
+
+    if queue is None:
+        return
+    name = f"retrain {model_name} on {why.split(' (', maxsplit=1)[0]}"
     with UnitOfWork(make_session_factory(ctx.engine)) as uow:
         try:
-            queue.submit(
-                uow,
-                scheduler(name),
-                TRAIN_MODEL,
-                {"model": model_name, SCHEDULE: name},
-                exclusive_key=exclusive_key(model_name),
-            )
+            asked = {"model": model_name, SCHEDULE: name}
+            queue.submit(uow, scheduler(name), TRAIN_MODEL, asked, exclusive_key=exclusive_key(model_name))
         except ConflictError:
             return
-    report.retrain_asked.append(f"{model_name} (worst drift PSI {worst:.2f} >= {threshold:.2f})")
+    report.retrain_asked.append(f"{model_name}: {why}")
