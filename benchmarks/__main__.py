@@ -39,6 +39,7 @@ class Sizes:
     segment_preview: int  # contacts, each with three scoring runs, for the segment preview
     import_rows: int  # file rows per record kind (orders: two lines each)
     live: tuple[int, float]  # contacts in the served CRM, seconds of writes per rate
+    batch_scoring: tuple[int, int]  # (contacts, events) scored with reasons beside LightGBM alone
 
 
 QUICK = Sizes(
@@ -57,6 +58,7 @@ QUICK = Sizes(
     20_000,
     20_000,
     (2_000, 10.0),
+    (100_000, 2_000_000),
 )
 FULL = Sizes(
     ((10_000, 1_000_000), (100_000, 10_000_000)),
@@ -74,11 +76,13 @@ FULL = Sizes(
     100_000,
     140_000,
     (10_000, 60.0),
+    (1_000_000, 20_000_000),
 )
 
 
 def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable[[], list[Figure]]]:
     from benchmarks import (
+        batch_scoring,
         end_to_end,
         feature_build,
         live_scores,
@@ -133,6 +137,7 @@ def _stages(sizes: Sizes, scratch: Path, console: Console) -> dict[str, Callable
         "online_scoring": lambda: online_scoring.run(*sizes.online, scratch / "online"),
         "scaling": lambda: scaling.run(sizes.scaling, scratch / "scaling", POSTGRES_URL, console),
         "segment_preview": lambda: segment_preview.run(sizes.segment_preview, str(scratch), POSTGRES_URL),
+        "batch_scoring": lambda: batch_scoring.run(*sizes.batch_scoring),
         "live_scores": lambda: live_scores.run(
             *sizes.live,
             scratch / "live",

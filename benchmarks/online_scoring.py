@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from benchmarks.load import Call, run_load
 from benchmarks.results import Figure
@@ -47,9 +50,52 @@ def _in_process_p(home: Path, calls: int) -> tuple[float, float]:
 
 
 STEP_RATES = (50, 100, 150)  # below the target rate: where the server's capacity lies
+CAPACITY_P99_MS = 50.0
+CAPACITY_RATES = (50, 100, 150, 200, 250, 300, 400, 500)
+REPOSITORY = Path(__file__).resolve().parents[1]  # the peer's service module is imported from here
+PEER = [sys.executable, "-m", "bentoml", "serve", "benchmarks.bare_service:BareScorer", "--host", "127.0.0.1"]
+
+
+def _feature_rows(home: Path) -> list[list[float | None]]:
+    """The newest snapshot's rows in the champion's feature order: what the bare peer is sent."""
+    from crm_core.protection.keyring import MODEL_SEAL_PURPOSE
+    from crm_core.protection.keys import load_keyring
+    from crm_core.settings import CoreSettings
+    from features.model_registry import ModelRegistry
+    from serving.batch import latest_snapshot
+    from serving.champion import load_champion
+
+    seal_key = load_keyring(CoreSettings(home=home)).derived_key(MODEL_SEAL_PURPOSE)
+    champion = load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", seal_key=seal_key), "churn")
+    rows = latest_snapshot(home / "feast" / "offline" / "contact_features.parquet", champion.feature_names)
+    return [list(row) for row in rows.select(champion.feature_names).cast(pl.Float64).rows()]
+
+
+def _capacity(
+    ours: tuple[str, dict[str, str], Callable[[int], Call]],
+    peer: tuple[str, dict[str, str], Callable[[int], Call]],
+    seconds: float,
+    rates: tuple[int, ...],
+) -> tuple[float, float, dict[str, float]]:
+    """The highest rate at which each server's p99 stays within CAPACITY_P99_MS with no error,
+    stepping both up together, the order swapped every step (only the loaded one works)."""
+    best = {"ours": 0.0, "peer": 0.0}
+    seen: dict[str, float] = {}
+    for step, rate in enumerate(rates):
+        sides = [("ours", ours), ("peer", peer)]
+        for name, (url, headers, plan) in sides if step % 2 == 0 else reversed(sides):
+            if step > 0 and best[name] < rates[step - 1]:
+                continue  # it failed the step before: a higher rate will not pass
+            load = run_load(url, headers, plan, rate=rate, seconds=seconds)
+            p99 = load.percentile(99)
+            seen[f"{name}_p99_ms_at_{rate}_rps"] = p99
+            if p99 <= CAPACITY_P99_MS and load.errors == 0:
+                best[name] = float(rate)
+    return best["ours"], best["peer"], seen
 
 
 def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
+    capacity_seconds = max(3.0, seconds / 4)
     home = root / "var"
     env = dict(os.environ, CRM_HOME=str(home), BENTOML_HOME=str(home / "bentoml"))
     for variable in ("CRM_FIELD_KEYS", "CRM_LOOKUP_KEY", "CRM_PROFILE", "CRM_DATABASE_URL"):
@@ -67,10 +113,34 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
             step: run_load(server.url, headers, one_contact, rate=step, seconds=WARMUP_SECONDS) for step in STEP_RATES
         }
         result = run_load(server.url, headers, one_contact, rate=rate, seconds=seconds)
+        rows = _feature_rows(home)
+
+        def one_row(number: int) -> Call:
+            return Call("POST", "/predict", {"features": rows[(number * 7919) % len(rows)]}, label="bare")
+
+        with served(dict(env, PYTHONPATH=str(REPOSITORY)), root, PEER) as bare:
+            run_load(bare.url, {}, one_row, rate=STEP_RATES[0], seconds=WARMUP_SECONDS)
+            ours_rate, peer_rate, ladder = _capacity(
+                (server.url, headers, one_contact), (bare.url, {}, one_row), capacity_seconds, CAPACITY_RATES
+            )
     # Failed requests count with the time they took to fail: an overloaded server shows up as
     # a huge p99 and an error count, not as a crash of the benchmark.
     in_process_p50, in_process_p99 = _in_process_p(home, 2_000)
     return [
+        Figure(
+            "online_score_highest_rate_p99_within_50ms",
+            ours_rate,
+            peer_rate,
+            "req/s",
+            0.7,
+            note=(
+                f"the highest of {', '.join(map(str, CAPACITY_RATES))} req/s at which p99 stays within "
+                f"{CAPACITY_P99_MS:g} ms with no error, {capacity_seconds:g} s a step; ours: sign-in, online-store "
+                "read, score, reasons and write-back; peer: a bare BentoML endpoint with the same champion and "
+                f"workers ({serve_workers()}), feature values in the request"
+            ),
+            extra=ladder,
+        ),
         Figure(
             f"online_score_p99_ms_at_{rate:g}_rps",
             result.percentile(99),
@@ -93,5 +163,5 @@ def run(contacts: int, rate: float, seconds: float, root: Path) -> list[Figure]:
                 **{f"p99_ms_at_{step}_rps": steps[step].percentile(99) for step in STEP_RATES},
                 **{f"errors_at_{step}_rps": float(steps[step].errors) for step in STEP_RATES},
             },
-        )
+        ),
     ]

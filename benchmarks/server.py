@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +64,15 @@ def demo_login_headers(url: str, home: Path, role: str = "admin") -> dict[str, s
 
 
 @contextmanager
-def served(env: Mapping[str, str], root: Path) -> Iterator[RunningServer]:
-    """`crm-intel serve` with `env` (CRM_HOME and friends), logging to root/server.log; stopped
-    with SIGTERM to its process group afterwards (SIGKILL if it does not stop in 30 s)."""
+def served(env: Mapping[str, str], root: Path, command: Sequence[str] | None = None) -> Iterator[RunningServer]:
+    """`crm-intel serve` (or `command`, given `--port`) with `env` (CRM_HOME and friends),
+    logging to root/server.log; stopped with SIGTERM to its process group afterwards (SIGKILL
+    if it does not stop in 30 s)."""
     port = free_port()
-    log = root / "server.log"
+    log = root / ("server.log" if command is None else "peer.log")
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)],
+            [*(command or [*CLI, "serve"]), "--port", str(port)],
             env=dict(env),
             cwd=root,
             stdout=output,

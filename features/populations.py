@@ -237,11 +237,16 @@ class PopulationBook:
     def outside(self, entry: ModelEntry, features: pl.DataFrame) -> dict[int, str]:
         """For rows of `entry`'s features: each contact outside the population, with its reason,
         judged at the moment its row was computed (a nightly snapshot, or a live rescore)."""
+        moments = features[EVENT_TIMESTAMP]
+        earliest, latest = moments.min(), moments.max()
+        if earliest == latest:  # one snapshot (most requests): no grouping to pay for
+            if not isinstance(latest, datetime):
+                return {}
+            return stated_outside(entry, self._members_at(entry, features, latest), features)
         stated: dict[int, str] = {}
         for (as_of,), rows in features.group_by(EVENT_TIMESTAMP):
-            if not isinstance(as_of, datetime):
-                continue
-            stated |= stated_outside(entry, self._members_at(entry, rows, as_of), rows)
+            if isinstance(as_of, datetime):
+                stated |= stated_outside(entry, self._members_at(entry, rows, as_of), rows)
         return stated
 
     def _members_at(self, entry: ModelEntry, rows: pl.DataFrame, as_of: datetime) -> pl.Series:

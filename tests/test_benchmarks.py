@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from benchmarks import end_to_end, feature_build, recommendation_write_back, recommendations, scaling, tracking
+from benchmarks import (
+    batch_scoring,
+    end_to_end,
+    feature_build,
+    recommendation_write_back,
+    recommendations,
+    scaling,
+    tracking,
+)
 from benchmarks.__main__ import main
 from benchmarks.results import Figure
 from benchmarks.synthetic import bare_contacts
@@ -128,3 +136,11 @@ def test_the_segment_preview_benchmark_answers_what_polars_answers(tmp_path: Pat
     [figure] = segment_preview.run(2_000, str(tmp_path), "postgresql+psycopg://unused")  # SQLite only
     assert figure.extra["members"] > 0 and figure.extra["contactable"] <= figure.extra["members"]
     assert figure.ours > 0 and figure.baseline is not None and figure.baseline > 0
+
+
+def test_batch_scoring_is_timed_beside_lightgbm_alone_with_every_step_accounted() -> None:
+    (figure,) = batch_scoring.run(3_000, 60_000)
+    assert figure.ours > 0 and figure.baseline is not None and figure.baseline > 0
+    steps = ("model_input_s", "contributions_and_score_s", "reasons_s", "rows_and_rest_s")
+    assert all(figure.extra[step] >= 0 for step in steps)
+    assert sum(figure.extra[step] for step in steps) == pytest.approx(figure.extra["ours_s"], rel=0.35)
