@@ -16,19 +16,17 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
 from benchmarks.load import Call, run_load
 from benchmarks.results import Figure
-from benchmarks.server import CLI, demo_login_headers, served
+from benchmarks.server import CLI, demo_login_headers, production_profile, served
 
 RATES = (20.0, 50.0)
 DRAIN_PATIENCE_SECONDS = 120.0
@@ -37,32 +35,11 @@ TARGET_P95_SECONDS = 2.0
 
 @contextmanager
 def _production(postgres_url: str, redis_url: str) -> Iterator[dict[str, str]]:
-    """New PostgreSQL databases for the CRM and MLflow and an emptied Redis database, dropped after."""
-    import redis
-
-    names = {"CRM_DATABASE_URL": f"bench_live_crm_{uuid.uuid4().hex[:8]}"}
-    names["CRM_MLFLOW_TRACKING_URI"] = names["CRM_DATABASE_URL"].replace("crm", "mlflow", 1)
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    client = redis.Redis.from_url(redis_url)
-    with admin.connect() as connection:
-        for name in names.values():
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    client.flushdb()
     try:
-        yield {
-            "CRM_PROFILE": "production",
-            "CRM_REDIS_URL": redis_url,
-            **{
-                variable: make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-                for variable, name in names.items()
-            },
-        }
+        with production_profile(admin, postgres_url, redis_url) as services:
+            yield services
     finally:
-        client.flushdb()
-        client.close()
-        with admin.connect() as connection:
-            for name in names.values():
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -10,12 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 CLI = [sys.executable, "-m", "crm_intel.cli"]
 STARTUP_SECONDS = 180
@@ -91,3 +94,37 @@ def served(env: Mapping[str, str], root: Path, command: Sequence[str] | None = N
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+PRODUCTION_DATABASES = {"CRM_DATABASE_URL": "crm", "CRM_MLFLOW_TRACKING_URI": "mlflow"}
+
+
+@contextmanager
+def production_profile(admin: Engine, postgres_url: str, redis_url: str) -> Iterator[dict[str, str]]:
+    """The production profile's servers for one data home, as environment variables: a new
+    PostgreSQL database each for the CRM and MLflow (`admin` creates them: an AUTOCOMMIT engine
+    on the server of `postgres_url`), and the emptied Redis database `redis_url`; dropped and
+    emptied afterwards."""
+    import redis
+
+    names = {variable: f"crm_{kind}_{uuid.uuid4().hex[:10]}" for variable, kind in PRODUCTION_DATABASES.items()}
+    with admin.connect() as connection:
+        for name in names.values():
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield {
+            "CRM_PROFILE": "production",
+            "CRM_REDIS_URL": redis_url,
+            **{
+                variable: make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+                for variable, name in names.items()
+            },
+        }
+    finally:
+        client.flushdb()
+        client.close()
+        with admin.connect() as connection:
+            for name in names.values():
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

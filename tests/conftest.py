@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from benchmarks.server import production_profile
 from crm_core.auth import passwords
 from crm_core.bulk_load import load_tables
 from crm_core.db import make_engine
@@ -141,37 +142,15 @@ def _redis_databases_of_this_worker() -> tuple[int, int]:
 
 PRODUCTION_REDIS_DATABASE, FIXTURE_REDIS_DATABASE = _redis_databases_of_this_worker()
 REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/") + f"/{FIXTURE_REDIS_DATABASE}"
-PRODUCTION_DATABASES = {"CRM_DATABASE_URL": "crm", "CRM_MLFLOW_TRACKING_URI": "mlflow"}
 
 
 @contextmanager
 def production_services(admin: Engine, redis_database: int) -> Iterator[dict[str, str]]:
     """The production profile's servers for one data home: a new PostgreSQL database each for
     the CRM and MLflow, and an emptied Redis database; dropped and emptied afterwards."""
-    import redis
-
-    names = {variable: f"crm_{kind}_{uuid.uuid4().hex[:10]}" for variable, kind in PRODUCTION_DATABASES.items()}
-    with admin.connect() as connection:
-        for name in names.values():
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
     redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_database}"
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    try:
-        yield {
-            "CRM_PROFILE": "production",
-            "CRM_REDIS_URL": redis_url,
-            **{
-                variable: make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-                for variable, name in names.items()
-            },
-        }
-    finally:
-        client.flushdb()
-        client.close()
-        with admin.connect() as connection:
-            for name in names.values():
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with production_profile(admin, POSTGRES_URL, redis_url) as services:
+        yield services
 
 
 @pytest.fixture
