@@ -145,5 +145,19 @@ def test_the_nightly_run_rebuilds_features_and_rescores_as_its_schedule(
         assert job.result is not None and job.result["rescored_again"] == 0, "nothing was written during the build"
         assert rescoring.waiting(uow) == 0
         assert "retrain queued: churn: drift (worst PSI" in job.output
-    retrains = [parameters for kind, parameters, _ in _jobs(ctx) if kind == "train_model"]
-    assert [p["schedule"] for p in retrains] == ["retrain churn on drift"], "queued through the gate's own job"
+    retrains = [(i, parameters) for i, (kind, parameters, _) in enumerate(_jobs(ctx), start=1) if kind == "train_model"]
+    assert [p["schedule"] for _, p in retrains] == ["retrain churn on drift"], "queued as the retrain job a page queues"
+
+    # The retrain it asked for runs as a person's would: trained, registered, judged by the gate.
+    retrain_id = retrains[0][0]
+    JobRunner(make_session_factory(ctx.engine), ctx.home, job_handlers(ctx))(retrain_id)
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        retrain = uow.session.get(Job, retrain_id)
+        assert retrain is not None and retrain.status == JobStatus.SUCCEEDED.value, retrain and retrain.message
+        assert "registered churn v2:" in retrain.output
+        assert "promoted to champion" in retrain.output or "kept as challenger" in retrain.output
+        retrain_output = retrain.output
+    judged = ctx.registry.version("churn", "2")
+    assert judged.verdict and judged.promoted == ("promoted to champion" in retrain_output), (
+        "the gate's verdict is kept"
+    )
