@@ -32,8 +32,7 @@ def _refresh(context: AppContext, run: JobRun) -> dict[str, Any]:
 
     run.principal.require("model", Action.UPDATE)
     run.principal.require("prediction", Action.CREATE)
-    done = _told(lambda: vars(refresh_and_rescore(context, run.log, JobQueue.from_settings(context.core))))
-    return done
+    return _told(lambda: vars(refresh_and_rescore(context, run.log, JobQueue.from_settings(context.core))))
 
 
 def _told(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:

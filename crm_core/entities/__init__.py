@@ -31,7 +31,7 @@ from crm_core.entities.intelligence import (
     ShadowPrediction,
     WriteBackRun,
 )
-from crm_core.entities.jobs import FINISHED, Job, JobStatus, RescoreRequest, Schedule
+from crm_core.entities.jobs import FINISHED, SCHEDULED_BY, Job, JobStatus, RescoreRequest, Schedule
 from crm_core.entities.sales import Activity, Deal, DealStageChange, Order, OrderLine, Product, Ticket
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "FINISHED",
     "MONEY",
     "NAMING_CONVENTION",
+    "SCHEDULED_BY",
     "Account",
     "Activity",
     "ApiToken",

@@ -23,6 +23,8 @@ class JobStatus(enum.StrEnum):
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.INTERRUPTED})
+# The job parameter naming the schedule that started a run no person asked for.
+SCHEDULED_BY = "schedule"
 
 
 class Job(Base):
@@ -65,6 +67,12 @@ class Job(Base):
     output: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Jobs sharing a key (e.g. "model:churn") never run or wait side by side.
     exclusive_key: Mapped[str | None] = mapped_column(String(80))
+
+    @property
+    def scheduled_by(self) -> str | None:
+        """The schedule that started this run, when no person asked for it."""
+        schedule = (self.parameters or {}).get(SCHEDULED_BY) if self.requested_by_id is None else None
+        return schedule if isinstance(schedule, str) and schedule else None
 
 
 class RescoreRequest(Base):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm_core.auth.policy import Role
 from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
-from crm_core.entities import JobStatus, User
+from crm_core.entities import SCHEDULED_BY, JobStatus, User
 from crm_core.errors import CrmError
 from crm_core.jobs.staging import remove_staged
 from crm_core.services import jobs
@@ -28,8 +28,11 @@ from crm_core.unit_of_work import UnitOfWork
 
 log = logging.getLogger("crm_core.jobs")
 
-# The job parameter naming the schedule that started a run (`crm_intel.app.schedules`).
-SCHEDULED_BY = "schedule"
+
+def scheduled_principal(schedule: str) -> Principal:
+    """Who a run a schedule started acts as: an administrator, named after the schedule in the
+    audit trail (`crm_intel.app.schedules` queues such runs)."""
+    return Principal.system(Role.ADMIN, f"schedule: {schedule}")
 
 
 class JobFailedError(CrmError):
@@ -179,7 +182,7 @@ class JobRunner:
         A run a schedule started (no person asked) acts as an administrator named after it."""
         schedule = parameters.get(SCHEDULED_BY)
         if user_id is None and isinstance(schedule, str) and schedule:
-            return Principal.system(Role.ADMIN, f"schedule: {schedule}")
+            return scheduled_principal(schedule)
         with UnitOfWork(self.session_factory) as uow:
             user = uow.session.get(User, user_id) if user_id is not None else None
             if user is None or not user.is_active:

@@ -34,9 +34,7 @@ class JobPublic(BaseModel):
         """From a Job row: its duration, computed from when it started and ended."""
         if isinstance(data, dict) or not hasattr(data, "started_at"):
             return data
-        fields = {name: getattr(data, name) for name in cls.model_fields if name not in ("seconds", "scheduled_by")}
-        schedule = (data.parameters or {}).get("schedule") if data.requested_by_id is None else None
-        fields["scheduled_by"] = schedule if isinstance(schedule, str) else None
+        fields = {name: getattr(data, name) for name in cls.model_fields if name != "seconds"}
         started, finished = data.started_at, data.finished_at or (utc_now() if data.started_at else None)
         fields["seconds"] = round((finished - started).total_seconds(), 3) if started and finished else None
         return fields

@@ -9,19 +9,17 @@ started) is skipped and says so on the Jobs page; the schedule moves on to its n
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crm_core.auth.policy import Role
-from crm_core.auth.principal import Principal
 from crm_core.clock import utc_now
 from crm_core.db import make_session_factory
+from crm_core.entities import SCHEDULED_BY
 from crm_core.errors import ConflictError
 from crm_core.exports import CrmExport
 from crm_core.jobs.queue import JobQueue, QueueUnavailableError
-from crm_core.jobs.runner import SCHEDULED_BY as SCHEDULE
+from crm_core.jobs.runner import scheduled_principal
 from crm_core.services import rescoring, schedules
 from crm_core.services.schedules import PlannedRun
 from crm_core.unit_of_work import UnitOfWork
@@ -32,13 +30,6 @@ from features.catalogue import ModelKind
 REFRESH_SCORES = "refresh_scores"
 REFRESH_NAME = "nightly feature build and rescore"
 REFRESH_KEY = "refresh"
-
-log = logging.getLogger("crm_intel.schedules")
-
-
-def scheduler(name: str) -> Principal:
-    """Who a scheduled run acts as: an administrator, named after its schedule in the audit trail."""
-    return Principal.system(Role.ADMIN, f"schedule: {name}")
 
 
 def planned_runs(ctx: AppContext) -> list[PlannedRun]:
@@ -75,9 +66,8 @@ def start_due(ctx: AppContext, queue: JobQueue, *, now: datetime | None = None) 
         for row in due:
             key = REFRESH_KEY if row.kind == REFRESH_SCORES else exclusive_key(str(row.parameters.get("model")))
             try:
-                job = queue.submit(
-                    uow, scheduler(row.name), row.kind, {**row.parameters, SCHEDULE: row.name}, exclusive_key=key
-                )
+                asked = {**row.parameters, SCHEDULED_BY: row.name}
+                job = queue.submit(uow, scheduled_principal(row.name), row.kind, asked, exclusive_key=key)
                 outcome, job_id = f"job #{job.id} queued", job.id
             except ConflictError:
                 uow.session.rollback()
@@ -151,7 +141,7 @@ def _check_outcomes(
         return
     if checked.warning:
         report.outcome_warnings.append(f"{model_name}: {checked.warning}")
-        _ask_retrain(ctx, model_name, "live performance", queue, report)
+        _ask_retrain(ctx, model_name, "live performance", "", queue, report)
 
 
 def _retrain_if_drifted(
@@ -161,20 +151,23 @@ def _retrain_if_drifted(
     worst = ctx.registry.version(model_name, version).worst_drift
     if threshold <= 0 or worst is None or worst < threshold:
         return
-    _ask_retrain(ctx, model_name, f"drift (worst PSI {worst:.2f} >= {threshold:.2f})", queue, report)
+    _ask_retrain(ctx, model_name, "drift", f" (worst PSI {worst:.2f} >= {threshold:.2f})", queue, report)
 
 
-def _ask_retrain(ctx: AppContext, model_name: str, why: str, queue: JobQueue | None, report: RefreshReport) -> None:
-    """Queue a retrain through the promotion gate, unless one is queued or running already."""
+def _ask_retrain(
+    ctx: AppContext, model_name: str, trigger: str, figures: str, queue: JobQueue | None, report: RefreshReport
+) -> None:
+    """Queue a retrain through the promotion gate, unless one is queued or running already; the
+    job is named after its `trigger`, the report gives the `figures` too."""
     from serving.model_jobs import TRAIN_MODEL, exclusive_key
 
     if queue is None:
         return
-    name = f"retrain {model_name} on {why.split(' (', maxsplit=1)[0]}"
+    name = f"retrain {model_name} on {trigger}"
     with UnitOfWork(make_session_factory(ctx.engine)) as uow:
         try:
-            asked = {"model": model_name, SCHEDULE: name}
-            queue.submit(uow, scheduler(name), TRAIN_MODEL, asked, exclusive_key=exclusive_key(model_name))
+            asked = {"model": model_name, SCHEDULED_BY: name}
+            queue.submit(uow, scheduled_principal(name), TRAIN_MODEL, asked, exclusive_key=exclusive_key(model_name))
         except ConflictError:
             return
-    report.retrain_asked.append(f"{model_name}: {why}")
+    report.retrain_asked.append(f"{model_name}: {trigger}{figures}")
