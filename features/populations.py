@@ -220,13 +220,20 @@ class PopulationBook:
         self._path = path
         self._live = live
         self._read: tuple[float, dict[tuple[str, datetime], pl.Series]] | None = None
+        self._moments: tuple[float, frozenset[datetime]] | None = None
+
+    def _version(self) -> float | None:
+        """The file's modification time (None: no file), which says when to read it again."""
+        try:
+            return self._path.stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     def members(self, model_name: str, as_of: datetime) -> pl.Series:
         """`model_name`'s population at `as_of`; PopulationUnknownError when it was not built."""
-        try:
-            changed = self._path.stat().st_mtime
-        except FileNotFoundError:
-            raise PopulationUnknownError(model_name) from None
+        changed = self._version()
+        if changed is None:
+            raise PopulationUnknownError(model_name)
         if self._read is None or self._read[0] != changed:
             self._read = (changed, {})
         held = self._read[1]
@@ -249,10 +256,26 @@ class PopulationBook:
                 stated |= stated_outside(entry, self._members_at(entry, rows, as_of), rows)
         return stated
 
+    def _built_moments(self) -> frozenset[datetime]:
+        """The moments the file holds populations at, read once per version of the file."""
+        changed = self._version()
+        if changed is None:
+            return frozenset()
+        if self._moments is None or self._moments[0] != changed:
+            dates = pl.scan_parquet(self._path).select(pl.col(EVENT_TIMESTAMP).unique()).collect().to_series()
+            self._moments = (changed, frozenset(dates.to_list()))
+        return self._moments[1]
+
     def _members_at(self, entry: ModelEntry, rows: pl.DataFrame, as_of: datetime) -> pl.Series:
+        def live() -> pl.Series:
+            assert self._live is not None
+            return self._live(entry, [int(contact_id) for contact_id in rows[ENTITY_KEY]], as_of)
+
+        if self._live is not None and as_of not in self._built_moments():
+            return live()  # a live rescore's moment: no build holds it, so the file is not scanned for it
         try:
             return self.members(entry.name, as_of)
         except PopulationUnknownError:
             if self._live is None:
                 raise
-            return self._live(entry, [int(contact_id) for contact_id in rows[ENTITY_KEY]], as_of)
+            return live()

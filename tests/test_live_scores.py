@@ -30,9 +30,10 @@ from crm_intel.context import AppContext
 from features.catalogue import NEVER_ENGAGED_STATE
 from features.catalogue_file import load_catalogue
 from features.custom_inputs import custom_inputs
-from features.live import live_features
+from features.live import live_features, live_members
 from features.online import open_online_store
 from features.online.layout import OnlineLayout
+from features.populations import PopulationBook, PopulationUnknownError, newest_population
 from features.settings import FeatureSettings
 from features.snapshots import build_snapshots
 from training.pipeline import RunResult
@@ -130,6 +131,37 @@ def test_a_new_contact_is_given_its_state_not_a_confident_score(live_crm: AppCon
         assert scored == [] and state is not None, "no score from no history"
         said = state.state
     assert said == NEVER_ENGAGED_STATE, said
+
+
+def test_online_scoring_judges_each_row_at_its_own_moment(live_crm: AppContext) -> None:
+    """What BentoML's /predict reads can mix rows of the nightly snapshot and rows a live rescore
+    computed: each is judged against the population at its own moment (the file for the first,
+    the CRM read now for the second)."""
+    ctx = live_crm
+    with UnitOfWork(make_session_factory(ctx.engine)) as uow:
+        values = {"first_name": "Eva", "last_name": "New", "lifecycle_stage": "lead"}
+        newcomer = create_record(uow, ADMIN, CONTACTS, values, now=utc_now()).id
+        uow.commit()
+    caller = 7
+    _log_calls(ctx, caller, 2)
+    catalogue = load_catalogue(ctx.features.home)
+    layout = OnlineLayout.of_snapshots(ctx.features.snapshot_path)
+    live = live_features(export_crm(ctx.engine, [caller, newcomer]), catalogue, layout, as_of=utc_now()).rows
+    entry = catalogue.get("churn")
+    built = newest_population(ctx.features.snapshot_path, ctx.features.population_path, entry)
+    lapsed = built.outside.head(1)
+    snapshot = pl.read_parquet(ctx.features.snapshot_path).filter(
+        (pl.col("event_timestamp") == built.as_of) & pl.col("contact_id").is_in(lapsed["contact_id"].implode())
+    )
+    mixed = pl.concat([live, snapshot.select(live.columns)])
+    book = PopulationBook(ctx.features.population_path, live=lambda e, ids, at: live_members(ctx.engine, e, ids, at))
+    stated = book.outside(entry, mixed)
+    assert stated == {
+        newcomer: NEVER_ENGAGED_STATE,
+        int(lapsed["contact_id"][0]): lapsed["state"][0],
+    }, "the caller, engaged by today's calls, is scored; the others keep their reasons"
+    with pytest.raises(PopulationUnknownError):
+        PopulationBook(ctx.features.population_path).outside(entry, live)
 
 
 def test_a_request_made_during_a_rescore_survives_it(engine: Engine) -> None:

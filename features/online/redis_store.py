@@ -54,11 +54,9 @@ class RedisOnlineStore:
         and the next run starts over, rather than resuming past a hole."""
         import redis
 
-        stamp = str(to_micros(as_of)).encode()
         committed = self.progress(run).contacts_committed
         with self.client.pipeline(transaction=True) as pipe:
-            for contact_id, blob in zip(contact_ids, blobs, strict=True):
-                pipe.hset(self.key(contact_id), mapping={b"as_of": stamp, b"features": blob})
+            self._queue_rows(pipe, contact_ids, as_of, blobs)
             pipe.hset(
                 self.progress_key,
                 mapping={
@@ -68,22 +66,25 @@ class RedisOnlineStore:
                     b"finished": b"0",
                 },
             )
-            pipe.sadd(LAYOUTS_KEY, self.version)  # so an erasure finds this layout's rows
             try:
                 pipe.execute()
             except redis.ResponseError as error:
                 self.client.delete(self.progress_key)
                 raise OnlineStoreWriteError(f"the online store refused a write in this chunk: {error}") from error
 
+    def _queue_rows(self, pipe: Any, contact_ids: Sequence[int], as_of: datetime, blobs: Sequence[bytes]) -> None:
+        """The contacts' hashes onto `pipe`, and this layout into the set an erasure reads."""
+        stamp = str(to_micros(as_of)).encode()
+        for contact_id, blob in zip(contact_ids, blobs, strict=True):
+            pipe.hset(self.key(contact_id), mapping={b"as_of": stamp, b"features": blob})
+        pipe.sadd(LAYOUTS_KEY, self.version)
+
     def put(self, contact_ids: Sequence[int], as_of: datetime, blobs: Sequence[bytes]) -> None:
         """A few contacts' rows replaced in one MULTI/EXEC, outside any refresh run."""
         import redis
 
-        stamp = str(to_micros(as_of)).encode()
         with self.client.pipeline(transaction=True) as pipe:
-            for contact_id, blob in zip(contact_ids, blobs, strict=True):
-                pipe.hset(self.key(contact_id), mapping={b"as_of": stamp, b"features": blob})
-            pipe.sadd(LAYOUTS_KEY, self.version)
+            self._queue_rows(pipe, contact_ids, as_of, blobs)
             try:
                 pipe.execute()
             except redis.ResponseError as error:
