@@ -36,6 +36,8 @@ IDLE_POLL_SECONDS = 1.0
 LIVE_POLL_SECONDS = 0.2
 PARENT_CHECK_SECONDS = 1.0
 
+log = logging.getLogger("crm_intel.worker")
+
 
 def job_handlers(context: AppContext) -> dict[str, Handler]:
     """Every kind of job the worker runs, by the kind stored on the job row."""
@@ -64,8 +66,6 @@ def build_live_consumer(context: AppContext) -> Consumer:
 
 
 def _ticking(context: AppContext, jobs: JobQueue) -> Callable[[], None]:
-    log = logging.getLogger("crm_intel.worker")
-
     def tick() -> None:
         try:
             started = schedules.start_due(context, jobs)
@@ -81,7 +81,6 @@ def _ticking(context: AppContext, jobs: JobQueue) -> Callable[[], None]:
 def _logged(drain: Callable[[], list[LiveRound]]) -> Callable[[], None]:
     """A drain that reports what it did, and on failure only what kind of failure: the requests
     stay in the outbox and are claimed again once their claim goes stale."""
-    log = logging.getLogger("crm_intel.worker")
 
     def run() -> None:
         try:
@@ -115,7 +114,7 @@ def warm_up(context: AppContext) -> None:
     try:
         context.registry.prepare()
     except Exception as error:  # optional work: imports still run, a model job opens it again
-        logging.getLogger("crm_intel.worker").warning(
+        log.warning(
             "the model registry could not be opened at start (%s); model jobs will try again", type(error).__name__
         )
 
@@ -125,13 +124,11 @@ def run_worker(context: AppContext, *, exit_with_parent: bool = False) -> None:
     warm_up(context)
     consumer, runner = build_consumer(context)
     planned = schedules.plan(context)
-    logging.getLogger("crm_intel.worker").info("%s schedule(s) planned", planned)
+    log.info("%s schedule(s) planned", planned)
     live = build_live_consumer(context)
     interrupted = runner.interrupt_dead_jobs()
     if interrupted:
-        logging.getLogger("crm_intel.worker").warning(
-            "%s job(s) left running by a stopped worker: interrupted", interrupted
-        )
+        log.warning("%s job(s) left running by a stopped worker: interrupted", interrupted)
     if exit_with_parent:
         threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     live.start()  # before the job consumer, whose `run` then installs its own signal handlers

@@ -14,9 +14,9 @@ nothing: its requests stay in the outbox for the next wake-up or the worker's ow
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from huey import Huey, crontab
 from huey.api import TaskWrapper
@@ -96,12 +96,4 @@ def wake_on_commit(session_factory: sessionmaker[Session], queue: Callable[[], L
 
 def lazy_live_queue(settings: CoreSettings) -> Callable[[], LiveQueue]:
     """A builder of one LiveQueue per process, made on first call."""
-    held: dict[str, Any] = {}
-
-    def get() -> LiveQueue:
-        if "queue" not in held:
-            held["queue"] = LiveQueue.from_settings(settings)
-        queue: LiveQueue = held["queue"]
-        return queue
-
-    return get
+    return functools.cache(lambda: LiveQueue.from_settings(settings))
