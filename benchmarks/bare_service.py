@@ -19,15 +19,9 @@ from serving.settings import serve_workers
 @bentoml.service(workers=serve_workers(), traffic={"timeout": 30})
 class BareScorer:
     def __init__(self) -> None:
-        from crm_core.protection.keyring import MODEL_SEAL_PURPOSE
-        from crm_core.protection.keys import load_keyring
-        from crm_core.settings import CoreSettings
-        from features.model_registry import ModelRegistry
-        from serving.champion import load_champion
+        from benchmarks.server import served_champion
 
-        home = Path(os.environ["CRM_HOME"])
-        seal_key = load_keyring(CoreSettings(home=home)).derived_key(MODEL_SEAL_PURPOSE)
-        champion = load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", seal_key=seal_key), "churn")
+        champion = served_champion(Path(os.environ["CRM_HOME"]))
         self.names = champion.feature_names
         self.model = champion.model
 

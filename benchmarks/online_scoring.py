@@ -14,32 +14,35 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from benchmarks.load import Call, run_load
 from benchmarks.results import Figure
-from benchmarks.server import CLI, demo_login_headers, served
+from benchmarks.server import CLI, demo_login_headers, served, served_champion
 from serving.settings import serve_workers
+
+if TYPE_CHECKING:
+    from serving.champion import Champion
 
 WARMUP_SECONDS = 5
 
 
+def _champion_and_rows(home: Path) -> tuple[Champion, pl.DataFrame]:
+    """The served home's champion and the newest snapshot's rows with its features."""
+    from serving.batch import latest_snapshot
+
+    champion = served_champion(home)
+    return champion, latest_snapshot(home / "feast" / "offline" / "contact_features.parquet", champion.feature_names)
+
+
 def _in_process_p(home: Path, calls: int) -> tuple[float, float]:
     """(p50, p99) in ms of the champion scoring one feature row, in this process."""
-    from crm_core.protection.keyring import MODEL_SEAL_PURPOSE
-    from crm_core.protection.keys import load_keyring
-    from crm_core.settings import CoreSettings
-    from features.model_registry import ModelRegistry
-    from serving.batch import latest_snapshot
-    from serving.champion import load_champion
     from serving.scoring import score_features
 
-    # The served home's own seal key: its champion was sealed with it, not with this process's.
-    seal_key = load_keyring(CoreSettings(home=home)).derived_key(MODEL_SEAL_PURPOSE)
-    champion = load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", seal_key=seal_key), "churn")
-    rows = latest_snapshot(home / "feast" / "offline" / "contact_features.parquet", champion.feature_names)
+    champion, rows = _champion_and_rows(home)
     timings = []
     for number in range(calls):
         row = rows.slice(number % rows.height, 1)
@@ -58,16 +61,7 @@ PEER = [sys.executable, "-m", "bentoml", "serve", "benchmarks.bare_service:BareS
 
 def _feature_rows(home: Path) -> list[list[float | None]]:
     """The newest snapshot's rows in the champion's feature order: what the bare peer is sent."""
-    from crm_core.protection.keyring import MODEL_SEAL_PURPOSE
-    from crm_core.protection.keys import load_keyring
-    from crm_core.settings import CoreSettings
-    from features.model_registry import ModelRegistry
-    from serving.batch import latest_snapshot
-    from serving.champion import load_champion
-
-    seal_key = load_keyring(CoreSettings(home=home)).derived_key(MODEL_SEAL_PURPOSE)
-    champion = load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", seal_key=seal_key), "churn")
-    rows = latest_snapshot(home / "feast" / "offline" / "contact_features.parquet", champion.feature_names)
+    champion, rows = _champion_and_rows(home)
     return [list(row) for row in rows.select(champion.feature_names).cast(pl.Float64).rows()]
 
 

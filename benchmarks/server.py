@@ -15,10 +15,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from serving.champion import Champion
 
 CLI = [sys.executable, "-m", "crm_intel.cli"]
 STARTUP_SECONDS = 180
@@ -128,3 +132,16 @@ def production_profile(admin: Engine, postgres_url: str, redis_url: str) -> Iter
         with admin.connect() as connection:
             for name in names.values():
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def served_champion(home: Path) -> Champion:
+    """The churn champion of a served embedded home, verified with that home's own seal key
+    (its champion was sealed with it, not with this process's keys)."""
+    from crm_core.protection.keyring import MODEL_SEAL_PURPOSE
+    from crm_core.protection.keys import load_keyring
+    from crm_core.settings import CoreSettings
+    from features.model_registry import ModelRegistry
+    from serving.champion import load_champion
+
+    seal_key = load_keyring(CoreSettings(home=home)).derived_key(MODEL_SEAL_PURPOSE)
+    return load_champion(ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", seal_key=seal_key), "churn")
